@@ -1,0 +1,1 @@
+"""HubSpot OAuth admin dashboard: core package (no Streamlit outside dashboard/ui/)."""

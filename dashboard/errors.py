@@ -1,0 +1,144 @@
+"""The one exception tree of the dashboard.
+
+Every error the core raises on purpose derives from :class:`DashboardError`, so pages and the CLI catch
+exactly one type and show ``str(error)``: a sentence a support person understands. Each error carries a
+short machine ``code`` and a human ``description``. No message ever contains a token, a client secret or
+an encryption key: callers pass descriptions, never raw values.
+
+::
+
+    DashboardError
+    ├── ConfigurationError          settings are missing or wrong (exit code 2 in the CLI)
+    ├── InputError                  bad user input: scope names, hub ids, CLI arguments, callback params
+    │   └── ScopeError              a scope name or scope set is not acceptable
+    ├── NotFoundError               no such portal / scope set / pending install
+    ├── PermissionDeniedError       the actor's role does not allow the action
+    ├── CryptoError                 a ciphertext cannot be decrypted or a key is unusable
+    │   └── KeyNotFoundError        a row names a key id that is not configured
+    ├── StorageError                the database refused or is unreachable
+    ├── InstallError                the install callback cannot be completed
+    │   ├── StateError              state missing, unknown, expired or already used
+    │   └── AuthorizationDenied     the user or HubSpot refused consent (error= callback)
+    ├── LockBusyError               another process holds the portal's refresh lease
+    └── HubSpotError                HubSpot (or the sandbox) answered with an error
+        ├── InvalidGrantError       invalid_grant: code or refresh token is dead; needs re-consent
+        ├── InvalidClientError      invalid_client: client id/secret wrong (a configuration problem)
+        ├── ApiAuthError            401/403 from an API call (expired token, missing scopes)
+        ├── ProtocolError           a response we cannot parse (malformed JSON, missing fields)
+        └── TransientError          worth retrying: 429, 5xx, timeouts, connection failures
+            └── RateLimitedError    429, with ``retry_after`` seconds when HubSpot sent it
+"""
+
+from __future__ import annotations
+
+
+class DashboardError(Exception):
+    """Base of every error the dashboard raises on purpose.
+
+    ``code`` is a short identifier (``invalid_grant``, ``state_expired``, ...); ``description`` is the
+    human sentence. ``str(error)`` is the description.
+    """
+
+    code: str = "dashboard_error"
+
+    def __init__(self, description: str, *, code: str | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class ConfigurationError(DashboardError):
+    code = "configuration"
+
+
+class InputError(DashboardError):
+    code = "invalid_input"
+
+
+class ScopeError(InputError):
+    code = "invalid_scope"
+
+
+class NotFoundError(DashboardError):
+    code = "not_found"
+
+
+class PermissionDeniedError(DashboardError):
+    code = "permission_denied"
+
+
+class CryptoError(DashboardError):
+    code = "crypto"
+
+
+class KeyNotFoundError(CryptoError):
+    code = "key_not_found"
+
+
+class StorageError(DashboardError):
+    code = "storage"
+
+
+class InstallError(DashboardError):
+    code = "install_failed"
+
+
+class StateError(InstallError):
+    code = "state_invalid"
+
+
+class AuthorizationDenied(InstallError):
+    code = "access_denied"
+
+
+class LockBusyError(DashboardError):
+    code = "lock_busy"
+
+
+class HubSpotError(DashboardError):
+    """HubSpot answered with an error. ``status`` is the HTTP status when there was a response."""
+
+    code = "hubspot_error"
+
+    def __init__(
+        self, description: str, *, code: str | None = None, status: int | None = None,
+        hubspot_status: str | None = None,
+    ) -> None:
+        super().__init__(description, code=code)
+        self.status = status
+        self.hubspot_status = hubspot_status
+
+
+class InvalidGrantError(HubSpotError):
+    code = "invalid_grant"
+
+
+class InvalidClientError(HubSpotError):
+    code = "invalid_client"
+
+
+class ApiAuthError(HubSpotError):
+    code = "api_auth"
+
+
+class ProtocolError(HubSpotError):
+    code = "protocol"
+
+
+class TransientError(HubSpotError):
+    code = "transient"
+
+
+class RateLimitedError(TransientError):
+    code = "rate_limited"
+
+    def __init__(
+        self, description: str, *, retry_after: float | None = None, status: int | None = 429,
+        hubspot_status: str | None = None,
+    ) -> None:
+        super().__init__(description, status=status, hubspot_status=hubspot_status)
+        self.retry_after = retry_after
