@@ -1,0 +1,50 @@
+"""Who is acting, and what their role allows. Enforced in the services, not only by hidden buttons.
+
+Roles: ``viewer`` sees everything but token material; ``operator`` adds install, refresh and test;
+``admin`` adds revoke, key rotation and settings.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+
+VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
+ROLES = (VIEWER, OPERATOR, ADMIN)
+
+PERMISSIONS: dict[str, str] = {
+    "view": VIEWER,
+    "install": OPERATOR,
+    "refresh": OPERATOR,
+    "test": OPERATOR,
+    "scopes.save": OPERATOR,
+    "revoke": ADMIN,
+    "keys": ADMIN,
+    "settings": ADMIN,
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person or process behind an action; ``name`` goes into every audit event."""
+
+    name: str
+    role: str = ADMIN
+
+    def can(self, permission: str) -> bool:
+        needed = PERMISSIONS[permission]
+        return self.role in ROLES and ROLES.index(self.role) >= ROLES.index(needed)
+
+
+def cli_actor(explicit: str | None = None) -> Actor:
+    """The CLI runs as the OS user (or ``--actor``) with the admin role: it holds the keys anyway."""
+    if explicit:
+        return Actor(explicit, ADMIN)
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Actor(f"cli:{user}", ADMIN)
+
+
+SYSTEM = Actor("system:refresh-worker", ADMIN)

@@ -1,0 +1,144 @@
+"""The one composition root: settings in, engine + cipher + HubSpot client + leases out.
+
+The UI caches one :class:`AppContext` per server process, the CLI builds one per command, tests build
+their own (often with ``transport=`` or a sandbox URL). Nothing here runs at import time.
+
+Sandbox mode (no ``HUBSPOT_CLIENT_ID``): the context points the HubSpot client at the built-in sandbox.
+It uses ``DASHBOARD_SANDBOX_URL`` when given, else a sandbox already answering on the sandbox port
+(so the CLI talks to the same sandbox as a running dashboard), else it starts one in this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from dashboard import db
+from dashboard.crypto import TokenCipher, build_cipher
+from dashboard.errors import ConfigurationError
+from dashboard.hubspot.client import HubSpotApp, HubSpotClient, RetryPolicy
+from dashboard.locks import DatabaseLeases, LeaseProvider, RedisLeases
+from dashboard.settings import Settings
+
+log = logging.getLogger(__name__)
+DEFAULT_SANDBOX_PORT = 8765
+
+
+@dataclass
+class AppContext:
+    """Everything the services need. Treat as read-only once built."""
+
+    settings: Settings
+    engine: Engine
+    cipher: TokenCipher
+    app: HubSpotApp
+    hubspot: HubSpotClient
+    leases: LeaseProvider
+    http: httpx.Client
+    sandbox_url: str | None = None
+    _closers: list[Any] = field(default_factory=list, repr=False)
+
+    @property
+    def sandbox_mode(self) -> bool:
+        return self.settings.sandbox_mode
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    def close(self) -> None:
+        for closer in reversed(self._closers):
+            closer()
+        self._closers.clear()
+
+
+def _sandbox_answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/_sandbox/stats", timeout=0.5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _sandbox_app(settings: Settings, sandbox_url: str | None, closers: list[Any]) -> tuple[HubSpotApp, str]:
+    from dashboard.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SandboxConfig, SandboxServer
+
+    url = sandbox_url or os.environ.get("DASHBOARD_SANDBOX_URL")
+    if not url:
+        port = settings.dashboard_sandbox_port or DEFAULT_SANDBOX_PORT
+        candidate = f"http://127.0.0.1:{port}"
+        if _sandbox_answers(candidate):
+            url = candidate
+        else:
+            redirects = [settings.hubspot_redirect_uri]
+            try:
+                server = SandboxServer(SandboxConfig(port=port, redirect_uris=redirects)).start()
+            except OSError:  # port taken by something else: any free port will do for this process
+                server = SandboxServer(SandboxConfig(port=0, redirect_uris=redirects)).start()
+            closers.append(server.stop)
+            url = server.url
+            log.warning("sandbox mode: no HUBSPOT_CLIENT_ID configured; using the built-in sandbox at %s", url)
+    url = url.rstrip("/")
+    app = HubSpotApp(client_id=SANDBOX_CLIENT_ID, client_secret=SANDBOX_CLIENT_SECRET,
+                     redirect_uri=settings.hubspot_redirect_uri, app_base_url=url, api_base_url=url,
+                     oauth_api=settings.hubspot_oauth_api)
+    return app, url
+
+
+def build_context(
+    settings: Settings,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sandbox_url: str | None = None,
+    migrate: bool = True,
+    retry: RetryPolicy | None = None,
+    lock_prefix: str | None = None,
+    pool_size: int = 64,
+) -> AppContext:
+    """Wire engine, cipher, HubSpot client and leases from ``settings``.
+
+    ``transport`` replaces the network (tests: ``httpx.MockTransport``); ``sandbox_url`` points sandbox
+    mode at a running sandbox instead of starting one. ``migrate`` upgrades the schema on start.
+    """
+    closers: list[Any] = []
+    engine = db.create_db_engine(settings.dashboard_database_url)
+    closers.append(engine.dispose)
+    if migrate:
+        db.upgrade(engine)
+    keys = settings.dashboard_encryption_keys
+    cipher = build_cipher(keys.get_secret_value() if keys else None, sandbox_mode=settings.sandbox_mode,
+                          data_dir=settings.dashboard_data_dir)
+    found_sandbox: str | None = None
+    if settings.sandbox_mode:
+        app, found_sandbox = _sandbox_app(settings, sandbox_url, closers)
+    else:
+        if settings.hubspot_client_secret is None or settings.hubspot_client_id is None:
+            raise ConfigurationError("HUBSPOT_CLIENT_SECRET: required when HUBSPOT_CLIENT_ID is set")
+        app = HubSpotApp(client_id=settings.hubspot_client_id,
+                         client_secret=settings.hubspot_client_secret.get_secret_value(),
+                         redirect_uri=settings.hubspot_redirect_uri,
+                         app_base_url=settings.hubspot_app_base_url,
+                         api_base_url=settings.hubspot_api_base_url, oauth_api=settings.hubspot_oauth_api)
+    limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
+    http = httpx.Client(transport=transport, timeout=settings.dashboard_http_timeout_seconds, limits=limits,
+                        headers={"User-Agent": "hubspot-oauth-dashboard/0.1"})
+    closers.append(http.close)
+    leases: LeaseProvider
+    lock_url = settings.dashboard_lock_url
+    if lock_url is not None:
+        redis_leases = RedisLeases(lock_url.get_secret_value(), prefix=lock_prefix or "hubspot-dashboard:")
+        closers.append(redis_leases.close)
+        leases = redis_leases
+    else:
+        leases = DatabaseLeases(engine)
+    return AppContext(settings=settings, engine=engine, cipher=cipher, app=app,
+                      hubspot=HubSpotClient(app, http, retry=retry), leases=leases, http=http,
+                      sandbox_url=found_sandbox, _closers=closers)

@@ -1,0 +1,78 @@
+"""Engine creation and migrations (Alembic), for SQLite and PostgreSQL.
+
+SQLite runs in WAL mode with a busy timeout so the UI, the CLI and several refresh workers can share one
+file; writers that must not lose updates use conditional ``UPDATE ... WHERE`` (see repository).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from dashboard.errors import ConfigurationError, StorageError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """Engine for ``url``; the SQLite parent folder is created on first use."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError("DASHBOARD_DATABASE_URL: is not a valid database URL") from None
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:":
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        # NullPool: each checkout gets its own connection, safe across threads (refresh concurrency).
+        engine = create_engine(url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    try:
+        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    except (ArgumentError, ImportError, SQLAlchemyError) as exc:
+        raise ConfigurationError(
+            f"DASHBOARD_DATABASE_URL: cannot use this database URL ({exc.__class__.__name__})"
+        ) from exc
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations; called on every start by the app and the CLI (idempotent)."""
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except OperationalError as exc:
+        raise StorageError(
+            f"cannot open the database to migrate it ({exc.orig.__class__.__name__}); "
+            "check DASHBOARD_DATABASE_URL and that the server is running"
+        ) from exc
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

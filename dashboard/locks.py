@@ -1,0 +1,88 @@
+"""Per-portal refresh leases that hold across processes.
+
+Our UI, CLI and workers are separate processes, so a process-local lock would protect nothing. The
+default lease lives in the portal row (conditional UPDATE with an owner token and an expiry); with
+``DASHBOARD_LOCK_URL`` it lives in Redis (``SET NX PX`` with compare-and-delete release). Either way the
+lease expires on its own, so a worker killed mid-refresh never blocks a portal for good.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from dashboard import repository
+from dashboard.errors import ConfigurationError, StorageError
+from dashboard.models import utcnow
+
+# Compare-and-delete: only the owner may release (an expired lease may belong to someone else by now).
+_RELEASE_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
+class LeaseProvider(Protocol):
+    name: str
+
+    def acquire(self, hub_id: int, owner: str, ttl: timedelta) -> bool: ...
+
+    def release(self, hub_id: int, owner: str) -> None: ...
+
+
+class DatabaseLeases:
+    """Leases in the ``portal`` row: ``lease_owner`` / ``lease_expires_at``."""
+
+    name = "database"
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def acquire(self, hub_id: int, owner: str, ttl: timedelta) -> bool:
+        with Session(self._engine) as session:
+            ok = repository.try_acquire_lease(session=session, hub_id=hub_id, owner=owner, now=utcnow(), ttl=ttl)
+            session.commit()
+            return ok
+
+    def release(self, hub_id: int, owner: str) -> None:
+        with Session(self._engine) as session:
+            repository.release_lease(session=session, hub_id=hub_id, owner=owner)
+            session.commit()
+
+
+class RedisLeases:
+    """Leases in Redis under ``{prefix}lease:{hub_id}``."""
+
+    name = "redis"
+
+    def __init__(self, url: str, *, prefix: str = "hubspot-dashboard:") -> None:
+        import redis
+
+        try:
+            self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        except ValueError:
+            raise ConfigurationError("DASHBOARD_LOCK_URL: is not a valid Redis URL") from None
+        self._prefix = prefix
+        self._release = self._redis.register_script(_RELEASE_LUA)
+
+    def _key(self, hub_id: int) -> str:
+        return f"{self._prefix}lease:{hub_id}"
+
+    def acquire(self, hub_id: int, owner: str, ttl: timedelta) -> bool:
+        import redis
+
+        try:
+            return bool(self._redis.set(self._key(hub_id), owner, nx=True, px=int(ttl.total_seconds() * 1000)))
+        except redis.RedisError as exc:
+            raise StorageError(f"the Redis lock server is unreachable ({exc.__class__.__name__})") from exc
+
+    def release(self, hub_id: int, owner: str) -> None:
+        import redis
+
+        try:
+            self._release(keys=[self._key(hub_id)], args=[owner])
+        except redis.RedisError as exc:
+            raise StorageError(f"the Redis lock server is unreachable ({exc.__class__.__name__})") from exc
+
+    def close(self) -> None:
+        self._redis.close()

@@ -1,0 +1,138 @@
+"""SQLModel tables: portals, pending installs, audit events, saved scope sets.
+
+Naming follows the full-stack FastAPI template: ``XBase`` holds shared fields, ``X`` is the table,
+``XPublic`` is what leaves the core (never token material). Scope lists are stored space-joined, the
+same form HubSpot uses on the wire, so a scope filter is a plain ``LIKE``. All times are timezone-aware
+UTC; :class:`UTCDateTime` restores the zone that SQLite drops.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always returns an aware datetime (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored; use timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _dt(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class PortalStatus:
+    """Stored statuses. The displayed status (``expiring``/``expired``) is derived from ``expires_at``."""
+
+    ACTIVE = "active"
+    REFRESH_FAILING = "refresh_failing"
+    NEEDS_REAUTH = "needs_reauth"
+    REVOKED = "revoked"
+
+
+class PortalBase(SQLModel):
+    hub_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hub_domain: str | None = Field(default=None, max_length=255)
+    app_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    installed_by: str | None = Field(default=None, max_length=320)
+    user_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    requested_scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    requested_optional_scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    granted_scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    status: str = Field(default=PortalStatus.ACTIVE, max_length=32, index=True)
+
+
+class Portal(PortalBase, table=True):
+    """One connected HubSpot account. Token columns are Text: HubSpot says plan for 512 characters."""
+
+    __tablename__ = "portal"
+    __table_args__ = (Index("ix_portal_due", "status", "expires_at"),)
+
+    access_token_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    refresh_token_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    key_id: str | None = Field(default=None, max_length=32, index=True)
+    token_fingerprint: str | None = Field(default=None, max_length=16)
+    expires_at: datetime | None = _dt(index=True)
+    last_refresh_at: datetime | None = _dt()
+    last_refresh_result: str | None = Field(default=None, max_length=32)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    consecutive_failures: int = Field(default=0)
+    next_attempt_at: datetime | None = _dt()
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_expires_at: datetime | None = _dt()
+    token_version: int = Field(default=0)
+    installed_at: datetime | None = _dt()
+    revoked_at: datetime | None = _dt()
+    created_at: datetime | None = _dt()
+    updated_at: datetime | None = _dt()
+
+
+class InstallAttempt(SQLModel, table=True):
+    """A pending install. Only the SHA-256 of ``state`` is stored."""
+
+    __tablename__ = "install_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    state_hash: str = Field(max_length=64, unique=True, index=True)
+    required_scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    optional_scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    redirect_uri: str = Field(sa_column=Column(Text, nullable=False))
+    account_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    actor: str = Field(max_length=320)
+    created_at: datetime | None = _dt()
+    expires_at: datetime | None = _dt(nullable=False)
+    consumed_at: datetime | None = _dt()
+
+
+class AuditEvent(SQLModel, table=True):
+    """One action. ``detail`` is written by our code from safe parts; it never holds a secret."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_hub_at", "hub_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime | None = _dt(nullable=False, index=True)
+    actor: str = Field(max_length=320, index=True)
+    hub_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    action: str = Field(max_length=64, index=True)
+    outcome: str = Field(max_length=32, index=True)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class ScopeSetRecord(SQLModel, table=True):
+    """A named scope set saved from the scope builder."""
+
+    __tablename__ = "scope_set"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, unique=True, index=True)
+    required: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    conditionally_required: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    optional: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_by: str = Field(default="", max_length=320)
+    created_at: datetime | None = _dt()
+    updated_at: datetime | None = _dt()

@@ -1,0 +1,251 @@
+"""All SQL of the dashboard. Keyword-only functions taking a ``session``; the caller commits.
+
+Writes that race with other processes (leases, token stores, key rotation, state consumption) are single
+conditional ``UPDATE ... WHERE`` statements whose row count says who won: read-then-write in Python would
+lose updates when several workers share the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy.engine import CursorResult
+from sqlmodel import Session, col
+
+from dashboard.models import AuditEvent, InstallAttempt, Portal, PortalStatus, ScopeSetRecord
+
+# Columns a listing may read: never the ciphertexts, so listing 10,000 portals decrypts nothing.
+LISTING_COLUMNS = (
+    Portal.hub_id, Portal.hub_domain, Portal.app_id, Portal.installed_by, Portal.user_id,
+    Portal.requested_scopes, Portal.requested_optional_scopes, Portal.granted_scopes, Portal.status,
+    Portal.expires_at, Portal.last_refresh_at, Portal.last_refresh_result, Portal.last_error,
+    Portal.consecutive_failures, Portal.next_attempt_at, Portal.installed_at, Portal.revoked_at,
+    Portal.token_fingerprint, Portal.key_id, Portal.updated_at,
+)
+
+
+def _rowcount(result: Any) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+# --- portals -------------------------------------------------------------------------------------------
+
+def get_portal(*, session: Session, hub_id: int) -> Portal | None:
+    return session.get(Portal, hub_id, populate_existing=True)
+
+
+def save_portal(*, session: Session, portal: Portal) -> None:
+    session.add(portal)
+
+
+def portal_filters(
+    *, search: str | None = None, statuses: Sequence[str] = (), scope: str | None = None,
+) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if search and search.strip():
+        text = search.strip().lower()
+        like = f"%{text.replace('%', '').replace('_', '')}%"
+        conds: list[ColumnElement[bool]] = [
+            func.lower(col(Portal.hub_domain)).like(like), func.lower(col(Portal.installed_by)).like(like),
+        ]
+        if text.isdigit():
+            conds.append(col(Portal.hub_id) == int(text))
+        where.append(or_(*conds))
+    if statuses:
+        where.append(col(Portal.status).in_(list(statuses)))
+    if scope and scope.strip():
+        where.append((" " + col(Portal.granted_scopes) + " ").like(f"% {scope.strip()} %"))
+    return where
+
+
+def list_portal_rows(
+    *, session: Session, search: str | None = None, statuses: Sequence[str] = (), scope: str | None = None,
+    limit: int | None = None, offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Portal rows as dicts of :data:`LISTING_COLUMNS`, newest install first."""
+    stmt = select(*LISTING_COLUMNS).where(*portal_filters(search=search, statuses=statuses, scope=scope))
+    stmt = stmt.order_by(col(Portal.hub_id)).offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [dict(row._mapping) for row in session.execute(stmt)]
+
+
+def count_portals(
+    *, session: Session, search: str | None = None, statuses: Sequence[str] = (), scope: str | None = None,
+) -> int:
+    stmt = select(func.count()).select_from(Portal)
+    stmt = stmt.where(*portal_filters(search=search, statuses=statuses, scope=scope))
+    return int(session.execute(stmt).scalar_one())
+
+
+def due_hub_ids(*, session: Session, now: datetime, within: timedelta, limit: int | None = None) -> list[int]:
+    """Portals expiring within ``within`` that may be refreshed now (not reauth/revoked/backing off)."""
+    stmt = (
+        select(Portal.hub_id)
+        .where(
+            col(Portal.status).in_([PortalStatus.ACTIVE, PortalStatus.REFRESH_FAILING]),
+            col(Portal.refresh_token_ct).is_not(None),
+            or_(col(Portal.expires_at).is_(None), col(Portal.expires_at) <= now + within),
+            or_(col(Portal.next_attempt_at).is_(None), col(Portal.next_attempt_at) <= now),
+            or_(col(Portal.lease_owner).is_(None), col(Portal.lease_expires_at) < now),
+        )
+        .order_by(col(Portal.expires_at))
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [int(h) for h in session.execute(stmt).scalars()]
+
+
+def try_acquire_lease(
+    *, session: Session, hub_id: int, owner: str, now: datetime, ttl: timedelta,
+) -> bool:
+    """Take the portal's refresh lease when it is free or expired. True when this owner got it."""
+    stmt = (
+        update(Portal)
+        .where(
+            col(Portal.hub_id) == hub_id,
+            or_(col(Portal.lease_owner).is_(None), col(Portal.lease_expires_at) < now,
+                col(Portal.lease_owner) == owner),
+        )
+        .values(lease_owner=owner, lease_expires_at=now + ttl)
+    )
+    return _rowcount(session.execute(stmt)) == 1
+
+
+def release_lease(*, session: Session, hub_id: int, owner: str) -> None:
+    """Release only a lease this owner holds (compare-and-delete)."""
+    session.execute(
+        update(Portal)
+        .where(col(Portal.hub_id) == hub_id, col(Portal.lease_owner) == owner)
+        .values(lease_owner=None, lease_expires_at=None)
+    )
+
+
+def update_portal_if_version(
+    *, session: Session, hub_id: int, version: int, values: dict[str, Any],
+) -> bool:
+    """Apply ``values`` and bump ``token_version`` only if nobody changed the tokens since ``version``."""
+    stmt = (
+        update(Portal)
+        .where(col(Portal.hub_id) == hub_id, col(Portal.token_version) == version)
+        .values(**values, token_version=version + 1)
+    )
+    return _rowcount(session.execute(stmt)) == 1
+
+
+def update_portal(*, session: Session, hub_id: int, values: dict[str, Any]) -> bool:
+    stmt = update(Portal).where(col(Portal.hub_id) == hub_id).values(**values)
+    return _rowcount(session.execute(stmt)) == 1
+
+
+def status_counts(*, session: Session) -> dict[str, int]:
+    stmt = select(Portal.status, func.count()).group_by(col(Portal.status))
+    return {str(s): int(n) for s, n in session.execute(stmt)}
+
+
+def expiry_times(*, session: Session, statuses: Sequence[str]) -> list[datetime]:
+    stmt = select(Portal.expires_at).where(col(Portal.status).in_(list(statuses)),
+                                           col(Portal.expires_at).is_not(None))
+    return [t for t in session.execute(stmt).scalars() if t is not None]
+
+
+# --- keys ----------------------------------------------------------------------------------------------
+
+def rows_per_key(*, session: Session) -> dict[str, int]:
+    stmt = (
+        select(Portal.key_id, func.count())
+        .where(col(Portal.key_id).is_not(None))
+        .group_by(col(Portal.key_id))
+    )
+    return {str(k): int(n) for k, n in session.execute(stmt)}
+
+
+def portals_not_on_key(*, session: Session, key_id: str, limit: int) -> list[Portal]:
+    stmt = (
+        select(Portal)
+        .where(col(Portal.key_id).is_not(None), col(Portal.key_id) != key_id)
+        .order_by(col(Portal.hub_id))
+        .limit(limit)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+# --- install attempts ----------------------------------------------------------------------------------
+
+def add_install_attempt(*, session: Session, attempt: InstallAttempt) -> None:
+    session.add(attempt)
+
+
+def get_install_attempt(*, session: Session, state_hash: str) -> InstallAttempt | None:
+    stmt = select(InstallAttempt).where(col(InstallAttempt.state_hash) == state_hash)
+    return session.execute(stmt).scalars().first()
+
+
+def consume_install_attempt(*, session: Session, attempt_id: int, now: datetime) -> bool:
+    """Mark the attempt used; False when another request used or it expired first (single use)."""
+    stmt = (
+        update(InstallAttempt)
+        .where(
+            col(InstallAttempt.id) == attempt_id,
+            col(InstallAttempt.consumed_at).is_(None),
+            col(InstallAttempt.expires_at) > now,
+        )
+        .values(consumed_at=now)
+    )
+    return _rowcount(session.execute(stmt)) == 1
+
+
+def purge_install_attempts(*, session: Session, before: datetime) -> int:
+    stmt = delete(InstallAttempt).where(col(InstallAttempt.expires_at) < before)
+    return _rowcount(session.execute(stmt))
+
+
+# --- audit ---------------------------------------------------------------------------------------------
+
+def add_audit_event(*, session: Session, event: AuditEvent) -> None:
+    session.add(event)
+
+
+def list_audit_events(
+    *, session: Session, hub_id: int | None = None, action: str | None = None, outcome: str | None = None,
+    actor: str | None = None, since: datetime | None = None, until: datetime | None = None,
+    limit: int = 500,
+) -> list[AuditEvent]:
+    conds: list[ColumnElement[bool]] = []
+    if hub_id is not None:
+        conds.append(col(AuditEvent.hub_id) == hub_id)
+    if action:
+        conds.append(col(AuditEvent.action) == action)
+    if outcome:
+        conds.append(col(AuditEvent.outcome) == outcome)
+    if actor:
+        conds.append(col(AuditEvent.actor) == actor)
+    if since is not None:
+        conds.append(col(AuditEvent.at) >= since)
+    if until is not None:
+        conds.append(col(AuditEvent.at) <= until)
+    stmt = select(AuditEvent).where(and_(*conds)).order_by(col(AuditEvent.id).desc()).limit(limit)
+    return list(session.execute(stmt).scalars())
+
+
+# --- scope sets ----------------------------------------------------------------------------------------
+
+def get_scope_set(*, session: Session, name: str) -> ScopeSetRecord | None:
+    stmt = select(ScopeSetRecord).where(col(ScopeSetRecord.name) == name)
+    return session.execute(stmt).scalars().first()
+
+
+def list_scope_sets(*, session: Session) -> list[ScopeSetRecord]:
+    return list(session.execute(select(ScopeSetRecord).order_by(col(ScopeSetRecord.name))).scalars())
+
+
+def save_scope_set(*, session: Session, record: ScopeSetRecord) -> None:
+    session.add(record)
+
+
+def delete_scope_set(*, session: Session, name: str) -> bool:
+    return _rowcount(session.execute(delete(ScopeSetRecord).where(col(ScopeSetRecord.name) == name))) == 1

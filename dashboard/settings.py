@@ -1,0 +1,202 @@
+"""Typed settings, read from environment variables and `.streamlit/secrets.toml`.
+
+Settings are built by :func:`load_settings`, never at import time. Every rule failure becomes one
+:class:`~dashboard.errors.ConfigurationError` line that names the setting and says how to fix it.
+Secrets are ``SecretStr``: they never appear in ``repr``, logs or error text.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from dashboard.errors import ConfigurationError
+
+OAuthApi = Literal["2026-03", "v3", "v1"]
+DEFAULT_REDIRECT_URI = "http://localhost:8501/install"
+DEFAULT_SECRETS_PATH = Path(".streamlit/secrets.toml")
+# Values people paste from examples; refused outside the sandbox (FastAPI template's rule).
+PLACEHOLDER_SECRETS = frozenset({"changethis", "change-me", "changeme", "secret", "your-client-secret", "xxx"})
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def check_redirect_uri(value: str) -> str:
+    """HubSpot's rule: https, or http only with host ``localhost``; never an IP address."""
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError("must be an absolute http(s) URL such as https://dashboard.example.com/install")
+    if _is_ip(host):
+        raise ValueError(f"HubSpot refuses IP-address hosts ({host}); use a domain name, e.g. localhost")
+    if parts.scheme == "http" and host != "localhost":
+        raise ValueError("must use https; plain http is allowed only with host localhost")
+    if parts.fragment:
+        raise ValueError("must not contain a #fragment")
+    return value
+
+
+def _check_base_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http(s) URL")
+    return value.rstrip("/")
+
+
+class Settings(BaseSettings):
+    """Every setting of the dashboard. Field names are the environment variable names, lower-cased."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
+
+    hubspot_client_id: str | None = None
+    hubspot_client_secret: SecretStr | None = None
+    hubspot_redirect_uri: str = DEFAULT_REDIRECT_URI
+    hubspot_app_base_url: str = "https://app.hubspot.com"
+    hubspot_api_base_url: str = "https://api.hubapi.com"
+    hubspot_oauth_api: OAuthApi = "2026-03"
+    hubspot_app_scopes_file: Path | None = None
+
+    dashboard_database_url: str = "sqlite:///data/dashboard.db"
+    dashboard_encryption_keys: SecretStr | None = None
+    dashboard_lock_url: SecretStr | None = None
+    dashboard_refresh_leeway_seconds: int = Field(default=300, ge=0, le=86_400)
+    dashboard_http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    dashboard_data_dir: Path = Path("data")
+    dashboard_allow_marketplace_installs: bool = False
+    dashboard_alert_webhook_url: SecretStr | None = None
+    dashboard_alert_failure_threshold: int = Field(default=3, ge=1, le=1000)
+    dashboard_sandbox_port: int = Field(default=0, ge=0, le=65535)
+
+    @field_validator("hubspot_client_id")
+    @classmethod
+    def _blank_id_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("hubspot_redirect_uri")
+    @classmethod
+    def _redirect(cls, value: str) -> str:
+        return check_redirect_uri(value)
+
+    @field_validator("hubspot_app_base_url", "hubspot_api_base_url")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        return _check_base_url(value)
+
+    @field_validator("dashboard_database_url")
+    @classmethod
+    def _db(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0]
+        if not value.strip() or "://" not in value or not (
+            scheme.startswith("sqlite") or scheme.startswith("postgresql")
+        ):
+            raise ValueError(
+                "must be a SQLAlchemy URL such as sqlite:///data/dashboard.db or "
+                "postgresql+psycopg://user@host/dbname"
+            )
+        return value
+
+    @field_validator("dashboard_lock_url")
+    @classmethod
+    def _lock(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// or rediss:// URL, or unset to use database leases")
+        return value
+
+    @model_validator(mode="after")
+    def _credentials(self) -> Settings:
+        if self.hubspot_client_id is None:
+            return self
+        secret = self.hubspot_client_secret.get_secret_value().strip() if self.hubspot_client_secret else ""
+        if not secret:
+            raise ValueError(
+                "HUBSPOT_CLIENT_SECRET: required when HUBSPOT_CLIENT_ID is set "
+                "(HubSpot developer account → your app → Auth → Client secret)"
+            )
+        if secret.lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("HUBSPOT_CLIENT_SECRET: is a placeholder; paste the real client secret")
+        return self
+
+    @property
+    def sandbox_mode(self) -> bool:
+        """No HubSpot app configured: the dashboard talks to the built-in sandbox."""
+        return self.hubspot_client_id is None
+
+    @property
+    def database_backend(self) -> str:
+        return "postgresql" if self.dashboard_database_url.startswith("postgresql") else "sqlite"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings merges env and secrets.toml itself and passes them as init values,
+        # so tests and callers control exactly which sources apply.
+        return (init_settings,)
+
+
+def _read_secrets_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"{path}: cannot be read as TOML ({exc.__class__.__name__})") from exc
+    # Only top-level scalar keys are settings; tables such as [auth] belong to Streamlit.
+    return {k.lower(): v for k, v in data.items() if not isinstance(v, dict)}
+
+
+def _format_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first.get("loc", ()))
+    msg = str(first.get("msg", "is invalid")).removeprefix("Value error, ")
+    if not loc:  # model-level rule: the message already names the setting
+        return msg
+    if first.get("type") == "literal_error" and loc == "hubspot_oauth_api":
+        msg = "must be one of 2026-03 (default), v3 or v1"
+    return f"{loc.upper()}: {msg}"
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    *,
+    secrets_path: Path | None = DEFAULT_SECRETS_PATH,
+    **overrides: Any,
+) -> Settings:
+    """Build settings from ``env`` (default ``os.environ``), then ``secrets.toml``, then ``overrides``.
+
+    Environment variables win over secrets.toml; explicit overrides win over both.
+    Raises :class:`ConfigurationError` with one line naming the setting and the rule.
+    """
+    import os
+
+    source = dict(os.environ if env is None else env)
+    names = set(Settings.model_fields)
+    values: dict[str, Any] = {}
+    if secrets_path is not None:
+        values.update({k: v for k, v in _read_secrets_toml(secrets_path).items() if k in names})
+    values.update({k.lower(): v for k, v in source.items() if k.lower() in names and v != ""})
+    values.update(overrides)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise ConfigurationError(_format_error(exc)) from None

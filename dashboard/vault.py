@@ -1,0 +1,59 @@
+"""Token material in and out of portal rows: the only place that pairs the cipher with columns.
+
+Both tokens of a portal are encrypted under the same key id, so one ``key_id`` column describes the row
+and key rotation rewrites the row in one conditional UPDATE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from dashboard.crypto import TokenCipher, associated_data
+from dashboard.errors import CryptoError
+from dashboard.models import Portal
+
+ACCESS = "access_token"
+REFRESH = "refresh_token"
+
+
+def fingerprint(token: str) -> str:
+    """A short, non-reversible label for a token: safe to show, useless to an attacker."""
+    return hashlib.sha256(token.encode()).hexdigest()[:8]
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """Plaintext tokens; ``repr`` never shows them."""
+
+    access_token: str
+    refresh_token: str
+
+    def __repr__(self) -> str:
+        return f"TokenPair(access=…{fingerprint(self.access_token)}, refresh=…)"
+
+
+def seal(cipher: TokenCipher, hub_id: int, tokens: TokenPair) -> dict[str, Any]:
+    """Column values for a portal row holding ``tokens``."""
+    key_id, access_ct = cipher.encrypt(tokens.access_token, aad=associated_data(hub_id, ACCESS))
+    _, refresh_ct = cipher.encrypt(tokens.refresh_token, aad=associated_data(hub_id, REFRESH))
+    return {
+        "access_token_ct": access_ct, "refresh_token_ct": refresh_ct, "key_id": key_id,
+        "token_fingerprint": fingerprint(tokens.access_token),
+    }
+
+
+def open_tokens(cipher: TokenCipher, portal: Portal) -> TokenPair:
+    """Decrypt both tokens of a row; :class:`CryptoError` when the row holds none."""
+    if portal.access_token_ct is None or portal.refresh_token_ct is None or portal.key_id is None:
+        raise CryptoError(f"portal {portal.hub_id} holds no tokens (revoked or never installed)")
+    return TokenPair(
+        access_token=cipher.decrypt(portal.key_id, portal.access_token_ct,
+                                    aad=associated_data(portal.hub_id, ACCESS)),
+        refresh_token=cipher.decrypt(portal.key_id, portal.refresh_token_ct,
+                                     aad=associated_data(portal.hub_id, REFRESH)),
+    )
+
+
+ERASED: dict[str, Any] = {"access_token_ct": None, "refresh_token_ct": None, "key_id": None}
