@@ -1,0 +1,27 @@
+# `make check` is what CI runs too (through README's test command): lint, types, tests.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: venv check lint types test run bench
+
+venv:
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --no-compile -r requirements-dev.txt
+
+lint:
+	$(VENV)/bin/ruff check .
+
+types:
+	$(VENV)/bin/mypy
+
+test:
+	$(VENV)/bin/pytest -q
+
+check: lint types test
+
+run:
+	$(VENV)/bin/streamlit run streamlit_app.py
+
+bench:
+	$(PY) bench/refresh_sweep.py
+	$(PY) bench/connections_page.py

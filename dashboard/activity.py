@@ -1,0 +1,21 @@
+"""Reading the audit log, for the Activity page, portal details and ``python -m dashboard audit``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dashboard import repository
+from dashboard.actors import SYSTEM, Actor
+from dashboard.context import AppContext
+from dashboard.guard import require
+from dashboard.models import AuditEvent
+
+
+def audit_events(ctx: AppContext, *, actor: Actor = SYSTEM, hub_id: int | None = None, action: str | None = None,
+                 outcome: str | None = None, who: str | None = None, since: datetime | None = None,
+                 until: datetime | None = None, limit: int = 500) -> list[AuditEvent]:
+    """Newest first. ``who`` filters by the acting person; ``actor`` is who is asking."""
+    require(ctx.engine, actor, "view", action="audit.list")
+    with ctx.session() as session:
+        return repository.list_audit_events(session=session, hub_id=hub_id, action=action, outcome=outcome,
+                                            actor=who, since=since, until=until, limit=limit)

@@ -1,0 +1,40 @@
+"""Alert webhook (Slack-compatible): needs re-auth, repeated refresh failures, recovery.
+
+Alerts are best effort: a failing webhook is logged and never breaks a refresh. Payloads carry the
+hub id, domain, status and our error sentence — never a token.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+
+from dashboard.context import AppContext
+
+log = logging.getLogger(__name__)
+
+
+def send_alert(ctx: AppContext, *, event: str, hub_id: int, hub_domain: str | None, status: str,
+               detail: str, failures: int = 0) -> bool:
+    """POST one alert when ``DASHBOARD_ALERT_WEBHOOK_URL`` is set. True when delivered."""
+    url = ctx.settings.dashboard_alert_webhook_url
+    if url is None:
+        return False
+    name = hub_domain or f"portal {hub_id}"
+    texts = {
+        "needs_reauth": f":red_circle: HubSpot connection {name} ({hub_id}) needs re-authorization: {detail}",
+        "refresh_failing": f":warning: HubSpot token refresh for {name} ({hub_id}) failed {failures} times "
+                           f"in a row: {detail}",
+        "recovered": f":large_green_circle: HubSpot connection {name} ({hub_id}) recovered",
+    }
+    payload: dict[str, Any] = {"text": texts[event], "event": event, "hub_id": hub_id, "hub_domain": hub_domain,
+                               "status": status, "consecutive_failures": failures, "detail": detail}
+    try:
+        resp = ctx.http.post(url.get_secret_value(), json=payload, timeout=5)
+        resp.raise_for_status()
+    except httpx.HTTPError as exc:
+        log.warning("alert webhook failed for hub %s (%s)", hub_id, exc.__class__.__name__)
+        return False
+    return True

@@ -1,0 +1,262 @@
+"""``python -m dashboard ...``: everything a page does, through the same services.
+
+Exit codes: 0 success; 1 a failed operation (one line on stderr); 2 bad usage or configuration.
+Nothing asks for confirmation on stdin, so every command runs in scripts and cron.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+from dashboard import connections as conns
+from dashboard import activity, install, keys, refresh
+from dashboard.actors import Actor, cli_actor
+from dashboard.context import AppContext, build_context
+from dashboard.crypto import generate_key_entry
+from dashboard.errors import ConfigurationError, DashboardError, InputError
+from dashboard.hubspot.authorize import build_authorize_url
+from dashboard.scopes import ScopeSet
+from dashboard.settings import load_settings
+
+Handler = Callable[[argparse.Namespace, AppContext, Actor], int]
+
+
+class UsageError(InputError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _flatten(values: list[list[str]] | None) -> list[str]:
+    return [s for group in values or [] for item in group for s in item.split()]
+
+
+def _scope_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    p.add_argument("--scope", action="append", nargs="+", required=required, metavar="S",
+                   help="required scope(s); repeatable")
+    p.add_argument("--optional-scope", action="append", nargs="+", metavar="S", help="optional scope(s)")
+    p.add_argument("--account-id", type=int, help="pin the install to one HubSpot account")
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+# --- handlers ------------------------------------------------------------------------------------------
+
+def _db_upgrade(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
+    print("database is up to date")
+    return 0
+
+
+def _keys_status(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
+    st = keys.key_status(ctx.engine, ctx.cipher)
+    print(f"primary key: {st.primary_key_id}")
+    for kid in sorted(set(st.configured_key_ids) | set(st.rows_per_key)):
+        mark = "" if kid in st.configured_key_ids else "  (NOT CONFIGURED: rows unreadable)"
+        print(f"{kid}: {st.rows_per_key.get(kid, 0)} rows{mark}")
+    print(f"rows to rotate: {st.rows_to_rotate}")
+    return 1 if st.unknown_key_ids else 0
+
+
+def _keys_rotate(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
+    from dashboard.guard import require
+
+    require(ctx.engine, actor, "keys", action="keys.rotate")
+    res = keys.rotate_keys(ctx.engine, ctx.cipher, actor=actor.name, batch_size=args.batch_size,
+                           on_batch=lambda n: print(f"rotated {n} rows", file=sys.stderr))
+    print(f"rotated {res.rotated} rows to key {ctx.cipher.primary_key_id}; remaining {res.remaining}")
+    return 0 if res.remaining == 0 else 1
+
+
+def _install_start(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
+    start = install.start_install(ctx, actor=actor, scopes=_flatten(args.scope),
+                                  optional_scopes=_flatten(args.optional_scope), account_id=args.account_id)
+    print(f"open this URL within {start.expires_in_seconds // 60} minutes, grant access, then run "
+          "`python -m dashboard install finish '<the URL you were redirected to>'`:")
+    print(start.url)
+    return 0
+
+
+def _install_finish(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
+    result = install.finish_install(ctx, actor=actor, params=install.callback_params(args.callback_url))
+    if result.dropped_optional_scopes:
+        print(f"optional scopes not granted: {' '.join(result.dropped_optional_scopes)}", file=sys.stderr)
+    print(result.hub_id)
+    return 0
+
+
+def _connections(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
+    rows = conns.list_connections(ctx, actor=actor, search=args.search,
+                                  statuses=[args.status] if args.status else ())
+    if args.json:
+        _print_json([c.as_json() for c in rows])
+        return 0
+    for c in rows:
+        exp = c.expires_at.isoformat(timespec="seconds") if c.expires_at else "-"
+        print(f"{c.hub_id}\t{c.hub_domain or '-'}\t{c.status}\texpires {exp}\t{len(c.granted_scopes)} scopes")
+    print(f"{len(rows)} connection(s)", file=sys.stderr)
+    return 0
+
+
+def _refresh(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
+    if args.due:
+        within = timedelta(seconds=args.within) if args.within is not None else None
+        while True:
+            outcomes = refresh.refresh_due(ctx, within=within, concurrency=args.concurrency, actor=actor)
+            counts: dict[str, int] = {}
+            for o in outcomes:
+                counts[o.result] = counts.get(o.result, 0) + 1
+            print(json.dumps({"due": len(outcomes), **counts}), flush=True)
+            if not args.loop:
+                return 1 if counts.get("failed") or counts.get("needs_reauth") else 0
+            time.sleep(args.interval)
+    if args.hub_id is None:
+        raise UsageError("refresh: give --hub-id N or --due")
+    out = refresh.refresh_portal(ctx, args.hub_id, actor=actor, force=args.force)
+    print(f"{out.hub_id}: {out.result}" + (f" ({out.message})" if out.result != "refreshed" else ""))
+    return 0 if out.result in ("refreshed", "fresh") else 1
+
+
+def _revoke(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
+    conns.revoke(ctx, args.hub_id, actor=actor, local_only=args.local_only)
+    print(f"{args.hub_id}: revoked" + (" (local only)" if args.local_only else ""))
+    return 0
+
+
+def _test(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
+    report = conns.test_connection(ctx, args.hub_id, actor=actor)
+    print(f"{report.hub_id}: {'healthy' if report.healthy else 'unhealthy'} ({report.reason})")
+    return 0 if report.healthy else 1
+
+
+def _audit(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
+    events = activity.audit_events(ctx, actor=actor, hub_id=args.hub_id, limit=args.limit)
+    if args.json:
+        _print_json([e.model_dump(mode="json") for e in events])
+    else:
+        for e in events:
+            print(f"{e.at:%Y-%m-%d %H:%M:%S}\t{e.actor}\t{e.hub_id or '-'}\t{e.action}\t{e.outcome}\t{e.detail}")
+    return 0
+
+
+def _scopes_url(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
+    s = ScopeSet.from_lists(required=_flatten(args.scope), optional=_flatten(args.optional_scope))
+    print(build_authorize_url(app_base_url=ctx.app.app_base_url, client_id=ctx.app.client_id,
+                              redirect_uri=ctx.app.redirect_uri, scopes=s.scope_param(),
+                              optional_scopes=s.optional_param(), state=args.state, account_id=args.account_id))
+    return 0
+
+
+# --- parser --------------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m dashboard", description="HubSpot OAuth dashboard: token vault and tools")
+    p.add_argument("--actor", help="name recorded in the audit log (default: cli:<OS user>)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG (never logs tokens)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    dbp = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True, parser_class=_Parser)
+    dbp.add_parser("upgrade", help="apply migrations").set_defaults(handler=_db_upgrade)
+
+    kp = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="keys_cmd", required=True,
+                                                                        parser_class=_Parser)
+    gen = kp.add_parser("generate", help="print a new key_id:base64 entry")
+    gen.add_argument("--key-id")
+    gen.set_defaults(handler=None)
+    kp.add_parser("status", help="rows per key id").set_defaults(handler=_keys_status)
+    rot = kp.add_parser("rotate", help="re-encrypt every row to the first key")
+    rot.add_argument("--batch-size", type=int, default=100)
+    rot.set_defaults(handler=_keys_rotate)
+
+    sub.add_parser("sandbox", help="run the sandbox HubSpot (see `sandbox --help`)", add_help=False)
+
+    ip = sub.add_parser("install", help="install flow").add_subparsers(dest="install_cmd", required=True,
+                                                                        parser_class=_Parser)
+    st = ip.add_parser("start", help="print an authorization URL (last line)")
+    _scope_args(st)
+    st.set_defaults(handler=_install_start)
+    fin = ip.add_parser("finish", help="complete an install from the callback URL")
+    fin.add_argument("callback_url")
+    fin.set_defaults(handler=_install_finish)
+
+    cp = sub.add_parser("connections", help="list connections")
+    cp.add_argument("--json", action="store_true")
+    cp.add_argument("--search")
+    cp.add_argument("--status", choices=conns.STATUSES)
+    cp.set_defaults(handler=_connections)
+
+    rp = sub.add_parser("refresh", help="refresh one portal or every due portal")
+    rp.add_argument("--hub-id", type=int)
+    rp.add_argument("--force", action="store_true")
+    rp.add_argument("--due", action="store_true")
+    rp.add_argument("--within", type=int, help="seconds (default: DASHBOARD_REFRESH_LEEWAY_SECONDS)")
+    rp.add_argument("--concurrency", type=int, default=8)
+    rp.add_argument("--loop", action="store_true")
+    rp.add_argument("--interval", type=float, default=60.0)
+    rp.set_defaults(handler=_refresh)
+
+    vp = sub.add_parser("revoke", help="revoke a connection at HubSpot and forget its tokens")
+    vp.add_argument("--hub-id", type=int, required=True)
+    vp.add_argument("--local-only", action="store_true", help="forget the tokens without calling HubSpot")
+    vp.set_defaults(handler=_revoke)
+
+    tp = sub.add_parser("test", help="health check of one connection")
+    tp.add_argument("--hub-id", type=int, required=True)
+    tp.set_defaults(handler=_test)
+
+    ap = sub.add_parser("audit", help="the audit log")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--hub-id", type=int)
+    ap.add_argument("--limit", type=int, default=200)
+    ap.set_defaults(handler=_audit)
+
+    sp = sub.add_parser("scopes", help="scope tools").add_subparsers(dest="scopes_cmd", required=True,
+                                                                      parser_class=_Parser)
+    url = sp.add_parser("url", help="print the encoded authorization URL")
+    _scope_args(url)
+    url.add_argument("--state")
+    url.set_defaults(handler=_scopes_url)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["sandbox"]:
+        from dashboard.sandbox.cli import main as sandbox_main
+
+        return sandbox_main(args_list[1:])
+    try:
+        args = build_parser().parse_args(args_list)
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
+        if getattr(args, "keys_cmd", None) == "generate":
+            print(generate_key_entry(args.key_id))
+            return 0
+        ctx = build_context(load_settings())
+    except (ConfigurationError, InputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except DashboardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        handler: Handler = args.handler
+        return handler(args, ctx, cli_actor(args.actor))
+    except (ConfigurationError, InputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except DashboardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        ctx.close()

@@ -1,0 +1,212 @@
+"""Connections as support staff see them: statuses, listing, details, revoke, health check, API calls.
+
+Listing reads only non-secret columns (no decryption), so it stays fast at 10,000 portals. Statuses are
+the same everywhere: ``healthy``, ``expiring`` (inside the leeway), ``expired`` (refreshable),
+``refresh_failing`` (transient, with count), ``needs_reauth``, ``revoked``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from dashboard import audit, repository, vault
+from dashboard.actors import SYSTEM, Actor
+from dashboard.context import AppContext
+from dashboard.errors import ApiAuthError, DashboardError, NotFoundError
+from dashboard.guard import require
+from dashboard.hubspot.authorize import build_authorize_url
+from dashboard.hubspot.protocol import TokenInfo
+from dashboard.models import PortalStatus, utcnow
+from dashboard.refresh import get_access_token, refresh_portal
+
+STATUSES = ("healthy", "expiring", "expired", "refresh_failing", "needs_reauth", "revoked")
+STATUS_LABELS = {
+    "healthy": "Healthy", "expiring": "Expiring soon", "expired": "Expired (refreshable)",
+    "refresh_failing": "Refresh failing", "needs_reauth": "Needs re-auth", "revoked": "Revoked",
+}
+
+
+def display_status(stored: str, expires_at: datetime | None, now: datetime, leeway: timedelta) -> str:
+    """The one status rule: stored problem states win, else freshness decides."""
+    if stored in (PortalStatus.REVOKED, PortalStatus.NEEDS_REAUTH, PortalStatus.REFRESH_FAILING):
+        return stored
+    if expires_at is None or expires_at <= now:
+        return "expired"
+    if expires_at <= now + leeway:
+        return "expiring"
+    return "healthy"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One portal as shown to people: never token material (only a short fingerprint)."""
+
+    hub_id: int
+    hub_domain: str | None
+    status: str
+    stored_status: str
+    expires_at: datetime | None
+    granted_scopes: tuple[str, ...]
+    requested_scopes: tuple[str, ...]
+    requested_optional_scopes: tuple[str, ...]
+    missing_optional_scopes: tuple[str, ...]
+    last_refresh_at: datetime | None
+    last_refresh_result: str | None
+    last_error: str | None
+    consecutive_failures: int
+    installed_by: str | None
+    installed_at: datetime | None
+    token_fingerprint: str | None
+    key_id: str | None = field(default=None, repr=False)
+
+    def as_json(self) -> dict[str, Any]:
+        iso = (lambda t: t.isoformat() if t else None)  # noqa: E731
+        return {
+            "hub_id": self.hub_id, "hub_domain": self.hub_domain, "status": self.status,
+            "expires_at": iso(self.expires_at), "granted_scopes": list(self.granted_scopes),
+            "requested_scopes": list(self.requested_scopes),
+            "requested_optional_scopes": list(self.requested_optional_scopes),
+            "missing_optional_scopes": list(self.missing_optional_scopes),
+            "last_refresh_at": iso(self.last_refresh_at), "last_refresh_result": self.last_refresh_result,
+            "last_error": self.last_error, "consecutive_failures": self.consecutive_failures,
+            "installed_by": self.installed_by, "installed_at": iso(self.installed_at),
+        }
+
+
+def _connection(row: dict[str, Any], now: datetime, leeway: timedelta) -> Connection:
+    granted = tuple(row["granted_scopes"].split())
+    optional = tuple(row["requested_optional_scopes"].split())
+    return Connection(
+        hub_id=row["hub_id"], hub_domain=row["hub_domain"],
+        status=display_status(row["status"], row["expires_at"], now, leeway), stored_status=row["status"],
+        expires_at=row["expires_at"], granted_scopes=granted, requested_scopes=tuple(row["requested_scopes"].split()),
+        requested_optional_scopes=optional, missing_optional_scopes=tuple(s for s in optional if s not in granted),
+        last_refresh_at=row["last_refresh_at"], last_refresh_result=row["last_refresh_result"],
+        last_error=row["last_error"], consecutive_failures=row["consecutive_failures"],
+        installed_by=row["installed_by"], installed_at=row["installed_at"],
+        token_fingerprint=row["token_fingerprint"], key_id=row["key_id"],
+    )
+
+
+def list_connections(ctx: AppContext, *, actor: Actor = SYSTEM, search: str | None = None,
+                     statuses: Sequence[str] = (), scope: str | None = None, limit: int | None = None,
+                     offset: int = 0) -> list[Connection]:
+    """Connections matching the filters. Display statuses are filtered after derivation."""
+    require(ctx.engine, actor, "view", action="connections.list")
+    now, leeway = utcnow(), timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds)
+    with ctx.session() as session:
+        rows = repository.list_portal_rows(session=session, search=search, scope=scope, limit=None
+                                           if statuses else limit, offset=0 if statuses else offset)
+    conns = [_connection(r, now, leeway) for r in rows]
+    if statuses:
+        conns = [c for c in conns if c.status in statuses]
+        conns = conns[offset:offset + limit] if limit is not None else conns[offset:]
+    return conns
+
+
+def get_connection(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> Connection:
+    found = [c for c in list_connections(ctx, actor=actor, search=str(hub_id)) if c.hub_id == hub_id]
+    if not found:
+        raise NotFoundError(f"no connected portal with hub id {hub_id}")
+    return found[0]
+
+
+def summary(connections: Sequence[Connection]) -> dict[str, int]:
+    """Counts for the metrics row: connected (not revoked) and one count per status."""
+    counts = {s: 0 for s in STATUSES}
+    for c in connections:
+        counts[c.status] += 1
+    return {"connected": len(connections) - counts["revoked"], **counts}
+
+
+def reconsent_url(ctx: AppContext, conn: Connection) -> str:
+    """An authorization URL asking again for what the portal was asked before (no state: see install)."""
+    scopes = conn.requested_scopes or conn.granted_scopes or ("oauth",)
+    return build_authorize_url(app_base_url=ctx.app.app_base_url, client_id=ctx.app.client_id,
+                               redirect_uri=ctx.app.redirect_uri, scopes=scopes,
+                               optional_scopes=conn.requested_optional_scopes, account_id=conn.hub_id)
+
+
+def token_metadata(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> TokenInfo:
+    """Introspection of the stored access token, on demand. Returns metadata, never the token."""
+    require(ctx.engine, actor, "view", action="token.introspect", hub_id=hub_id)
+    with ctx.session() as session:
+        portal = repository.get_portal(session=session, hub_id=hub_id)
+    if portal is None:
+        raise NotFoundError(f"no connected portal with hub id {hub_id}")
+    return ctx.hubspot.introspect(vault.open_tokens(ctx.cipher, portal).access_token)
+
+
+def revoke(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM, local_only: bool = False) -> None:
+    """Revoke at HubSpot, then erase the ciphertexts. If HubSpot fails, nothing local changes."""
+    require(ctx.engine, actor, "revoke", action="revoke", hub_id=hub_id)
+    with ctx.session() as session:
+        portal = repository.get_portal(session=session, hub_id=hub_id)
+    if portal is None:
+        raise NotFoundError(f"no connected portal with hub id {hub_id}")
+    if not local_only and portal.refresh_token_ct is not None:
+        try:
+            ctx.hubspot.revoke(vault.open_tokens(ctx.cipher, portal).refresh_token)
+        except DashboardError as exc:
+            with ctx.session() as session:
+                audit.record(session, actor=actor.name, action="revoke", outcome="failure", hub_id=hub_id,
+                             detail=exc.description)
+                session.commit()
+            raise type(exc)(f"revoking at HubSpot failed, nothing was changed here: {exc.description}") from exc
+    now = utcnow()
+    with ctx.session() as session:
+        repository.update_portal(session=session, hub_id=hub_id, values={
+            **vault.ERASED, "status": PortalStatus.REVOKED, "revoked_at": now, "updated_at": now,
+            "token_version": portal.token_version + 1, "next_attempt_at": None})
+        audit.record(session, actor=actor.name, action="revoke.local" if local_only else "revoke",
+                     outcome="success", hub_id=hub_id,
+                     detail="tokens forgotten locally only" if local_only else "refresh token revoked at HubSpot")
+        session.commit()
+
+
+def call_api(ctx: AppContext, hub_id: int, method: str, path: str, *, actor: Actor = SYSTEM,
+             params: dict[str, Any] | None = None, json_body: Any = None) -> Any:
+    """A HubSpot API call for ``hub_id``; on 401 it refreshes once and retries."""
+    token = get_access_token(ctx, hub_id, actor=actor)
+    try:
+        return ctx.hubspot.api_call(token, method, path, params=params, json_body=json_body)
+    except ApiAuthError as exc:
+        if exc.status != 401:
+            raise
+        refresh_portal(ctx, hub_id, actor=actor, force=True)
+        return ctx.hubspot.api_call(get_access_token(ctx, hub_id, actor=actor), method, path, params=params,
+                                    json_body=json_body)
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    hub_id: int
+    healthy: bool
+    reason: str
+    portal_name: str | None = None
+    scopes: tuple[str, ...] = ()
+
+
+def test_connection(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> HealthReport:
+    """Introspection plus ``GET /account-info/v3/details``: healthy, or the reason it is not."""
+    require(ctx.engine, actor, "test", action="test", hub_id=hub_id)
+    try:
+        token = get_access_token(ctx, hub_id, actor=actor)
+        info = ctx.hubspot.introspect(token)
+        if not info.active:
+            report = HealthReport(hub_id, False, "HubSpot says the access token is not active")
+        else:
+            details = ctx.hubspot.api_get(token, "/account-info/v3/details")
+            name = details.get("uiDomain") if isinstance(details, dict) else None
+            report = HealthReport(hub_id, True, "token active and account API reachable", name, info.scopes)
+    except DashboardError as exc:
+        report = HealthReport(hub_id, False, exc.description)
+    with ctx.session() as session:
+        audit.record(session, actor=actor.name, action="test", outcome="success" if report.healthy else "failure",
+                     hub_id=hub_id, detail=report.reason[:300])
+        session.commit()
+    return report
+test_connection.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

@@ -1,0 +1,211 @@
+"""Installs: authorization URL with a single-use ``state``, then the callback and an immediate code exchange.
+
+``state`` is 256 random bits, stored only as its SHA-256, valid 10 minutes, consumed atomically. A
+callback is checked completely (state present, known, unexpired, unused) before any network call, so a
+forged or replayed callback never reaches HubSpot's token endpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import parse_qsl, urlsplit
+
+from dashboard import audit, repository, vault
+from dashboard.actors import Actor
+from dashboard.context import AppContext
+from dashboard.errors import (
+    AuthorizationDenied,
+    DashboardError,
+    InputError,
+    InstallError,
+    InvalidGrantError,
+    ProtocolError,
+    StateError,
+)
+from dashboard.guard import require
+from dashboard.hubspot.authorize import build_authorize_url
+from dashboard.models import InstallAttempt, Portal, PortalStatus, utcnow
+from dashboard.scopes import ScopeSet
+
+STATE_TTL = timedelta(minutes=10)
+MAX_PARAM = 2048
+
+
+def hash_state(state: str) -> str:
+    return hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class InstallStart:
+    url: str
+    expires_in_seconds: int
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    hub_id: int
+    hub_domain: str | None
+    granted_scopes: tuple[str, ...]
+    dropped_optional_scopes: tuple[str, ...]
+    reinstall: bool
+    added_scopes: tuple[str, ...] = ()
+    removed_scopes: tuple[str, ...] = ()
+
+
+def start_install(ctx: AppContext, *, actor: Actor, scopes: Sequence[str], optional_scopes: Sequence[str] = (),
+                  account_id: int | None = None) -> InstallStart:
+    """Create a pending install and return HubSpot's authorization URL for it."""
+    require(ctx.engine, actor, "install", action="install.start")
+    scope_set = ScopeSet.from_lists(required=scopes, optional=optional_scopes)
+    state = secrets.token_urlsafe(32)  # 256 bits
+    url = build_authorize_url(app_base_url=ctx.app.app_base_url, client_id=ctx.app.client_id,
+                              redirect_uri=ctx.app.redirect_uri, scopes=scope_set.scope_param(),
+                              optional_scopes=scope_set.optional_param(), state=state, account_id=account_id)
+    now = utcnow()
+    with ctx.session() as session:
+        repository.purge_install_attempts(session=session, before=now - timedelta(days=1))
+        repository.add_install_attempt(session=session, attempt=InstallAttempt(
+            state_hash=hash_state(state), required_scopes=" ".join(scope_set.scope_param()),
+            optional_scopes=" ".join(scope_set.optional_param()), redirect_uri=ctx.app.redirect_uri,
+            account_id=account_id, actor=actor.name, created_at=now, expires_at=now + STATE_TTL))
+        audit.record(session, actor=actor.name, action="install.start", outcome="success",
+                     detail=f"scopes={' '.join(scope_set.scope_param())}; "
+                            f"optional={' '.join(scope_set.optional_param())}; account={account_id or 'any'}")
+        session.commit()
+    return InstallStart(url=url, expires_in_seconds=int(STATE_TTL.total_seconds()))
+
+
+def callback_params(callback_url: str) -> dict[str, str]:
+    """Query parameters of a callback URL (what HubSpot redirected the browser to)."""
+    parts = urlsplit(callback_url.strip())
+    if not parts.query:
+        raise InputError("the callback URL has no query string; paste the whole URL HubSpot redirected to")
+    return dict(parse_qsl(parts.query, keep_blank_values=True))
+
+
+def _clean(params: Mapping[str, object], name: str) -> str | None:
+    value = params.get(name)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value is None:
+        return None
+    text = str(value)
+    if len(text) > MAX_PARAM:
+        raise InputError(f"the callback parameter {name} is too long")
+    return text
+
+
+def _audit_fail(ctx: AppContext, actor: Actor, action: str, detail: str, hub_id: int | None = None) -> None:
+    with ctx.session() as session:
+        audit.record(session, actor=actor.name, action=action, outcome="failure", hub_id=hub_id, detail=detail)
+        session.commit()
+
+
+def _claim_state(ctx: AppContext, actor: Actor, state: str) -> InstallAttempt:
+    now = utcnow()
+    with ctx.session() as session:
+        attempt = repository.get_install_attempt(session=session, state_hash=hash_state(state))
+        problem = None
+        if attempt is None:
+            problem = StateError("this install link is unknown (state not found); start a new install",
+                                 code="state_unknown")
+        elif attempt.consumed_at is not None:
+            problem = StateError("this install link was already used; start a new install", code="state_reused")
+        elif attempt.expires_at is not None and attempt.expires_at <= now:
+            problem = StateError("this install link expired (10 minutes); start a new install",
+                                 code="state_expired")
+        elif attempt.id is None or not repository.consume_install_attempt(
+                session=session, attempt_id=attempt.id, now=now):
+            problem = StateError("this install link was already used; start a new install", code="state_reused")
+        if problem is not None:
+            session.rollback()
+            audit.record(session, actor=actor.name, action="install.callback", outcome="rejected",
+                         detail=problem.code)
+            session.commit()
+            raise problem
+        session.commit()
+        assert attempt is not None
+        return attempt
+
+
+def finish_install(ctx: AppContext, *, actor: Actor, params: Mapping[str, object]) -> InstallResult:
+    """Complete an install from the callback's query parameters (``code``, ``state`` or ``error``)."""
+    require(ctx.engine, actor, "install", action="install.finish")
+    state, code, error = _clean(params, "state"), _clean(params, "code"), _clean(params, "error")
+    if not state:
+        if not ctx.settings.dashboard_allow_marketplace_installs:
+            _audit_fail(ctx, actor, "install.callback", "refused: no state (marketplace install not allowed)")
+            raise StateError(
+                "this callback has no state, so it did not come from an install started here; "
+                "installs started from HubSpot's marketplace are refused unless "
+                "DASHBOARD_ALLOW_MARKETPLACE_INSTALLS is true", code="state_missing")
+        attempt = None
+    else:
+        attempt = _claim_state(ctx, actor, state)
+    if error:
+        desc = (_clean(params, "error_description") or "no description")[:300]
+        _audit_fail(ctx, actor, "install.callback", f"HubSpot returned error={error[:60]}: {desc}")
+        raise AuthorizationDenied(f"HubSpot did not grant access ({error[:60]}): {desc}")
+    if not code:
+        _audit_fail(ctx, actor, "install.callback", "no code in callback")
+        raise InputError("the callback has neither code nor error; paste the whole URL HubSpot redirected to")
+    try:
+        tokens = ctx.hubspot.exchange_code(code)
+    except InvalidGrantError as exc:
+        _audit_fail(ctx, actor, "install.exchange", exc.description)
+        raise InstallError("HubSpot refused the authorization code (expired or already used); "
+                           "start the install again", code="bad_auth_code") from exc
+    except DashboardError as exc:
+        _audit_fail(ctx, actor, "install.exchange", exc.description)
+        raise
+    if tokens.refresh_token is None:
+        raise ProtocolError("HubSpot's code exchange returned no refresh token")
+    try:
+        info = ctx.hubspot.introspect(tokens.access_token)
+    except DashboardError:
+        info = None  # metadata is a nicety; the install itself succeeded
+    hub_id = tokens.hub_id or (info.hub_id if info else None)
+    if hub_id is None:
+        raise ProtocolError("HubSpot's token response names no hub_id")
+    granted = tokens.scopes or (info.scopes if info else ())
+    requested_optional = tuple(attempt.optional_scopes.split()) if attempt else ()
+    dropped = tuple(s for s in requested_optional if s not in granted)
+    pair = vault.TokenPair(tokens.access_token, tokens.refresh_token)
+    now = utcnow()
+    with ctx.session() as session:
+        portal = repository.get_portal(session=session, hub_id=hub_id)
+        reinstall = portal is not None
+        old = set(portal.granted_scopes.split()) if portal else set()
+        if portal is None:
+            portal = Portal(hub_id=hub_id, created_at=now)
+        portal.hub_domain = info.hub_domain if info and info.hub_domain else portal.hub_domain
+        portal.app_id = info.app_id if info and info.app_id else portal.app_id
+        portal.installed_by = info.user if info and info.user else (portal.installed_by or actor.name)
+        portal.user_id = tokens.user_id or (info.user_id if info else None) or portal.user_id
+        if attempt is not None:
+            portal.requested_scopes = attempt.required_scopes
+            portal.requested_optional_scopes = attempt.optional_scopes
+        portal.granted_scopes = " ".join(sorted(granted))
+        for key, value in vault.seal(ctx.cipher, hub_id, pair).items():
+            setattr(portal, key, value)
+        portal.status = PortalStatus.ACTIVE
+        portal.expires_at = now + timedelta(seconds=tokens.expires_in)
+        portal.last_refresh_result, portal.last_error = None, None
+        portal.consecutive_failures, portal.next_attempt_at = 0, None
+        portal.token_version = (portal.token_version or 0) + 1
+        portal.installed_at, portal.revoked_at, portal.updated_at = now, None, now
+        repository.save_portal(session=session, portal=portal)
+        added = tuple(sorted(set(granted) - old)) if reinstall else ()
+        removed = tuple(sorted(old - set(granted))) if reinstall else ()
+        change = f"; scope change +{' '.join(added) or '-'} -{' '.join(removed) or '-'}" if reinstall else ""
+        audit.record(session, actor=actor.name, action="reinstall" if reinstall else "install",
+                     outcome="success", hub_id=hub_id,
+                     detail=f"granted={len(granted)} scopes; dropped optional={' '.join(dropped) or '-'}{change}")
+        session.commit()
+    return InstallResult(hub_id=hub_id, hub_domain=portal.hub_domain, granted_scopes=tuple(sorted(granted)),
+                         dropped_optional_scopes=dropped, reinstall=reinstall, added_scopes=added,
+                         removed_scopes=removed)

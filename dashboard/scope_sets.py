@@ -1,0 +1,63 @@
+"""Saved scope sets (the scope builder's save / load / compare), shared by the page and the CLI."""
+
+from __future__ import annotations
+
+from dashboard import audit, repository
+from dashboard.actors import SYSTEM, Actor
+from dashboard.context import AppContext
+from dashboard.errors import InputError, NotFoundError
+from dashboard.guard import require
+from dashboard.models import ScopeSetRecord, utcnow
+from dashboard.scopes import ScopeSet
+
+MAX_NAME = 120
+
+
+def _record_to_set(record: ScopeSetRecord) -> ScopeSet:
+    return ScopeSet.from_lists(required=record.required.split(),
+                               conditionally_required=record.conditionally_required.split(),
+                               optional=record.optional.split())
+
+
+def list_scope_sets(ctx: AppContext, *, actor: Actor = SYSTEM) -> dict[str, ScopeSet]:
+    require(ctx.engine, actor, "view", action="scope_sets.list")
+    with ctx.session() as session:
+        return {r.name: _record_to_set(r) for r in repository.list_scope_sets(session=session)}
+
+
+def load_scope_set(ctx: AppContext, name: str, *, actor: Actor = SYSTEM) -> ScopeSet:
+    require(ctx.engine, actor, "view", action="scope_sets.load")
+    with ctx.session() as session:
+        record = repository.get_scope_set(session=session, name=name)
+    if record is None:
+        raise NotFoundError(f"no saved scope set named {name[:MAX_NAME]!r}")
+    return _record_to_set(record)
+
+
+def save_scope_set(ctx: AppContext, name: str, scope_set: ScopeSet, *, actor: Actor = SYSTEM) -> None:
+    """Create or overwrite the named set."""
+    require(ctx.engine, actor, "scopes.save", action="scope_sets.save")
+    clean = " ".join(name.split())
+    if not clean or len(clean) > MAX_NAME or not clean.isprintable():
+        raise InputError(f"a scope set name needs 1-{MAX_NAME} printable characters")
+    now = utcnow()
+    with ctx.session() as session:
+        record = repository.get_scope_set(session=session, name=clean) or ScopeSetRecord(
+            name=clean, created_by=actor.name, created_at=now)
+        record.required = " ".join(scope_set.required)
+        record.conditionally_required = " ".join(scope_set.conditionally_required)
+        record.optional = " ".join(scope_set.optional)
+        record.updated_at = now
+        repository.save_scope_set(session=session, record=record)
+        audit.record(session, actor=actor.name, action="scope_sets.save", outcome="success",
+                     detail=f"{clean}: {len(scope_set.all_names())} scopes")
+        session.commit()
+
+
+def delete_scope_set(ctx: AppContext, name: str, *, actor: Actor = SYSTEM) -> None:
+    require(ctx.engine, actor, "scopes.save", action="scope_sets.delete")
+    with ctx.session() as session:
+        if not repository.delete_scope_set(session=session, name=name):
+            raise NotFoundError(f"no saved scope set named {name[:MAX_NAME]!r}")
+        audit.record(session, actor=actor.name, action="scope_sets.delete", outcome="success", detail=name)
+        session.commit()

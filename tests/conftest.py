@@ -1,0 +1,90 @@
+"""Shared fixtures: a clean environment, a real SQLite file per test, the sandbox over loopback.
+
+PostgreSQL and Redis fixtures live in tests/backends.py; a test asks for them by name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from dashboard.context import AppContext, build_context
+from dashboard.crypto import generate_key_entry
+from dashboard.hubspot.client import RetryPolicy
+from dashboard.sandbox import SandboxConfig, SandboxServer
+from dashboard.settings import Settings, load_settings
+
+pytest_plugins = ["tests.backends"]
+
+# Fast retries in tests: the behaviour is the same, only the waits are shorter.
+FAST_RETRY = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.05)
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No HUBSPOT_* / DASHBOARD_* variable from the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith(("HUBSPOT_", "DASHBOARD_")):
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    """One sandbox for the session; tests that need a clean one call ``reset_sandbox``."""
+    with SandboxServer(SandboxConfig()).start() as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
+    httpx.post(f"{sandbox_server.url}/_sandbox/reset", timeout=5).raise_for_status()
+    return sandbox_server
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'dashboard.db'}"
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path, db_url: str) -> Any:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "dashboard_database_url": db_url,
+            "dashboard_data_dir": tmp_path / "data",
+            "dashboard_encryption_keys": generate_key_entry("test1"),
+        }
+        values.update(overrides)
+        return load_settings({}, secrets_path=None, **values)
+
+    return make
+
+
+@pytest.fixture
+def settings(settings_factory: Any) -> Settings:
+    return settings_factory()
+
+
+@pytest.fixture
+def ctx(settings: Settings, sandbox: SandboxServer) -> Iterator[AppContext]:
+    """A context on a fresh SQLite file, talking to the (reset) sandbox in sandbox mode."""
+    context = build_context(settings, sandbox_url=sandbox.url, retry=FAST_RETRY)
+    yield context
+    context.close()
+
+
+def sandbox_post(sandbox: SandboxServer, path: str, body: dict[str, Any]) -> Any:
+    resp = httpx.post(f"{sandbox.url}{path}", json=body, timeout=10)
+    resp.raise_for_status()
+    return resp.json() if resp.content else None
+
+
+def sandbox_get(sandbox: SandboxServer, path: str) -> Any:
+    resp = httpx.get(f"{sandbox.url}{path}", timeout=10)
+    resp.raise_for_status()
+    return resp.json()
