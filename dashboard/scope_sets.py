@@ -61,3 +61,23 @@ def delete_scope_set(ctx: AppContext, name: str, *, actor: Actor = SYSTEM) -> No
             raise NotFoundError(f"no saved scope set named {name[:MAX_NAME]!r}")
         audit.record(session, actor=actor.name, action="scope_sets.delete", outcome="success", detail=name)
         session.commit()
+
+
+def app_scope_settings(ctx: AppContext) -> ScopeSet | None:
+    """The app's own scope settings from ``HUBSPOT_APP_SCOPES_FILE``, for lint; None when not configured."""
+    import json
+
+    from dashboard.errors import ConfigurationError
+
+    path = ctx.settings.hubspot_app_scopes_file
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return ScopeSet.from_lists(required=data.get("required", []),
+                                   conditionally_required=data.get("conditionally_required", []),
+                                   optional=data.get("optional", []))
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ConfigurationError(
+            f"HUBSPOT_APP_SCOPES_FILE: cannot read {path} as JSON with required / conditionally_required / "
+            f"optional lists ({exc.__class__.__name__})") from None
