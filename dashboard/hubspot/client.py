@@ -56,6 +56,8 @@ class HubSpotClient:
         self._http = http
         self._retry = retry or RetryPolicy()
         self._flavor = protocol.FLAVORS[app.oauth_api]
+        self._backoff = wait_exponential_jitter(multiplier=self._retry.initial_wait, max=self._retry.max_wait,
+                                                jitter=self._retry.initial_wait)
 
     # --- operations ------------------------------------------------------------------------------------
 
@@ -130,8 +132,7 @@ class HubSpotClient:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
             return min(exc.retry_after, self._retry.max_wait)
-        backoff = wait_exponential_jitter(initial=self._retry.initial_wait, max=self._retry.max_wait)
-        return float(backoff(state))
+        return float(self._backoff(state))
 
     def _send(self, req: Request, json_body: Any = None) -> httpx.Response:
         url = self.app.api_base_url + req.path
