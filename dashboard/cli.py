@@ -47,6 +47,16 @@ def _scope_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
     p.add_argument("--account-id", type=int, help="pin the install to one HubSpot account")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
+
+
 def _print_json(data: object) -> None:
     print(json.dumps(data, indent=2, default=str))
 
@@ -175,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(handler=None)
     kp.add_parser("status", help="rows per key id").set_defaults(handler=_keys_status)
     rot = kp.add_parser("rotate", help="re-encrypt every row to the first key")
-    rot.add_argument("--batch-size", type=int, default=100)
+    rot.add_argument("--batch-size", type=_positive_int, default=100)
     rot.set_defaults(handler=_keys_rotate)
 
     sub.add_parser("sandbox", help="run the sandbox HubSpot (see `sandbox --help`)", add_help=False)

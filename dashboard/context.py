@@ -108,14 +108,15 @@ def build_context(
     ``transport`` replaces the network (tests: ``httpx.MockTransport``); ``sandbox_url`` points sandbox
     mode at a running sandbox instead of starting one. ``migrate`` upgrades the schema on start.
     """
+    # The cipher first: bad DASHBOARD_ENCRYPTION_KEYS must fail before a database file is created.
+    keys = settings.dashboard_encryption_keys
+    cipher = build_cipher(keys.get_secret_value() if keys else None, sandbox_mode=settings.sandbox_mode,
+                          data_dir=settings.dashboard_data_dir)
     closers: list[Any] = []
     engine = db.create_db_engine(settings.dashboard_database_url)
     closers.append(engine.dispose)
     if migrate:
         db.upgrade(engine)
-    keys = settings.dashboard_encryption_keys
-    cipher = build_cipher(keys.get_secret_value() if keys else None, sandbox_mode=settings.sandbox_mode,
-                          data_dir=settings.dashboard_data_dir)
     found_sandbox: str | None = None
     if settings.sandbox_mode:
         app, found_sandbox = _sandbox_app(settings, sandbox_url, closers)

@@ -146,13 +146,19 @@ def load_or_create_sandbox_key(data_dir: Path) -> str:
         return path.read_text(encoding="utf-8").strip()
     data_dir.mkdir(parents=True, exist_ok=True)
     entry = generate_key_entry("sandbox")
-    # O_EXCL: two processes starting at once must not write two different keys.
+    # Write a private temp file, then publish it with link(), which fails if the key exists: two
+    # processes starting at once never write two keys, and no reader ever sees a half-written file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="utf-8").strip()
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(entry + "\n")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(entry + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return path.read_text(encoding="utf-8").strip()
+    finally:
+        tmp.unlink(missing_ok=True)
     log.warning(
         "sandbox mode: generated an encryption key into %s (mode 0600); set %s before using real HubSpot",
         path, SETTING,

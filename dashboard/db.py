@@ -35,7 +35,7 @@ def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
     """Engine for ``url``; the SQLite parent folder is created on first use."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigurationError("DASHBOARD_DATABASE_URL: is not a valid database URL") from None
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from dashboard import audit, repository, vault
 from dashboard.crypto import TokenCipher
+from dashboard.errors import InputError, KeyNotFoundError
 from dashboard.models import utcnow
 
 
@@ -48,11 +49,37 @@ def key_status(engine: Engine, cipher: TokenCipher) -> KeyStatus:
     return KeyStatus(cipher.primary_key_id, cipher.key_ids, counts)
 
 
+def check_keys(engine: Engine, cipher: TokenCipher) -> None:
+    """Before any write: every key id found in rows is configured and opens a row it names.
+
+    Raises :class:`KeyNotFoundError` / :class:`CryptoError` naming the key id.
+    """
+    status = key_status(engine, cipher)
+    if status.unknown_key_ids:
+        ids = ", ".join(repr(k) for k in status.unknown_key_ids)
+        raise KeyNotFoundError(
+            f"rows are encrypted with key id(s) {ids}, not in DASHBOARD_ENCRYPTION_KEYS; "
+            "add those keys back (they may stay after the first) and run again"
+        )
+    with Session(engine) as session:
+        for key_id in sorted(status.rows_per_key):
+            sample = repository.first_portal_on_key(session=session, key_id=key_id)
+            if sample is not None:
+                vault.open_tokens(cipher, sample)  # a wrong key under a known id fails here
+
+
 def rotate_keys(
     engine: Engine, cipher: TokenCipher, *, actor: str, batch_size: int = 100,
     on_batch: Callable[[int], None] | None = None,
 ) -> RotationResult:
-    """Re-encrypt every row to the primary key. Decryption errors stop the run before any write."""
+    """Re-encrypt every row to the primary key.
+
+    A missing or wrong key is found by :func:`check_keys` before any write; a single damaged row stops
+    the run at its batch (earlier batches stay committed, and stay readable).
+    """
+    if batch_size < 1:
+        raise InputError("batch size must be at least 1")
+    check_keys(engine, cipher)
     primary = cipher.primary_key_id
     rotated = skipped = 0
     seen_conflicts: set[int] = set()

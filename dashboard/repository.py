@@ -164,6 +164,11 @@ def rows_per_key(*, session: Session) -> dict[str, int]:
     return {str(k): int(n) for k, n in session.execute(stmt)}
 
 
+def first_portal_on_key(*, session: Session, key_id: str) -> Portal | None:
+    stmt = select(Portal).where(col(Portal.key_id) == key_id).order_by(col(Portal.hub_id)).limit(1)
+    return session.execute(stmt).scalars().first()
+
+
 def portals_not_on_key(*, session: Session, key_id: str, limit: int) -> list[Portal]:
     stmt = (
         select(Portal)

@@ -8,6 +8,7 @@ Secrets are ``SecretStr``: they never appear in ``repr``, logs or error text.
 from __future__ import annotations
 
 import ipaddress
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from dashboard.errors import ConfigurationError
 
@@ -26,20 +29,29 @@ DEFAULT_SECRETS_PATH = Path(".streamlit/secrets.toml")
 PLACEHOLDER_SECRETS = frozenset({"changethis", "change-me", "changeme", "secret", "your-client-secret", "xxx"})
 
 
+# Browsers (WHATWG URL) read a host whose last label is a number as IPv4: 127.1, 2130706433, 0x7f.1.
+_NUMERIC_LABEL = re.compile(r"^(?:[0-9]+|0x[0-9a-f]*)$", re.IGNORECASE)
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        return False
+        return bool(_NUMERIC_LABEL.match(host.rstrip(".").rsplit(".", 1)[-1]))
     return True
 
 
 def check_redirect_uri(value: str) -> str:
     """HubSpot's rule: https, or http only with host ``localhost``; never an IP address."""
-    parts = urlsplit(value)
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host:
-        raise ValueError("must be an absolute http(s) URL such as https://dashboard.example.com/install")
+    absolute = "must be an absolute http(s) URL such as https://dashboard.example.com/install"
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number in 0-65535)
+    except ValueError:  # "[::1", ":99999", ...
+        raise ValueError(absolute) from None
+    if not host or parts.scheme not in ("http", "https"):
+        raise ValueError(absolute)
     if _is_ip(host):
         raise ValueError(f"HubSpot refuses IP-address hosts ({host}); use a domain name, e.g. localhost")
     if parts.scheme == "http" and host != "localhost":
@@ -69,7 +81,8 @@ class Settings(BaseSettings):
     hubspot_oauth_api: OAuthApi = "2026-03"
     hubspot_app_scopes_file: Path | None = None
 
-    dashboard_database_url: str = "sqlite:///data/dashboard.db"
+    # repr=False: a PostgreSQL URL may carry a password.
+    dashboard_database_url: str = Field(default="sqlite:///data/dashboard.db", repr=False)
     dashboard_encryption_keys: SecretStr | None = None
     dashboard_lock_url: SecretStr | None = None
     dashboard_refresh_leeway_seconds: int = Field(default=300, ge=0, le=86_400)
@@ -98,10 +111,13 @@ class Settings(BaseSettings):
     @field_validator("dashboard_database_url")
     @classmethod
     def _db(cls, value: str) -> str:
-        scheme = value.split(":", 1)[0]
-        if not value.strip() or "://" not in value or not (
-            scheme.startswith("sqlite") or scheme.startswith("postgresql")
-        ):
+        try:
+            url = make_url(value)
+            usable = url.get_backend_name() in ("sqlite", "postgresql")  # make_url checks the port
+            url.get_dialect()  # an unknown driver (postgresql+nosuch://) fails here, not at first use
+        except (ArgumentError, ValueError):  # never echo the URL: it may hold a password
+            usable = False
+        if not usable or "://" not in value:
             raise ValueError(
                 "must be a SQLAlchemy URL such as sqlite:///data/dashboard.db or "
                 "postgresql+psycopg://user@host/dbname"
