@@ -56,6 +56,9 @@ def refresh_portal(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM, force
     require(ctx.engine, actor, "refresh", action="refresh", hub_id=hub_id)
     owner = uuid.uuid4().hex
     if not ctx.leases.acquire(hub_id, owner, lease_ttl(ctx)):
+        with ctx.session() as session:  # a database lease cannot be taken on a missing row
+            if repository.get_portal(session=session, hub_id=hub_id) is None:
+                raise NotFoundError(f"no connected portal with hub id {hub_id}")
         return RefreshOutcome(hub_id, "busy", message="another process is refreshing this portal right now")
     try:
         return _refresh_under_lease(ctx, hub_id, actor=actor, force=force, automatic=automatic)

@@ -1,0 +1,92 @@
+"""The CLI drives the whole lifecycle through the same services, as a script or cron job would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dashboard.crypto import generate_key_entry
+from dashboard.hubspot.authorize import parse_authorize_url
+from tests.lifecycle_helpers import control, grant, stats
+
+
+@pytest.fixture
+def cli(tmp_path: Path, sandbox: Any) -> Any:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "DASHBOARD_"))}
+    env.update({
+        "DASHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "DASHBOARD_ENCRYPTION_KEYS": generate_key_entry("cli"),
+        "DASHBOARD_SANDBOX_URL": sandbox.url,
+        "DASHBOARD_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    })
+
+    def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([sys.executable, "-m", "dashboard", "--actor", "ops@example.com", *args],
+                              env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert proc.returncode == expect, (proc.returncode, proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr
+        return proc
+
+    return run
+
+
+def test_cli_install_refresh_test_audit_revoke(cli: Any, sandbox: Any) -> None:
+    start = cli("install", "start", "--scope", "oauth", "crm.objects.contacts.read",
+                "--optional-scope", "automation", "--account-id", "1000001")
+    url = start.stdout.strip().splitlines()[-1]
+    req = parse_authorize_url(url)
+    assert req.scopes == ("crm.objects.contacts.read", "oauth") and req.optional_scopes == ("automation",)
+    assert req.account_id == 1000001 and req.state
+    callback = grant(sandbox.url, url)
+    hub_id = int(cli("install", "finish", callback).stdout.strip())
+    assert hub_id == 1000001
+
+    rows = json.loads(cli("connections", "--json").stdout)
+    assert [r["hub_id"] for r in rows] == [hub_id]
+    row = rows[0]
+    assert {"hub_id", "hub_domain", "status", "expires_at", "granted_scopes", "missing_optional_scopes",
+            "last_refresh_at", "last_error"} <= set(row)
+    assert row["status"] == "healthy" and row["expires_at"].endswith("+00:00")
+    assert row["missing_optional_scopes"] == ["automation"]  # free tier: the optional scope was dropped
+
+    assert "refreshed" in cli("refresh", "--hub-id", str(hub_id), "--force").stdout
+    assert "healthy" in cli("test", "--hub-id", str(hub_id)).stdout
+    events = json.loads(cli("audit", "--json", "--hub-id", str(hub_id)).stdout)
+    assert {e["action"] for e in events} >= {"install", "refresh", "test"}
+    assert all(e["actor"] == "ops@example.com" for e in events)
+    cli("revoke", "--hub-id", str(hub_id))
+    assert json.loads(cli("connections", "--json").stdout)[0]["status"] == "revoked"
+    assert stats(sandbox.url)["revoke"] == 1
+
+
+def test_cli_failures_exit_1_with_one_line(cli: Any, sandbox: Any) -> None:
+    proc = cli("refresh", "--hub-id", "424242", expect=1)
+    assert proc.stderr.strip().count("\n") == 0 and "424242" in proc.stderr
+    proc = cli("install", "finish", "http://localhost:8501/install?code=abc&state=forged", expect=1)
+    assert "unknown" in proc.stderr
+    assert stats(sandbox.url)["token_requests"]["authorization_code"] == 0
+    control(sandbox.url, "faults", {"target": "token", "error_rate": 1.0, "error_status": 500})
+    start = cli("install", "start", "--scope", "oauth")
+    callback = grant(sandbox.url, start.stdout.strip().splitlines()[-1])
+    proc = cli("install", "finish", callback, expect=1)
+    assert "HTTP 500" in proc.stderr
+
+
+def test_cli_bad_usage_exits_2(cli: Any) -> None:
+    assert "--hub-id" in cli("revoke", expect=2).stderr
+    assert "not a scope name" in cli("scopes", "url", "--scope", "bad\u0001", expect=2).stderr
+    cli("refresh", expect=2)
+
+
+def test_cli_scopes_url_is_exactly_encoded(cli: Any) -> None:
+    out = cli("scopes", "url", "--scope", "oauth", "crm.objects.contacts.read", "--optional-scope",
+              "automation", "--state", "a b&c").stdout.strip()
+    assert "scope=crm.objects.contacts.read%20oauth" in out and "+" not in out
+    assert out.endswith("state=a%20b%26c")
