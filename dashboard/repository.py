@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
@@ -233,7 +233,7 @@ def list_audit_events(
         conds.append(col(AuditEvent.at) >= since)
     if until is not None:
         conds.append(col(AuditEvent.at) <= until)
-    stmt = select(AuditEvent).where(and_(*conds)).order_by(col(AuditEvent.id).desc()).limit(limit)
+    stmt = select(AuditEvent).where(*conds).order_by(col(AuditEvent.id).desc()).limit(limit)
     return list(session.execute(stmt).scalars())
 
 

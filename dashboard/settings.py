@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     dashboard_alert_webhook_url: SecretStr | None = None
     dashboard_alert_failure_threshold: int = Field(default=3, ge=1, le=1000)
     dashboard_sandbox_port: int = Field(default=0, ge=0, le=65535)
+    # Roles: comma-separated emails (ana@example.com) or domains (@example.com).
+    dashboard_admins: str = ""
+    dashboard_operators: str = ""
+    dashboard_viewers: str = ""
 
     @field_validator("hubspot_client_id")
     @classmethod
@@ -122,6 +126,15 @@ class Settings(BaseSettings):
                 "must be a SQLAlchemy URL such as sqlite:///data/dashboard.db or "
                 "postgresql+psycopg://user@host/dbname"
             )
+        return value
+
+    @field_validator("dashboard_admins", "dashboard_operators", "dashboard_viewers")
+    @classmethod
+    def _role_list(cls, value: str) -> str:
+        for entry in (e.strip() for e in value.split(",")):
+            if entry and (entry.count("@") != 1 or " " in entry or "." not in entry.split("@")[1]):
+                raise ValueError(f"entry {entry[:60]!r} is neither an email (ana@example.com) nor a domain "
+                                 "(@example.com)")
         return value
 
     @field_validator("dashboard_lock_url")
