@@ -1,0 +1,187 @@
+"""Everything the running sandbox remembers: accounts, installs, codes, tokens, stats, faults, settings.
+
+All of it is touched only from the server's event loop (one thread), so handlers never race and need no
+locks. Handlers never ``await`` between reading and writing a record for the same reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import secrets
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import AppScopes, SandboxAccount, SandboxConfig
+from .faults import FaultBook
+from .ratelimit import RateLimiter
+
+
+@dataclass
+class Settings:
+    """The parts of the configuration ``POST /_sandbox/config`` may change at runtime."""
+
+    access_token_ttl: int
+    code_ttl: float
+    rotate_refresh_tokens: bool
+    latency_ms: int
+    app_scopes: AppScopes | None
+
+    @classmethod
+    def from_config(cls, config: SandboxConfig) -> Settings:
+        """The settings a fresh (or reset) sandbox starts with."""
+        return cls(
+            access_token_ttl=config.access_token_ttl,
+            code_ttl=config.code_ttl,
+            rotate_refresh_tokens=config.rotate_refresh_tokens,
+            latency_ms=config.latency_ms,
+            app_scopes=None if config.app_scopes is None else AppScopes.from_json(config.app_scopes),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape ``GET /_sandbox/config`` returns."""
+        return {
+            "access_token_ttl": self.access_token_ttl,
+            "code_ttl": self.code_ttl,
+            "rotate_refresh_tokens": self.rotate_refresh_tokens,
+            "latency_ms": self.latency_ms,
+            "app_scopes": None if self.app_scopes is None else self.app_scopes.to_json(),
+        }
+
+
+@dataclass
+class Installation:
+    """The app installed on one account. Uninstalling kills every token issued under it."""
+
+    hub_id: int
+    install_id: str
+    active: bool = True
+
+
+@dataclass
+class AuthCode:
+    """An authorization code: single use, short-lived, bound to the redirect URI of its authorize request."""
+
+    code: str
+    hub_id: int
+    scopes: tuple[str, ...]
+    redirect_uri: str
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
+class AccessToken:
+    """An issued access token. It stays valid until it expires, even after a refresh or a revoke."""
+
+    token: str
+    hub_id: int
+    scopes: tuple[str, ...]
+    install: Installation
+    issued_at: float
+    expires_at: float
+
+
+@dataclass
+class RefreshToken:
+    """An issued refresh token; ``active`` turns False when it is rotated away or revoked."""
+
+    token: str
+    hub_id: int
+    scopes: tuple[str, ...]
+    install: Installation
+    issued_at: float
+    active: bool = True
+
+    def usable(self) -> bool:
+        """Whether a refresh with this token may succeed."""
+        return self.active and self.install.active
+
+
+@dataclass
+class Stats:
+    """Counters for ``GET /_sandbox/stats``, so tests and benchmarks can see what a client really did."""
+
+    token_requests: Counter[str] = field(
+        default_factory=lambda: Counter({"authorization_code": 0, "refresh_token": 0})
+    )
+    errors: Counter[str] = field(default_factory=Counter)
+    refresh_by_hub: Counter[int] = field(default_factory=Counter)
+    consent: Counter[str] = field(default_factory=lambda: Counter({"grant": 0, "deny": 0}))
+    introspect: int = 0
+    revoke: int = 0
+    metadata: int = 0
+    api: int = 0
+    issued: int = 0
+    faults: int = 0
+    rate_limited: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON with string keys (``refresh_by_hub`` is keyed by hub id as a string)."""
+        return {
+            "token_requests": dict(self.token_requests),
+            "errors": dict(self.errors),
+            "refresh_by_hub": {str(hub): n for hub, n in sorted(self.refresh_by_hub.items())},
+            "consent": dict(self.consent),
+            "introspect": self.introspect,
+            "revoke": self.revoke,
+            "metadata": self.metadata,
+            "api": self.api,
+            "issued": self.issued,
+            "faults": self.faults,
+            "rate_limited": self.rate_limited,
+        }
+
+
+class SandboxState:
+    """The sandbox's memory. Created per server; ``reset()`` returns it to the configured start."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.closing = asyncio.Event()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget tokens, codes, installs, stats, faults and overrides; restore the configured accounts."""
+        self.settings = Settings.from_config(self.config)
+        self.accounts: dict[int, SandboxAccount] = {a.hub_id: a for a in self.config.accounts}
+        self.installs: dict[int, Installation] = {}
+        self.codes: dict[str, AuthCode] = {}
+        self.access_tokens: dict[str, AccessToken] = {}
+        self.refresh_tokens: dict[str, RefreshToken] = {}
+        self.stats = Stats()
+        self.faults = FaultBook()
+        self.rate_limiter = RateLimiter()
+        self.clock_offset = 0.0
+        # Fault draws use their own generator so tests can seed it (POST /_sandbox/faults {"seed": n}).
+        self.rng = random.Random()
+
+    def now(self) -> float:
+        """Wall-clock seconds, shifted by ``POST /_sandbox/clock`` so tests can age tokens instantly."""
+        return time.time() + self.clock_offset
+
+    def install(self, hub_id: int) -> Installation:
+        """The account's active installation, creating one on first install or after an uninstall."""
+        current = self.installs.get(hub_id)
+        if current is None or not current.active:
+            current = Installation(hub_id=hub_id, install_id=secrets.token_hex(8))
+            self.installs[hub_id] = current
+        return current
+
+    def uninstall(self, hub_id: int) -> int:
+        """Mark the account's installation gone; returns how many refresh tokens that killed."""
+        current = self.installs.get(hub_id)
+        if current is None or not current.active:
+            return 0
+        current.active = False
+        return sum(1 for r in self.refresh_tokens.values() if r.install is current and r.active)
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep without blocking other requests, waking early when the server shuts down."""
+        if seconds <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.closing.wait(), timeout=seconds)
