@@ -1,0 +1,140 @@
+"""A slice of HubSpot's API behind Bearer auth: account details and a contacts list.
+
+Enough to exercise what the dashboard cares about: expired (401 ``EXPIRED_AUTHENTICATION``), unknown or
+revoked (401 ``INVALID_AUTHENTICATION``) and under-scoped (403 ``MISSING_SCOPES``) tokens, and the per-account
+burst limit with its ``X-HubSpot-RateLimit-*`` headers on every response.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from .contacts import MAX_LIMIT, contacts_page
+from .errors import api_error, rate_limit_body
+from .ratelimit import RateDecision
+from .state import AccessToken, SandboxState
+
+CONTACTS_READ = "crm.objects.contacts.read"
+NO_CREDENTIALS = (
+    "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more "
+    "details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
+)
+MISSING_SCOPES = (
+    "This app hasn't been granted all required scopes to make this call. "
+    "Read more about required scopes here: https://developers.hubspot.com/scopes."
+)
+
+
+class Rejected(Exception):
+    """An API request that ends before reaching its handler; carries the response."""
+
+    def __init__(self, response: JSONResponse) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+class ApiEndpoints:
+    """Handlers bound to one sandbox's state."""
+
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+
+    def routes(self) -> list[Route]:
+        """The API routes."""
+        return [
+            Route("/account-info/v3/details", self.account_details, methods=["GET"]),
+            Route("/crm/v3/objects/contacts", self.contacts, methods=["GET"]),
+        ]
+
+    def _reject(self, status: int, body: dict[str, Any], decision: RateDecision) -> Rejected:
+        return Rejected(JSONResponse(body, status_code=status, headers=decision.headers()))
+
+    def _authenticate(self, request: Request) -> tuple[AccessToken, RateDecision]:
+        """The live access token of the request and the rate-limit decision it used up."""
+        state = self.state
+        state.stats.api += 1
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise self._reject(
+                401, api_error(NO_CREDENTIALS, "INVALID_AUTHENTICATION"), state.rate_limiter.peek()
+            )
+        record = state.access_tokens.get(token.strip())
+        if record is None or not record.install.active:
+            body = api_error("The OAuth token used to make this call is invalid.", "INVALID_AUTHENTICATION")
+            raise self._reject(401, body, state.rate_limiter.peek())
+        now = state.now()
+        if now >= record.expires_at:
+            minutes = int((now - record.expires_at) // 60)
+            message = f"The OAuth token used to make this call expired {minutes} minute(s) ago."
+            raise self._reject(401, api_error(message, "EXPIRED_AUTHENTICATION"), state.rate_limiter.peek())
+        decision = state.rate_limiter.hit(record.hub_id, now)
+        if not decision.allowed:
+            state.stats.rate_limited += 1
+            raise self._reject(429, rate_limit_body(), decision)
+        return record, decision
+
+    async def account_details(self, request: Request) -> JSONResponse:
+        """``GET /account-info/v3/details``: any valid token may read it."""
+        try:
+            record, decision = self._authenticate(request)
+        except Rejected as rejected:
+            return rejected.response
+        account = self.state.accounts[record.hub_id]
+        body = {
+            "portalId": account.hub_id,
+            "accountType": "STANDARD",
+            "timeZone": "US/Eastern",
+            "companyCurrency": "USD",
+            "additionalCurrencies": [],
+            "utcOffset": "-05:00",
+            "utcOffsetMilliseconds": -18_000_000,
+            "uiDomain": "app.hubspot.com",
+            "dataHostingLocation": "na1",
+        }
+        return JSONResponse(body, headers=decision.headers())
+
+    def _page_params(self, request: Request, decision: RateDecision) -> tuple[int, int, tuple[str, ...]]:
+        query = request.query_params
+        try:
+            limit = int(query.get("limit", "10"))
+            after = int(query.get("after", "0"))
+        except ValueError:
+            body = api_error("Invalid input: limit and after must be integers.", "VALIDATION_ERROR")
+            raise self._reject(400, body, decision) from None
+        if limit < 1 or after < 0:
+            body = api_error(
+                "Invalid input: limit must be positive and after not negative.", "VALIDATION_ERROR"
+            )
+            raise self._reject(400, body, decision)
+        properties = tuple(p for raw in query.getlist("properties") for p in raw.split(",") if p)
+        return min(limit, MAX_LIMIT), after, properties
+
+    async def contacts(self, request: Request) -> JSONResponse:
+        """``GET /crm/v3/objects/contacts``: needs ``crm.objects.contacts.read``; paged by limit/after."""
+        try:
+            record, decision = self._authenticate(request)
+            if CONTACTS_READ not in record.scopes:
+                body = api_error(
+                    MISSING_SCOPES,
+                    "MISSING_SCOPES",
+                    errors=[
+                        {
+                            "message": "One or more of the following scopes are required.",
+                            "context": {"requiredGranularScopes": [CONTACTS_READ]},
+                        }
+                    ],
+                    links={"scopes": "https://developers.hubspot.com/scopes"},
+                )
+                raise self._reject(403, body, decision)
+            limit, after, properties = self._page_params(request, decision)
+        except Rejected as rejected:
+            return rejected.response
+        base_url = str(request.base_url).rstrip("/")
+        page = contacts_page(
+            record.hub_id, limit=limit, after=after, properties=properties, base_url=base_url
+        )
+        return JSONResponse(page, headers=decision.headers())

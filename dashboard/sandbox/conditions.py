@@ -1,0 +1,55 @@
+"""Network conditions on the HubSpot-facing endpoints: configured latency plus injected faults.
+
+A pure ASGI middleware, so it wraps every OAuth JSON endpoint (``token`` target) and every API endpoint
+(``api`` target) in one place. The consent pages and ``/_sandbox/`` controls are never slowed or faulted:
+tests must always be able to reach the controls. Sleeping uses ``asyncio`` so latency never serializes
+requests.
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .faults import fault_response
+from .state import SandboxState
+
+_TOKEN_PATH = re.compile(r"^/oauth/(v1|v3|2026-03)/")
+_API_PATH = re.compile(r"^/(crm|account-info)/")
+
+
+def target_of(path: str) -> str | None:
+    """``token`` for OAuth JSON endpoints, ``api`` for the CRM slice, ``None`` for everything else."""
+    if _TOKEN_PATH.match(path):
+        return "token"
+    if _API_PATH.match(path):
+        return "api"
+    return None
+
+
+class ConditionsMiddleware:
+    """Apply ``latency_ms`` and the fault rules before the endpoint runs."""
+
+    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Delay and maybe replace the response of a HubSpot-facing request."""
+        kind = target_of(scope["path"]) if scope["type"] == "http" else None
+        if kind is None:
+            await self.app(scope, receive, send)
+            return
+        state = self.state
+        draw = state.faults.draw(kind, state.rng)
+        delay = state.settings.latency_ms / 1000 + (draw.latency_s if draw else 0.0)
+        await state.sleep(delay)
+        if draw is None or draw.outcome is None:
+            await self.app(scope, receive, send)
+            return
+        state.stats.faults += 1
+        if draw.outcome == "timeout":
+            # Hang long enough for the client to give up; shutdown wakes the sleep early.
+            await state.sleep(draw.rule.timeout_s)
+        await fault_response(draw)(scope, receive, send)
