@@ -25,6 +25,7 @@ from dashboard import db
 from dashboard.crypto import TokenCipher, build_cipher
 from dashboard.errors import ConfigurationError
 from dashboard.hubspot.client import HubSpotApp, HubSpotClient, RetryPolicy
+from dashboard.logredact import install_redaction
 from dashboard.locks import DatabaseLeases, LeaseProvider, RedisLeases
 from dashboard.settings import Settings
 
@@ -107,11 +108,13 @@ def build_context(
 
     ``transport`` replaces the network (tests: ``httpx.MockTransport``); ``sandbox_url`` points sandbox
     mode at a running sandbox instead of starting one. ``migrate`` upgrades the schema on start.
+    ``lock_prefix`` overrides ``DASHBOARD_LOCK_PREFIX`` (the Redis key prefix of the leases).
     """
     # The cipher first: bad DASHBOARD_ENCRYPTION_KEYS must fail before a database file is created.
     keys = settings.dashboard_encryption_keys
     cipher = build_cipher(keys.get_secret_value() if keys else None, sandbox_mode=settings.sandbox_mode,
                           data_dir=settings.dashboard_data_dir)
+    install_redaction()
     closers: list[Any] = []
     engine = db.create_db_engine(settings.dashboard_database_url)
     closers.append(engine.dispose)
@@ -135,7 +138,8 @@ def build_context(
     leases: LeaseProvider
     lock_url = settings.dashboard_lock_url
     if lock_url is not None:
-        redis_leases = RedisLeases(lock_url.get_secret_value(), prefix=lock_prefix or "hubspot-dashboard:")
+        prefix = lock_prefix or settings.dashboard_lock_prefix
+        redis_leases = RedisLeases(lock_url.get_secret_value(), prefix=prefix)
         closers.append(redis_leases.close)
         leases = redis_leases
     else:
