@@ -13,7 +13,7 @@ CLIENT = {"client_id": SANDBOX_CLIENT_ID, "client_secret": SANDBOX_CLIENT_SECRET
 FREE_HUB, PRO_HUB, ENTERPRISE_HUB = 1000001, 1000002, 1000003
 
 
-def authorize_url(base: str, *, account: int | None = None, **params: str) -> str:
+def authorize_url(base: str, *, account: int | str | None = None, **params: str) -> str:
     """An install URL with the sandbox app's defaults; ``params`` override or add query parameters."""
     query = {
         "client_id": SANDBOX_CLIENT_ID,

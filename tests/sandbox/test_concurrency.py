@@ -12,6 +12,8 @@ import time
 
 import httpx
 
+from dashboard.sandbox import SandboxServer
+
 from .helpers import CLIENT
 
 CONCURRENT = 200
@@ -39,7 +41,7 @@ async def _refresh_all(base_url: str, refresh_tokens: list[str]) -> tuple[float,
             await client.aclose()
 
 
-def test_200_concurrent_refreshes_with_100ms_latency(http: httpx.Client, sb) -> None:
+def test_200_concurrent_refreshes_with_100ms_latency(http: httpx.Client, sb: SandboxServer) -> None:
     accounts = http.post("/_sandbox/accounts", json={"count": CONCURRENT}).json()["accounts"]
     tokens = [
         http.post("/_sandbox/issue", json={"hub_id": a["hub_id"]}).json()["refresh_token"] for a in accounts

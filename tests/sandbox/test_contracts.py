@@ -28,14 +28,16 @@ SPECS = {
 FORMATS = FormatChecker()
 
 
-@FORMATS.checks("int32")
 def _int32(value: object) -> bool:
     return not isinstance(value, int) or -(2**31) <= value < 2**31
 
 
-@FORMATS.checks("int64")
 def _int64(value: object) -> bool:
     return not isinstance(value, int) or -(2**63) <= value < 2**63
+
+
+FORMATS.checks("int32")(_int32)
+FORMATS.checks("int64")(_int64)
 
 
 @cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from dashboard.sandbox import DEFAULT_REDIRECT_URI, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from dashboard.sandbox import DEFAULT_REDIRECT_URI, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SandboxServer
 
 from .helpers import (
     ENTERPRISE_HUB,
@@ -28,7 +28,7 @@ def test_default_accounts(http: httpx.Client) -> None:
     ]
 
 
-def test_add_accounts_one_or_many(http: httpx.Client, sb) -> None:
+def test_add_accounts_one_or_many(http: httpx.Client, sb: SandboxServer) -> None:
     one = http.post(
         "/_sandbox/accounts", json={"hub_id": 555, "domain": "five.hubspot.com", "tier": "sales-starter"}
     )
@@ -114,7 +114,7 @@ def test_clock_moves_forward_only(http: httpx.Client) -> None:
     assert http.post("/_sandbox/clock", json={"advance": -1}).status_code == 400
 
 
-def test_info_shows_the_app_without_its_secret(http: httpx.Client, sb) -> None:
+def test_info_shows_the_app_without_its_secret(http: httpx.Client, sb: SandboxServer) -> None:
     resp = http.get("/_sandbox")
     body = resp.json()
     assert body["client_id"] == SANDBOX_CLIENT_ID

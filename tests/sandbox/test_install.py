@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html.parser import HTMLParser
 
 import httpx
 import pytest
 
-from dashboard.sandbox import DEFAULT_REDIRECT_URI, SANDBOX_CLIENT_ID
+from dashboard.sandbox import DEFAULT_REDIRECT_URI, SANDBOX_CLIENT_ID, SandboxServer
 
 from .helpers import ENTERPRISE_HUB, FREE_HUB, PRO_HUB, authorize_url, consent, exchange, query_of
 
@@ -53,7 +54,7 @@ def submit(http: httpx.Client, page: FormReader, button: str, account: str | Non
     return http.post(page.action, data=form, follow_redirects=False)
 
 
-def test_consent_page_renders_app_scopes_and_stable_ids(http: httpx.Client, sb) -> None:
+def test_consent_page_renders_app_scopes_and_stable_ids(http: httpx.Client, sb: SandboxServer) -> None:
     url = authorize_url(sb.url, scope="oauth crm.objects.contacts.read", optional_scope="automation")
     resp = http.get(url)
     assert resp.status_code == 200
@@ -68,7 +69,7 @@ def test_consent_page_renders_app_scopes_and_stable_ids(http: httpx.Client, sb) 
     assert 'data-group="CRM"' in resp.text
 
 
-def test_consent_form_grant_redirects_with_code_and_state(http: httpx.Client, sb) -> None:
+def test_consent_form_grant_redirects_with_code_and_state(http: httpx.Client, sb: SandboxServer) -> None:
     page = read_form(http.get(authorize_url(sb.url, state="st-123")).text)
     resp = submit(http, page, "grant", account=str(PRO_HUB))
     assert resp.status_code == 302
@@ -80,7 +81,7 @@ def test_consent_form_grant_redirects_with_code_and_state(http: httpx.Client, sb
     assert token["hub_id"] == PRO_HUB
 
 
-def test_consent_form_cancel_redirects_with_access_denied(http: httpx.Client, sb) -> None:
+def test_consent_form_cancel_redirects_with_access_denied(http: httpx.Client, sb: SandboxServer) -> None:
     page = read_form(http.get(authorize_url(sb.url, state="s1")).text)
     resp = submit(http, page, "cancel")
     assert resp.status_code == 302
@@ -91,18 +92,18 @@ def test_consent_form_cancel_redirects_with_access_denied(http: httpx.Client, sb
     assert "code" not in params
 
 
-def test_no_state_no_state_param(http: httpx.Client, sb) -> None:
+def test_no_state_no_state_param(http: httpx.Client, sb: SandboxServer) -> None:
     resp = consent(http, authorize_url(sb.url))
     assert "state" not in query_of(resp.json()["redirect_url"])
 
 
-def test_deny_through_the_control(http: httpx.Client, sb) -> None:
+def test_deny_through_the_control(http: httpx.Client, sb: SandboxServer) -> None:
     resp = consent(http, authorize_url(sb.url), decision="deny")
     assert query_of(resp.json()["redirect_url"])["error"] == "access_denied"
     assert http.get("/_sandbox/stats").json()["consent"] == {"grant": 0, "deny": 1}
 
 
-def test_account_specific_url_pins_the_account(http: httpx.Client, sb) -> None:
+def test_account_specific_url_pins_the_account(http: httpx.Client, sb: SandboxServer) -> None:
     page = read_form(http.get(authorize_url(sb.url, account=ENTERPRISE_HUB)).text)
     assert page.options == [str(ENTERPRISE_HUB)]
     resp = consent(http, authorize_url(sb.url, account=ENTERPRISE_HUB))
@@ -113,7 +114,7 @@ def test_account_specific_url_pins_the_account(http: httpx.Client, sb) -> None:
     assert clash.json()["error"] == "account_mismatch"
 
 
-def test_consent_control_defaults_to_first_account(http: httpx.Client, sb) -> None:
+def test_consent_control_defaults_to_first_account(http: httpx.Client, sb: SandboxServer) -> None:
     code = query_of(consent(http, authorize_url(sb.url)).json()["redirect_url"])["code"]
     assert exchange(http, code).json()["hub_id"] == FREE_HUB
 
@@ -136,7 +137,7 @@ def test_consent_control_defaults_to_first_account(http: httpx.Client, sb) -> No
     ],
 )
 def test_install_errors_show_hubspots_page_and_never_redirect(
-    http: httpx.Client, sb, params: dict[str, str], code: str, text: str
+    http: httpx.Client, sb: SandboxServer, params: dict[str, str], code: str, text: str
 ) -> None:
     url = authorize_url(sb.url, **params)
     page = http.get(url, follow_redirects=False)
@@ -150,14 +151,14 @@ def test_install_errors_show_hubspots_page_and_never_redirect(
     assert text in control.json()["message"]
 
 
-def test_form_post_validates_like_the_page(http: httpx.Client, sb) -> None:
+def test_form_post_validates_like_the_page(http: httpx.Client, sb: SandboxServer) -> None:
     bad = authorize_url(sb.url, redirect_uri="https://evil.example/cb")
     resp = http.post(bad, data={"decision": "grant"}, follow_redirects=False)
     assert resp.status_code == 400
     assert "location" not in resp.headers
 
 
-def test_everything_echoed_is_escaped(http: httpx.Client, sb) -> None:
+def test_everything_echoed_is_escaped(http: httpx.Client, sb: SandboxServer) -> None:
     evil = "<script>alert(1)</script>"
     resp = http.get(authorize_url(sb.url, client_id=evil))
     assert resp.status_code == 400
@@ -167,7 +168,7 @@ def test_everything_echoed_is_escaped(http: httpx.Client, sb) -> None:
     assert "<img src=x>" not in ok.text
 
 
-def test_unknown_account_in_path(http: httpx.Client, sb) -> None:
+def test_unknown_account_in_path(http: httpx.Client, sb: SandboxServer) -> None:
     resp = http.get(authorize_url(sb.url, account=42))
     assert resp.status_code == 400
     assert 'data-error-code="unknown_account"' in resp.text
@@ -199,7 +200,7 @@ def strict(http: httpx.Client) -> httpx.Client:
     ],
 )
 def test_strict_scope_mismatch_blocks_install(
-    strict: httpx.Client, sb, scope: str, optional: str, problem: str
+    strict: httpx.Client, sb: SandboxServer, scope: str, optional: str, problem: str
 ) -> None:
     params = {"scope": scope} | ({"optional_scope": optional} if optional else {})
     resp = consent(strict, authorize_url(sb.url, **params))
@@ -209,7 +210,7 @@ def test_strict_scope_mismatch_blocks_install(
     assert strict.get(authorize_url(sb.url, **params)).status_code == 400
 
 
-def test_strict_scopes_accepted_when_they_match(strict: httpx.Client, sb) -> None:
+def test_strict_scopes_accepted_when_they_match(strict: httpx.Client, sb: SandboxServer) -> None:
     url = authorize_url(
         sb.url,
         scope="oauth crm.objects.contacts.read crm.objects.companies.read",
@@ -233,7 +234,7 @@ def test_invalid_app_scopes_are_refused(http: httpx.Client) -> None:
 # --- tiers -----------------------------------------------------------------------------------------------
 
 
-def test_optional_scope_above_the_tier_is_dropped(http: httpx.Client, sb) -> None:
+def test_optional_scope_above_the_tier_is_dropped(http: httpx.Client, sb: SandboxServer) -> None:
     url = authorize_url(sb.url, optional_scope="automation crm.objects.deals.read")
     free = query_of(consent(http, url, account_id=FREE_HUB).json()["redirect_url"])["code"]
     pro = query_of(consent(http, url, account_id=PRO_HUB).json()["redirect_url"])["code"]
@@ -245,7 +246,7 @@ def test_optional_scope_above_the_tier_is_dropped(http: httpx.Client, sb) -> Non
     assert "automation" in exchange(http, pro).json()["scopes"]
 
 
-def test_required_scope_above_the_tier_blocks_install(http: httpx.Client, sb) -> None:
+def test_required_scope_above_the_tier_blocks_install(http: httpx.Client, sb: SandboxServer) -> None:
     url = authorize_url(sb.url, scope="oauth automation")
     resp = consent(http, url, account_id=FREE_HUB)
     assert resp.status_code == 400
@@ -262,7 +263,7 @@ def test_required_scope_above_the_tier_blocks_install(http: httpx.Client, sb) ->
     assert "location" not in blocked.headers
 
 
-def test_sensitive_scopes_need_enterprise(http: httpx.Client, sb) -> None:
+def test_sensitive_scopes_need_enterprise(http: httpx.Client, sb: SandboxServer) -> None:
     url = authorize_url(sb.url, scope="oauth crm.objects.contacts.sensitive.read.v2")
     assert consent(http, url, account_id=PRO_HUB).json()["error"] == "tier_blocked"
     assert consent(http, url, account_id=ENTERPRISE_HUB).status_code == 200
@@ -271,7 +272,7 @@ def test_sensitive_scopes_need_enterprise(http: httpx.Client, sb) -> None:
     assert "crm.objects.contacts.sensitive.read.v2" not in exchange(http, code).json()["scopes"]
 
 
-def test_registered_redirect_uris_are_matched_exactly(make_sandbox) -> None:
+def test_registered_redirect_uris_are_matched_exactly(make_sandbox: Callable[..., SandboxServer]) -> None:
     uris = ["https://dash.example.com/install", "http://localhost:9000/cb?x=1"]
     sandbox = make_sandbox(redirect_uris=uris)
     with httpx.Client(base_url=sandbox.url) as client:
@@ -290,7 +291,7 @@ def test_registered_redirect_uris_are_matched_exactly(make_sandbox) -> None:
             )
 
 
-def test_consent_control_rejects_non_authorize_urls(http: httpx.Client, sb) -> None:
+def test_consent_control_rejects_non_authorize_urls(http: httpx.Client, sb: SandboxServer) -> None:
     resp = http.post(
         "/_sandbox/consent", json={"authorize_url": f"{sb.url}/oauth/v1/token?client_id={SANDBOX_CLIENT_ID}"}
     )

@@ -7,12 +7,12 @@ import pytest
 from hubspot import HubSpot
 from hubspot.oauth import ApiException
 
-from dashboard.sandbox import DEFAULT_REDIRECT_URI, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from dashboard.sandbox import DEFAULT_REDIRECT_URI, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SandboxServer
 
 from .helpers import FREE_HUB, get_code
 
 
-def test_sdk_full_token_lifecycle(http: httpx.Client, sb) -> None:
+def test_sdk_full_token_lifecycle(http: httpx.Client, sb: SandboxServer) -> None:
     client = HubSpot(host=sb.url)
     tokens = client.oauth.tokens_api.create(
         grant_type="authorization_code",
@@ -51,7 +51,7 @@ def test_sdk_full_token_lifecycle(http: httpx.Client, sb) -> None:
     assert "BAD_REFRESH_TOKEN" in caught.value.body
 
 
-def test_sdk_sees_hubspot_errors(sb) -> None:
+def test_sdk_sees_hubspot_errors(sb: SandboxServer) -> None:
     client = HubSpot(host=sb.url)
     with pytest.raises(ApiException) as caught:
         client.oauth.tokens_api.create(

@@ -84,9 +84,7 @@ def test_tier_parsing_is_forgiving_about_case_and_separators() -> None:
 def test_shipped_catalog_matches_the_dashboards_catalog() -> None:
     """The sandbox's scopes.json is derived from dashboard/data/hubspot-scopes.json; this catches drift."""
     source = json.loads((REPO / "dashboard" / "data" / "hubspot-scopes.json").read_text(encoding="utf-8"))
-    shipped = json.loads(
-        (REPO / "dashboard" / "sandbox" / "scopes.json").read_text(encoding="utf-8")
-    )
+    shipped = json.loads((REPO / "dashboard" / "sandbox" / "scopes.json").read_text(encoding="utf-8"))
     assert shipped["source"]
     keys = ("name", "description", "group", "tier_requirement", "sensitive")
     assert shipped["scopes"] == [{k: entry[k] for k in keys} for entry in source]

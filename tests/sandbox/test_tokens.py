@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 
 import httpx
 import pytest
 
-from dashboard.sandbox import DEFAULT_REDIRECT_URI, SANDBOX_CLIENT_ID
+from dashboard.sandbox import DEFAULT_REDIRECT_URI, SANDBOX_CLIENT_ID, SandboxServer
 
 from .helpers import CLIENT, FREE_HUB, bearer, exchange, get_code, install, issue, refresh
 
@@ -142,7 +143,7 @@ def test_rotation_off_returns_the_same_refresh_token(http: httpx.Client) -> None
     assert http.get("/_sandbox/stats").json()["refresh_by_hub"] == {str(FREE_HUB): 3}
 
 
-def test_rotation_can_start_off_in_the_config(make_sandbox) -> None:
+def test_rotation_can_start_off_in_the_config(make_sandbox: Callable[..., SandboxServer]) -> None:
     sandbox = make_sandbox(rotate_refresh_tokens=False, access_token_ttl=60)
     with httpx.Client(base_url=sandbox.url) as client:
         first = install(client)
