@@ -14,8 +14,10 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from dashboard import connections as conns
+from sqlalchemy.exc import SQLAlchemyError
+
 from dashboard import activity, install, keys, refresh
+from dashboard import connections as conns
 from dashboard.actors import Actor, cli_actor
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
@@ -252,7 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "keys_cmd", None) == "generate":
             print(generate_key_entry(args.key_id))
             return 0
-        ctx = build_context(load_settings())
+        offline = args.command in ("db", "keys")  # these never call HubSpot: no sandbox needed
+        ctx = build_context(load_settings(), start_sandbox=not offline)
     except (ConfigurationError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -267,6 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except DashboardError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(f"error: the database failed ({exc.__class__.__name__}); check DASHBOARD_DATABASE_URL",
+              file=sys.stderr)
         return 1
     finally:
         ctx.close()

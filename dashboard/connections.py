@@ -63,7 +63,11 @@ class Connection:
     key_id: str | None = field(default=None, repr=False)
 
     def as_json(self) -> dict[str, Any]:
-        iso = (lambda t: t.isoformat() if t else None)  # noqa: E731
+        """The CLI's JSON form: ISO 8601 times, lists of scopes, no token material."""
+
+        def iso(t: datetime | None) -> str | None:
+            return t.isoformat() if t else None
+
         return {
             "hub_id": self.hub_id, "hub_domain": self.hub_domain, "status": self.status,
             "expires_at": iso(self.expires_at), "granted_scopes": list(self.granted_scopes),
@@ -190,7 +194,7 @@ class HealthReport:
     scopes: tuple[str, ...] = ()
 
 
-def test_connection(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> HealthReport:
+def test_connection(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> HealthReport:  # noqa: PT028
     """Introspection plus ``GET /account-info/v3/details``: healthy, or the reason it is not."""
     require(ctx.engine, actor, "test", action="test", hub_id=hub_id)
     try:

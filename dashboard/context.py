@@ -25,8 +25,8 @@ from dashboard import db
 from dashboard.crypto import TokenCipher, build_cipher
 from dashboard.errors import ConfigurationError
 from dashboard.hubspot.client import HubSpotApp, HubSpotClient, RetryPolicy
-from dashboard.logredact import install_redaction
 from dashboard.locks import DatabaseLeases, LeaseProvider, RedisLeases
+from dashboard.logredact import install_redaction
 from dashboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ def build_context(
     retry: RetryPolicy | None = None,
     lock_prefix: str | None = None,
     pool_size: int = 64,
+    start_sandbox: bool = True,
 ) -> AppContext:
     """Wire engine, cipher, HubSpot client and leases from ``settings``.
 
@@ -121,7 +122,12 @@ def build_context(
     if migrate:
         db.upgrade(engine)
     found_sandbox: str | None = None
-    if settings.sandbox_mode:
+    if settings.sandbox_mode and not start_sandbox and sandbox_url is None:
+        # Commands that never call HubSpot (db, keys) need no sandbox running.
+        app = HubSpotApp(client_id="sandbox", client_secret="", redirect_uri=settings.hubspot_redirect_uri,
+                         app_base_url="http://127.0.0.1", api_base_url="http://127.0.0.1",
+                         oauth_api=settings.hubspot_oauth_api)
+    elif settings.sandbox_mode:
         app, found_sandbox = _sandbox_app(settings, sandbox_url, closers)
     else:
         if settings.hubspot_client_secret is None or settings.hubspot_client_id is None:

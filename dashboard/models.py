@@ -8,6 +8,7 @@ UTC; :class:`UTCDateTime` restores the zone that SQLite drops.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,26 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], datetime | None] | None:
+        """SQLite hands back text: parse it as UTC in one C call (``replace(tzinfo=)`` costs ~1 µs a value,
+        which is most of the time spent listing 10,000 portals)."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        parse = datetime.fromisoformat
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            if isinstance(value, str):
+                try:
+                    return parse(value + "+00:00")  # stored without an offset (process_bind_param)
+                except ValueError:
+                    pass  # written with an offset, or another format: the general path below
+            return self.process_result_value(
+                parse(value) if isinstance(value, str) else value, dialect)
+
+        return process
 
 
 def _dt(nullable: bool = True, index: bool = False) -> Any:

@@ -14,6 +14,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from dashboard import alerts, audit, repository, vault
 from dashboard.actors import SYSTEM, Actor
@@ -93,7 +94,7 @@ def _refresh_under_lease(ctx: AppContext, hub_id: int, *, actor: Actor, force: b
         return _record_failure(ctx, portal, actor, exc, reauth=False)
     now = utcnow()
     new_pair = vault.TokenPair(resp.access_token, resp.refresh_token or tokens.refresh_token)
-    values = {
+    values: dict[str, Any] = {
         **vault.seal(ctx.cipher, hub_id, new_pair),
         "expires_at": now + timedelta(seconds=resp.expires_in), "last_refresh_at": now,
         "last_refresh_result": "success", "last_error": None, "consecutive_failures": 0,
@@ -101,12 +102,13 @@ def _refresh_under_lease(ctx: AppContext, hub_id: int, *, actor: Actor, force: b
     }
     if resp.scopes:
         values["granted_scopes"] = " ".join(sorted(resp.scopes))
+    rotated = resp.refresh_token is not None and resp.refresh_token != tokens.refresh_token
     with ctx.session() as session:
         stored = repository.update_portal_if_version(session=session, hub_id=hub_id,
                                                      version=portal.token_version, values=values)
         audit.record(session, actor=actor.name, action="refresh", outcome="success" if stored else "conflict",
                      hub_id=hub_id, detail=f"expires_in={resp.expires_in}s; "
-                     f"refresh token {'rotated' if resp.refresh_token and resp.refresh_token != tokens.refresh_token else 'kept'}")
+                     f"refresh token {'rotated' if rotated else 'kept'}")
         session.commit()
     if portal.consecutive_failures >= ctx.settings.dashboard_alert_failure_threshold or \
             portal.status == PortalStatus.NEEDS_REAUTH:
@@ -122,7 +124,7 @@ def _record_failure(ctx: AppContext, portal: Portal, actor: Actor, exc: Dashboar
     now = utcnow()
     failures = portal.consecutive_failures + 1
     if reauth:
-        values = {"status": PortalStatus.NEEDS_REAUTH, "last_refresh_result": "invalid_grant",
+        values: dict[str, Any] = {"status": PortalStatus.NEEDS_REAUTH, "last_refresh_result": "invalid_grant",
                   "next_attempt_at": None}
     else:
         values = {"status": PortalStatus.REFRESH_FAILING, "last_refresh_result": exc.code,

@@ -18,13 +18,13 @@ from sqlmodel import Session, col
 from dashboard.models import AuditEvent, InstallAttempt, Portal, PortalStatus, ScopeSetRecord
 
 # Columns a listing may read: never the ciphertexts, so listing 10,000 portals decrypts nothing.
-LISTING_COLUMNS = (
+LISTING_COLUMNS = tuple(col(c) for c in (
     Portal.hub_id, Portal.hub_domain, Portal.app_id, Portal.installed_by, Portal.user_id,
     Portal.requested_scopes, Portal.requested_optional_scopes, Portal.granted_scopes, Portal.status,
     Portal.expires_at, Portal.last_refresh_at, Portal.last_refresh_result, Portal.last_error,
     Portal.consecutive_failures, Portal.next_attempt_at, Portal.installed_at, Portal.revoked_at,
     Portal.token_fingerprint, Portal.key_id, Portal.updated_at,
-)
+))
 
 
 def _rowcount(result: Any) -> int:
@@ -71,7 +71,10 @@ def list_portal_rows(
     stmt = stmt.order_by(col(Portal.hub_id)).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)
-    return [dict(row._mapping) for row in session.execute(stmt)]
+    # Core execution: the ORM's row loading would add ~50% for 10,000 plain column rows.
+    result = session.connection().execute(stmt)
+    keys = tuple(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 def count_portals(
@@ -85,7 +88,7 @@ def count_portals(
 def due_hub_ids(*, session: Session, now: datetime, within: timedelta, limit: int | None = None) -> list[int]:
     """Portals expiring within ``within`` that may be refreshed now (not reauth/revoked/backing off)."""
     stmt = (
-        select(Portal.hub_id)
+        select(col(Portal.hub_id))
         .where(
             col(Portal.status).in_([PortalStatus.ACTIVE, PortalStatus.REFRESH_FAILING]),
             col(Portal.refresh_token_ct).is_not(None),
@@ -143,12 +146,12 @@ def update_portal(*, session: Session, hub_id: int, values: dict[str, Any]) -> b
 
 
 def status_counts(*, session: Session) -> dict[str, int]:
-    stmt = select(Portal.status, func.count()).group_by(col(Portal.status))
+    stmt = select(col(Portal.status), func.count()).group_by(col(Portal.status))
     return {str(s): int(n) for s, n in session.execute(stmt)}
 
 
 def expiry_times(*, session: Session, statuses: Sequence[str]) -> list[datetime]:
-    stmt = select(Portal.expires_at).where(col(Portal.status).in_(list(statuses)),
+    stmt = select(col(Portal.expires_at)).where(col(Portal.status).in_(list(statuses)),
                                            col(Portal.expires_at).is_not(None))
     return [t for t in session.execute(stmt).scalars() if t is not None]
 
@@ -157,7 +160,7 @@ def expiry_times(*, session: Session, statuses: Sequence[str]) -> list[datetime]
 
 def rows_per_key(*, session: Session) -> dict[str, int]:
     stmt = (
-        select(Portal.key_id, func.count())
+        select(col(Portal.key_id), func.count())
         .where(col(Portal.key_id).is_not(None))
         .group_by(col(Portal.key_id))
     )

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from dashboard.errors import ProtocolError, RateLimitedError, TransientError
+from dashboard.errors import HubSpotError, ProtocolError, RateLimitedError, TransientError
 from dashboard.hubspot import protocol
 from dashboard.hubspot.protocol import Request, TokenInfo, TokenResponse
 
@@ -80,7 +80,7 @@ class HubSpotClient:
         req = self._flavor.introspect_request(self.app.credentials, token, hint)
         try:
             resp = self._with_retry(req)
-        except protocol.HubSpotError as exc:
+        except HubSpotError as exc:
             # v1 metadata answers 4xx for a dead token where introspection says active=false.
             if exc.status in (400, 401, 404) and self._flavor.introspect_path is None:
                 return TokenInfo(active=False)

@@ -132,15 +132,15 @@ def parse_token_response(body: bytes) -> TokenResponse:
     data = _json(body)
     if not isinstance(data, dict):
         raise ProtocolError("HubSpot's token response is not a JSON object")
-    access, expires = data.get("access_token"), data.get("expires_in")
-    if not isinstance(access, str) or not access or _int_or_none(expires) is None:
+    access, expires = data.get("access_token"), _int_or_none(data.get("expires_in"))
+    if not isinstance(access, str) or not access or expires is None:
         raise ProtocolError("HubSpot's token response lacks access_token or expires_in")
     refresh = data.get("refresh_token")
     scopes = data.get("scopes") or []
     return TokenResponse(
         access_token=access,
         refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-        expires_in=int(expires),
+        expires_in=expires,
         hub_id=_int_or_none(data.get("hub_id")),
         scopes=tuple(s for s in scopes if isinstance(s, str)) if isinstance(scopes, list) else (),
         user_id=_int_or_none(data.get("user_id")),
