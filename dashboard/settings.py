@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     dashboard_database_url: str = Field(default="sqlite:///data/dashboard.db", repr=False)
     dashboard_encryption_keys: SecretStr | None = None
     dashboard_lock_url: SecretStr | None = None
+    dashboard_lock_prefix: str = "hubspot-dashboard:"
     dashboard_refresh_leeway_seconds: int = Field(default=300, ge=0, le=86_400)
     dashboard_http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     dashboard_data_dir: Path = Path("data")
@@ -144,6 +145,13 @@ class Settings(BaseSettings):
             return None
         if not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis:// or rediss:// URL, or unset to use database leases")
+        return value
+
+    @field_validator("dashboard_lock_prefix")
+    @classmethod
+    def _lock_prefix(cls, value: str) -> str:
+        if not value or len(value) > 100 or any(c.isspace() for c in value):
+            raise ValueError("must be 1-100 characters without spaces, e.g. hubspot-dashboard:")
         return value
 
     @model_validator(mode="after")
