@@ -51,6 +51,15 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'dashboard.db'}"
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on a SQLite file and on a fresh PostgreSQL database. Modules opt in with
+    ``db_url = any_db_url`` style overrides (see test_lifecycle.py)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'dashboard.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
 def settings_factory(tmp_path: Path, db_url: str) -> Any:
     def make(**overrides: Any) -> Settings:

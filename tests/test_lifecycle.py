@@ -16,6 +16,12 @@ from tests.conftest import FAST_RETRY
 from tests.lifecycle_helpers import ADMIN, control, grant, install_portal, sandbox_tokens, stats
 
 
+@pytest.fixture
+def db_url(any_db_url: str) -> str:
+    """Every lifecycle test runs on SQLite and on PostgreSQL."""
+    return any_db_url
+
+
 def _portal(ctx: Any, hub_id: int) -> Any:
     with ctx.session() as s:
         return repository.get_portal(session=s, hub_id=hub_id)
