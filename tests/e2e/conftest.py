@@ -1,0 +1,208 @@
+"""Browser tests: the real dashboard (``streamlit run``) against the sandbox HubSpot, driven by Debian's Chromium.
+
+Both servers run as subprocesses on free ports for the whole session, with a temporary SQLite file and data
+directory, the way Streamlit tests itself (``e2e_playwright/conftest.py``): start ``streamlit run`` headless,
+poll ``/_stcore/health`` until ``ok``, then wait for the app's script to finish after each navigation.
+Playwright cannot download browsers here, so ``browser_type_launch_args`` points it at ``/usr/bin/chromium``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+START_TIMEOUT = 60.0
+APP_IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+SCREENSHOTS = REPO / "artifacts" / "screenshots"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A subprocess serving at ``url``; its output goes to ``log``."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()  # by pid: only the process this fixture started
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def start_server(args: list[str], *, url: str, probe: Callable[[httpx.Response], bool], env: dict[str, str],
+                 log: Path) -> Server:
+    """Start ``args`` and poll ``probe`` on ``url`` until it holds (or fail with the server's output)."""
+    with log.open("wb") as sink:
+        process = subprocess.Popen(args, cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    server = Server(process, url, log)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{args[2:4]} exited with {process.returncode}:\n{server.output()}")
+        try:
+            if probe(httpx.get(url, timeout=1, trust_env=False)):
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"{args[2:4]} did not answer {url} within {START_TIMEOUT:.0f} s:\n{server.output()}")
+
+
+def base_env() -> dict[str, str]:
+    """The caller's environment without any HUBSPOT_* / DASHBOARD_* setting (no real app, no real database)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "DASHBOARD_"))}
+
+
+@pytest.fixture(scope="session")
+def app_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def redirect_uri(app_port: int) -> str:
+    # HubSpot's rule: http only with host localhost, never an IP address; Chromium resolves it to 127.0.0.1.
+    return f"http://localhost:{app_port}/install"
+
+
+@pytest.fixture(scope="session")
+def sandbox_url(tmp_path_factory: pytest.TempPathFactory, redirect_uri: str) -> Iterator[str]:
+    """``python -m dashboard sandbox`` on a free port, registering the dashboard's redirect URI."""
+    port = free_port()
+    logs = tmp_path_factory.mktemp("e2e-logs")
+    server = start_server(
+        [sys.executable, "-m", "dashboard", "sandbox", "--port", str(port), "--redirect-uri", redirect_uri],
+        url=f"http://127.0.0.1:{port}/_sandbox/stats", probe=lambda r: r.status_code == 200, env=base_env(),
+        log=logs / "sandbox.log",
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory, app_port: int, redirect_uri: str,
+            sandbox_url: str) -> Iterator[str]:
+    """``streamlit run streamlit_app.py`` in sandbox mode on a temporary SQLite database; yields its base URL."""
+    work = tmp_path_factory.mktemp("e2e-app")
+    env = base_env() | {
+        "DASHBOARD_DATABASE_URL": f"sqlite:///{work / 'dashboard.db'}",
+        "DASHBOARD_DATA_DIR": str(work / "data"),
+        "DASHBOARD_SANDBOX_URL": sandbox_url,
+        "HUBSPOT_REDIRECT_URI": redirect_uri,
+    }
+    server = start_server(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+         "--server.port", str(app_port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false"],
+        url=f"http://127.0.0.1:{app_port}/_stcore/health", probe=lambda r: r.text == "ok", env=env,
+        log=work / "streamlit.log",
+    )
+    try:
+        yield f"http://localhost:{app_port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(app_url: str) -> str:
+    """``page.goto("/scopes")`` goes to the dashboard. Also replaces pytest-playwright's own ``base_url``
+    fixture, a session fixture written as an instance method that pytest 9 warns about (an error here)."""
+    return app_url
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Debian's Chromium instead of a downloaded browser (``playwright install`` is not possible here)."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 800}}
+
+
+def wait_for_app(page: Page, timeout: float = 20_000) -> None:
+    """Wait until Streamlit has finished running the page's script."""
+    expect(page.locator(APP_IDLE)).to_be_attached(timeout=timeout)
+
+
+# Streamlit scrolls inside its main container, so a "full page" screenshot only shows the viewport; grow the
+# viewport to the content's height for the shot instead.
+CONTENT_HEIGHT = """() => Math.max(window.innerHeight, document.documentElement.scrollHeight,
+    ...[...document.querySelectorAll("[data-testid='stMain'], [data-testid='stSidebarContent']")]
+        .map((e) => e.scrollHeight))"""
+
+
+@pytest.fixture
+def screenshot() -> Callable[..., Path]:
+    """``screenshot(page, "connections", docs=True)``: a full-page PNG in artifacts/screenshots/ (git-ignored).
+
+    With ``E2E_DOC_SCREENSHOTS=1`` in the environment, the ``docs=True`` ones are also copied to
+    docs/screenshots/ for the README (so an ordinary test run never rewrites committed files).
+    ``streamlit=False`` for pages that are not the dashboard (the sandbox's consent page).
+    """
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for_docs = os.environ.get("E2E_DOC_SCREENSHOTS") == "1"
+
+    def take(page: Page, name: str, *, docs: bool = False, streamlit: bool = True) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        size = page.viewport_size
+        if streamlit:
+            wait_for_app(page)
+        if streamlit and size is not None:
+            height = min(int(page.evaluate(CONTENT_HEIGHT)), 4000)
+            page.set_viewport_size({"width": size["width"], "height": height})
+        try:
+            page.screenshot(path=str(path), full_page=True, animations="disabled")
+        finally:
+            if size is not None:
+                page.set_viewport_size(size)
+        if docs and for_docs:
+            target = REPO / "docs" / "screenshots"
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target / path.name)
+        return path
+
+    return take
+
+
+def chromium_available() -> bool:
+    return Path(CHROMIUM).exists()
+
+
+@pytest.fixture(autouse=True)
+def _needs_chromium() -> None:
+    if not chromium_available():
+        pytest.skip(f"{CHROMIUM} is not installed")

@@ -1,0 +1,151 @@
+"""One user journey through the real dashboard in Chromium, against the sandbox HubSpot.
+
+Scope builder (build and save a set) → New install (pick the set, create the link, connect) → the sandbox's
+consent page (choose an account, grant) → back on /install with the hub id → Connections (the live
+"Expires in" countdown goes down; Refresh now; Revoke through the dialog) → Activity → Settings.
+A full-page screenshot of every page visited lands in artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.e2e.conftest import wait_for_app
+
+pytestmark = pytest.mark.e2e
+
+HUB_ID = 1000002  # globex, Marketing Hub Professional: it can grant the optional "automation" scope
+SET_NAME = "CRM contacts + automation"
+
+
+def keyed(page: Page, key: str) -> Locator:
+    """A keyed widget (Streamlit puts ``st-key-<key>`` on its element container)."""
+    return page.locator(f".st-key-{key}")
+
+
+def open_page(page: Page, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=title, level=1)).to_be_visible()
+    wait_for_app(page)
+
+
+def choose(page: Page, key: str, value: str) -> None:
+    """Type ``value`` into a selectbox or multiselect and click its option."""
+    field = keyed(page, key).locator("input")
+    field.click()
+    field.fill(value)
+    page.get_by_role("option", name=value, exact=True).click()
+
+
+def add_scopes(page: Page, key: str, *names: str) -> None:
+    """Add scopes to a multiselect picker, then close its dropdown."""
+    for name in names:
+        choose(page, key, name)
+        expect(keyed(page, key).get_by_text(name, exact=True)).to_be_visible()
+    page.keyboard.press("Escape")
+    wait_for_app(page)
+
+
+def seconds_left(text: str) -> int:
+    """``29m 58s`` → 1798 (the table's format: ``1h 02m``, ``4m 05s``, ``42s``)."""
+    match = re.fullmatch(r"(?:(\d+)h )?(?:(\d+)m)? ?(?:(\d+)s)?", text.strip())
+    assert match and text.strip(), f"not a countdown: {text!r}"
+    hours, minutes, secs = (int(g or 0) for g in match.groups())
+    return hours * 3600 + minutes * 60 + secs
+
+
+def test_install_refresh_revoke_journey(page: Page, app_url: str, screenshot: Callable[..., Path]) -> None:
+    page.goto(app_url)
+    wait_for_app(page)
+    expect(page.get_by_text("No portals connected yet")).to_be_visible()
+
+    # Scope builder: oauth (preselected) + crm.objects.contacts.read required, automation optional; save.
+    open_page(page, "Scope builder")
+    add_scopes(page, "sb_required", "crm.objects.contacts.read")
+    add_scopes(page, "sb_optional", "automation")
+    keyed(page, "sb_name").locator("input").fill(SET_NAME)
+    keyed(page, "sb_name").locator("input").press("Enter")
+    wait_for_app(page)
+    keyed(page, "sb_save").get_by_role("button").click()
+    expect(page.get_by_text(f"Saved scope set {SET_NAME}.")).to_be_visible()
+    expect(page.get_by_test_id("stCode").first).to_contain_text("optional_scope=automation")
+    screenshot(page, "scope-builder", docs=True)
+
+    # New install: the saved set fills the scope fields; create the link and follow it.
+    open_page(page, "New install")
+    choose(page, "install_set", SET_NAME)
+    expect(keyed(page, "install_scopes").locator("textarea")).to_have_value("crm.objects.contacts.read oauth")
+    expect(keyed(page, "install_optional").locator("textarea")).to_have_value("automation")
+    keyed(page, "install_create").get_by_role("button").click()
+    expect(page.get_by_text("Install link created.")).to_be_visible()
+    screenshot(page, "install-link")
+    connect = keyed(page, "install_connect").get_by_role("link", name="Connect a HubSpot account")
+    with page.expect_popup() as popup_info:  # st.link_button opens a new tab
+        connect.click()
+    consent = popup_info.value
+
+    # The sandbox's consent page: choose the account and grant.
+    expect(consent.locator("#app-name")).to_be_visible()
+    expect(consent.locator("#scopes li[data-scope='crm.objects.contacts.read']")).to_be_visible()
+    consent.select_option("select#account", str(HUB_ID))
+    screenshot(consent, "consent", streamlit=False)
+    consent.click("button#grant")
+
+    # Back on the dashboard's /install (a new Streamlit session): the callback completed.
+    consent.wait_for_url(re.compile(r"/install"))
+    wait_for_app(consent)
+    expect(consent.get_by_text(f"Installed hub {HUB_ID} (globex.hubspot.com)")).to_be_visible()
+    expect(consent.get_by_text("`automation`").or_(consent.locator("code", has_text="automation"))).to_be_visible()
+    screenshot(consent, "install", docs=True)
+    consent.close()
+
+    # Connections: the portal is listed; its "Expires in" countdown goes down. The table is drawn on a canvas;
+    # glide-data-grid mirrors the visible cells in an accessible table (test ids glide-cell-<col>-<row>,
+    # column 0 being the row-selection markers).
+    open_page(page, "Connections")
+    table = keyed(page, "conn_table")
+    expect(table.get_by_test_id("glide-cell-1-0")).to_have_text(str(HUB_ID))
+    expect(table.get_by_test_id("glide-cell-3-0")).to_have_text("Healthy")
+    countdown = table.get_by_test_id("glide-cell-4-0")
+    first = seconds_left(countdown.text_content() or "")
+    page.wait_for_timeout(2500)
+    second = seconds_left(countdown.text_content() or "")
+    assert 0 < second < first <= 1800, f"the countdown did not go down: {first} s, then {second} s"
+    screenshot(page, "connections", docs=True)
+
+    # Select the row (its marker cell, left of the first data row) to open the details pane.
+    table.get_by_test_id("stDataFrameResizable").click(position={"x": 18, "y": 54})
+    expect(page.get_by_role("heading", name=f"Hub {HUB_ID} · globex.hubspot.com")).to_be_visible()
+    wait_for_app(page)
+    keyed(page, "conn_refresh").get_by_role("button").click()
+    expect(page.get_by_text(re.compile(rf"Hub {HUB_ID}: refreshed; the new access token expires"))).to_be_visible()
+    screenshot(page, "connection-details")
+
+    # Revoke through the dialog: the button stays disabled until the hub id is typed.
+    keyed(page, "conn_revoke").get_by_role("button").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Revoke connection")
+    submit = keyed(page, "revoke_submit").get_by_role("button")
+    expect(submit).to_be_disabled()
+    keyed(page, "revoke_confirm").locator("input").fill(str(HUB_ID))
+    keyed(page, "revoke_confirm").locator("input").press("Enter")
+    expect(submit).to_be_enabled()
+    screenshot(page, "revoke-dialog")
+    submit.click()
+    expect(page.get_by_text(f"Hub {HUB_ID} revoked")).to_be_visible()
+    expect(dialog).to_be_hidden()
+    expect(table.get_by_test_id("glide-cell-3-0")).to_have_text("Revoked")
+    screenshot(page, "connections-revoked")
+
+    # Activity: the audit log holds the journey; Settings: sandbox mode and the redirect URI.
+    open_page(page, "Activity")
+    expect(page.get_by_role("heading", name=re.compile(r"Audit log \(\d+ events"))).to_be_visible()
+    screenshot(page, "activity", docs=True)
+    open_page(page, "Settings")
+    expect(page.get_by_text("Sandbox mode is on")).to_be_visible()
+    screenshot(page, "settings", docs=True)
