@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, BrowserType, Page, Playwright, expect, sync_playwright
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -125,7 +125,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, app_port: int, redirect_ur
     server = start_server(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
          "--server.port", str(app_port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false"],
+         "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"],
         url=f"http://127.0.0.1:{app_port}/_stcore/health", probe=lambda r: r.text == "ok", env=env,
         log=work / "streamlit.log",
     )
@@ -148,9 +148,49 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
-    return {**browser_context_args, "viewport": {"width": 1280, "height": 800}}
+# Playwright's sync API leaves its asyncio loop "running" on the main thread for as long as Playwright is
+# started (microsoft/playwright-pytest#167). pytest-playwright starts it once per session, so every later test
+# that calls asyncio.run() would fail in a full run. These overrides give Playwright, the browser and the
+# context arguments this module's lifetime instead; the loop is gone before the next module runs.
+
+
+@pytest.fixture(scope="module")
+def playwright(_pw_api_request_contexts: Any) -> Iterator[Playwright]:
+    pw = sync_playwright().start()
+    if _pw_api_request_contexts:
+        _pw_api_request_contexts.instrument(pw)
+    try:
+        yield pw
+    finally:
+        pw.stop()
+
+
+@pytest.fixture(scope="module")
+def browser_type(playwright: Playwright, browser_name: str | None) -> BrowserType:
+    return getattr(playwright, browser_name or "chromium")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def launch_browser(browser_type_launch_args: dict[str, Any], browser_type: BrowserType) -> Callable[..., Browser]:
+    def launch(**kwargs: Any) -> Browser:
+        return browser_type.launch(**{**browser_type_launch_args, **kwargs})
+
+    return launch
+
+
+@pytest.fixture(scope="module")
+def browser(launch_browser: Callable[..., Browser]) -> Iterator[Browser]:
+    browser = launch_browser()
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser_context_args(base_url: str) -> dict[str, Any]:
+    """A 1280x800 viewport (the README screenshots) and the dashboard as the base URL."""
+    return {"base_url": base_url, "viewport": {"width": 1280, "height": 800}}
 
 
 def wait_for_app(page: Page, timeout: float = 20_000) -> None:
@@ -180,6 +220,7 @@ def screenshot() -> Callable[..., Path]:
         path = SCREENSHOTS / f"{name}.png"
         size = page.viewport_size
         if streamlit:
+            page.mouse.move(size["width"] - 1 if size else 0, 1)  # no hover effects (the sidebar's collapse button)
             wait_for_app(page)
         if streamlit and size is not None:
             height = min(int(page.evaluate(CONTENT_HEIGHT)), 4000)
