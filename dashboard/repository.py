@@ -74,7 +74,7 @@ def list_portal_rows(
     # Core execution: the ORM's row loading would add ~50% for 10,000 plain column rows.
     result = session.connection().execute(stmt)
     keys = tuple(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result]
+    return [dict(zip(keys, row, strict=True)) for row in result.fetchall()]
 
 
 def count_portals(

@@ -1,0 +1,53 @@
+"""CSV export of the connections list, safe to open in a spreadsheet.
+
+Only the listing's non-secret fields are written (never ciphertext, key ids or fingerprints). Any cell
+that a spreadsheet could read as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return) gets a leading apostrophe, the OWASP "CSV injection" rule: a hub domain or user name chosen by a
+customer must not run as a formula on a support person's machine.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import datetime
+
+from dashboard.connections import STATUS_LABELS, Connection
+
+CSV_COLUMNS = (
+    "hub_id", "hub_domain", "status", "status_label", "expires_at", "last_refresh_at", "last_refresh_result",
+    "last_error", "consecutive_failures", "granted_scopes", "requested_scopes", "requested_optional_scopes",
+    "missing_optional_scopes", "installed_by", "installed_at",
+)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize(value: str) -> str:
+    """``value`` with a leading apostrophe when a spreadsheet would treat it as a formula."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return neutralize(" ".join(str(v) for v in value))
+    return neutralize(str(value))
+
+
+def connections_csv(conns: Iterable[Connection]) -> str:
+    """The connections as CSV text (header + one row each); no token material, formulas neutralized."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for c in conns:
+        writer.writerow([_cell(v) for v in (
+            c.hub_id, c.hub_domain, c.status, STATUS_LABELS.get(c.status, c.status), c.expires_at,
+            c.last_refresh_at, c.last_refresh_result, c.last_error, c.consecutive_failures, c.granted_scopes,
+            c.requested_scopes, c.requested_optional_scopes, c.missing_optional_scopes, c.installed_by,
+            c.installed_at,
+        )])
+    return out.getvalue()
