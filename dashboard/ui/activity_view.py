@@ -1,0 +1,52 @@
+"""The Activity page's data: time ranges, the audit table and refresh outcomes per time bucket. No Streamlit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+
+import pandas as pd
+
+from dashboard.models import AuditEvent
+
+RANGES: dict[str, timedelta | None] = {
+    "Last hour": timedelta(hours=1), "Last 24 hours": timedelta(days=1), "Last 7 days": timedelta(days=7),
+    "Last 30 days": timedelta(days=30), "All time": None, "Custom dates": None,
+}
+ACTIONS = ("install", "reinstall", "install.start", "install.callback", "install.exchange", "refresh", "test",
+           "revoke", "revoke.local", "token.introspect", "scope_sets.save", "scope_sets.delete", "keys.rotate")
+OUTCOMES = ("success", "failure", "rejected", "denied", "conflict")
+
+
+def time_window(choice: str, now: datetime, days: Sequence[date] = ()) -> tuple[datetime | None, datetime | None]:
+    """``(since, until)`` for a range choice; custom dates are whole UTC days, both ends included."""
+    if choice == "Custom dates":
+        if not days:
+            return None, None
+        start, end = days[0], days[-1]
+        return (datetime.combine(start, time.min, UTC),
+                datetime.combine(end, time.min, UTC) + timedelta(days=1) - timedelta(microseconds=1))
+    span = RANGES.get(choice)
+    return (now - span if span else None), None
+
+
+def events_frame(events: Sequence[AuditEvent]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "at": pd.Series(pd.to_datetime([e.at for e in events], utc=True), dtype="datetime64[ns, UTC]"),
+        "actor": [e.actor for e in events], "hub_id": pd.Series([e.hub_id for e in events], dtype="Int64"),
+        "action": [e.action for e in events], "outcome": [e.outcome for e in events],
+        "detail": [e.detail for e in events],
+    })
+
+
+def refresh_buckets(events: Sequence[AuditEvent], span: timedelta | None) -> pd.DataFrame:
+    """Refresh successes and failures per 5 minutes (spans up to a day) or per hour, oldest first."""
+    rows = [e for e in events if e.action == "refresh" and e.outcome in ("success", "failure")]
+    if not rows:
+        return pd.DataFrame({"time": pd.Series([], dtype="datetime64[ns, UTC]"), "success": [], "failure": []})
+    frame = events_frame(rows)
+    freq = "5min" if span is not None and span <= timedelta(days=1) else "h"
+    frame["time"] = frame["at"].dt.floor(freq)
+    table = frame.pivot_table(index="time", columns="outcome", values="actor", aggfunc="count", fill_value=0)
+    table = table.reindex(columns=["success", "failure"], fill_value=0)
+    return table.reset_index().rename_axis(columns=None)

@@ -1,0 +1,174 @@
+"""One portal's details and actions: scopes, token metadata, health check, refresh, re-consent, revoke.
+
+Never shows a token: token metadata comes from introspection, and only the stored short fingerprint is
+printed. Revoking needs the hub id typed into a dialog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import activity, connections, install, refresh
+from dashboard.actors import Actor
+from dashboard.connections import STATUS_LABELS, Connection
+from dashboard.context import AppContext
+from dashboard.errors import DashboardError
+from dashboard.refresh import RefreshOutcome
+from dashboard.ui.feedback import Level, flash, run_action, run_and_flash
+
+REVOKE_TARGET_KEY = "revoke_target"
+RECONSENT_KEY = "conn_reconsent_link"
+
+
+def refresh_message(outcome: RefreshOutcome) -> tuple[Level, str]:
+    """One line per refresh outcome, in the colour it deserves."""
+    hub = outcome.hub_id
+    if outcome.result == "refreshed":
+        when = f"; the new access token expires {outcome.expires_at:%H:%M:%S} UTC" if outcome.expires_at else ""
+        return "success", f"Hub {hub}: refreshed{when}."
+    if outcome.result == "fresh":
+        return "info", f"Hub {hub}: {outcome.message}."
+    if outcome.result in ("busy", "skipped", "conflict"):
+        return "warning", f"Hub {hub}: {outcome.message}."
+    return "error", f"Hub {hub}: refresh failed ({outcome.result}): {outcome.message}"
+
+
+def refresh_many_message(outcomes: Sequence[RefreshOutcome]) -> tuple[Level, str]:
+    ok = sum(o.result in ("refreshed", "fresh") for o in outcomes)
+    failed = [o for o in outcomes if o.result not in ("refreshed", "fresh")]
+    if not failed:
+        return "success", f"Refreshed {ok} of {len(outcomes)} selected portals."
+    names = ", ".join(f"{o.hub_id} ({o.result})" for o in failed[:10])
+    return "warning", f"Refreshed {ok} of {len(outcomes)}; not refreshed: {names}."
+
+
+def refresh_selected(ctx: AppContext, actor: Actor, hub_ids: Sequence[int]) -> None:
+    """Force-refresh each selected portal, one at a time, with progress."""
+    outcomes: list[RefreshOutcome] = []
+    with st.status(f"Refreshing {len(hub_ids)} portals…", expanded=False) as status:
+        for hub_id in hub_ids:
+            try:
+                outcomes.append(refresh.refresh_portal(ctx, hub_id, actor=actor, force=True))
+            except DashboardError as exc:
+                outcomes.append(RefreshOutcome(hub_id, "failed", message=str(exc)))
+            status.write(refresh_message(outcomes[-1])[1])
+        status.update(label="Refresh finished", state="complete")
+    flash(*refresh_many_message(outcomes))
+    st.rerun()
+
+
+def _close_revoke() -> None:
+    st.session_state.pop(REVOKE_TARGET_KEY, None)
+
+
+@st.dialog("Revoke connection", on_dismiss=_close_revoke)
+def revoke_dialog(ctx: AppContext, actor: Actor, hub_id: int) -> None:
+    st.write(f"This revokes hub **{hub_id}**'s refresh token at HubSpot and erases its stored tokens. "
+             "The portal has to be installed again to reconnect.")
+    typed = st.text_input("Type the hub id to confirm", key="revoke_confirm")
+    left, right = st.columns(2)
+    if left.button("Cancel", key="revoke_cancel"):
+        _close_revoke()
+        st.rerun()
+    if right.button("Revoke", key="revoke_submit", type="primary", disabled=typed.strip() != str(hub_id)):
+        with st.spinner(f"Revoking hub {hub_id}…"):
+            try:
+                connections.revoke(ctx, hub_id, actor=actor)
+            except DashboardError as exc:
+                st.error(str(exc))
+                return
+        _close_revoke()
+        flash("success", f"Hub {hub_id} revoked: HubSpot no longer accepts its tokens and they were erased here.")
+        st.rerun()
+
+
+def scopes_frame(conn: Connection) -> pd.DataFrame:
+    names = sorted(set(conn.requested_scopes) | set(conn.requested_optional_scopes) | set(conn.granted_scopes))
+    asked = {s: "optional" for s in conn.requested_optional_scopes}
+    asked.update({s: "required" for s in conn.requested_scopes})
+    return pd.DataFrame({"scope": names, "requested": [asked.get(s, "—") for s in names],
+                         "granted": [s in conn.granted_scopes for s in names]})
+
+
+def _metadata(ctx: AppContext, actor: Actor, conn: Connection) -> None:
+    info = run_action("Asking HubSpot about the access token…",
+                      lambda: connections.token_metadata(ctx, conn.hub_id, actor=actor))
+    if info is not None:
+        st.dataframe(pd.DataFrame({"field": ["active", "hub id", "hub domain", "app id", "user", "user id",
+                                             "scopes", "expires in (s)", "token fingerprint"],
+                                   "value": [str(info.active), str(info.hub_id), str(info.hub_domain),
+                                             str(info.app_id), str(info.user), str(info.user_id),
+                                             " ".join(info.scopes), str(info.expires_in),
+                                             str(conn.token_fingerprint or "—")]}),
+                     hide_index=True, key="conn_meta_table")
+        st.success("Token metadata loaded (the token itself is never shown).")
+
+
+def _reconsent(ctx: AppContext, actor: Actor, conn: Connection) -> None:
+    """A real install link (with a single-use state) pinned to the portal, asking for what it was asked.
+
+    Not ``connections.reconsent_url``: that URL has no state, and the callback refuses stateless
+    redirects unless marketplace installs are allowed.
+    """
+    started = run_action("Creating a re-consent link…", lambda: install.start_install(
+        ctx, actor=actor, scopes=conn.requested_scopes or conn.granted_scopes or ("oauth",),
+        optional_scopes=conn.requested_optional_scopes, account_id=conn.hub_id))
+    if started is not None:
+        st.session_state[RECONSENT_KEY] = (conn.hub_id, started.url)
+
+
+def _test(ctx: AppContext, actor: Actor, conn: Connection) -> None:
+    report = run_action("Testing the connection…", lambda: connections.test_connection(ctx, conn.hub_id, actor=actor))
+    if report is not None and report.healthy:
+        st.success(f"Connection healthy: {report.reason} (portal {report.portal_name or conn.hub_domain}).")
+    elif report is not None:
+        st.error(f"Connection unhealthy: {report.reason}")
+
+
+def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
+    """The details panel of one portal."""
+    st.subheader(f"Hub {conn.hub_id} · {conn.hub_domain or 'unknown domain'}")
+    st.caption(f"{STATUS_LABELS[conn.status]} · installed by {conn.installed_by or '—'} at "
+               f"{conn.installed_at:%Y-%m-%d %H:%M} UTC · token fingerprint {conn.token_fingerprint or '—'}"
+               if conn.installed_at else STATUS_LABELS[conn.status])
+    if conn.last_error:
+        st.warning(f"Last error ({conn.consecutive_failures} in a row): {conn.last_error}")
+    b1, b2, b3, b4, b5 = st.columns(5)
+    do_refresh = b1.button("Refresh now", key="conn_refresh", disabled=conn.status == "revoked")
+    do_test = b2.button("Test connection", key="conn_test", disabled=conn.status == "revoked")
+    do_meta = b3.button("Token metadata", key="conn_meta", disabled=conn.status == "revoked")
+    needs_consent = conn.status == "needs_reauth" or bool(conn.missing_optional_scopes)
+    if needs_consent and b4.button("Re-consent link", key="conn_reconsent",
+                                   help="A single-use link asking this portal's admin to authorize the app again"):
+        _reconsent(ctx, actor, conn)
+    if b5.button("Revoke…", key="conn_revoke", type="primary", disabled=conn.status == "revoked"):
+        st.session_state[REVOKE_TARGET_KEY] = conn.hub_id
+    if do_refresh:
+        run_and_flash(f"Refreshing hub {conn.hub_id}…",
+                      lambda: refresh.refresh_portal(ctx, conn.hub_id, actor=actor, force=True), refresh_message)
+    if do_test:
+        _test(ctx, actor, conn)
+    if do_meta:
+        _metadata(ctx, actor, conn)
+    if st.session_state.get(REVOKE_TARGET_KEY) == conn.hub_id:
+        revoke_dialog(ctx, actor, conn.hub_id)
+    reconsent = st.session_state.get(RECONSENT_KEY)
+    if reconsent is not None and reconsent[0] == conn.hub_id:
+        st.link_button(f"Open the re-consent page for hub {conn.hub_id}", reconsent[1], key="conn_reconsent_open")
+        st.code(reconsent[1], language=None, wrap_lines=True)
+        st.caption("Works once, for this account only, within 10 minutes; the admin returns to /install.")
+    left, right = st.columns(2)
+    left.markdown("**Requested vs granted scopes**")
+    left.dataframe(scopes_frame(conn), hide_index=True, key="conn_scopes_table",
+                   column_config={"granted": st.column_config.CheckboxColumn("granted")})
+    right.markdown("**Audit history**")
+    events = run_action("Loading history…", lambda: activity.audit_events(ctx, actor=actor, hub_id=conn.hub_id,
+                                                                           limit=100))
+    if events is not None:
+        right.dataframe(pd.DataFrame({"at": [e.at for e in events], "actor": [e.actor for e in events],
+                                      "action": [e.action for e in events], "outcome": [e.outcome for e in events],
+                                      "detail": [e.detail for e in events]}),
+                        hide_index=True, key="conn_history_table")

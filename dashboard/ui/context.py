@@ -1,0 +1,37 @@
+"""The one cached :class:`AppContext` per Streamlit server process.
+
+Settings come from environment variables and ``.streamlit/secrets.toml`` (see :mod:`dashboard.settings`).
+A configuration problem is shown as one clear line and stops the page; it is never cached, so fixing the
+setting and reloading the page is enough. Pages treat the context as read-only.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.context import AppContext, build_context
+from dashboard.errors import DashboardError
+from dashboard.settings import load_settings
+
+
+def _release(ctx: AppContext) -> None:
+    ctx.close()
+
+
+@st.cache_resource(show_spinner="Connecting to the database…", on_release=_release)
+def _cached_context() -> AppContext:
+    return build_context(load_settings())
+
+
+def get_context() -> AppContext:
+    """The shared context; on a configuration (or database) problem: an error message and ``st.stop()``."""
+    try:
+        return _cached_context()
+    except DashboardError as exc:
+        st.error(f"The dashboard cannot start: {exc}")
+        st.stop()
+
+
+def reset_context() -> None:
+    """Drop (and close) the cached context; the next page run builds a new one. For tests and settings."""
+    _cached_context.clear()

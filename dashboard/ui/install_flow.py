@@ -1,0 +1,89 @@
+"""The New install page's pieces: the OAuth callback (once per state) and the result panel.
+
+HubSpot redirects the browser back to ``/install?code=...&state=...`` in a *new* Streamlit session, so the
+pending install lives in the database (see :mod:`dashboard.install`). The callback is processed once: its
+result is kept in ``st.session_state`` and the query parameters are cleared, so a rerun never sends the
+same code to HubSpot twice.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import streamlit as st
+
+from dashboard import install
+from dashboard.actors import Actor
+from dashboard.context import AppContext
+from dashboard.errors import DashboardError, InputError
+from dashboard.install import InstallResult
+from dashboard.scopes import ScopeSet
+
+RESULT_KEY = "install_result"
+DONE_KEY = "install_done_states"
+LINK_KEY = "install_link"
+CALLBACK_PARAMS = ("code", "state", "error", "error_description")
+
+
+def handle_callback(ctx: AppContext, actor: Actor) -> None:
+    """Complete the install named by the query parameters, if any, then clear them."""
+    params: dict[str, Any] = {k: st.query_params.get(k) for k in CALLBACK_PARAMS if k in st.query_params}
+    if not params.keys() & {"code", "state", "error"}:
+        return
+    st.query_params.clear()
+    marker = params.get("state") or params.get("code") or ""
+    done: list[str] = st.session_state.setdefault(DONE_KEY, [])
+    if marker in done:  # the same redirect seen again on a rerun: keep the first result
+        return
+    done.append(marker)
+    with st.spinner("Completing the install with HubSpot…"):
+        try:
+            st.session_state[RESULT_KEY] = install.finish_install(ctx, actor=actor, params=params)
+        except DashboardError as exc:
+            st.session_state[RESULT_KEY] = str(exc)
+
+
+def show_result() -> None:
+    """The outcome of the last callback (kept until dismissed)."""
+    result: InstallResult | str | None = st.session_state.get(RESULT_KEY)
+    if result is None:
+        return
+    if isinstance(result, str):
+        st.error(f"The install did not complete: {result}")
+    else:
+        verb = "Reinstalled" if result.reinstall else "Installed"
+        st.success(f"{verb} hub {result.hub_id} ({result.hub_domain or 'unknown domain'}) with "
+                   f"{len(result.granted_scopes)} granted scopes.")
+        st.markdown("**Granted scopes:** " + (", ".join(f"`{s}`" for s in result.granted_scopes) or "none"))
+        if result.dropped_optional_scopes:
+            st.warning("Optional scopes not granted (the account's tier or the user declined): "
+                       + ", ".join(result.dropped_optional_scopes))
+        if result.reinstall:
+            st.info(f"Scope change since the previous install: added {', '.join(result.added_scopes) or 'none'}; "
+                    f"removed {', '.join(result.removed_scopes) or 'none'}.")
+    if st.button("Dismiss", key="install_dismiss"):
+        st.session_state.pop(RESULT_KEY, None)
+        st.rerun()
+
+
+def split_scopes(text: str) -> list[str]:
+    """Scope names typed with spaces, commas or new lines between them."""
+    return [s for s in re.split(r"[\s,]+", text) if s]
+
+
+def parse_account_id(text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) <= 0:
+        raise InputError(f"the account id must be a positive whole number (HubSpot's hub id), not {text[:40]!r}")
+    return int(text)
+
+
+def apply_saved_set(sets: dict[str, ScopeSet]) -> None:
+    """Callback of the saved-set picker: copy the set into the scope text areas (still editable)."""
+    chosen = sets.get(st.session_state.get("install_set") or "")
+    if chosen is not None:
+        st.session_state["install_scopes"] = " ".join(chosen.scope_param())
+        st.session_state["install_optional"] = " ".join(chosen.optional_param())

@@ -1,0 +1,68 @@
+"""What every page shows around its content: the sandbox banner, the shared sidebar, queued messages.
+
+The router (``streamlit_app.py``) draws them before running the page. Streamlit also has a legacy mode in
+which it runs a file under ``pages/`` on its own: the first run of a server process that was asked for a
+page URL directly (say the OAuth redirect to ``/install`` right after a restart), and every AppTest run
+after ``switch_page``. :func:`start_page` therefore draws them too, unless the router already did in
+this run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import streamlit as st
+
+from dashboard.actors import Actor
+from dashboard.context import AppContext
+from dashboard.ui.auth import current_actor
+from dashboard.ui.context import get_context
+from dashboard.ui.feedback import show_flash
+
+SANDBOX_BANNER = ("Sandbox mode: this dashboard talks to the built-in sandbox HubSpot{where}, not to HubSpot. "
+                  "Set HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET to connect real accounts.")
+# Per script run (the router and its page run in one thread); not session state, which st.stop() locks.
+_drawn: ContextVar[bool] = ContextVar("page_chrome_drawn", default=False)
+
+
+def sandbox_banner(ctx: AppContext) -> None:
+    """A warning on every page while the dashboard runs against the sandbox."""
+    if ctx.sandbox_mode:
+        where = f" at {ctx.sandbox_url}" if ctx.sandbox_url else ""
+        st.warning(SANDBOX_BANNER.format(where=where), icon="🧪")
+
+
+def sidebar(ctx: AppContext, actor: Actor) -> None:
+    with st.sidebar:
+        st.caption(f"Signed in as **{actor.name}** ({actor.role})")
+        st.caption("Mode: " + ("sandbox" if ctx.sandbox_mode else f"HubSpot app {ctx.app.client_id[:4]}…"))
+        st.caption(f"Database: {ctx.settings.database_backend} · locks: {ctx.leases.name}")
+
+
+def _draw(ctx: AppContext, actor: Actor) -> None:
+    sidebar(ctx, actor)
+    sandbox_banner(ctx)
+    show_flash()
+
+
+@contextmanager
+def page_chrome(ctx: AppContext, actor: Actor) -> Iterator[None]:
+    """The router's frame around ``navigation.run()``: drawn once, and marked so the page skips it."""
+    _draw(ctx, actor)
+    token = _drawn.set(True)
+    try:
+        yield
+    finally:  # also on st.stop() / st.rerun() inside the page
+        _drawn.reset(token)
+
+
+def start_page(title: str) -> tuple[AppContext, Actor]:
+    """Every page's first line: the context, the acting user, the frame (if the router did not) and the title."""
+    ctx = get_context()
+    actor = current_actor()
+    if not _drawn.get():
+        _draw(ctx, actor)
+    st.title(title)
+    return ctx, actor

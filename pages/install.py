@@ -1,0 +1,53 @@
+"""New install (url path ``/install``, the OAuth redirect target): create an install link, finish the callback."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import install, scope_sets
+from dashboard.errors import DashboardError
+from dashboard.ui import install_flow
+from dashboard.ui.layout import start_page
+
+ctx, actor = start_page("New install")
+
+install_flow.handle_callback(ctx, actor)
+install_flow.show_result()
+
+st.subheader("Create an install link")
+try:
+    sets = scope_sets.list_scope_sets(ctx, actor=actor)
+except DashboardError as exc:
+    st.error(str(exc))
+    sets = {}
+st.selectbox("Saved scope set", list(sets), index=None, key="install_set", placeholder="type scopes below instead",
+             on_change=install_flow.apply_saved_set, args=(sets,),
+             help="Build and save sets on the Scope builder page")
+st.session_state.setdefault("install_scopes", "oauth")
+scopes_text = st.text_area("Scopes (required)", key="install_scopes", height=80,
+                           help="Sent in the scope parameter; separate with spaces or commas")
+optional_text = st.text_area("Optional scopes", key="install_optional", height=80,
+                             help="Sent in optional_scope; accounts without them can still install")
+account_text = st.text_input("Account id (optional)", key="install_account",
+                             help="Pin the install to one HubSpot account (hub id)")
+
+if st.button("Create install link", key="install_create", type="primary"):
+    with st.spinner("Creating a single-use install link…"):
+        try:
+            started = install.start_install(ctx, actor=actor, scopes=install_flow.split_scopes(scopes_text),
+                                            optional_scopes=install_flow.split_scopes(optional_text),
+                                            account_id=install_flow.parse_account_id(account_text))
+        except DashboardError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state[install_flow.LINK_KEY] = started.url
+            st.success(f"Install link created. It works once and expires in "
+                       f"{started.expires_in_seconds // 60} minutes.")
+
+link = st.session_state.get(install_flow.LINK_KEY)
+if link:
+    st.link_button("Connect a HubSpot account", link, type="primary", key="install_connect")
+    st.caption("Or copy the link and send it to the account's admin:")
+    st.code(link, language=None, wrap_lines=True)
+    if ctx.sandbox_mode:
+        st.info("Sandbox mode: the link opens the sandbox's consent page, which sends you back here.")

@@ -1,0 +1,72 @@
+"""Settings: what the dashboard is configured with. Never a secret: only whether each one is set."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import keys
+from dashboard.errors import DashboardError
+from dashboard.settings import check_redirect_uri
+from dashboard.ui.layout import start_page
+
+ctx, _actor = start_page("Settings")
+settings = ctx.settings
+st.caption("Set these with environment variables or .streamlit/secrets.toml, then restart the dashboard.")
+
+
+def is_set(value: object) -> str:
+    return "set" if value is not None else "not set"
+
+
+st.subheader("HubSpot app")
+secret = "sandbox app (built in)" if ctx.sandbox_mode else is_set(settings.hubspot_client_secret)
+st.dataframe(pd.DataFrame({
+    "setting": ["Client id", "Client secret", "OAuth API version", "App base URL", "API base URL",
+                "Marketplace installs (no state)", "Refresh leeway"],
+    "value": [ctx.app.client_id[:4] + "…", secret, settings.hubspot_oauth_api, ctx.app.app_base_url,
+              ctx.app.api_base_url, "allowed" if settings.dashboard_allow_marketplace_installs else "refused",
+              f"{settings.dashboard_refresh_leeway_seconds} s"],
+}), hide_index=True, key="set_app_table", width="stretch")
+
+st.markdown(f"**Redirect URI:** `{settings.hubspot_redirect_uri}`")
+try:
+    check_redirect_uri(settings.hubspot_redirect_uri)
+    st.success("The redirect URI follows HubSpot's rules (https, or http on localhost; no IP address). "
+               "It must also be listed in the app's Auth settings and end in /install.")
+except ValueError as exc:
+    st.error(f"HUBSPOT_REDIRECT_URI: {exc}")
+
+st.subheader("Storage and locks")
+st.dataframe(pd.DataFrame({
+    "setting": ["Database backend", "Refresh lock backend", "Alert webhook", "Data directory"],
+    "value": [settings.database_backend, ctx.leases.name, is_set(settings.dashboard_alert_webhook_url),
+              str(settings.dashboard_data_dir)],
+}), hide_index=True, key="set_storage_table", width="stretch")
+
+st.subheader("Encryption keys")
+try:
+    status = keys.key_status(ctx.engine, ctx.cipher)
+except DashboardError as exc:
+    st.error(str(exc))
+else:
+    key_ids = sorted(set(status.configured_key_ids) | set(status.rows_per_key))
+    st.dataframe(pd.DataFrame({
+        "key id": key_ids,
+        "role": ["primary" if k == status.primary_key_id else "configured" if k in status.configured_key_ids
+                 else "NOT CONFIGURED" for k in key_ids],
+        "rows": [status.rows_per_key.get(k, 0) for k in key_ids],
+    }), hide_index=True, key="set_keys_table", width="stretch")
+    if status.unknown_key_ids:
+        st.error("Rows are encrypted with key ids that are not configured: "
+                 f"{', '.join(status.unknown_key_ids)}. Add those keys back to DASHBOARD_ENCRYPTION_KEYS.")
+    elif status.rows_to_rotate:
+        st.warning(f"{status.rows_to_rotate} rows still use an older key; run `python -m dashboard keys rotate`.")
+    else:
+        st.success(f"Every stored token uses the primary key {status.primary_key_id}.")
+
+st.subheader("Sandbox")
+if ctx.sandbox_mode:
+    st.info(f"Sandbox mode is on: HubSpot calls go to the built-in sandbox at {ctx.sandbox_url or 'an unknown URL'}.")
+else:
+    st.success("Sandbox mode is off: the dashboard talks to HubSpot.")
