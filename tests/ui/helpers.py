@@ -1,0 +1,63 @@
+"""Helpers for AppTest-driven UI tests: reading the Connections table, selecting rows, leak checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pandas as pd
+from streamlit.testing.v1 import AppTest
+
+from dashboard.sandbox import SandboxServer
+from dashboard.ui.connections_table import TABLE_KEY
+
+APP = "../../streamlit_app.py"  # AppTest.from_file resolves it relative to tests/ui/
+TIMEOUT = 30
+ACME, GLOBEX, INITECH = 1000001, 1000002, 1000003  # the sandbox's default accounts: free, pro, enterprise
+GATED_OPTIONAL = "cms.functions.read"  # Content Hub Enterprise: only initech can grant it
+
+
+def table(at: AppTest) -> pd.DataFrame:
+    """What the Connections table shows (the current page)."""
+    return next(d for d in at.dataframe if d.key == TABLE_KEY).value
+
+
+def frame_with(at: AppTest, *columns: str) -> pd.DataFrame:
+    """The first table on the page that has these columns (only selectable tables carry their key)."""
+    return next(d.value for d in at.dataframe if set(columns) <= set(d.value.columns))
+
+
+def select_hubs(at: AppTest, *hub_ids: int) -> AppTest:
+    """Select these portals' rows, as a click in the table would, and rerun."""
+    hubs = list(table(at)["hub_id"])
+    at.session_state[TABLE_KEY] = {"selection": {"rows": [hubs.index(h) for h in hub_ids], "columns": []}}
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def page_text(at: AppTest) -> str:
+    """Everything the page sends to the browser (element protos, table contents), for leak checks."""
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            parts.append(str(proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at.main)
+    walk(at.sidebar)
+    parts.extend(d.value.to_csv() for d in at.dataframe)
+    return "\n".join(parts)
+
+
+def messages(at: AppTest, kind: str) -> list[str]:
+    """The texts of every ``st.success`` / ``st.error`` / ... on the page."""
+    return [str(e.value) for e in getattr(at, kind)]
+
+
+def sandbox_tokens(sandbox: SandboxServer, hub_id: int | None = None) -> list[str]:
+    url = f"{sandbox.url}/_sandbox/tokens" + (f"?hub_id={hub_id}" if hub_id else "")
+    return [t["token"] for t in httpx.get(url, timeout=10).json()["tokens"]]

@@ -1,0 +1,73 @@
+"""The Activity page: the audit log with its filters, and refreshes over time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from streamlit.testing.v1 import AppTest
+
+from dashboard import refresh
+from dashboard.actors import Actor
+from dashboard.context import AppContext
+from dashboard.install import InstallResult
+from dashboard.models import utcnow
+from dashboard.sandbox import SandboxServer
+from tests.conftest import sandbox_post
+from tests.ui.helpers import ACME, GLOBEX, INITECH, frame_with, messages
+
+OpenPage = Callable[..., AppTest]
+ACTIVITY = "pages/activity.py"
+OPERATOR = Actor("operator@example.com", "operator")
+
+
+def audit(at: AppTest) -> list[dict[str, object]]:
+    return list(frame_with(at, "at", "actor", "hub_id", "action", "outcome", "detail").to_dict("records"))
+
+
+def test_filters_by_portal_action_outcome_and_actor(open_page: OpenPage, ctx: AppContext, sandbox: SandboxServer,
+                                                    seeded: dict[int, InstallResult]) -> None:
+    refresh.refresh_portal(ctx, GLOBEX, actor=OPERATOR, force=True)
+    sandbox_post(sandbox, "/_sandbox/uninstall", {"hub_id": ACME})
+    refresh.refresh_portal(ctx, ACME, actor=OPERATOR, force=True)  # fails: invalid_grant
+    at = open_page(ACTIVITY)
+    rows = audit(at)
+    assert {r["action"] for r in rows} >= {"install.start", "install", "refresh"}
+
+    at.text_input(key="act_hub").input(str(GLOBEX)).run()
+    assert {r["hub_id"] for r in audit(at)} == {GLOBEX}
+    at.text_input(key="act_hub").input("").run()
+    at.selectbox(key="act_action").select("refresh").run()
+    assert {(r["hub_id"], r["outcome"]) for r in audit(at)} == {(GLOBEX, "success"), (ACME, "failure")}
+    at.selectbox(key="act_outcome").select("failure").run()
+    assert [r["hub_id"] for r in audit(at)] == [ACME]
+    at.selectbox(key="act_outcome").set_value(None).run()
+    at.selectbox(key="act_action").set_value(None).run()
+    at.text_input(key="act_actor").input(OPERATOR.name).run()
+    assert {r["actor"] for r in audit(at)} == {OPERATOR.name} and len(audit(at)) == 2
+    at.text_input(key="act_hub").input("abc").run()
+    assert any("positive whole number" in m for m in messages(at, "error"))
+    assert not at.exception
+
+
+def test_time_range_and_refresh_chart(open_page: OpenPage, ctx: AppContext,
+                                      seeded: dict[int, InstallResult]) -> None:
+    for hub in (ACME, GLOBEX, INITECH):
+        refresh.refresh_portal(ctx, hub, force=True)
+    at = open_page(ACTIVITY)
+    assert at.selectbox(key="act_range").value == "Last 24 hours"
+    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")  # the refresh chart is drawn
+    at.selectbox(key="act_range").select("Custom dates").run()
+    past = (utcnow() - timedelta(days=30)).date()
+    at.date_input(key="act_dates").set_value((past, past + timedelta(days=1))).run()
+    assert not at.exception
+    assert any("No audit events match" in m for m in messages(at, "info"))
+    assert any("No refreshes in this time range" in c.value for c in at.caption)
+    at.selectbox(key="act_range").select("Last hour").run()
+    assert len([r for r in audit(at) if r["action"] == "refresh"]) == 3
+
+
+def test_empty_log(open_page: OpenPage) -> None:
+    at = open_page(ACTIVITY)
+    at.selectbox(key="act_action").select("revoke").run()
+    assert any("No audit events match" in m for m in messages(at, "info"))

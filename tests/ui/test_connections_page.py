@@ -1,0 +1,209 @@
+"""The Connections page against real installs in the sandbox: metrics, filters, details and actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import connections, install, refresh
+from dashboard.context import AppContext
+from dashboard.install import InstallResult
+from dashboard.sandbox import SandboxServer
+from dashboard.ui.connection_details import REVOKE_TARGET_KEY
+from tests.conftest import sandbox_get, sandbox_post
+from tests.lifecycle_helpers import ADMIN, grant
+from tests.ui.helpers import (
+    ACME,
+    GATED_OPTIONAL,
+    GLOBEX,
+    INITECH,
+    frame_with,
+    messages,
+    page_text,
+    sandbox_tokens,
+    select_hubs,
+    table,
+)
+
+OpenPage = Callable[..., AppTest]
+
+
+def metrics(at: AppTest) -> dict[str, int]:
+    return {m.label: int(m.value) for m in at.metric}
+
+
+def test_empty_dashboard_points_to_the_install_page(open_page: OpenPage) -> None:
+    at = open_page()
+    assert at.title[0].value == "Connections"
+    assert metrics(at)["Connected"] == 0
+    assert any("New install" in m for m in messages(at, "info"))
+    assert any("sandbox" in w.lower() for w in messages(at, "warning"))  # the sandbox banner
+
+
+def test_lists_installed_portals_with_metrics_and_live_countdown(
+        open_page: OpenPage, seeded: dict[int, InstallResult]) -> None:
+    at = open_page()
+    assert metrics(at) == {"Connected": 3, "Healthy": 3, "Expiring": 0, "Failing": 0, "Needs re-auth": 0,
+                           "Revoked": 0}
+    shown = table(at).set_index("hub_id")
+    assert sorted(shown.index) == [ACME, GLOBEX, INITECH]
+    assert shown.loc[GLOBEX, "hub_domain"] == "globex.hubspot.com"
+    assert shown.loc[ACME, "status_label"] == "Healthy"
+    assert shown.loc[ACME, "installed_by"] == "admin@acme-corp.hubspot.com"
+    assert list(shown.loc[ACME, "missing_optional_scopes"]) == [GATED_OPTIONAL]  # acme's tier dropped it
+    assert len(shown.loc[INITECH, "missing_optional_scopes"]) == 0
+    assert "crm.objects.companies.read" in list(shown.loc[GLOBEX, "granted_scopes"])
+    assert all(text.startswith(("29m", "30m")) for text in shown["expires_in"])  # sandbox tokens live 30 min
+    assert any(d.key == "conn_export" for d in at.get("download_button"))
+
+
+@pytest.mark.parametrize(("widget", "value", "expected"), [
+    ("conn_search", "globex", [GLOBEX]),
+    ("conn_search", str(INITECH), [INITECH]),
+    ("conn_search", "admin@acme", [ACME]),
+])
+def test_search_by_domain_hub_id_and_user(open_page: OpenPage, seeded: dict[int, InstallResult], widget: str,
+                                          value: str, expected: list[int]) -> None:
+    at = open_page()
+    at.text_input(key=widget).input(value).run()
+    assert list(table(at)["hub_id"]) == expected
+    assert metrics(at)["Connected"] == 3  # metrics always cover every portal
+
+
+def test_status_and_scope_filters(open_page: OpenPage, ctx: AppContext,
+                                  seeded: dict[int, InstallResult]) -> None:
+    connections.revoke(ctx, ACME)
+    at = open_page()
+    at.multiselect(key="conn_statuses").select("revoked").run()
+    assert list(table(at)["hub_id"]) == [ACME]
+    at.multiselect(key="conn_statuses").unselect("revoked").select("healthy").run()
+    assert sorted(table(at)["hub_id"]) == [GLOBEX, INITECH]
+    at.multiselect(key="conn_statuses").unselect("healthy").run()
+    at.selectbox(key="conn_scope").select("crm.objects.companies.read").run()
+    assert list(table(at)["hub_id"]) == [GLOBEX]
+    at.selectbox(key="conn_scope").select(GATED_OPTIONAL).run()
+    assert list(table(at)["hub_id"]) == [INITECH]
+    at.text_input(key="conn_search").input("nothing-like-this").run()
+    assert not at.exception
+    assert any("No portals match" in m for m in messages(at, "info"))
+
+
+def test_sorting(open_page: OpenPage, ctx: AppContext, seeded: dict[int, InstallResult]) -> None:
+    connections.revoke(ctx, GLOBEX)
+    at = open_page()
+    at.selectbox(key="conn_sort").select("Hub id").run()
+    assert list(table(at)["hub_id"]) == [ACME, GLOBEX, INITECH]
+    at.selectbox(key="conn_sort").select("Domain").run()
+    assert list(table(at)["hub_domain"]) == sorted(table(at)["hub_domain"])
+    at.selectbox(key="conn_sort").select("Status (problems first)").run()
+    assert list(table(at)["hub_id"])[-1] == GLOBEX  # revoked last
+
+
+def test_selection_opens_details_and_refresh_now_refreshes(
+        open_page: OpenPage, seeded: dict[int, InstallResult]) -> None:
+    at = select_hubs(open_page(), GLOBEX)
+    assert at.subheader[0].value == "Hub 1000002 · globex.hubspot.com"
+    before = table(at).set_index("hub_id").loc[GLOBEX]
+    assert before.isna()["last_refresh_at"]
+    at.button(key="conn_refresh").click().run()
+    assert not at.exception
+    assert any(m.startswith("Hub 1000002: refreshed") for m in messages(at, "success"))
+    after = table(at).set_index("hub_id").loc[GLOBEX]
+    assert after["last_refresh_result"] == "success" and not after.isna()["last_refresh_at"]
+    assert at.subheader[0].value.startswith("Hub 1000002")  # still the same portal after re-sorting
+    history = frame_with(at, "action", "outcome", "detail")
+    assert {"install", "refresh"} <= set(history["action"])
+
+
+def test_details_scopes_metadata_and_test_connection_never_show_a_token(
+        open_page: OpenPage, ctx: AppContext, sandbox: SandboxServer, seeded: dict[int, InstallResult]) -> None:
+    at = select_hubs(open_page(), ACME)
+    scopes = frame_with(at, "scope", "requested", "granted").set_index("scope")
+    assert scopes.loc[GATED_OPTIONAL, "requested"] == "optional" and not scopes.loc[GATED_OPTIONAL, "granted"]
+    assert scopes.loc["oauth", "granted"]
+
+    at.button(key="conn_meta").click().run()
+    meta = frame_with(at, "field", "value").set_index("field")["value"]
+    assert meta["hub id"] == str(ACME) and meta["active"] == "True"
+    assert meta["token fingerprint"] == connections.get_connection(ctx, ACME).token_fingerprint
+    at.button(key="conn_test").click().run()
+    assert any(m.startswith("Connection healthy") for m in messages(at, "success"))
+
+    text = page_text(at)
+    tokens = sandbox_tokens(sandbox)
+    assert tokens
+    assert not [t for t in tokens if t in text]
+
+
+def test_revoke_needs_the_hub_id_typed_in_the_dialog(
+        open_page: OpenPage, ctx: AppContext, sandbox: SandboxServer, seeded: dict[int, InstallResult]) -> None:
+    at = select_hubs(open_page(), INITECH)
+    at.button(key="conn_revoke").click().run()
+    assert at.session_state[REVOKE_TARGET_KEY] == INITECH
+    assert at.button(key="revoke_submit").disabled
+    at.text_input(key="revoke_confirm").input("1000001").run()  # another portal's id
+    assert at.button(key="revoke_submit").disabled
+    at.text_input(key="revoke_confirm").input(str(INITECH)).run()
+    at.button(key="revoke_submit").click().run()
+    assert not at.exception
+    assert any("1000003 revoked" in m for m in messages(at, "success"))
+    assert table(at).set_index("hub_id").loc[INITECH, "status_label"] == "Revoked"
+    assert metrics(at)["Revoked"] == 1
+    assert connections.get_connection(ctx, INITECH).status == "revoked"
+    tokens = sandbox_get(sandbox, f"/_sandbox/tokens?hub_id={INITECH}")["tokens"]
+    assert not [t for t in tokens if t["active"] and t["kind"] == "refresh"]
+
+
+def test_cancel_closes_the_revoke_dialog(open_page: OpenPage, ctx: AppContext,
+                                          seeded: dict[int, InstallResult]) -> None:
+    at = select_hubs(open_page(), ACME)
+    at.button(key="conn_revoke").click().run()
+    at.button(key="revoke_cancel").click().run()
+    assert REVOKE_TARGET_KEY not in at.session_state
+    assert connections.get_connection(ctx, ACME).status == "healthy"
+
+
+def test_bulk_refresh_of_selected_rows(open_page: OpenPage, seeded: dict[int, InstallResult]) -> None:
+    at = select_hubs(open_page(), ACME, INITECH)
+    assert at.button(key="conn_bulk_refresh").label == "Refresh selected (2)"
+    at.selectbox(key="conn_details_for").select(INITECH).run()
+    assert at.subheader[0].value.startswith("Hub 1000003")
+    at.button(key="conn_bulk_refresh").click().run()
+    assert any(m == "Refreshed 2 of 2 selected portals." for m in messages(at, "success"))
+    refreshed = table(at).set_index("hub_id")["last_refresh_result"]
+    assert refreshed[ACME] == refreshed[INITECH] == "success"
+    assert refreshed.isna()[GLOBEX]
+
+
+def test_refresh_failure_is_a_clear_message(open_page: OpenPage, sandbox: SandboxServer,
+                                            seeded: dict[int, InstallResult]) -> None:
+    sandbox_post(sandbox, "/_sandbox/uninstall", {"hub_id": GLOBEX})  # the customer uninstalled the app
+    at = select_hubs(open_page(), GLOBEX)
+    at.button(key="conn_refresh").click().run()
+    assert not at.exception
+    assert any(m.startswith("Hub 1000002: refresh failed (needs_reauth)") for m in messages(at, "error"))
+    assert metrics(at)["Needs re-auth"] == 1
+    assert at.button(key="conn_reconsent")
+
+
+def test_reconsent_link_reinstalls_the_portal(open_page: OpenPage, ctx: AppContext, sandbox: SandboxServer,
+                                              seeded: dict[int, InstallResult]) -> None:
+    sandbox_post(sandbox, "/_sandbox/uninstall", {"hub_id": ACME})
+    refresh.refresh_portal(ctx, ACME, force=True)  # invalid_grant: needs re-auth
+    at = select_hubs(open_page(), ACME)
+    at.button(key="conn_reconsent").click().run()
+    link = next(b for b in at.get("link_button") if b.proto.label.startswith("Open the re-consent page"))
+    url = link.proto.url
+    assert "/oauth/1000001/authorize" in url and f"optional_scope={GATED_OPTIONAL}" in url and "state=" in url
+    assert url in [c.value for c in at.code]
+    # The admin follows the link and consents; HubSpot sends the browser back to /install.
+    result = install.finish_install(ctx, actor=ADMIN, params=install.callback_params(grant(sandbox.url, url)))
+    assert result.hub_id == ACME and result.reinstall
+    assert connections.get_connection(ctx, ACME).status == "healthy"
+
+
+def test_no_reconsent_for_a_complete_healthy_portal(open_page: OpenPage, seeded: dict[int, InstallResult]) -> None:
+    at = select_hubs(open_page(), GLOBEX)
+    assert not [b for b in at.button if b.key == "conn_reconsent"]
