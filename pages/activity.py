@@ -52,6 +52,6 @@ st.subheader(f"Audit log ({len(events)} events{', newest 2000 shown' if len(even
 if not events:
     st.info("No audit events match these filters.")
 else:
-    st.dataframe(av.events_frame(events), hide_index=True, key="act_table", width="stretch",
+    st.container(key="act_table").dataframe(av.events_frame(events), hide_index=True, width="stretch",
                  column_config={"at": st.column_config.DatetimeColumn("at (UTC)", format="YYYY-MM-DD HH:mm:ss"),
                                 "hub_id": st.column_config.NumberColumn("hub id", format="%d")})

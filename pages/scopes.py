@@ -18,7 +18,8 @@ with st.expander(f"HubSpot scope catalog ({len(catalog)} scopes)", expanded=Fals
     search_col, group_col = st.columns([2, 3])
     search = search_col.text_input("Search the catalog", key="sb_search", placeholder="e.g. contacts write")
     groups = group_col.multiselect("Groups", list(catalog.groups()), key="sb_groups")
-    st.dataframe(sb.catalog_frame(catalog, search, groups), hide_index=True, key="sb_catalog", width="stretch")
+    st.container(key="sb_catalog").dataframe(sb.catalog_frame(catalog, search, groups), hide_index=True,
+                                            width="stretch")
 
 try:
     sets = scope_sets.list_scope_sets(ctx, actor=actor)

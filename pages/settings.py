@@ -21,13 +21,13 @@ def is_set(value: object) -> str:
 
 st.subheader("HubSpot app")
 secret = "sandbox app (built in)" if ctx.sandbox_mode else is_set(settings.hubspot_client_secret)
-st.dataframe(pd.DataFrame({
+st.container(key="set_app_table").dataframe(pd.DataFrame({
     "setting": ["Client id", "Client secret", "OAuth API version", "App base URL", "API base URL",
                 "Marketplace installs (no state)", "Refresh leeway"],
     "value": [ctx.app.client_id[:4] + "…", secret, settings.hubspot_oauth_api, ctx.app.app_base_url,
               ctx.app.api_base_url, "allowed" if settings.dashboard_allow_marketplace_installs else "refused",
               f"{settings.dashboard_refresh_leeway_seconds} s"],
-}), hide_index=True, key="set_app_table", width="stretch")
+}), hide_index=True, width="stretch")
 
 st.markdown(f"**Redirect URI:** `{settings.hubspot_redirect_uri}`")
 try:
@@ -38,11 +38,11 @@ except ValueError as exc:
     st.error(f"HUBSPOT_REDIRECT_URI: {exc}")
 
 st.subheader("Storage and locks")
-st.dataframe(pd.DataFrame({
+st.container(key="set_storage_table").dataframe(pd.DataFrame({
     "setting": ["Database backend", "Refresh lock backend", "Alert webhook", "Data directory"],
     "value": [settings.database_backend, ctx.leases.name, is_set(settings.dashboard_alert_webhook_url),
               str(settings.dashboard_data_dir)],
-}), hide_index=True, key="set_storage_table", width="stretch")
+}), hide_index=True, width="stretch")
 
 st.subheader("Encryption keys")
 try:
@@ -51,12 +51,12 @@ except DashboardError as exc:
     st.error(str(exc))
 else:
     key_ids = sorted(set(status.configured_key_ids) | set(status.rows_per_key))
-    st.dataframe(pd.DataFrame({
+    st.container(key="set_keys_table").dataframe(pd.DataFrame({
         "key id": key_ids,
         "role": ["primary" if k == status.primary_key_id else "configured" if k in status.configured_key_ids
                  else "NOT CONFIGURED" for k in key_ids],
         "rows": [status.rows_per_key.get(k, 0) for k in key_ids],
-    }), hide_index=True, key="set_keys_table", width="stretch")
+    }), hide_index=True, width="stretch")
     if status.unknown_key_ids:
         st.error("Rows are encrypted with key ids that are not configured: "
                  f"{', '.join(status.unknown_key_ids)}. Add those keys back to DASHBOARD_ENCRYPTION_KEYS.")

@@ -97,13 +97,12 @@ def _metadata(ctx: AppContext, actor: Actor, conn: Connection) -> None:
     info = run_action("Asking HubSpot about the access token…",
                       lambda: connections.token_metadata(ctx, conn.hub_id, actor=actor))
     if info is not None:
-        st.dataframe(pd.DataFrame({"field": ["active", "hub id", "hub domain", "app id", "user", "user id",
-                                             "scopes", "expires in (s)", "token fingerprint"],
-                                   "value": [str(info.active), str(info.hub_id), str(info.hub_domain),
-                                             str(info.app_id), str(info.user), str(info.user_id),
-                                             " ".join(info.scopes), str(info.expires_in),
-                                             str(conn.token_fingerprint or "—")]}),
-                     hide_index=True, key="conn_meta_table")
+        fields = {"active": info.active, "hub id": info.hub_id, "hub domain": info.hub_domain,
+                  "app id": info.app_id, "user": info.user, "user id": info.user_id,
+                  "scopes": " ".join(info.scopes), "expires in (s)": info.expires_in,
+                  "token fingerprint": conn.token_fingerprint or "—"}
+        st.container(key="conn_meta_table").dataframe(
+            pd.DataFrame({"field": list(fields), "value": [str(v) for v in fields.values()]}), hide_index=True)
         st.success("Token metadata loaded (the token itself is never shown).")
 
 
@@ -162,13 +161,12 @@ def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
         st.caption("Works once, for this account only, within 10 minutes; the admin returns to /install.")
     left, right = st.columns(2)
     left.markdown("**Requested vs granted scopes**")
-    left.dataframe(scopes_frame(conn), hide_index=True, key="conn_scopes_table",
-                   column_config={"granted": st.column_config.CheckboxColumn("granted")})
+    left.container(key="conn_scopes_table").dataframe(
+        scopes_frame(conn), hide_index=True, column_config={"granted": st.column_config.CheckboxColumn("granted")})
     right.markdown("**Audit history**")
     events = run_action("Loading history…", lambda: activity.audit_events(ctx, actor=actor, hub_id=conn.hub_id,
                                                                            limit=100))
     if events is not None:
-        right.dataframe(pd.DataFrame({"at": [e.at for e in events], "actor": [e.actor for e in events],
-                                      "action": [e.action for e in events], "outcome": [e.outcome for e in events],
-                                      "detail": [e.detail for e in events]}),
-                        hide_index=True, key="conn_history_table")
+        right.container(key="conn_history_table").dataframe(pd.DataFrame({
+            "at": [e.at for e in events], "actor": [e.actor for e in events], "action": [e.action for e in events],
+            "outcome": [e.outcome for e in events], "detail": [e.detail for e in events]}), hide_index=True)

@@ -60,8 +60,9 @@ def preview_url(ctx: AppContext, scope_set: ScopeSet, account_id: int | None = N
 
 
 def show_url(url: str) -> None:
-    st.dataframe(pd.DataFrame(authorize_url_parts(url), columns=["parameter", "decoded value"]),
-                 hide_index=True, key="sb_url_parts", width="stretch")
+    st.container(key="sb_url_parts").dataframe(
+        pd.DataFrame(authorize_url_parts(url), columns=["parameter", "decoded value"]), hide_index=True,
+        width="stretch")
     st.code(url, language=None, wrap_lines=True)
 
 
