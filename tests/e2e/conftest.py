@@ -21,14 +21,15 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserType, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserType, Page, Playwright, sync_playwright
+
+from tests.e2e.streamlit_ui import wait_for_app
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 START_TIMEOUT = 60.0
-APP_IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 
 
@@ -125,7 +126,9 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, app_port: int, redirect_ur
     server = start_server(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
          "--server.port", str(app_port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"],
+         "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
+         # Others edit the tree while tests run: never re-import changed modules mid-run.
+         "--server.fileWatcherType", "none"],
         url=f"http://127.0.0.1:{app_port}/_stcore/health", probe=lambda r: r.text == "ok", env=env,
         log=work / "streamlit.log",
     )
@@ -191,11 +194,6 @@ def browser(launch_browser: Callable[..., Browser]) -> Iterator[Browser]:
 def browser_context_args(base_url: str) -> dict[str, Any]:
     """A 1280x800 viewport (the README screenshots) and the dashboard as the base URL."""
     return {"base_url": base_url, "viewport": {"width": 1280, "height": 800}}
-
-
-def wait_for_app(page: Page, timeout: float = 20_000) -> None:
-    """Wait until Streamlit has finished running the page's script."""
-    expect(page.locator(APP_IDLE)).to_be_attached(timeout=timeout)
 
 
 # Streamlit scrolls inside its main container, so a "full page" screenshot only shows the viewport; grow the
