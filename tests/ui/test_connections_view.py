@@ -53,6 +53,9 @@ def test_sorting_puts_unknowns_last_and_breaks_ties_by_hub_id() -> None:
     assert [c.hub_id for c in sort_connections(conns, "Expires soonest")] == [4, 2, 3, 1]
     assert [c.hub_id for c in sort_connections(conns, "Status (problems first)")] == [2, 1, 3, 4]
     assert [c.hub_id for c in sort_connections(conns, "unknown sort")] == [1, 2, 3, 4]
+    refreshed = [conn(5, 1, last_refresh_at=NOW), conn(6, 1), conn(7, 1, last_refresh_at=NOW),
+                 conn(8, 1, last_refresh_at=NOW + timedelta(minutes=1))]
+    assert [c.hub_id for c in sort_connections(refreshed, "Last refresh (newest)")] == [8, 5, 7, 6]
     assert set(SORTS) >= {"Hub id", "Domain", "Last refresh (newest)", "Installed (newest)"}
 
 
