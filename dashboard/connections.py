@@ -17,8 +17,8 @@ from dashboard.actors import SYSTEM, Actor
 from dashboard.context import AppContext
 from dashboard.errors import ApiAuthError, DashboardError, NotFoundError
 from dashboard.guard import require
-from dashboard.hubspot.authorize import build_authorize_url
 from dashboard.hubspot.protocol import TokenInfo
+from dashboard.install import start_install
 from dashboard.models import PortalStatus, utcnow
 from dashboard.refresh import get_access_token, refresh_portal
 
@@ -133,12 +133,12 @@ def summary(connections: Sequence[Connection]) -> dict[str, int]:
     return {"connected": len(connections) - counts["revoked"], **counts}
 
 
-def reconsent_url(ctx: AppContext, conn: Connection) -> str:
-    """An authorization URL asking again for what the portal was asked before (no state: see install)."""
+def reconsent_url(ctx: AppContext, conn: Connection, *, actor: Actor = SYSTEM) -> str:
+    """A re-consent link: a real pending install (single-use ``state``, 10 minutes) pinned to the portal,
+    asking again for what it was asked before, so the callback completes like any install."""
     scopes = conn.requested_scopes or conn.granted_scopes or ("oauth",)
-    return build_authorize_url(app_base_url=ctx.app.app_base_url, client_id=ctx.app.client_id,
-                               redirect_uri=ctx.app.redirect_uri, scopes=scopes,
-                               optional_scopes=conn.requested_optional_scopes, account_id=conn.hub_id)
+    return start_install(ctx, actor=actor, scopes=scopes, optional_scopes=conn.requested_optional_scopes,
+                         account_id=conn.hub_id).url
 
 
 def token_metadata(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> TokenInfo:

@@ -164,7 +164,11 @@ def test_uninstall_gives_needs_reauth_and_worker_stops(ctx: Any, sandbox: Any) -
     assert stats(sandbox.url)["token_requests"]["refresh_token"] == requests
     conn = connections.get_connection(ctx, hub, actor=ADMIN)
     assert conn.status == "needs_reauth"
-    assert "/oauth/" in connections.reconsent_url(ctx, conn)
+    url = connections.reconsent_url(ctx, conn, actor=ADMIN)
+    assert f"/oauth/{hub}/authorize" in url
+    # The link is a real install: granting it reconnects the portal.
+    assert install.finish_install(ctx, actor=ADMIN, params=install.callback_params(grant(sandbox.url, url))).reinstall
+    assert connections.get_connection(ctx, hub, actor=ADMIN).status == "healthy"
 
 
 @pytest.mark.parametrize("fault", [

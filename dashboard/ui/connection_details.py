@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from dashboard import activity, connections, install, refresh
+from dashboard import activity, connections, refresh
 from dashboard.actors import Actor
 from dashboard.connections import STATUS_LABELS, Connection
 from dashboard.context import AppContext
@@ -107,16 +107,10 @@ def _metadata(ctx: AppContext, actor: Actor, conn: Connection) -> None:
 
 
 def _reconsent(ctx: AppContext, actor: Actor, conn: Connection) -> None:
-    """A real install link (with a single-use state) pinned to the portal, asking for what it was asked.
-
-    Not ``connections.reconsent_url``: that URL has no state, and the callback refuses stateless
-    redirects unless marketplace installs are allowed.
-    """
-    started = run_action("Creating a re-consent link…", lambda: install.start_install(
-        ctx, actor=actor, scopes=conn.requested_scopes or conn.granted_scopes or ("oauth",),
-        optional_scopes=conn.requested_optional_scopes, account_id=conn.hub_id))
-    if started is not None:
-        st.session_state[RECONSENT_KEY] = (conn.hub_id, started.url)
+    """A real install link (with a single-use state) pinned to the portal, asking for what it was asked."""
+    url = run_action("Creating a re-consent link…", lambda: connections.reconsent_url(ctx, conn, actor=actor))
+    if url is not None:
+        st.session_state[RECONSENT_KEY] = (conn.hub_id, url)
 
 
 def _test(ctx: AppContext, actor: Actor, conn: Connection) -> None:
