@@ -17,7 +17,7 @@ import streamlit as st
 
 from dashboard.actors import Actor
 from dashboard.context import AppContext
-from dashboard.ui.auth import current_actor
+from dashboard.ui.auth import current_actor, no_sign_in_banner, sign_out_button
 from dashboard.ui.context import get_context
 from dashboard.ui.feedback import show_flash
 
@@ -37,12 +37,14 @@ def sandbox_banner(ctx: AppContext) -> None:
 def sidebar(ctx: AppContext, actor: Actor) -> None:
     with st.sidebar:
         st.caption(f"Signed in as **{actor.name}** ({actor.role})")
+        sign_out_button()
         st.caption("Mode: " + ("sandbox" if ctx.sandbox_mode else f"HubSpot app {ctx.app.client_id[:4]}…"))
         st.caption(f"Database: {ctx.settings.database_backend} · locks: {ctx.leases.name}")
 
 
 def _draw(ctx: AppContext, actor: Actor) -> None:
     sidebar(ctx, actor)
+    no_sign_in_banner()
     sandbox_banner(ctx)
     show_flash()
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from dashboard.context import AppContext
@@ -31,9 +32,13 @@ def ui_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, sandbox: Sandbox
     monkeypatch.setenv("DASHBOARD_ENCRYPTION_KEYS", keys.get_secret_value())
     monkeypatch.setenv("DASHBOARD_SANDBOX_URL", sandbox.url)
     monkeypatch.setenv("DASHBOARD_DATA_DIR", str(settings.dashboard_data_dir))
+    # As under `streamlit run` with the repo's .streamlit/config.toml: listening on loopback only.
+    previous = st_config.get_option("server.address")
+    st_config.set_option("server.address", "127.0.0.1")
     reset_context()
     yield
     reset_context()
+    st_config.set_option("server.address", previous)
 
 
 @pytest.fixture
