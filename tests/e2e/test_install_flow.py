@@ -12,9 +12,11 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from dashboard.sandbox import SANDBOX_CLIENT_SECRET
 from tests.e2e.streamlit_ui import add_options, choose, grid_cell, keyed, open_page, type_and_commit, wait_for_app
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +33,8 @@ def seconds_left(text: str) -> int:
     return hours * 3600 + minutes * 60 + secs
 
 
-def test_install_refresh_revoke_journey(page: Page, app_url: str, screenshot: Callable[..., Path]) -> None:
+def test_install_refresh_revoke_journey(page: Page, app_url: str, sandbox_url: str,
+                                       screenshot: Callable[..., Path]) -> None:
     page.goto(app_url)
     wait_for_app(page)
     expect(page.get_by_text("No portals connected yet")).to_be_visible()
@@ -128,3 +131,13 @@ def test_install_refresh_revoke_journey(page: Page, app_url: str, screenshot: Ca
     open_page(page, "Settings")
     expect(page.get_by_text("Sandbox mode is on")).to_be_visible()
     screenshot(page, "settings", docs=True)
+
+    # Leak scan of the browser's HTML: no token, client secret or key on any page after the journey.
+    html = []
+    for name in ("Connections", "New install", "Scope builder", "Activity", "Settings"):
+        open_page(page, name)
+        html.append(page.content())
+    tokens = [t["token"] for t in httpx.get(f"{sandbox_url}/_sandbox/tokens", timeout=10).json()["tokens"]]
+    assert tokens
+    leaked = [t[:6] for t in [*tokens, SANDBOX_CLIENT_SECRET] if any(t in h for h in html)]
+    assert not leaked, f"secrets in the page HTML: {leaked}"
