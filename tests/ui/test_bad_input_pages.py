@@ -1,0 +1,20 @@
+"""Bad input in page fields: a clear error on the page, and nothing written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dashboard import scope_sets
+from tests.lifecycle_helpers import ADMIN
+from tests.ui.helpers import messages
+
+
+def test_scope_builder_bad_fields_show_errors_and_save_nothing(open_page: Any, ctx: Any) -> None:
+    at = open_page("pages/scopes.py")
+    at.text_input(key="sb_account").input("12ab").run()
+    assert not at.exception
+    assert messages(at, "error"), "a bad account id must be explained"
+    at.text_input(key="sb_name").input("x" * 200).run()
+    at.button(key="sb_save").click().run()
+    assert not at.exception
+    assert scope_sets.list_scope_sets(ctx, actor=ADMIN) == {}
