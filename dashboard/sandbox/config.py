@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import unknown_scopes
+from .oidc import OidcConfig
 
 SANDBOX_CLIENT_ID = "5a4db0c1-c11e-4a1d-8000-000000000001"
 """The sandbox app's client id (UUID-shaped like HubSpot's). Safe to print and to commit."""
@@ -140,7 +141,8 @@ class SandboxConfig:
     ``app_scopes`` is ``None`` for permissive settings (``oauth`` required, any catalog scope accepted in
     ``scope`` or ``optional_scope``), or a dict with ``required`` / ``conditionally_required`` / ``optional``
     lists for HubSpot's strict matching. ``port=0`` picks a free port. ``code_ttl`` may be fractional so
-    tests can expire a code quickly.
+    tests can expire a code quickly. ``oidc`` configures the sign-in provider (``oidc.py``), which plays the
+    dashboard's identity provider, not HubSpot.
     """
 
     host: str = "127.0.0.1"
@@ -156,3 +158,4 @@ class SandboxConfig:
     app_name: str = "HubSpot OAuth Dashboard (sandbox)"
     app_id: int = 4_200_001
     accounts: list[SandboxAccount] = field(default_factory=default_accounts)
+    oidc: OidcConfig = field(default_factory=OidcConfig)
