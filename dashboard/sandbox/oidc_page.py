@@ -34,7 +34,8 @@ def _page(title: str, body: str) -> str:
 
 def sign_in_page(*, client_id: str, users: list[OidcUser], action_url: str, error: str = "",
                  email: str = "") -> str:
-    """The provider's sign-in screen; its form posts ``user`` (a listed user's button) or ``email``."""
+    """The provider's sign-in screen: a listed user's button posts ``user``; the email form posts ``email``
+    and ``decision`` (``signin`` / ``cancel``)."""
     items = "".join(
         f'<li><button type="submit" class="user" name="user" value="{escape(u.email)}" '
         f'data-email="{escape(u.email)}">{escape(u.name)}<small>{escape(u.email)}</small></button></li>'
@@ -44,8 +45,9 @@ def sign_in_page(*, client_id: str, users: list[OidcUser], action_url: str, erro
     body = (
         '<h1>Sign in <small>(sandbox identity provider)</small></h1>'
         f'<p>to continue to <strong id="client-id">{escape(client_id)}</strong></p>{problem}'
+        # Two forms: Enter in the email field submits its own form (#signin), never the first user's button.
+        f'<form id="users-form" method="post" action="{escape(action_url)}"><ul id="users">{items}</ul></form>'
         f'<form id="signin-form" method="post" action="{escape(action_url)}">'
-        f'<ul id="users">{items}</ul>'
         '<label for="email">Email</label>'
         f'<input id="email" name="email" type="email" autocomplete="off" value="{escape(email)}">'
         '<div class="actions">'

@@ -84,6 +84,9 @@ def test_authorize_page_lists_the_sign_in_users(http: httpx.Client) -> None:
     for email in ("boss@example.com", "olga@ops.example.com", "ana@example.com", "stranger@elsewhere.org"):
         assert f'data-email="{email}"' in page.text
     assert 'id="email"' in page.text and 'id="signin"' in page.text
+    # Enter in the email field submits the email's own form, never the first listed user's button.
+    email_form = page.text.split('<form id="signin-form"', 1)[1].split("</form>", 1)[0]
+    assert 'id="email"' in email_form and 'class="user"' not in email_form
 
 
 def test_code_flow_with_pkce_gives_a_verifiable_id_token_and_userinfo(http: httpx.Client, sb: SandboxServer) -> None:
