@@ -61,10 +61,10 @@ class Server:
 
 
 def start_server(args: list[str], *, url: str, probe: Callable[[httpx.Response], bool], env: dict[str, str],
-                 log: Path) -> Server:
-    """Start ``args`` and poll ``probe`` on ``url`` until it holds (or fail with the server's output)."""
+                 log: Path, cwd: Path = REPO) -> Server:
+    """Start ``args`` in ``cwd`` and poll ``probe`` on ``url`` until it holds (or fail with the server's output)."""
     with log.open("wb") as sink:
-        process = subprocess.Popen(args, cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(args, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT)
     server = Server(process, url, log)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -85,6 +85,30 @@ def base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "DASHBOARD_"))}
 
 
+def streamlit_command(script: Path | str, port: int) -> list[str]:
+    """``streamlit run`` headless on ``port`` and 127.0.0.1, as every browser test starts the dashboard."""
+    return [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+            "--server.port", str(port), "--server.address", "127.0.0.1",
+            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
+            # Others edit the tree while tests run: never re-import changed modules mid-run.
+            "--server.fileWatcherType", "none"]
+
+
+def start_dashboard(*, work: Path, port: int, sandbox_url: str, env: dict[str, str] | None = None,
+                    cwd: Path = REPO) -> Server:
+    """The dashboard in sandbox mode on a temporary SQLite file in ``work``; ``env`` adds settings."""
+    env = base_env() | {
+        "DASHBOARD_DATABASE_URL": f"sqlite:///{work / 'dashboard.db'}",
+        "DASHBOARD_DATA_DIR": str(work / "data"),
+        "DASHBOARD_SANDBOX_URL": sandbox_url,
+        "HUBSPOT_REDIRECT_URI": f"http://localhost:{port}/install",
+        **(env or {}),
+    }
+    return start_server(streamlit_command(REPO / "streamlit_app.py", port),
+                        url=f"http://127.0.0.1:{port}/_stcore/health", probe=lambda r: r.text == "ok", env=env,
+                        log=work / "streamlit.log", cwd=cwd)
+
+
 @pytest.fixture(scope="session")
 def app_port() -> int:
     return free_port()
@@ -97,12 +121,20 @@ def redirect_uri(app_port: int) -> str:
 
 
 @pytest.fixture(scope="session")
-def sandbox_url(tmp_path_factory: pytest.TempPathFactory, redirect_uri: str) -> Iterator[str]:
-    """``python -m dashboard sandbox`` on a free port, registering the dashboard's redirect URI."""
+def signin_port() -> int:
+    """The port of the dashboard started with sign-in (``tests/e2e/test_sign_in.py``)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def sandbox_url(tmp_path_factory: pytest.TempPathFactory, redirect_uri: str, signin_port: int) -> Iterator[str]:
+    """``python -m dashboard sandbox`` on a free port, registering the dashboard's redirect URI and, at its
+    OpenID provider, the sign-in dashboard's ``/oauth2callback``."""
     port = free_port()
     logs = tmp_path_factory.mktemp("e2e-logs")
     server = start_server(
-        [sys.executable, "-m", "dashboard", "sandbox", "--port", str(port), "--redirect-uri", redirect_uri],
+        [sys.executable, "-m", "dashboard", "sandbox", "--port", str(port), "--redirect-uri", redirect_uri,
+         "--oidc-redirect-uri", f"http://localhost:{signin_port}/oauth2callback"],
         url=f"http://127.0.0.1:{port}/_sandbox/stats", probe=lambda r: r.status_code == 200, env=base_env(),
         log=logs / "sandbox.log",
     )
@@ -117,21 +149,8 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, app_port: int, redirect_ur
             sandbox_url: str) -> Iterator[str]:
     """``streamlit run streamlit_app.py`` in sandbox mode on a temporary SQLite database; yields its base URL."""
     work = tmp_path_factory.mktemp("e2e-app")
-    env = base_env() | {
-        "DASHBOARD_DATABASE_URL": f"sqlite:///{work / 'dashboard.db'}",
-        "DASHBOARD_DATA_DIR": str(work / "data"),
-        "DASHBOARD_SANDBOX_URL": sandbox_url,
-        "HUBSPOT_REDIRECT_URI": redirect_uri,
-    }
-    server = start_server(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-         "--server.port", str(app_port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
-         # Others edit the tree while tests run: never re-import changed modules mid-run.
-         "--server.fileWatcherType", "none"],
-        url=f"http://127.0.0.1:{app_port}/_stcore/health", probe=lambda r: r.text == "ok", env=env,
-        log=work / "streamlit.log",
-    )
+    server = start_dashboard(work=work, port=app_port, sandbox_url=sandbox_url,
+                             env={"HUBSPOT_REDIRECT_URI": redirect_uri})
     try:
         yield f"http://localhost:{app_port}"
     finally:
