@@ -27,6 +27,7 @@ from dashboard.errors import (
     StateError,
 )
 from dashboard.guard import require
+from dashboard.hubspot import protocol
 from dashboard.hubspot.authorize import build_authorize_url
 from dashboard.models import InstallAttempt, Portal, PortalStatus, utcnow
 from dashboard.scopes import ScopeSet
@@ -164,6 +165,28 @@ def finish_install(ctx: AppContext, *, actor: Actor, params: Mapping[str, object
         raise
     if tokens.refresh_token is None:
         raise ProtocolError("HubSpot's code exchange returned no refresh token")
+    return _store_tokens(ctx, actor, tokens, attempt, action="install")
+
+
+def import_tokens(ctx: AppContext, *, actor: Actor, token_response_json: str | bytes) -> InstallResult:
+    """Store a token pair obtained elsewhere, given as HubSpot's token response body, as an install would.
+
+    For bringing connections that another system authorized into the vault (and for seeding tests and
+    benchmarks from the sandbox's ``/_sandbox/issue``). The response must carry a refresh token and a
+    hub id (or an access token that introspection can name the hub from).
+    """
+    require(ctx.engine, actor, "install", action="install.import")
+    raw = token_response_json.encode() if isinstance(token_response_json, str) else token_response_json
+    tokens = protocol.parse_token_response(raw)
+    if tokens.refresh_token is None:
+        raise InputError("the token response to import has no refresh_token")
+    return _store_tokens(ctx, actor, tokens, None, action="import")
+
+
+def _store_tokens(ctx: AppContext, actor: Actor, tokens: protocol.TokenResponse, attempt: InstallAttempt | None,
+                  *, action: str) -> InstallResult:
+    """Write (or rewrite) the portal row for freshly granted ``tokens``; one audited transaction."""
+    assert tokens.refresh_token is not None
     try:
         info = ctx.hubspot.introspect(tokens.access_token)
     except DashboardError:
@@ -202,8 +225,8 @@ def finish_install(ctx: AppContext, *, actor: Actor, params: Mapping[str, object
         added = tuple(sorted(set(granted) - old)) if reinstall else ()
         removed = tuple(sorted(old - set(granted))) if reinstall else ()
         change = f"; scope change +{' '.join(added) or '-'} -{' '.join(removed) or '-'}" if reinstall else ""
-        audit.record(session, actor=actor.name, action="reinstall" if reinstall else "install",
-                     outcome="success", hub_id=hub_id,
+        kind = action if action != "install" else ("reinstall" if reinstall else "install")
+        audit.record(session, actor=actor.name, action=kind, outcome="success", hub_id=hub_id,
                      detail=f"granted={len(granted)} scopes; dropped optional={' '.join(dropped) or '-'}{change}")
         session.commit()
     return InstallResult(hub_id=hub_id, hub_domain=portal.hub_domain, granted_scopes=tuple(sorted(granted)),
