@@ -24,6 +24,9 @@ _RELEASE_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call(
 
 class LeaseProvider(Protocol):
     name: str
+    # True when the lease lives in the portal row: a sweep may claim many rows in one UPDATE and release
+    # a lease in the same UPDATE that stores the refreshed tokens.
+    in_row: bool
 
     def acquire(self, hub_id: int, owner: str, ttl: timedelta) -> bool: ...
 
@@ -34,6 +37,7 @@ class DatabaseLeases:
     """Leases in the ``portal`` row: ``lease_owner`` / ``lease_expires_at``."""
 
     name = "database"
+    in_row = True
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -54,6 +58,7 @@ class RedisLeases:
     """Leases in Redis under ``{prefix}lease:{hub_id}``."""
 
     name = "redis"
+    in_row = False
 
     def __init__(self, url: str, *, prefix: str = "hubspot-dashboard:") -> None:
         import redis

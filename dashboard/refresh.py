@@ -10,8 +10,9 @@ untouched and back off.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,9 +52,41 @@ def _needs_refresh(portal: Portal, now: datetime, leeway: timedelta) -> bool:
     return portal.expires_at is None or portal.expires_at <= now + leeway
 
 
+@dataclass
+class _Lease:
+    """A lease this call holds on one portal; ``held`` turns False once it is released."""
+
+    hub_id: int
+    owner: str
+    in_row: bool
+    held: bool = True
+
+    @property
+    def row_owner(self) -> str | None:
+        """The owner to release within the row's own UPDATE (database leases), else None."""
+        return self.owner if self.in_row and self.held else None
+
+    def released_with_row(self, row_written: bool) -> None:
+        if row_written and self.in_row:
+            self.held = False
+
+
+def _release(ctx: AppContext, lease: _Lease) -> None:
+    if not lease.held:
+        return
+    try:
+        ctx.leases.release(lease.hub_id, lease.owner)
+        lease.held = False
+    except StorageError:
+        log.warning("could not release the lease of hub %s; it expires on its own", lease.hub_id)
+
+
 def refresh_portal(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM, force: bool = False,
-                   automatic: bool = False) -> RefreshOutcome:
-    """Refresh one portal. ``force`` refreshes even a fresh token; ``automatic`` is the worker's call."""
+                   automatic: bool = False, within: timedelta | None = None) -> RefreshOutcome:
+    """Refresh one portal. ``force`` refreshes even a fresh token; ``automatic`` is the worker's call.
+
+    ``within`` widens "needs a refresh" beyond the leeway (a sweep's ``--within``).
+    """
     require(ctx.engine, actor, "refresh", action="refresh", hub_id=hub_id)
     owner = uuid.uuid4().hex
     if not ctx.leases.acquire(hub_id, owner, lease_ttl(ctx)):
@@ -61,19 +94,19 @@ def refresh_portal(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM, force
             if repository.get_portal(session=session, hub_id=hub_id) is None:
                 raise NotFoundError(f"no connected portal with hub id {hub_id}")
         return RefreshOutcome(hub_id, "busy", message="another process is refreshing this portal right now")
+    lease = _Lease(hub_id, owner, ctx.leases.in_row)
     try:
-        return _refresh_under_lease(ctx, hub_id, actor=actor, force=force, automatic=automatic)
+        return _refresh_under_lease(ctx, lease, actor=actor, force=force, automatic=automatic, within=within)
     finally:
-        try:
-            ctx.leases.release(hub_id, owner)
-        except StorageError:
-            log.warning("could not release the lease of hub %s; it expires on its own", hub_id)
+        _release(ctx, lease)
 
 
-def _refresh_under_lease(ctx: AppContext, hub_id: int, *, actor: Actor, force: bool,
-                         automatic: bool) -> RefreshOutcome:
+def _refresh_under_lease(ctx: AppContext, lease: _Lease, *, actor: Actor, force: bool, automatic: bool,
+                         within: timedelta | None) -> RefreshOutcome:
+    hub_id = lease.hub_id
     leeway = timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds)
-    now = utcnow()
+    if within is not None:
+        leeway = max(leeway, within)
     with ctx.session() as session:
         portal = repository.get_portal(session=session, hub_id=hub_id)
     if portal is None:
@@ -82,16 +115,26 @@ def _refresh_under_lease(ctx: AppContext, hub_id: int, *, actor: Actor, force: b
         return RefreshOutcome(hub_id, "skipped", message="this connection was revoked; reinstall it")
     if automatic and portal.status == PortalStatus.NEEDS_REAUTH:
         return RefreshOutcome(hub_id, "skipped", message="needs re-authorization; not retried automatically")
-    if not force and not _needs_refresh(portal, now, leeway):
+    if not force and not _needs_refresh(portal, utcnow(), leeway):
         # Re-checked under the lease: another process refreshed while we waited.
         return RefreshOutcome(hub_id, "fresh", portal.expires_at, "the access token is still fresh")
+    return _grant_and_store(ctx, portal, lease, actor)
+
+
+def _grant_and_store(ctx: AppContext, portal: Portal, lease: _Lease, actor: Actor) -> RefreshOutcome:
+    """The refresh grant, then the new tokens stored at once, under ``lease`` (read ``portal`` under it).
+
+    Between HubSpot's answer and the commit there is nothing but sealing and one UPDATE (which also
+    releases a database lease): with rotating refresh tokens, a crash in that window loses the new token.
+    """
+    hub_id = portal.hub_id
     tokens = vault.open_tokens(ctx.cipher, portal)
     try:
         resp = ctx.hubspot.refresh(tokens.refresh_token)
     except InvalidGrantError as exc:
-        return _record_failure(ctx, portal, actor, exc, reauth=True)
+        return _record_failure(ctx, portal, lease, actor, exc, reauth=True)
     except (TransientError, DashboardError) as exc:
-        return _record_failure(ctx, portal, actor, exc, reauth=False)
+        return _record_failure(ctx, portal, lease, actor, exc, reauth=False)
     now = utcnow()
     new_pair = vault.TokenPair(resp.access_token, resp.refresh_token or tokens.refresh_token)
     values: dict[str, Any] = {
@@ -103,13 +146,14 @@ def _refresh_under_lease(ctx: AppContext, hub_id: int, *, actor: Actor, force: b
     if resp.scopes:
         values["granted_scopes"] = " ".join(sorted(resp.scopes))
     rotated = resp.refresh_token is not None and resp.refresh_token != tokens.refresh_token
-    with ctx.session() as session:
-        stored = repository.update_portal_if_version(session=session, hub_id=hub_id,
-                                                     version=portal.token_version, values=values)
+    with ctx.session() as session, ctx.writing():
+        stored = repository.update_portal_if_version(session=session, hub_id=hub_id, version=portal.token_version,
+                                                     values=values, release_lease_of=lease.row_owner)
         audit.record(session, actor=actor.name, action="refresh", outcome="success" if stored else "conflict",
                      hub_id=hub_id, detail=f"expires_in={resp.expires_in}s; "
                      f"refresh token {'rotated' if rotated else 'kept'}")
         session.commit()
+    lease.released_with_row(stored)
     if portal.consecutive_failures >= ctx.settings.dashboard_alert_failure_threshold or \
             portal.status == PortalStatus.NEEDS_REAUTH:
         alerts.send_alert(ctx, event="recovered", hub_id=hub_id, hub_domain=portal.hub_domain,
@@ -119,7 +163,7 @@ def _refresh_under_lease(ctx: AppContext, hub_id: int, *, actor: Actor, force: b
     return RefreshOutcome(hub_id, "refreshed", values["expires_at"], "refreshed")
 
 
-def _record_failure(ctx: AppContext, portal: Portal, actor: Actor, exc: DashboardError, *,
+def _record_failure(ctx: AppContext, portal: Portal, lease: _Lease, actor: Actor, exc: DashboardError, *,
                     reauth: bool) -> RefreshOutcome:
     now = utcnow()
     failures = portal.consecutive_failures + 1
@@ -131,11 +175,13 @@ def _record_failure(ctx: AppContext, portal: Portal, actor: Actor, exc: Dashboar
                   "next_attempt_at": now + backoff_for(failures)}
     values.update({"last_error": exc.description[:500], "consecutive_failures": failures, "last_refresh_at": now,
                    "updated_at": now})
-    with ctx.session() as session:
-        repository.update_portal(session=session, hub_id=portal.hub_id, values=values)
+    with ctx.session() as session, ctx.writing():
+        written = repository.update_portal(session=session, hub_id=portal.hub_id, values=values,
+                                           release_lease_of=lease.row_owner)
         audit.record(session, actor=actor.name, action="refresh", outcome="failure", hub_id=portal.hub_id,
                      detail=f"{exc.code}: {exc.description[:300]}")
         session.commit()
+    lease.released_with_row(written)
     if reauth and portal.status != PortalStatus.NEEDS_REAUTH:
         alerts.send_alert(ctx, event="needs_reauth", hub_id=portal.hub_id, hub_domain=portal.hub_domain,
                           status=PortalStatus.NEEDS_REAUTH, detail=exc.description, failures=failures)
@@ -147,22 +193,79 @@ def _record_failure(ctx: AppContext, portal: Portal, actor: Actor, exc: Dashboar
 
 
 def refresh_due(ctx: AppContext, *, within: timedelta | None = None, concurrency: int = 8,
-                actor: Actor = SYSTEM, limit: int | None = None) -> list[RefreshOutcome]:
-    """Refresh every portal expiring within ``within`` (default: the leeway), ``concurrency`` at a time."""
+                actor: Actor = SYSTEM, limit: int | None = None,
+                stop: threading.Event | None = None) -> list[RefreshOutcome]:
+    """Refresh every portal expiring within ``within`` (default: the leeway), ``concurrency`` at a time.
+
+    With database leases the sweep claims due portals in batches (one conditional UPDATE leases many rows)
+    as workers free up; with Redis leases each portal is leased on its own. Either way a portal another
+    process holds is left to it, and one refreshed meanwhile is not refreshed again. Once ``stop`` is set
+    no new refresh starts; the ones in flight finish and store their tokens.
+    """
     within = within if within is not None else timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds)
+    require(ctx.engine, actor, "refresh", action="refresh")
+    workers = max(1, concurrency)
+    if ctx.leases.in_row:
+        return _sweep_claiming(ctx, within=within, workers=workers, actor=actor, limit=limit, stop=stop)
     with ctx.session() as session:
         due = repository.due_hub_ids(session=session, now=utcnow(), within=within, limit=limit)
     if not due:
         return []
 
     def one(hub_id: int) -> RefreshOutcome:
+        if stop is not None and stop.is_set():
+            return RefreshOutcome(hub_id, "stopped", message="the worker is stopping; left for the next sweep")
         try:
-            return refresh_portal(ctx, hub_id, actor=actor, automatic=True)
+            return refresh_portal(ctx, hub_id, actor=actor, automatic=True, within=within)
         except DashboardError as exc:
             return RefreshOutcome(hub_id, "failed", message=exc.description)
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="refresh") as pool:
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh") as pool:
         return list(pool.map(one, due))
+
+
+def _sweep_claiming(ctx: AppContext, *, within: timedelta, workers: int, actor: Actor,
+                    limit: int | None, stop: threading.Event | None) -> list[RefreshOutcome]:
+    """Database leases: claim due portals in batches once an eighth of the workers are free; refresh each.
+
+    A claimed portal starts at once (never more claimed than free workers), so its lease never runs down
+    in a queue. Claiming stops when a claim finds fewer due portals than it asked for.
+    """
+    ttl = lease_ttl(ctx)
+    outcomes: list[RefreshOutcome] = []
+    running: set[Future[RefreshOutcome]] = set()
+    remaining = limit if limit is not None else -1
+    exhausted = remaining == 0
+
+    def one(portal: Portal, owner: str) -> RefreshOutcome:
+        lease = _Lease(portal.hub_id, owner, in_row=True)
+        try:
+            return _grant_and_store(ctx, portal, lease, actor)
+        except DashboardError as exc:
+            return RefreshOutcome(portal.hub_id, "failed", message=exc.description)
+        finally:
+            _release(ctx, lease)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh") as pool:
+        while True:
+            exhausted = exhausted or (stop is not None and stop.is_set())
+            if not exhausted and len(running) <= workers - max(1, workers // 8):
+                wanted = workers - len(running) if remaining < 0 else min(workers - len(running), remaining)
+                owner = uuid.uuid4().hex
+                with ctx.session() as session, ctx.writing():
+                    repository.claim_due_portals(session=session, owner=owner, now=utcnow(), within=within,
+                                                 ttl=ttl, limit=wanted)
+                    session.commit()
+                with ctx.session() as session:
+                    claimed = repository.portals_leased_to(session=session, owner=owner)
+                running.update(pool.submit(one, portal, owner) for portal in claimed)
+                if remaining >= 0:
+                    remaining -= len(claimed)
+                exhausted = len(claimed) < wanted or remaining == 0
+            if not running:
+                return outcomes
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            outcomes.extend(f.result() for f in done)
 
 
 def get_access_token(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
@@ -30,6 +30,12 @@ LISTING_COLUMNS = tuple(col(c) for c in (
 def _rowcount(result: Any) -> int:
     assert isinstance(result, CursorResult)
     return int(result.rowcount)
+
+
+def _write(session: Session, stmt: Any) -> int:
+    """Run a conditional UPDATE as Core; its row count. Our sessions hold no objects to synchronize, and the
+    ORM's synchronization costs a refresh more than the statement itself (the refresh sweep benchmark)."""
+    return _rowcount(session.connection().execute(stmt))
 
 
 # --- portals -------------------------------------------------------------------------------------------
@@ -85,22 +91,47 @@ def count_portals(
     return int(session.execute(stmt).scalar_one())
 
 
+def _due(now: datetime, within: timedelta) -> list[ColumnElement[bool]]:
+    """Expiring within ``within``, refreshable now (not reauth/revoked/backing off) and not leased."""
+    return [
+        col(Portal.status).in_([PortalStatus.ACTIVE, PortalStatus.REFRESH_FAILING]),
+        col(Portal.refresh_token_ct).is_not(None),
+        or_(col(Portal.expires_at).is_(None), col(Portal.expires_at) <= now + within),
+        or_(col(Portal.next_attempt_at).is_(None), col(Portal.next_attempt_at) <= now),
+        or_(col(Portal.lease_owner).is_(None), col(Portal.lease_expires_at) < now),
+    ]
+
+
 def due_hub_ids(*, session: Session, now: datetime, within: timedelta, limit: int | None = None) -> list[int]:
     """Portals expiring within ``within`` that may be refreshed now (not reauth/revoked/backing off)."""
-    stmt = (
-        select(col(Portal.hub_id))
-        .where(
-            col(Portal.status).in_([PortalStatus.ACTIVE, PortalStatus.REFRESH_FAILING]),
-            col(Portal.refresh_token_ct).is_not(None),
-            or_(col(Portal.expires_at).is_(None), col(Portal.expires_at) <= now + within),
-            or_(col(Portal.next_attempt_at).is_(None), col(Portal.next_attempt_at) <= now),
-            or_(col(Portal.lease_owner).is_(None), col(Portal.lease_expires_at) < now),
-        )
-        .order_by(col(Portal.expires_at))
-    )
+    stmt = select(col(Portal.hub_id)).where(*_due(now, within)).order_by(col(Portal.expires_at))
     if limit is not None:
         stmt = stmt.limit(limit)
     return [int(h) for h in session.execute(stmt).scalars()]
+
+
+def claim_due_portals(
+    *, session: Session, owner: str, now: datetime, within: timedelta, ttl: timedelta, limit: int,
+) -> int:
+    """Lease up to ``limit`` due portals to ``owner`` in one conditional UPDATE; how many it leased.
+
+    The due conditions (lease free or expired included) are evaluated inside the UPDATE, so two workers
+    never claim the same portal; on PostgreSQL the inner select skips rows another claim has locked.
+    Read the claimed rows with :func:`portals_leased_to` (after the commit: they stay leased to ``owner``).
+    """
+    due = (
+        select(col(Portal.hub_id)).where(*_due(now, within)).order_by(col(Portal.expires_at)).limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return _write(session, update(Portal)
+                  .where(col(Portal.hub_id).in_(due.scalar_subquery()),
+                         or_(col(Portal.lease_owner).is_(None), col(Portal.lease_expires_at) < now))
+                  .values(lease_owner=owner, lease_expires_at=now + ttl))
+
+
+def portals_leased_to(*, session: Session, owner: str) -> list[Portal]:
+    stmt = select(Portal).where(col(Portal.lease_owner) == owner).order_by(col(Portal.expires_at))
+    return list(session.execute(stmt.execution_options(populate_existing=True)).scalars())
 
 
 def try_acquire_lease(
@@ -116,33 +147,60 @@ def try_acquire_lease(
         )
         .values(lease_owner=owner, lease_expires_at=now + ttl)
     )
-    return _rowcount(session.execute(stmt)) == 1
+    return _write(session, stmt) == 1
 
 
 def release_lease(*, session: Session, hub_id: int, owner: str) -> None:
     """Release only a lease this owner holds (compare-and-delete)."""
-    session.execute(
-        update(Portal)
-        .where(col(Portal.hub_id) == hub_id, col(Portal.lease_owner) == owner)
-        .values(lease_owner=None, lease_expires_at=None)
-    )
+    _write(session, update(Portal)
+           .where(col(Portal.hub_id) == hub_id, col(Portal.lease_owner) == owner)
+           .values(lease_owner=None, lease_expires_at=None))
+
+
+# The refresh path's UPDATEs are built once: building and cache-keying a 17-column UPDATE on every call cost
+# ten times its execution (bench/refresh_sweep.py). The SET columns come from the parameters' keys.
+_PORTAL = Portal.metadata.tables["portal"]
+_HELD = _PORTAL.c.lease_owner == bindparam("b_lease_owner")
+_RELEASING = {"lease_owner": case((_HELD, None), else_=_PORTAL.c.lease_owner),
+              "lease_expires_at": case((_HELD, None), else_=_PORTAL.c.lease_expires_at)}
+_COLUMNS = frozenset(_PORTAL.c.keys())
+_UPDATE = update(_PORTAL).where(_PORTAL.c.hub_id == bindparam("b_hub_id"))
+_UPDATE_IF_VERSION = _UPDATE.where(_PORTAL.c.token_version == bindparam("b_version")).values(
+    token_version=_PORTAL.c.token_version + 1)
+_UPDATES = {  # (only if the version still matches, release a lease) -> statement
+    (False, False): _UPDATE, (False, True): _UPDATE.values(**_RELEASING),
+    (True, False): _UPDATE_IF_VERSION, (True, True): _UPDATE_IF_VERSION.values(**_RELEASING),
+}
+
+
+def _update(session: Session, hub_id: int, values: dict[str, Any], *, version: int | None,
+            release_lease_of: str | None) -> bool:
+    unknown = values.keys() - _COLUMNS
+    if unknown:  # a parameter that names no column would be dropped silently
+        raise ValueError(f"not portal columns: {', '.join(sorted(unknown))}")
+    params = {**values, "b_hub_id": hub_id}
+    if version is not None:
+        params["b_version"] = version
+    if release_lease_of is not None:
+        params["b_lease_owner"] = release_lease_of
+    stmt = _UPDATES[(version is not None, release_lease_of is not None)]
+    return _rowcount(session.connection().execute(stmt, params)) == 1
 
 
 def update_portal_if_version(
-    *, session: Session, hub_id: int, version: int, values: dict[str, Any],
+    *, session: Session, hub_id: int, version: int, values: dict[str, Any], release_lease_of: str | None = None,
 ) -> bool:
-    """Apply ``values`` and bump ``token_version`` only if nobody changed the tokens since ``version``."""
-    stmt = (
-        update(Portal)
-        .where(col(Portal.hub_id) == hub_id, col(Portal.token_version) == version)
-        .values(**values, token_version=version + 1)
-    )
-    return _rowcount(session.execute(stmt)) == 1
+    """Apply ``values`` and bump ``token_version`` only if nobody changed the tokens since ``version``.
+
+    ``release_lease_of`` also releases that owner's database lease in the same statement.
+    """
+    return _update(session, hub_id, values, version=version, release_lease_of=release_lease_of)
 
 
-def update_portal(*, session: Session, hub_id: int, values: dict[str, Any]) -> bool:
-    stmt = update(Portal).where(col(Portal.hub_id) == hub_id).values(**values)
-    return _rowcount(session.execute(stmt)) == 1
+def update_portal(
+    *, session: Session, hub_id: int, values: dict[str, Any], release_lease_of: str | None = None,
+) -> bool:
+    return _update(session, hub_id, values, version=None, release_lease_of=release_lease_of)
 
 
 def status_counts(*, session: Session) -> dict[str, int]:
@@ -214,8 +272,14 @@ def purge_install_attempts(*, session: Session, before: datetime) -> int:
 
 # --- audit ---------------------------------------------------------------------------------------------
 
+_INSERT_AUDIT = insert(AuditEvent.metadata.tables["audit_event"])
+
+
 def add_audit_event(*, session: Session, event: AuditEvent) -> None:
-    session.add(event)
+    """Insert at once, in the caller's transaction (a prebuilt INSERT: the ORM flush cost a refresh more)."""
+    session.connection().execute(_INSERT_AUDIT, {"at": event.at, "actor": event.actor, "hub_id": event.hub_id,
+                                                 "action": event.action, "outcome": event.outcome,
+                                                 "detail": event.detail})
 
 
 def list_audit_events(

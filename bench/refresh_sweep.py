@@ -1,0 +1,127 @@
+"""Benchmark: one refresh sweep of N due portals against a HubSpot that answers in L ms.
+
+Starts the sandbox in a subprocess (its own interpreter, like a real HubSpot: it does not share this
+process's GIL), seeds N connected portals in a temporary SQLite file through ``install.import_tokens``
+(tests/seeding.py), makes them all due, sets the sandbox's latency to L ms and its refresh-token rotation
+on, then times ``refresh_due(ctx, concurrency=C)``: lease, refresh grant, encrypted store, audit event.
+
+* ``floor_s`` = ceil(N / C) x L: what C parallel requests of L ms each cannot beat.
+* ``sequential_sdk``: the same grants one portal after another with HubSpot's official
+  ``hubspot-api-client`` (``tokens_api.create(grant_type="refresh_token")``), HTTP only, nothing stored.
+  It times a sample of ``--sdk-sample`` portals (default 100) and scales to N, and says so.
+
+The last line is ``refresh_sweep N=... C=... L_ms=... wall_s=... floor_s=... ratio_to_floor=...
+speedup_vs_sequential_sdk=...``. Goals: ratio_to_floor <= 1.5, speedup >= 30.
+
+    .venv/bin/python bench/refresh_sweep.py [--portals 1000] [--latency-ms 100] [--concurrency 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from dashboard import refresh, repository, vault  # noqa: E402
+from dashboard.context import build_context  # noqa: E402
+from dashboard.crypto import generate_key_entry  # noqa: E402
+from dashboard.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET  # noqa: E402
+from dashboard.settings import load_settings  # noqa: E402
+from tests.seeding import seed_portals  # noqa: E402
+
+
+def start_sandbox() -> tuple[subprocess.Popen[str], str]:
+    """``python -m dashboard sandbox --port 0`` in a subprocess; returns it and its URL."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "DASHBOARD_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "dashboard", "sandbox", "--port", "0"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    if "running at " not in first:
+        proc.kill()
+        raise SystemExit(f"the sandbox did not start: {first!r}")
+    return proc, first.rsplit("running at ", 1)[1].strip()
+
+
+def sequential_sdk(url: str, refresh_tokens: list[str]) -> float:
+    """Seconds for one refresh grant after another through the official SDK."""
+    from hubspot import HubSpot
+
+    client = HubSpot(host=url)
+    start = time.perf_counter()
+    for token in refresh_tokens:
+        client.oauth.tokens_api.create(grant_type="refresh_token", refresh_token=token,
+                                       client_id=SANDBOX_CLIENT_ID, client_secret=SANDBOX_CLIENT_SECRET)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--portals", type=int, default=1000)
+    p.add_argument("--latency-ms", type=int, default=100)
+    p.add_argument("--concurrency", type=int, default=50)
+    p.add_argument("--sdk-sample", type=int, default=100, help="portals the sequential SDK run times")
+    args = p.parse_args(argv)
+    n, latency, conc = args.portals, args.latency_ms, args.concurrency
+
+    sandbox, url = start_sandbox()
+    try:
+        with tempfile.TemporaryDirectory(prefix="refresh-sweep-") as tmp, \
+                httpx.Client(base_url=url, timeout=30) as http:
+            settings = load_settings({}, secrets_path=None, dashboard_database_url=f"sqlite:///{tmp}/bench.db",
+                                     dashboard_data_dir=Path(tmp), dashboard_encryption_keys=generate_key_entry("b1"))
+            ctx = build_context(settings, sandbox_url=url)
+            try:
+                t0 = time.perf_counter()
+                hubs = seed_portals(ctx, url, n)
+                print(f"seeded {n} due portals in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+                http.post("/_sandbox/config", json={"latency_ms": latency, "rotate_refresh_tokens": True}
+                          ).raise_for_status()
+                before = http.get("/_sandbox/stats").json()["token_requests"]["refresh_token"]
+
+                t0 = time.perf_counter()
+                outcomes = refresh.refresh_due(ctx, within=timedelta(minutes=5), concurrency=conc)
+                wall = time.perf_counter() - t0
+
+                results = Counter(o.result for o in outcomes)
+                grants = http.get("/_sandbox/stats").json()["token_requests"]["refresh_token"] - before
+                print(f"sweep: {dict(results)}; {grants} refresh grants at the sandbox", file=sys.stderr)
+                if results != Counter({"refreshed": n}) or grants != n:
+                    print("error: the sweep did not refresh every portal exactly once", file=sys.stderr)
+                    return 1
+
+                sample = hubs[: min(args.sdk_sample, n)]
+                with ctx.session() as session:
+                    tokens = [vault.open_tokens(ctx.cipher, portal).refresh_token for portal in
+                              (repository.get_portal(session=session, hub_id=h) for h in sample) if portal]
+            finally:
+                ctx.close()
+            sdk_sample_s = sequential_sdk(url, tokens)
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+
+    sdk_s = sdk_sample_s * n / len(tokens)
+    floor = math.ceil(n / conc) * latency / 1000
+    print(f"sequential SDK: {len(tokens)} grants in {sdk_sample_s:.2f} s, scaled to N={n}: {sdk_s:.1f} s",
+          file=sys.stderr)
+    print(f"refresh_sweep N={n} C={conc} L_ms={latency} wall_s={wall:.2f} floor_s={floor:.2f} "
+          f"ratio_to_floor={wall / floor:.2f} speedup_vs_sequential_sdk={sdk_s / wall:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

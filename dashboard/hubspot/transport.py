@@ -1,0 +1,39 @@
+"""The HTTP transport to HubSpot: several small connection pools, each thread bound to one.
+
+httpcore 1.0's connection pool does O(connections²) bookkeeping on every request and every response
+(encode/httpcore#1035, still open): with 50 refresh threads sharing one 64-connection pool, that
+bookkeeping was about half the client CPU of a refresh sweep (bench/refresh_sweep.py). Pools of at most
+``per_pool`` connections keep it small. A thread always uses the same pool, so keep-alive works as before.
+Tests replace the whole transport (``build_context(transport=...)``), so this class is never in their way.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+
+import httpx
+
+
+class ShardedTransport(httpx.BaseTransport):
+    """``max_connections`` spread over pools of ``per_pool``; threads are assigned pools round-robin."""
+
+    def __init__(self, *, max_connections: int, per_pool: int = 8) -> None:
+        per_pool = max(1, min(per_pool, max_connections))
+        limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
+        tls = httpx.create_ssl_context()  # one for all pools: loading the CA bundle takes ~30 ms
+        self._pools = [httpx.HTTPTransport(verify=tls, limits=limits)
+                       for _ in range(math.ceil(max_connections / per_pool))]
+        self._next = itertools.count()
+        self._local = threading.local()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        pool: httpx.HTTPTransport | None = getattr(self._local, "pool", None)
+        if pool is None:
+            pool = self._local.pool = self._pools[next(self._next) % len(self._pools)]
+        return pool.handle_request(request)
+
+    def close(self) -> None:
+        for pool in self._pools:
+            pool.close()
