@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
-import time
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -120,18 +122,35 @@ def _connections(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int
     return 0
 
 
+@contextmanager
+def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM (systemd stop, docker stop, a deploy) sets ``stop``: refreshes in flight finish and store their
+    tokens, none starts. Dying mid-request instead would lose every refresh token HubSpot rotated meanwhile."""
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _refresh(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     if args.due:
         within = timedelta(seconds=args.within) if args.within is not None else None
-        while True:
-            outcomes = refresh.refresh_due(ctx, within=within, concurrency=args.concurrency, actor=actor)
-            counts: dict[str, int] = {}
-            for o in outcomes:
-                counts[o.result] = counts.get(o.result, 0) + 1
-            print(json.dumps({"due": len(outcomes), **counts}), flush=True)
-            if not args.loop:
-                return 1 if counts.get("failed") or counts.get("needs_reauth") else 0
-            time.sleep(args.interval)
+        stop = threading.Event()
+        with _stop_on_sigterm(stop):
+            while True:
+                outcomes = refresh.refresh_due(ctx, within=within, concurrency=args.concurrency, actor=actor,
+                                               stop=stop)
+                counts: dict[str, int] = {}
+                for o in outcomes:
+                    counts[o.result] = counts.get(o.result, 0) + 1
+                print(json.dumps({"due": len(outcomes), **counts}), flush=True)
+                if not args.loop or stop.is_set():
+                    return 1 if counts.get("failed") or counts.get("needs_reauth") else 0
+                stop.wait(args.interval)
     if args.hub_id is None:
         raise UsageError("refresh: give --hub-id N or --due")
     out = refresh.refresh_portal(ctx, args.hub_id, actor=actor, force=args.force)
