@@ -4,13 +4,17 @@ A pure ASGI middleware, so it wraps every OAuth JSON endpoint (``token`` target)
 (``api`` target) in one place. The consent pages and ``/_sandbox/`` controls are never slowed or faulted:
 tests must always be able to reach the controls. Sleeping uses ``asyncio`` so latency never serializes
 requests.
+
+The request is read in full before the latency passes and the endpoint runs: a request the client has sent
+is processed even if the client dies or gives up meanwhile, as at a real server. (Read after the delay, a
+killed client's refresh would never rotate its token, and crash tests would under-count lost tokens.)
 """
 
 from __future__ import annotations
 
 import re
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .faults import fault_response
 from .state import SandboxState
@@ -41,6 +45,17 @@ class ConditionsMiddleware:
         if kind is None:
             await self.app(scope, receive, send)
             return
+        body: list[Message] = []
+        while not body or body[-1].get("more_body", False):
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left before its request arrived: nothing was sent to answer
+            body.append(message)
+
+        async def replay() -> Message:
+            return body.pop(0) if body else await receive()
+
+        receive = replay
         state = self.state
         draw = state.faults.draw(kind, state.rng)
         delay = state.settings.latency_ms / 1000 + (draw.latency_s if draw else 0.0)

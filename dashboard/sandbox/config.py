@@ -154,6 +154,7 @@ class SandboxConfig:
     access_token_ttl: int = 1800
     code_ttl: float = 30
     rotate_refresh_tokens: bool = True
+    rotation_grace_s: float = 0.0
     latency_ms: int = 0
     app_name: str = "HubSpot OAuth Dashboard (sandbox)"
     app_id: int = 4_200_001

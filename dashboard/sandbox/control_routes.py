@@ -149,7 +149,8 @@ class ControlEndpoints:
         return JSONResponse({"accounts": [a.to_json() for a in created]}, status_code=201)
 
     async def tokens(self, request: Request) -> Response:
-        """Every issued token (``?hub_id=`` filters): ``hub_id``, ``kind``, ``token``, ``active``, ..."""
+        """Every issued token (``?hub_id=`` filters): ``hub_id``, ``kind``, ``token``, ``active``, ...; refresh
+        tokens also say ``in_grace`` (rotated, still refreshing within ``rotation_grace_s``)."""
         raw = request.query_params.get("hub_id")
         try:
             wanted = None if raw is None else int(raw)
@@ -166,6 +167,7 @@ class ControlEndpoints:
                 )
         for refresh in self.state.refresh_tokens.values():
             if wanted is None or refresh.hub_id == wanted:
+                in_grace = refresh.in_grace(now, self.state.settings.rotation_grace_s)
                 rows.append(
                     self._row(
                         "refresh",
@@ -175,6 +177,7 @@ class ControlEndpoints:
                         refresh.scopes,
                         refresh.issued_at,
                     )
+                    | {"in_grace": in_grace}
                 )
         return JSONResponse({"tokens": rows})
 
@@ -231,8 +234,8 @@ class ControlEndpoints:
         return JSONResponse(self.state.settings.to_json())
 
     async def set_config(self, request: Request) -> Response:
-        """Change any of ``access_token_ttl``, ``code_ttl``, ``rotate_refresh_tokens``, ``latency_ms``,
-        ``app_scopes`` (``null`` = permissive)."""
+        """Change any of ``access_token_ttl``, ``code_ttl``, ``rotate_refresh_tokens``, ``rotation_grace_s``,
+        ``latency_ms``, ``app_scopes`` (``null`` = permissive)."""
         data = await json_object(request)
         settings = self.state.settings
         unknown = set(data) - set(settings.to_json())
@@ -251,6 +254,11 @@ class ControlEndpoints:
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ValueError("'code_ttl' must be a positive number of seconds")
             changes["code_ttl"] = float(value)
+        if "rotation_grace_s" in data:
+            value = data["rotation_grace_s"]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 86_400:
+                raise ValueError("'rotation_grace_s' must be a number of seconds between 0 and 86400")
+            changes["rotation_grace_s"] = float(value)
         if "rotate_refresh_tokens" in data:
             if not isinstance(data["rotate_refresh_tokens"], bool):
                 raise ValueError("'rotate_refresh_tokens' must be true or false")

@@ -28,6 +28,7 @@ class Settings:
     access_token_ttl: int
     code_ttl: float
     rotate_refresh_tokens: bool
+    rotation_grace_s: float
     latency_ms: int
     app_scopes: AppScopes | None
 
@@ -38,6 +39,7 @@ class Settings:
             access_token_ttl=config.access_token_ttl,
             code_ttl=config.code_ttl,
             rotate_refresh_tokens=config.rotate_refresh_tokens,
+            rotation_grace_s=config.rotation_grace_s,
             latency_ms=config.latency_ms,
             app_scopes=None if config.app_scopes is None else AppScopes.from_json(config.app_scopes),
         )
@@ -48,6 +50,7 @@ class Settings:
             "access_token_ttl": self.access_token_ttl,
             "code_ttl": self.code_ttl,
             "rotate_refresh_tokens": self.rotate_refresh_tokens,
+            "rotation_grace_s": self.rotation_grace_s,
             "latency_ms": self.latency_ms,
             "app_scopes": None if self.app_scopes is None else self.app_scopes.to_json(),
         }
@@ -88,7 +91,11 @@ class AccessToken:
 
 @dataclass
 class RefreshToken:
-    """An issued refresh token; ``active`` turns False when it is rotated away or revoked."""
+    """An issued refresh token; ``active`` turns False when it is rotated away or revoked.
+
+    A rotated token remembers when (``retired_at``) and for which ``successor``: with a rotation grace
+    period it still refreshes, answering that same successor again (see ``grants.refresh``).
+    """
 
     token: str
     hub_id: int
@@ -96,10 +103,21 @@ class RefreshToken:
     install: Installation
     issued_at: float
     active: bool = True
+    retired_at: float | None = None
+    successor: RefreshToken | None = None
 
     def usable(self) -> bool:
         """Whether a refresh with this token may succeed."""
         return self.active and self.install.active
+
+    def in_grace(self, now: float, grace_s: float) -> bool:
+        """Rotated less than ``grace_s`` ago, and its successor not used (nor revoked) yet."""
+        return (
+            self.retired_at is not None
+            and now < self.retired_at + grace_s
+            and self.successor is not None
+            and self.successor.usable()
+        )
 
 
 @dataclass
@@ -119,6 +137,7 @@ class Stats:
     issued: int = 0
     faults: int = 0
     rate_limited: int = 0
+    grace_reuses: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """JSON with string keys (``refresh_by_hub`` is keyed by hub id as a string)."""
@@ -134,6 +153,7 @@ class Stats:
             "issued": self.issued,
             "faults": self.faults,
             "rate_limited": self.rate_limited,
+            "grace_reuses": self.grace_reuses,
         }
 
 

@@ -95,6 +95,7 @@ def test_config_changes_and_validation(http: httpx.Client) -> None:
         "access_token_ttl": 1800,
         "code_ttl": 30,
         "rotate_refresh_tokens": True,
+        "rotation_grace_s": 0.0,
         "latency_ms": 0,
         "app_scopes": None,
     }
