@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -129,6 +130,7 @@ def _grant_and_store(ctx: AppContext, portal: Portal, lease: _Lease, actor: Acto
     """
     hub_id = portal.hub_id
     tokens = vault.open_tokens(ctx.cipher, portal)
+    started = time.monotonic()
     try:
         resp = ctx.hubspot.refresh(tokens.refresh_token)
     except InvalidGrantError as exc:
@@ -146,12 +148,13 @@ def _grant_and_store(ctx: AppContext, portal: Portal, lease: _Lease, actor: Acto
     if resp.scopes:
         values["granted_scopes"] = " ".join(sorted(resp.scopes))
     rotated = resp.refresh_token is not None and resp.refresh_token != tokens.refresh_token
+    took_ms = round((time.monotonic() - started) * 1000)  # HubSpot's answer, retries included
     with ctx.session() as session, ctx.writing():
         stored = repository.update_portal_if_version(session=session, hub_id=hub_id, version=portal.token_version,
                                                      values=values, release_lease_of=lease.row_owner)
         audit.record(session, actor=actor.name, action="refresh", outcome="success" if stored else "conflict",
                      hub_id=hub_id, detail=f"expires_in={resp.expires_in}s; "
-                     f"refresh token {'rotated' if rotated else 'kept'}")
+                     f"refresh token {'rotated' if rotated else 'kept'}; took={took_ms}ms")
         session.commit()
     lease.released_with_row(stored)
     if portal.consecutive_failures >= ctx.settings.dashboard_alert_failure_threshold or \
