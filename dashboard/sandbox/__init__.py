@@ -1,7 +1,7 @@
 """A local HTTP server that behaves like HubSpot's OAuth API, for tests, demos and benchmarks.
 
 It plays HubSpot, so it imports nothing else from ``dashboard``. Behaviour, defaults and every control are
-described in README.md, section "The sandbox HubSpot".
+described in the README.
 
 ::
 

@@ -128,7 +128,7 @@ def test_introspection_matches_token_info_response_base_if(http: httpx.Client, v
 @pytest.mark.parametrize("version", ["v3", "2026-03"])
 def test_revoke_errors_match_the_error_schema(http: httpx.Client, version: str) -> None:
     path = f"/oauth/{version}/token/revoke"
-    # The spec declares no success response for revoke; the sandbox answers 200 {} (README.md, section "The sandbox HubSpot").
+    # The spec declares no success response for revoke; the sandbox answers 200 {} (the README).
     assert set(spec(version)["paths"][path]["post"]["responses"]) == {"default"}
     bad = http.post(path, data={"token": "x", "client_id": "nope", "client_secret": "nope"})
     assert bad.status_code == 400
