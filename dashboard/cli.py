@@ -266,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dashboard.sandbox.cli import main as sandbox_main
 
         return sandbox_main(args_list[1:])
+    ctx: AppContext | None = None
     try:
         args = build_parser().parse_args(args_list)
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -275,13 +276,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         offline = args.command in ("db", "keys")  # these never call HubSpot: no sandbox needed
         ctx = build_context(load_settings(), start_sandbox=not offline)
-    except (ConfigurationError, InputError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except DashboardError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    try:
         handler: Handler = args.handler
         return handler(args, ctx, cli_actor(args.actor))
     except (ConfigurationError, InputError) as exc:
@@ -295,4 +289,5 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     finally:
-        ctx.close()
+        if ctx is not None:
+            ctx.close()

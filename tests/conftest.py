@@ -6,7 +6,9 @@ PostgreSQL and Redis fixtures live in tests/backends.py; a test asks for them by
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +99,24 @@ def sandbox_get(sandbox: SandboxServer, path: str) -> Any:
     resp = httpx.get(f"{sandbox.url}{path}", timeout=10)
     resp.raise_for_status()
     return resp.json()
+
+
+@pytest.fixture
+def alert_sink() -> Iterator[tuple[str, list[bytes]]]:
+    """A local alert webhook: its URL, and the payloads it received."""
+    received: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/alerts", received
+    server.shutdown()
+    server.server_close()

@@ -27,12 +27,10 @@ import json
 import os
 import random
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -148,27 +146,6 @@ def lost_tokens(rig: Rig, killed_at: float) -> tuple[set[int], set[int]]:
     rig.figures["lost"] += len(dead | grace)
     rig.figures["kills_with_loss"] += bool(dead | grace)
     return dead, grace
-
-
-@pytest.fixture
-def alert_sink() -> Iterator[tuple[str, list[bytes]]]:
-    """A local alert webhook: its URL, and the payloads it received."""
-    received: list[bytes] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(self.rfile.read(int(self.headers["Content-Length"])))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/alerts", received
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture(scope="module")

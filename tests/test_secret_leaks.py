@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -25,25 +22,6 @@ from tests.conftest import FAST_RETRY
 from tests.lifecycle_helpers import ADMIN, control, install_portal, sandbox_tokens
 
 
-@pytest.fixture
-def webhook() -> Iterator[tuple[str, list[bytes]]]:
-    received: list[bytes] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(self.rfile.read(int(self.headers["Content-Length"])))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    server.shutdown()
-
-
 def secrets_of(sandbox_url: str, key_entry: str, client_secret: str) -> list[str]:
     found = [t["token"] for t in sandbox_tokens(sandbox_url)]
     assert found, "the scan needs tokens to look for"
@@ -51,12 +29,12 @@ def secrets_of(sandbox_url: str, key_entry: str, client_secret: str) -> list[str
 
 
 @pytest.mark.parametrize("api", ["2026-03", "v1"])
-def test_no_secret_in_logs_errors_alerts_or_exports(settings_factory: Any, sandbox: Any, webhook: Any,
+def test_no_secret_in_logs_errors_alerts_or_exports(settings_factory: Any, sandbox: Any, alert_sink: Any,
                                                     caplog: pytest.LogCaptureFixture, api: str) -> None:
     from dashboard.export import connections_csv
     from dashboard.sandbox import SANDBOX_CLIENT_SECRET
 
-    hook_url, payloads = webhook
+    hook_url, payloads = alert_sink
     key = generate_key_entry("leak")
     ctx = build_context(settings_factory(hubspot_oauth_api=api, dashboard_encryption_keys=key,
                                          dashboard_alert_webhook_url=hook_url,
@@ -97,8 +75,8 @@ def test_no_secret_in_logs_errors_alerts_or_exports(settings_factory: Any, sandb
         assert secret not in haystack
 
 
-def test_alert_webhook_sends_needs_reauth_and_recovery(settings_factory: Any, sandbox: Any, webhook: Any) -> None:
-    hook_url, payloads = webhook
+def test_alert_webhook_sends_needs_reauth_and_recovery(settings_factory: Any, sandbox: Any, alert_sink: Any) -> None:
+    hook_url, payloads = alert_sink
     ctx = build_context(settings_factory(dashboard_alert_webhook_url=hook_url, dashboard_alert_failure_threshold=2),
                         sandbox_url=sandbox.url, retry=FAST_RETRY)
     try:
