@@ -283,7 +283,19 @@ def get_access_token(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> 
         if outcome.result in ("failed", "needs_reauth", "skipped"):
             raise InvalidGrantError(outcome.message) if outcome.result == "needs_reauth" else \
                 TransientError(f"cannot refresh portal {hub_id}: {outcome.message}")
+        portal = _reread(ctx, hub_id, wait_for_newer_than=portal.token_version if outcome.result == "busy" else None)
+    return vault.open_tokens(ctx.cipher, portal).access_token
+
+
+def _reread(ctx: AppContext, hub_id: int, *, wait_for_newer_than: int | None, timeout: float = 10.0) -> Portal:
+    """The portal row again; when another process holds the lease, wait (bounded) for its new tokens."""
+    deadline = time.monotonic() + timeout
+    while True:
         with ctx.session() as session:
             portal = repository.get_portal(session=session, hub_id=hub_id)
-        assert portal is not None
-    return vault.open_tokens(ctx.cipher, portal).access_token
+        if portal is None:
+            raise NotFoundError(f"no connected portal with hub id {hub_id}")
+        if wait_for_newer_than is None or portal.token_version > wait_for_newer_than or \
+                time.monotonic() >= deadline:
+            return portal
+        time.sleep(0.1)

@@ -234,3 +234,26 @@ def test_revoke_failure_changes_nothing_and_local_only_forgets(ctx: Any, sandbox
     assert _portal(ctx, hub).status == PortalStatus.REVOKED
     with ctx.session() as s:
         assert repository.list_audit_events(session=s, hub_id=hub, action="revoke.local")
+
+
+def test_get_access_token_waits_for_a_refresh_in_another_process(ctx: Any, sandbox: Any) -> None:
+    """The lease is held elsewhere: the caller waits for that refresh instead of returning a stale token."""
+    import threading
+
+    hub = install_portal(ctx, sandbox.url).hub_id
+    _expire(ctx, hub)
+    stale = vault.open_tokens(ctx.cipher, _portal(ctx, hub)).access_token
+    assert ctx.leases.acquire(hub, "other-process", timedelta(seconds=30))
+
+    def other_process_finishes() -> None:
+        ctx.leases.release(hub, "other-process")
+        refresh.refresh_portal(ctx, hub, actor=ADMIN, force=True)
+
+    timer = threading.Timer(0.5, other_process_finishes)
+    timer.start()
+    try:
+        token = refresh.get_access_token(ctx, hub)
+    finally:
+        timer.join()
+    assert token != stale
+    assert stats(sandbox.url)["token_requests"]["refresh_token"] == 1
