@@ -2,12 +2,11 @@
 
 A :class:`ScopeSet` is what an install URL asks for, split the way HubSpot's app settings split scopes since
 October 2024: *required* and *conditionally required* scopes travel in the ``scope`` parameter, *optional*
-ones in ``optional_scope``. :func:`lint` explains, one line per finding, why a set would fail or surprise.
+ones in ``optional_scope``. ``dashboard.scope_lint`` explains, one line per finding, why a set would fail or surprise.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections import Counter
@@ -23,11 +22,11 @@ from dashboard.errors import ConfigurationError, ScopeError
 Bucket = Literal["required", "conditionally_required", "optional"]
 BUCKETS: Final[tuple[Bucket, ...]] = ("required", "conditionally_required", "optional")
 Level = Literal["error", "warning", "info"]
-_LABEL: Final[dict[Bucket, str]] = {
+BUCKET_LABELS: Final[dict[Bucket, str]] = {
     "required": "required", "conditionally_required": "conditionally required", "optional": "optional",
 }
 # The URL parameter each bucket travels in (HubSpot's matching rule since Oct 2024).
-_PARAM: Final[dict[Bucket, str]] = {
+BUCKET_PARAMS: Final[dict[Bucket, str]] = {
     "required": "scope", "conditionally_required": "scope", "optional": "optional_scope",
 }
 
@@ -154,7 +153,7 @@ def load_catalog() -> ScopeCatalog:
 def _as_names(names: Iterable[str], bucket: Bucket) -> tuple[str, ...]:
     """The names as a tuple. A bare string is an Iterable[str] too, but never means one scope per letter."""
     if isinstance(names, str):
-        raise ScopeError(f"The {_LABEL[bucket]} scopes must be a list of names, not {_shown(names)}.")
+        raise ScopeError(f"The {BUCKET_LABELS[bucket]} scopes must be a list of names, not {_shown(names)}.")
     return tuple(names)
 
 
@@ -210,137 +209,3 @@ class ScopeSet:
     def optional_param(self) -> tuple[str, ...]:
         """Names for the ``optional_scope`` URL parameter."""
         return self.optional
-
-
-@dataclass(frozen=True)
-class LintFinding:
-    """One linter remark: ``code`` is stable for tests and filters, ``message`` is one line for people."""
-
-    level: Level
-    code: str
-    scope: str | None
-    message: str
-
-
-_LEVEL_ORDER: Final[dict[Level, int]] = {"error": 0, "warning": 1, "info": 2}
-
-
-def _lint_app(scope_set: ScopeSet, app: ScopeSet) -> Iterator[LintFinding]:
-    """HubSpot's rule: a URL scope outside the app settings, or in the wrong parameter, blocks the install."""
-    for name in scope_set.all_names():
-        app_buckets = app.buckets_of(name)
-        if not app_buckets:
-            yield LintFinding("error", "not_in_app", name,
-                              f"{name} is not in the app's scope settings; HubSpot blocks the install.")
-            continue
-        app_params = {_PARAM[b] for b in app_buckets}
-        for bucket in scope_set.buckets_of(name):
-            if _PARAM[bucket] not in app_params:
-                yield LintFinding(
-                    "error", "bucket_mismatch", name,
-                    f"{name} is {_LABEL[app_buckets[0]]} in the app settings but {_LABEL[bucket]} here; "
-                    f"HubSpot only accepts it in {_PARAM[app_buckets[0]]}, so the install fails.")
-            elif bucket not in app_buckets:
-                yield LintFinding("info", "bucket_differs", name,
-                                  f"{name} is {_LABEL[bucket]} here but {_LABEL[app_buckets[0]]} in the app "
-                                  "settings; both go in the scope parameter, so the install still works.")
-    for name in app.required:
-        if not scope_set.buckets_of(name):  # when sent as optional, bucket_mismatch already said so
-            yield LintFinding("error", "missing_required", name,
-                              f"{name} is required in the app settings, so the scope parameter needs it.")
-
-
-def lint(
-    scope_set: ScopeSet, *, catalog: ScopeCatalog | None = None, app_scopes: ScopeSet | None = None,
-) -> list[LintFinding]:
-    """Explain what is wrong or risky in ``scope_set``: errors first, then warnings, then info.
-
-    ``app_scopes`` is the app's configured scope settings; when given, the set is also checked against
-    HubSpot's matching rule (required scopes in ``scope``, optional ones only in ``optional_scope``).
-    """
-    catalog = catalog if catalog is not None else load_catalog()
-    found: list[LintFinding] = []
-    add = found.append
-    if not scope_set.scope_param():
-        add(LintFinding("error", "empty_scope", None,
-                        "The scope parameter is empty; HubSpot requires at least one required scope."))
-    if "oauth" not in scope_set.all_names():
-        add(LintFinding("warning", "missing_oauth", "oauth",
-                        "Add oauth as required: HubSpot adds it to every app, so the URL must ask for it."))
-    elif "oauth" not in scope_set.required:
-        add(LintFinding("warning", "oauth_not_required", "oauth",
-                        "Make oauth required: HubSpot adds it to every app as a basic scope."))
-    for name in scope_set.all_names():
-        buckets = scope_set.buckets_of(name)
-        if len(buckets) > 1:
-            add(LintFinding("error", "multiple_buckets", name,
-                            f"{name} is in several buckets ({', '.join(_LABEL[b] for b in buckets)}); "
-                            "HubSpot allows one type per scope."))
-        if name == "contacts":
-            add(LintFinding("warning", "legacy_contacts", name,
-                            "contacts is the legacy pre-granular scope; use crm.objects.contacts.read "
-                            "and/or crm.objects.contacts.write."))
-        scope = catalog.get(name)
-        if scope is None:
-            close = difflib.get_close_matches(name, catalog.names(), n=1)
-            hint = f" Did you mean {close[0]}?" if close else ""
-            add(LintFinding("warning", "unknown_scope", name,
-                            f"{name} is not in the scope catalog; check the spelling.{hint}"))
-            continue
-        if is_tier_gated(scope) and any(b != "optional" for b in buckets):
-            add(LintFinding("warning", "tier_gated_required", name,
-                            f"{name} needs this tier: {scope.tier_requirement}. Make it optional, or "
-                            "accounts without that tier cannot install the app at all."))
-        if scope.sensitive:
-            add(LintFinding("warning", "sensitive", name,
-                            f"{name} is a Sensitive Data scope: it needs an Enterprise account, and "
-                            "marketplace apps must be allow-listed by HubSpot."))
-    for name in scope_set.duplicates:
-        add(LintFinding("info", "duplicate", name, f"{name} is listed twice in one bucket; kept once."))
-    if app_scopes is not None:
-        found.extend(_lint_app(scope_set, app_scopes))
-    return sorted(found, key=lambda f: _LEVEL_ORDER[f.level])  # stable: keeps rule order within a level
-
-
-@dataclass(frozen=True)
-class ScopeMove:
-    """A scope that changed bucket between two sets."""
-
-    scope: str
-    source: Bucket
-    target: Bucket
-
-
-@dataclass(frozen=True)
-class ScopeDiff:
-    """What changed from set ``a`` to set ``b``. ``added``/``removed`` have a key for every bucket."""
-
-    added: Mapping[Bucket, tuple[str, ...]]
-    removed: Mapping[Bucket, tuple[str, ...]]
-    moved: tuple[ScopeMove, ...]
-
-    def __bool__(self) -> bool:
-        return bool(self.moved) or any(self.added.values()) or any(self.removed.values())
-
-
-def diff(a: ScopeSet, b: ScopeSet) -> ScopeDiff:
-    """Compare two saved scope sets. A name in exactly one bucket on each side that changed is a move."""
-    added: dict[Bucket, list[str]] = {bucket: [] for bucket in BUCKETS}
-    removed: dict[Bucket, list[str]] = {bucket: [] for bucket in BUCKETS}
-    moved: list[ScopeMove] = []
-    for name in sorted(set(a.all_names()) | set(b.all_names())):
-        before, after = a.buckets_of(name), b.buckets_of(name)
-        if len(before) == len(after) == 1 and before != after:
-            moved.append(ScopeMove(name, before[0], after[0]))
-            continue
-        for bucket in after:
-            if bucket not in before:
-                added[bucket].append(name)
-        for bucket in before:
-            if bucket not in after:
-                removed[bucket].append(name)
-    return ScopeDiff(
-        added=MappingProxyType({k: tuple(v) for k, v in added.items()}),
-        removed=MappingProxyType({k: tuple(v) for k, v in removed.items()}),
-        moved=tuple(moved),
-    )

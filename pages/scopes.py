@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import scope_sets, scopes
+from dashboard import scope_lint, scope_sets, scopes
 from dashboard.errors import DashboardError
 from dashboard.ui import scope_builder as sb
 from dashboard.ui.feedback import flash, run_and_flash
@@ -45,7 +45,7 @@ except DashboardError as exc:
     st.stop()
 
 st.markdown("**Lint**" + (" (checked against the app's scope settings)" if app_scopes else ""))
-sb.show_findings(scopes.lint(scope_set, catalog=catalog, app_scopes=app_scopes))
+sb.show_findings(scope_lint.lint(scope_set, catalog=catalog, app_scopes=app_scopes))
 
 st.subheader("Authorize URL preview")
 account_text = st.text_input("Account id for the account-specific link (optional)", key="sb_account")
@@ -76,4 +76,4 @@ if len(sets) >= 2:
     a_col, b_col = st.columns(2)
     first = a_col.selectbox("Compare", list(sets), index=0, key="sb_cmp_a")
     second = b_col.selectbox("with", list(sets), index=1, key="sb_cmp_b")
-    sb.show_diff(first, second, scopes.diff(sets[first], sets[second]))
+    sb.show_diff(first, second, scope_lint.diff(sets[first], sets[second]))

@@ -7,16 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dashboard.errors import InputError, ScopeError
+from dashboard.scope_lint import LintFinding, ScopeMove, diff, lint
 from dashboard.scopes import (
     MAX_SCOPE_LENGTH,
-    LintFinding,
     Scope,
     ScopeCatalog,
-    ScopeMove,
     ScopeSet,
-    diff,
     is_tier_gated,
-    lint,
     load_catalog,
     validate_scope_name,
 )

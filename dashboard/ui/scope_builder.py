@@ -7,7 +7,8 @@ import streamlit as st
 
 from dashboard.context import AppContext
 from dashboard.hubspot.authorize import authorize_url_parts, build_authorize_url
-from dashboard.scopes import BUCKETS, LintFinding, ScopeCatalog, ScopeDiff, ScopeSet, is_tier_gated
+from dashboard.scope_lint import LintFinding, ScopeDiff
+from dashboard.scopes import BUCKETS, ScopeCatalog, ScopeSet, is_tier_gated
 
 PICKER_KEYS = {"required": "sb_required", "conditionally_required": "sb_conditional", "optional": "sb_optional"}
 PICKER_LABELS = {"required": "Required", "conditionally_required": "Conditionally required", "optional": "Optional"}
