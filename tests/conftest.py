@@ -37,7 +37,7 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
-    """One sandbox for the session; tests that need a clean one call ``reset_sandbox``."""
+    """One sandbox for the session; the ``sandbox`` fixture resets it for each test."""
     with SandboxServer(SandboxConfig()).start() as server:
         yield server
 

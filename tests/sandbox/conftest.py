@@ -15,17 +15,10 @@ import pytest
 from dashboard.sandbox import SandboxConfig, SandboxServer
 
 
-@pytest.fixture(scope="session")
-def sb_server() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig()).start() as server:
-        yield server
-
-
 @pytest.fixture
-def sb(sb_server: SandboxServer) -> SandboxServer:
-    """The sandbox, back at its configured start (no tokens, faults, stats or overrides)."""
-    httpx.post(f"{sb_server.url}/_sandbox/reset", timeout=5).raise_for_status()
-    return sb_server
+def sb(sandbox: SandboxServer) -> SandboxServer:
+    """The session's sandbox (tests/conftest.py), back at its configured start: no tokens, faults, stats."""
+    return sandbox
 
 
 @pytest.fixture
