@@ -13,7 +13,8 @@ import pytest
 
 from dashboard.crypto import generate_key_entry
 from dashboard.hubspot.authorize import parse_authorize_url
-from tests.lifecycle_helpers import control, grant, stats
+from dashboard.sandbox import SANDBOX_CLIENT_SECRET
+from tests.lifecycle_helpers import control, grant, sandbox_tokens, stats
 
 
 @pytest.fixture
@@ -32,8 +33,11 @@ def cli(tmp_path: Path, sandbox: Any) -> Any:
                               env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
         assert proc.returncode == expect, (proc.returncode, proc.stdout, proc.stderr)
         assert "Traceback" not in proc.stderr
+        outputs.extend([proc.stdout, proc.stderr])
         return proc
 
+    outputs: list[str] = []
+    run.outputs = outputs  # type: ignore[attr-defined]  # what every command printed, for the leak check
     return run
 
 
@@ -64,6 +68,11 @@ def test_cli_install_refresh_test_audit_revoke(cli: Any, sandbox: Any) -> None:
     cli("revoke", "--hub-id", str(hub_id))
     assert json.loads(cli("connections", "--json").stdout)[0]["status"] == "revoked"
     assert stats(sandbox.url)["revoke"] == 1
+    cli("-v", "audit", "--hub-id", str(hub_id))  # DEBUG logging on stderr
+    printed = "\n".join(cli.outputs)
+    secrets = [t["token"] for t in sandbox_tokens(sandbox.url)] + [SANDBOX_CLIENT_SECRET]
+    assert len(secrets) > 3
+    assert not [s for s in secrets if s in printed]
 
 
 def test_cli_failures_exit_1_with_one_line(cli: Any, sandbox: Any) -> None:
