@@ -3,12 +3,8 @@
 It plays HubSpot, so it imports nothing else from ``dashboard``. Behaviour, defaults and every control are
 described in the README.
 
-::
-
-    from dashboard.sandbox import SandboxConfig, SandboxServer
-
-    with SandboxServer(SandboxConfig()).start() as sandbox:
-        sandbox.url  # "http://127.0.0.1:54321": the API host and the authorize-page host
+Start one with ``SandboxServer(SandboxConfig()).start()`` (a context manager too); its ``url``, e.g.
+``http://127.0.0.1:54321``, is both the API host and the authorize-page host.
 """
 
 from __future__ import annotations
