@@ -119,10 +119,13 @@ def list_connections(ctx: AppContext, *, actor: Actor = SYSTEM, search: str | No
 
 
 def get_connection(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> Connection:
-    found = [c for c in list_connections(ctx, actor=actor, search=str(hub_id)) if c.hub_id == hub_id]
-    if not found:
+    """One portal as :class:`Connection`: its row by primary key, never its tokens."""
+    require(ctx.engine, actor, "view", action="connections.get", hub_id=hub_id)
+    with ctx.session() as session:
+        rows = repository.list_portal_rows(session=session, hub_id=hub_id)
+    if not rows:
         raise NotFoundError(f"no connected portal with hub id {hub_id}")
-    return found[0]
+    return _connection(rows[0], utcnow(), timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds))
 
 
 def summary(connections: Sequence[Connection]) -> dict[str, int]:

@@ -50,8 +50,11 @@ def save_portal(*, session: Session, portal: Portal) -> None:
 
 def portal_filters(
     *, search: str | None = None, statuses: Sequence[str] = (), scope: str | None = None,
+    hub_id: int | None = None,
 ) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
+    if hub_id is not None:
+        where.append(col(Portal.hub_id) == hub_id)
     if search and search.strip():
         text = search.strip().lower()
         like = f"%{text.replace('%', '').replace('_', '')}%"
@@ -70,10 +73,11 @@ def portal_filters(
 
 def list_portal_rows(
     *, session: Session, search: str | None = None, statuses: Sequence[str] = (), scope: str | None = None,
-    limit: int | None = None, offset: int = 0,
+    hub_id: int | None = None, limit: int | None = None, offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Portal rows as dicts of :data:`LISTING_COLUMNS`, newest install first."""
-    stmt = select(*LISTING_COLUMNS).where(*portal_filters(search=search, statuses=statuses, scope=scope))
+    """Portal rows as dicts of :data:`LISTING_COLUMNS`, by hub id."""
+    filters = portal_filters(search=search, statuses=statuses, scope=scope, hub_id=hub_id)
+    stmt = select(*LISTING_COLUMNS).where(*filters)
     stmt = stmt.order_by(col(Portal.hub_id)).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)

@@ -93,13 +93,7 @@ class HubSpotClient:
 
     def api_get(self, access_token: str, path: str, params: dict[str, Any] | None = None) -> Any:
         """A Bearer-authenticated GET; returns parsed JSON."""
-        req = Request("GET", path, params=params, headers={"Authorization": f"Bearer {access_token}"},
-                      operation=f"GET {path}")
-        resp = self._with_retry(req)
-        try:
-            return resp.json()
-        except ValueError:
-            raise ProtocolError(f"HubSpot sent non-JSON for GET {path}") from None
+        return self.api_call(access_token, "GET", path, params=params)
 
     def api_call(self, access_token: str, method: str, path: str, *, params: dict[str, Any] | None = None,
                  json_body: Any = None) -> Any:
