@@ -9,6 +9,7 @@ Playwright cannot download browsers here, so ``browser_type_launch_args`` points
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -34,9 +35,22 @@ SCREENSHOTS = REPO / "artifacts" / "screenshots"
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port below the kernel's ephemeral range.
+
+    The port is chosen at session start but bound later (the redirect URIs must know it up front). A port
+    from the ephemeral range could meanwhile become the local end of any outgoing connection, and the
+    server would fail with "Port ... is not available"; ports below that range are never handed out so.
+    """
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20_000, 32_000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 @dataclass
