@@ -12,15 +12,19 @@ import streamlit as st
 from dashboard.context import AppContext, build_context
 from dashboard.errors import DashboardError
 from dashboard.settings import load_settings
+from dashboard.web.runtime import shared_context
 
 
 def _release(ctx: AppContext) -> None:
-    ctx.close()
+    if ctx is not shared_context():  # the server's own context is closed by its lifespan
+        ctx.close()
 
 
 @st.cache_resource(show_spinner="Connecting to the database…", on_release=_release)
 def _cached_context() -> AppContext:
-    return build_context(load_settings())
+    # Under the server, reuse the context its lifespan built (one engine, one sandbox, one worker);
+    # elsewhere (AppTest) build one.
+    return shared_context() or build_context(load_settings())
 
 
 def get_context() -> AppContext:

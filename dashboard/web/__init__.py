@@ -1,0 +1,6 @@
+"""The dashboard's HTTP side, served by the same server process as the pages (Streamlit's ``st.App``).
+
+``app.py`` holds the lifespan (one per server process, never one per browser session) and the list of
+routes mounted beside the UI; each feature's routes live in a module of their own here. No Streamlit
+import: ``streamlit_app.py`` builds the ``st.App`` from these parts.
+"""

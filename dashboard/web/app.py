@@ -1,0 +1,53 @@
+"""The ASGI parts of the dashboard: the lifespan (one per server process) and the routes beside the pages.
+
+Streamlit calls the lifespan once when the server starts, before any browser session, and leaves it when
+the server stops: the place for process-wide work (the shared context, the embedded refresh worker).
+A configuration problem does not stop the server: the pages show it as one line, and the routes answer
+503, so fixing the setting and restarting is all it takes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from dashboard.context import build_context
+from dashboard.errors import DashboardError
+from dashboard.settings import load_settings
+from dashboard.web.runtime import set_shared_context
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
+    try:
+        ctx = build_context(load_settings())
+    except DashboardError as exc:
+        log.error("the dashboard cannot start its context: %s", exc)
+        ctx = None
+    set_shared_context(ctx)
+    try:
+        yield {}
+    finally:
+        set_shared_context(None)
+        if ctx is not None:
+            ctx.close()
+
+
+async def healthz(request: Request) -> Response:
+    """The process is up (liveness); readiness checks belong to ``/readyz``."""
+    return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+
+def build_routes() -> list[BaseRoute]:
+    """Every route served beside the pages; each feature adds its module's routes here."""
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
