@@ -27,6 +27,7 @@ def send_alert(ctx: AppContext, *, event: str, hub_id: int, hub_domain: str | No
         "needs_reauth": f":red_circle: HubSpot connection {name} ({hub_id}) needs re-authorization: {detail}",
         "refresh_failing": f":warning: HubSpot token refresh for {name} ({hub_id}) failed {failures} times "
                            f"in a row: {detail}",
+        "key_problem": f":closed_lock_with_key: HubSpot connection {name} ({hub_id}) cannot be refreshed: {detail}",
         "recovered": f":large_green_circle: HubSpot connection {name} ({hub_id}) recovered",
     }
     payload: dict[str, Any] = {"text": texts[event], "event": event, "hub_id": hub_id, "hub_domain": hub_domain,

@@ -56,7 +56,8 @@ class AppContext:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session:
+        """A session whose database errors surface as :class:`StorageError` (one line, no SQL)."""
+        with db.storage_errors(), Session(self.engine, expire_on_commit=False) as session:
             yield session
 
     def writing(self) -> AbstractContextManager[object]:
@@ -131,7 +132,8 @@ def build_context(
                           data_dir=settings.dashboard_data_dir)
     install_redaction()
     closers: list[Any] = []
-    engine = db.create_db_engine(settings.dashboard_database_url)
+    engine = db.create_db_engine(settings.dashboard_database_url,
+                                 busy_timeout_ms=settings.dashboard_sqlite_busy_timeout_ms)
     closers.append(engine.dispose)
     if migrate:
         db.upgrade(engine)

@@ -6,6 +6,8 @@ file; writers that must not lose updates use conditional ``UPDATE ... WHERE`` (s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +24,19 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
+def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    return on_connect
 
 
-def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
+def create_db_engine(url: str, *, pool_size: int = 10, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
     """Engine for ``url``; the SQLite parent folder is created on first use."""
     try:
         parsed = make_url(url)
@@ -44,13 +49,13 @@ def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
         # A pool of file connections, each used by one thread at a time (check_same_thread off): opening a
         # connection and setting its pragmas per session cost a refresh sweep a third of its time.
         # ":memory:" keeps NullPool (a pooled in-memory database would be shared across threads).
-        args: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        args: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}}
         if db and db != ":memory:":
             args.update(pool_size=pool_size, max_overflow=pool_size)
         else:
             args.update(poolclass=NullPool)
         engine = create_engine(url, **args)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         return engine
     try:
         return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
@@ -58,6 +63,32 @@ def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
         raise ConfigurationError(
             f"DASHBOARD_DATABASE_URL: cannot use this database URL ({exc.__class__.__name__})"
         ) from exc
+
+
+def describe_db_error(exc: SQLAlchemyError) -> str:
+    """One line for a database failure: what happened, never the SQL statement or its parameters.
+
+    SQLAlchemy's own message carries both (new ciphertexts included), so only the driver's error class and a
+    known cause are named.
+    """
+    orig = getattr(exc, "orig", None)
+    kind = (orig or exc).__class__.__name__
+    text = str(orig).lower() if orig is not None else ""
+    for needle, cause in (("locked", "is locked by another writer"), ("readonly", "is read-only"),
+                          ("read-only", "is read-only"), ("full", "is full"), ("no such table", "has no tables"),
+                          ("unable to open", "cannot be opened"), ("disk i/o", "had a disk I/O error")):
+        if needle in text:
+            return f"the database {cause} ({kind}); the change was not saved"
+    return f"the database refused or is unreachable ({kind}); the change was not saved"
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Translate any SQLAlchemy error raised inside into :class:`StorageError` (one line, no SQL)."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StorageError(describe_db_error(exc)) from exc
 
 
 def alembic_config(engine: Engine) -> Config:

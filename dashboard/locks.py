@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from dashboard import repository
+from dashboard.db import storage_errors
 from dashboard.errors import ConfigurationError, StorageError
 from dashboard.models import utcnow
 
@@ -43,13 +44,13 @@ class DatabaseLeases:
         self._engine = engine
 
     def acquire(self, hub_id: int, owner: str, ttl: timedelta) -> bool:
-        with Session(self._engine) as session:
+        with storage_errors(), Session(self._engine) as session:
             ok = repository.try_acquire_lease(session=session, hub_id=hub_id, owner=owner, now=utcnow(), ttl=ttl)
             session.commit()
             return ok
 
     def release(self, hub_id: int, owner: str) -> None:
-        with Session(self._engine) as session:
+        with storage_errors(), Session(self._engine) as session:
             repository.release_lease(session=session, hub_id=hub_id, owner=owner)
             session.commit()
 

@@ -13,96 +13,73 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from dashboard import alerts, audit, repository, vault
+from dashboard import alerts, journal, repository, vault
 from dashboard.actors import SYSTEM, Actor
 from dashboard.context import AppContext
-from dashboard.errors import DashboardError, InvalidGrantError, NotFoundError, StorageError, TransientError
+from dashboard.errors import CryptoError, DashboardError, InvalidGrantError, NotFoundError, TransientError
 from dashboard.guard import require
 from dashboard.models import Portal, PortalStatus, utcnow
+from dashboard.refresh_store import Lease, record_failure, release, store_tokens
+from dashboard.refresh_store import RefreshOutcome as RefreshOutcome
+from dashboard.refresh_store import backoff_for as backoff_for
 
 log = logging.getLogger(__name__)
-MAX_BACKOFF = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class RefreshOutcome:
-    """What happened to one portal: refreshed, fresh (nothing to do), busy, failed, needs_reauth, skipped."""
-
-    hub_id: int
-    result: str
-    expires_at: datetime | None = None
-    message: str = ""
-
-
-def backoff_for(failures: int) -> timedelta:
-    """30 s, 1 min, 2 min, ... capped at an hour."""
-    return min(timedelta(seconds=30 * 2 ** max(0, failures - 1)), MAX_BACKOFF)
+MIN_TOKEN_AGE = timedelta(seconds=60)
+"""An access token refreshed less than this long ago is never refreshed again automatically (only forced)."""
+LEASE_MARGIN_S = 5.0
 
 
 def lease_ttl(ctx: AppContext) -> timedelta:
-    # Longer than the slowest refresh: every retry attempt timing out plus the backoff between them.
-    return timedelta(seconds=ctx.settings.dashboard_http_timeout_seconds * 3 + 30)
+    """Just longer than the slowest refresh: every attempt of the retry policy timing out, and the waits.
+
+    Kept this short on purpose: a worker killed mid-refresh holds its portals until the lease runs out, and a
+    refresh token HubSpot rotated for it comes back only if the next refresh (with the previous token) falls
+    within the rotation grace period (README, "Crash safety"). 45 s with the defaults.
+    """
+    retry = ctx.hubspot.retry
+    slowest = retry.attempts * ctx.settings.dashboard_http_timeout_seconds + (retry.attempts - 1) * retry.max_wait
+    return timedelta(seconds=slowest + LEASE_MARGIN_S)
 
 
 def _needs_refresh(portal: Portal, now: datetime, leeway: timedelta) -> bool:
     return portal.expires_at is None or portal.expires_at <= now + leeway
 
 
-@dataclass
-class _Lease:
-    """A lease this call holds on one portal; ``held`` turns False once it is released."""
-
-    hub_id: int
-    owner: str
-    in_row: bool
-    held: bool = True
-
-    @property
-    def row_owner(self) -> str | None:
-        """The owner to release within the row's own UPDATE (database leases), else None."""
-        return self.owner if self.in_row and self.held else None
-
-    def released_with_row(self, row_written: bool) -> None:
-        if row_written and self.in_row:
-            self.held = False
-
-
-def _release(ctx: AppContext, lease: _Lease) -> None:
-    if not lease.held:
-        return
-    try:
-        ctx.leases.release(lease.hub_id, lease.owner)
-        lease.held = False
-    except StorageError:
-        log.warning("could not release the lease of hub %s; it expires on its own", lease.hub_id)
+def _refreshed_recently(portal: Portal, now: datetime) -> bool:
+    return portal.last_refresh_result == "success" and portal.last_refresh_at is not None and \
+        portal.last_refresh_at > now - MIN_TOKEN_AGE
 
 
 def refresh_portal(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM, force: bool = False,
                    automatic: bool = False, within: timedelta | None = None) -> RefreshOutcome:
     """Refresh one portal. ``force`` refreshes even a fresh token; ``automatic`` is the worker's call.
 
-    ``within`` widens "needs a refresh" beyond the leeway (a sweep's ``--within``).
+    ``within`` widens "needs a refresh" beyond the leeway (a sweep's ``--within``). Tokens waiting in the
+    spill journal are stored first, so a refresh never starts from a refresh token HubSpot has replaced.
     """
     require(ctx.engine, actor, "refresh", action="refresh", hub_id=hub_id)
+    if not automatic:  # a sweep replays once at its start
+        journal.replay(ctx)
     owner = uuid.uuid4().hex
-    if not ctx.leases.acquire(hub_id, owner, lease_ttl(ctx)):
+    ttl = lease_ttl(ctx)
+    if not ctx.leases.acquire(hub_id, owner, ttl):
         with ctx.session() as session:  # a database lease cannot be taken on a missing row
             if repository.get_portal(session=session, hub_id=hub_id) is None:
                 raise NotFoundError(f"no connected portal with hub id {hub_id}")
         return RefreshOutcome(hub_id, "busy", message="another process is refreshing this portal right now")
-    lease = _Lease(hub_id, owner, ctx.leases.in_row)
+    lease = Lease(hub_id, owner, ctx.leases.in_row, deadline=time.monotonic() + ttl.total_seconds())
     try:
         return _refresh_under_lease(ctx, lease, actor=actor, force=force, automatic=automatic, within=within)
     finally:
-        _release(ctx, lease)
+        release(ctx, lease)
 
 
-def _refresh_under_lease(ctx: AppContext, lease: _Lease, *, actor: Actor, force: bool, automatic: bool,
+def _refresh_under_lease(ctx: AppContext, lease: Lease, *, actor: Actor, force: bool, automatic: bool,
                          within: timedelta | None) -> RefreshOutcome:
     hub_id = lease.hub_id
     leeway = timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds)
@@ -116,27 +93,33 @@ def _refresh_under_lease(ctx: AppContext, lease: _Lease, *, actor: Actor, force:
         return RefreshOutcome(hub_id, "skipped", message="this connection was revoked; reinstall it")
     if automatic and portal.status == PortalStatus.NEEDS_REAUTH:
         return RefreshOutcome(hub_id, "skipped", message="needs re-authorization; not retried automatically")
-    if not force and not _needs_refresh(portal, utcnow(), leeway):
+    now = utcnow()
+    if not force and (not _needs_refresh(portal, now, leeway) or (automatic and _refreshed_recently(portal, now))):
         # Re-checked under the lease: another process refreshed while we waited.
         return RefreshOutcome(hub_id, "fresh", portal.expires_at, "the access token is still fresh")
     return _grant_and_store(ctx, portal, lease, actor)
 
 
-def _grant_and_store(ctx: AppContext, portal: Portal, lease: _Lease, actor: Actor) -> RefreshOutcome:
+def _grant_and_store(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor) -> RefreshOutcome:
     """The refresh grant, then the new tokens stored at once, under ``lease`` (read ``portal`` under it).
 
     Between HubSpot's answer and the commit there is nothing but sealing and one UPDATE (which also
     releases a database lease): with rotating refresh tokens, a crash in that window loses the new token.
+    A row we cannot decrypt is a failure of its own kind (``key_missing`` / ``undecryptable``), recorded
+    with backoff like any other, so a sweep never spins on it.
     """
     hub_id = portal.hub_id
-    tokens = vault.open_tokens(ctx.cipher, portal)
+    try:
+        tokens = vault.open_tokens(ctx.cipher, portal)
+    except CryptoError as exc:
+        return record_failure(ctx, portal, lease, actor, exc, reauth=False)
     started = time.monotonic()
     try:
         resp = ctx.hubspot.refresh(tokens.refresh_token)
     except InvalidGrantError as exc:
-        return _record_failure(ctx, portal, lease, actor, exc, reauth=True)
+        return record_failure(ctx, portal, lease, actor, exc, reauth=True)
     except (TransientError, DashboardError) as exc:
-        return _record_failure(ctx, portal, lease, actor, exc, reauth=False)
+        return record_failure(ctx, portal, lease, actor, exc, reauth=False)
     now = utcnow()
     new_pair = vault.TokenPair(resp.access_token, resp.refresh_token or tokens.refresh_token)
     values: dict[str, Any] = {
@@ -149,14 +132,11 @@ def _grant_and_store(ctx: AppContext, portal: Portal, lease: _Lease, actor: Acto
         values["granted_scopes"] = " ".join(sorted(resp.scopes))
     rotated = resp.refresh_token is not None and resp.refresh_token != tokens.refresh_token
     took_ms = round((time.monotonic() - started) * 1000)  # HubSpot's answer, retries included
-    with ctx.session() as session, ctx.writing():
-        stored = repository.update_portal_if_version(session=session, hub_id=hub_id, version=portal.token_version,
-                                                     values=values, release_lease_of=lease.row_owner)
-        audit.record(session, actor=actor.name, action="refresh", outcome="success" if stored else "conflict",
-                     hub_id=hub_id, detail=f"expires_in={resp.expires_in}s; "
-                     f"refresh token {'rotated' if rotated else 'kept'}; took={took_ms}ms")
-        session.commit()
-    lease.released_with_row(stored)
+    detail = f"expires_in={resp.expires_in}s; refresh token {'rotated' if rotated else 'kept'}; took={took_ms}ms"
+    stored = store_tokens(ctx, portal, lease, actor, values, detail)
+    if stored is None:
+        return RefreshOutcome(hub_id, "journaled", values["expires_at"],
+                              "refreshed, but the database refused the new tokens; they wait in the spill journal")
     if portal.consecutive_failures >= ctx.settings.dashboard_alert_failure_threshold or \
             portal.status == PortalStatus.NEEDS_REAUTH:
         alerts.send_alert(ctx, event="recovered", hub_id=hub_id, hub_domain=portal.hub_domain,
@@ -166,39 +146,15 @@ def _grant_and_store(ctx: AppContext, portal: Portal, lease: _Lease, actor: Acto
     return RefreshOutcome(hub_id, "refreshed", values["expires_at"], "refreshed")
 
 
-def _record_failure(ctx: AppContext, portal: Portal, lease: _Lease, actor: Actor, exc: DashboardError, *,
-                    reauth: bool) -> RefreshOutcome:
-    now = utcnow()
-    failures = portal.consecutive_failures + 1
-    if reauth:
-        values: dict[str, Any] = {"status": PortalStatus.NEEDS_REAUTH, "last_refresh_result": "invalid_grant",
-                  "next_attempt_at": None}
-    else:
-        values = {"status": PortalStatus.REFRESH_FAILING, "last_refresh_result": exc.code,
-                  "next_attempt_at": now + backoff_for(failures)}
-    values.update({"last_error": exc.description[:500], "consecutive_failures": failures, "last_refresh_at": now,
-                   "updated_at": now})
-    with ctx.session() as session, ctx.writing():
-        written = repository.update_portal(session=session, hub_id=portal.hub_id, values=values,
-                                           release_lease_of=lease.row_owner)
-        audit.record(session, actor=actor.name, action="refresh", outcome="failure", hub_id=portal.hub_id,
-                     detail=f"{exc.code}: {exc.description[:300]}")
-        session.commit()
-    lease.released_with_row(written)
-    if reauth and portal.status != PortalStatus.NEEDS_REAUTH:
-        alerts.send_alert(ctx, event="needs_reauth", hub_id=portal.hub_id, hub_domain=portal.hub_domain,
-                          status=PortalStatus.NEEDS_REAUTH, detail=exc.description, failures=failures)
-    elif not reauth and failures == ctx.settings.dashboard_alert_failure_threshold:
-        alerts.send_alert(ctx, event="refresh_failing", hub_id=portal.hub_id, hub_domain=portal.hub_domain,
-                          status=PortalStatus.REFRESH_FAILING, detail=exc.description, failures=failures)
-    result = "needs_reauth" if reauth else "failed"
-    return RefreshOutcome(portal.hub_id, result, portal.expires_at, exc.description)
-
-
 def refresh_due(ctx: AppContext, *, within: timedelta | None = None, concurrency: int = 8,
                 actor: Actor = SYSTEM, limit: int | None = None,
                 stop: threading.Event | None = None) -> list[RefreshOutcome]:
     """Refresh every portal expiring within ``within`` (default: the leeway), ``concurrency`` at a time.
+
+    One pass is bounded: it first stores whatever waits in the spill journal, then takes the list of portals
+    due at its start (leaving out any refreshed less than :data:`MIN_TOKEN_AGE` ago) and considers each of
+    them once. So it makes at most that many refresh requests and ends, whatever ``within`` is: a portal
+    refreshed by this pass is due again only in the next one.
 
     With database leases the sweep claims due portals in batches (one conditional UPDATE leases many rows)
     as workers free up; with Redis leases each portal is leased on its own. Either way a portal another
@@ -207,13 +163,16 @@ def refresh_due(ctx: AppContext, *, within: timedelta | None = None, concurrency
     """
     within = within if within is not None else timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds)
     require(ctx.engine, actor, "refresh", action="refresh")
+    journal.replay(ctx)
     workers = max(1, concurrency)
-    if ctx.leases.in_row:
-        return _sweep_claiming(ctx, within=within, workers=workers, actor=actor, limit=limit, stop=stop)
+    now = utcnow()
     with ctx.session() as session:
-        due = repository.due_hub_ids(session=session, now=utcnow(), within=within, limit=limit)
+        due = repository.due_hub_ids(session=session, now=now, within=within, limit=limit,
+                                     issued_before=now - MIN_TOKEN_AGE)
     if not due:
         return []
+    if ctx.leases.in_row:
+        return _sweep_claiming(ctx, due=due, within=within, workers=workers, actor=actor, stop=stop)
 
     def one(hub_id: int) -> RefreshOutcome:
         if stop is not None and stop.is_set():
@@ -227,45 +186,52 @@ def refresh_due(ctx: AppContext, *, within: timedelta | None = None, concurrency
         return list(pool.map(one, due))
 
 
-def _sweep_claiming(ctx: AppContext, *, within: timedelta, workers: int, actor: Actor,
-                    limit: int | None, stop: threading.Event | None) -> list[RefreshOutcome]:
-    """Database leases: claim due portals in batches once an eighth of the workers are free; refresh each.
+def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, workers: int, actor: Actor,
+                    stop: threading.Event | None) -> list[RefreshOutcome]:
+    """Database leases: claim the next of ``due`` in batches once an eighth of the workers are free.
 
-    A claimed portal starts at once (never more claimed than free workers), so its lease never runs down
-    in a queue. Claiming stops when a claim finds fewer due portals than it asked for.
+    Each portal of ``due`` is offered to exactly one claim, whose UPDATE re-checks that it is still due and
+    free; a claimed portal starts at once (never more claimed than free workers), so its lease never runs
+    down in a queue. The pass ends when ``due`` is used up and the last refresh has finished.
     """
     ttl = lease_ttl(ctx)
     outcomes: list[RefreshOutcome] = []
     running: set[Future[RefreshOutcome]] = set()
-    remaining = limit if limit is not None else -1
-    exhausted = remaining == 0
+    queue = deque(due)
 
-    def one(portal: Portal, owner: str) -> RefreshOutcome:
-        lease = _Lease(portal.hub_id, owner, in_row=True)
+    def one(portal: Portal, lease: Lease) -> RefreshOutcome:
         try:
             return _grant_and_store(ctx, portal, lease, actor)
         except DashboardError as exc:
             return RefreshOutcome(portal.hub_id, "failed", message=exc.description)
         finally:
-            _release(ctx, lease)
+            release(ctx, lease)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh") as pool:
         while True:
-            exhausted = exhausted or (stop is not None and stop.is_set())
-            if not exhausted and len(running) <= workers - max(1, workers // 8):
-                wanted = workers - len(running) if remaining < 0 else min(workers - len(running), remaining)
+            if stop is not None and stop.is_set():
+                queue.clear()
+            if queue and len(running) <= workers - max(1, workers // 8):
+                batch = [queue.popleft() for _ in range(min(workers - len(running), len(queue)))]
                 owner = uuid.uuid4().hex
-                with ctx.session() as session, ctx.writing():
-                    repository.claim_due_portals(session=session, owner=owner, now=utcnow(), within=within,
-                                                 ttl=ttl, limit=wanted)
-                    session.commit()
-                with ctx.session() as session:
-                    claimed = repository.portals_leased_to(session=session, owner=owner)
-                running.update(pool.submit(one, portal, owner) for portal in claimed)
-                if remaining >= 0:
-                    remaining -= len(claimed)
-                exhausted = len(claimed) < wanted or remaining == 0
+                now = utcnow()
+                deadline = time.monotonic() + ttl.total_seconds()
+                try:
+                    with ctx.session() as session, ctx.writing():
+                        repository.claim_due_portals(session=session, owner=owner, now=now, within=within, ttl=ttl,
+                                                     limit=len(batch), hub_ids=batch,
+                                                     issued_before=now - MIN_TOKEN_AGE)
+                        session.commit()
+                    with ctx.session() as session:
+                        claimed = repository.portals_leased_to(session=session, owner=owner)
+                except DashboardError as exc:  # the database refused the claim: these wait for the next pass
+                    log.warning("could not claim %s due portals: %s", len(batch), exc)
+                    claimed = []
+                running.update(pool.submit(one, portal, Lease(portal.hub_id, owner, in_row=True, deadline=deadline))
+                               for portal in claimed)
             if not running:
+                if queue:
+                    continue
                 return outcomes
             done, running = wait(running, return_when=FIRST_COMPLETED)
             outcomes.extend(f.result() for f in done)

@@ -95,20 +95,29 @@ def count_portals(
     return int(session.execute(stmt).scalar_one())
 
 
-def _due(now: datetime, within: timedelta) -> list[ColumnElement[bool]]:
-    """Expiring within ``within``, refreshable now (not reauth/revoked/backing off) and not leased."""
-    return [
+def _due(now: datetime, within: timedelta, issued_before: datetime | None = None) -> list[ColumnElement[bool]]:
+    """Expiring within ``within``, refreshable now (not reauth/revoked/backing off) and not leased.
+
+    ``issued_before``: also leave out portals a refresh succeeded for after that moment (a token that young
+    is never refreshed again automatically, whatever the window).
+    """
+    conds = [
         col(Portal.status).in_([PortalStatus.ACTIVE, PortalStatus.REFRESH_FAILING]),
         col(Portal.refresh_token_ct).is_not(None),
         or_(col(Portal.expires_at).is_(None), col(Portal.expires_at) <= now + within),
         or_(col(Portal.next_attempt_at).is_(None), col(Portal.next_attempt_at) <= now),
         or_(col(Portal.lease_owner).is_(None), col(Portal.lease_expires_at) < now),
     ]
+    if issued_before is not None:
+        conds.append(or_(col(Portal.last_refresh_at).is_(None), col(Portal.last_refresh_at) <= issued_before,
+                         func.coalesce(col(Portal.last_refresh_result), "") != "success"))
+    return conds
 
 
-def due_hub_ids(*, session: Session, now: datetime, within: timedelta, limit: int | None = None) -> list[int]:
+def due_hub_ids(*, session: Session, now: datetime, within: timedelta, limit: int | None = None,
+                issued_before: datetime | None = None) -> list[int]:
     """Portals expiring within ``within`` that may be refreshed now (not reauth/revoked/backing off)."""
-    stmt = select(col(Portal.hub_id)).where(*_due(now, within)).order_by(col(Portal.expires_at))
+    stmt = select(col(Portal.hub_id)).where(*_due(now, within, issued_before)).order_by(col(Portal.expires_at))
     if limit is not None:
         stmt = stmt.limit(limit)
     return [int(h) for h in session.execute(stmt).scalars()]
@@ -116,15 +125,20 @@ def due_hub_ids(*, session: Session, now: datetime, within: timedelta, limit: in
 
 def claim_due_portals(
     *, session: Session, owner: str, now: datetime, within: timedelta, ttl: timedelta, limit: int,
+    hub_ids: Sequence[int] | None = None, issued_before: datetime | None = None,
 ) -> int:
     """Lease up to ``limit`` due portals to ``owner`` in one conditional UPDATE; how many it leased.
 
     The due conditions (lease free or expired included) are evaluated inside the UPDATE, so two workers
     never claim the same portal; on PostgreSQL the inner select skips rows another claim has locked.
+    ``hub_ids`` restricts the claim to those portals (a sweep claims only what was due when it started).
     Read the claimed rows with :func:`portals_leased_to` (after the commit: they stay leased to ``owner``).
     """
+    where = _due(now, within, issued_before)
+    if hub_ids is not None:
+        where.append(col(Portal.hub_id).in_(list(hub_ids)))
     due = (
-        select(col(Portal.hub_id)).where(*_due(now, within)).order_by(col(Portal.expires_at)).limit(limit)
+        select(col(Portal.hub_id)).where(*where).order_by(col(Portal.expires_at)).limit(limit)
         .with_for_update(skip_locked=True)
     )
     return _write(session, update(Portal)
@@ -171,14 +185,16 @@ _COLUMNS = frozenset(_PORTAL.c.keys())
 _UPDATE = update(_PORTAL).where(_PORTAL.c.hub_id == bindparam("b_hub_id"))
 _UPDATE_IF_VERSION = _UPDATE.where(_PORTAL.c.token_version == bindparam("b_version")).values(
     token_version=_PORTAL.c.token_version + 1)
+_UPDATE_AT_VERSION = _UPDATE.where(_PORTAL.c.token_version == bindparam("b_version"))  # no bump: no new tokens
 _UPDATES = {  # (only if the version still matches, release a lease) -> statement
     (False, False): _UPDATE, (False, True): _UPDATE.values(**_RELEASING),
     (True, False): _UPDATE_IF_VERSION, (True, True): _UPDATE_IF_VERSION.values(**_RELEASING),
 }
+_UPDATES_AT_VERSION = {False: _UPDATE_AT_VERSION, True: _UPDATE_AT_VERSION.values(**_RELEASING)}
 
 
 def _update(session: Session, hub_id: int, values: dict[str, Any], *, version: int | None,
-            release_lease_of: str | None) -> bool:
+            release_lease_of: str | None, bump: bool = True) -> bool:
     unknown = values.keys() - _COLUMNS
     if unknown:  # a parameter that names no column would be dropped silently
         raise ValueError(f"not portal columns: {', '.join(sorted(unknown))}")
@@ -187,7 +203,8 @@ def _update(session: Session, hub_id: int, values: dict[str, Any], *, version: i
         params["b_version"] = version
     if release_lease_of is not None:
         params["b_lease_owner"] = release_lease_of
-    stmt = _UPDATES[(version is not None, release_lease_of is not None)]
+    stmt = _UPDATES[(version is not None, release_lease_of is not None)] if bump or version is None else \
+        _UPDATES_AT_VERSION[release_lease_of is not None]
     return _rowcount(session.connection().execute(stmt, params)) == 1
 
 
@@ -199,6 +216,17 @@ def update_portal_if_version(
     ``release_lease_of`` also releases that owner's database lease in the same statement.
     """
     return _update(session, hub_id, values, version=version, release_lease_of=release_lease_of)
+
+
+def update_portal_at_version(
+    *, session: Session, hub_id: int, version: int, values: dict[str, Any], release_lease_of: str | None = None,
+) -> bool:
+    """Apply ``values`` only while the row still holds ``version``, leaving ``token_version`` as it is.
+
+    For writes that store no new tokens (a failed refresh): a failure read at an older version never
+    overwrites a newer success, and a success read at this version still applies after it.
+    """
+    return _update(session, hub_id, values, version=version, release_lease_of=release_lease_of, bump=False)
 
 
 def update_portal(
@@ -234,13 +262,24 @@ def first_portal_on_key(*, session: Session, key_id: str) -> Portal | None:
     return session.execute(stmt).scalars().first()
 
 
-def portals_not_on_key(*, session: Session, key_id: str, limit: int) -> list[Portal]:
+def portals_not_on_key(*, session: Session, key_id: str, limit: int, after_hub_id: int | None = None) -> list[Portal]:
+    """Rows on another key, by hub id; ``after_hub_id`` pages on (keyset) past rows a caller skipped."""
     stmt = (
         select(Portal)
         .where(col(Portal.key_id).is_not(None), col(Portal.key_id) != key_id)
         .order_by(col(Portal.hub_id))
         .limit(limit)
     )
+    if after_hub_id is not None:
+        stmt = stmt.where(col(Portal.hub_id) > after_hub_id)
+    return list(session.execute(stmt).scalars())
+
+
+def portals_with_tokens(*, session: Session, limit: int, after_hub_id: int | None = None) -> list[Portal]:
+    """Rows holding tokens, by hub id, a page at a time (keyset)."""
+    stmt = select(Portal).where(col(Portal.key_id).is_not(None)).order_by(col(Portal.hub_id)).limit(limit)
+    if after_hub_id is not None:
+        stmt = stmt.where(col(Portal.hub_id) > after_hub_id)
     return list(session.execute(stmt).scalars())
 
 

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     dashboard_refresh_leeway_seconds: int = Field(default=300, ge=0, le=86_400)
     dashboard_http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     dashboard_data_dir: Path = Path("data")
+    # How long a SQLite writer waits for another's lock before the write fails (then the refresh path
+    # retries it and, failing that, keeps a refreshed token in the spill journal).
+    dashboard_sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0, le=600_000)
     dashboard_allow_marketplace_installs: bool = False
     dashboard_alert_webhook_url: SecretStr | None = None
     dashboard_alert_failure_threshold: int = Field(default=3, ge=1, le=1000)

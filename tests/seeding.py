@@ -44,9 +44,17 @@ def seed_portals(ctx: AppContext, sandbox_url: str, count: int, *, via: str = "i
 
 
 def make_due(ctx: AppContext, hub_ids: Sequence[int], *, expires_at: datetime | None = None) -> None:
-    """Set ``expires_at`` (default: a minute ago) so the next sweep refreshes these portals."""
+    """Set ``expires_at`` (default: a minute ago) so the next sweep refreshes these portals.
+
+    A token that expires then was issued long before: a last refresh is moved back by the token's lifetime
+    too, or the sweep's guard against refreshing a token issued less than a minute ago would skip it.
+    """
     when = expires_at or utcnow() - timedelta(minutes=1)
     with ctx.session() as session:
         for hub_id in hub_ids:
-            repository.update_portal(session=session, hub_id=hub_id, values={"expires_at": when})
+            values: dict[str, object] = {"expires_at": when}
+            portal = repository.get_portal(session=session, hub_id=hub_id)
+            if portal is not None and portal.last_refresh_at is not None:
+                values["last_refresh_at"] = min(portal.last_refresh_at, when - timedelta(minutes=30))
+            repository.update_portal(session=session, hub_id=hub_id, values=values)
         session.commit()

@@ -61,6 +61,11 @@ class HubSpotClient:
 
     # --- operations ------------------------------------------------------------------------------------
 
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy (a refresh lease must outlive every attempt of it)."""
+        return self._retry
+
     def exchange_code(self, code: str) -> TokenResponse:
         """Trade an authorization code for tokens. Not retried: codes are single use."""
         form = protocol.code_exchange_form(client_id=self.app.client_id, client_secret=self.app.client_secret,

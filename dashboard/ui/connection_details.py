@@ -31,7 +31,7 @@ def refresh_message(outcome: RefreshOutcome) -> tuple[Level, str]:
         return "success", f"Hub {hub}: refreshed{when}."
     if outcome.result == "fresh":
         return "info", f"Hub {hub}: {outcome.message}."
-    if outcome.result in ("busy", "skipped", "conflict"):
+    if outcome.result in ("busy", "skipped", "conflict", "journaled"):
         return "warning", f"Hub {hub}: {outcome.message}."
     return "error", f"Hub {hub}: refresh failed ({outcome.result}): {outcome.message}"
 

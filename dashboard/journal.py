@@ -1,0 +1,179 @@
+"""The spill journal: refreshed tokens the database refused, kept on local disk until it takes them.
+
+With rotating refresh tokens, HubSpot's answer to a refresh is the only copy of the new refresh token; the
+old one is dead. When storing it fails (database locked, read-only, full, gone) even after the retries,
+the refresh path appends the row's new column values to this journal instead of dropping them. The values
+are the ones the database would have stored: ciphertexts sealed with the current key, never plaintext.
+
+One JSON line per entry in ``DASHBOARD_DATA_DIR/token-journal.jsonl`` (mode 0600, appended and fsynced
+before the refresh returns). :func:`replay` writes entries back through the same conditional UPDATE as a
+refresh (the row must still hold the ``token_version`` the refresh read: a newer row wins) and keeps only
+the entries the database still refuses. Every worker and the dashboard replay before each sweep.
+
+Appends and replays of all processes on this machine take an exclusive ``flock`` on a lock file beside the
+journal, so a replay never rewrites the file under an append. The journal is per machine: a worker on
+another host replays its own.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dashboard import audit, repository
+from dashboard.context import AppContext
+from dashboard.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "token-journal.jsonl"
+LOCK_NAME = "token-journal.lock"
+_DATETIMES = frozenset({"expires_at", "last_refresh_at", "updated_at", "next_attempt_at"})
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One refresh the database refused: what to write to the row if it still holds ``base_version``."""
+
+    hub_id: int
+    base_version: int
+    values: dict[str, Any]
+    actor: str
+    audit_detail: str
+
+    def to_line(self) -> str:
+        values = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.values.items()}
+        return json.dumps({"hub_id": self.hub_id, "base_version": self.base_version, "values": values,
+                           "actor": self.actor, "audit_detail": self.audit_detail}, separators=(",", ":"))
+
+    @classmethod
+    def from_line(cls, line: str) -> Entry:
+        data = json.loads(line)
+        values = {k: (datetime.fromisoformat(v) if k in _DATETIMES and isinstance(v, str) else v)
+                  for k, v in data["values"].items()}
+        return cls(int(data["hub_id"]), int(data["base_version"]), values, str(data["actor"]),
+                   str(data["audit_detail"]))
+
+
+def path(ctx: AppContext) -> Path:
+    return Path(ctx.settings.dashboard_data_dir) / FILE_NAME
+
+
+@contextmanager
+def _locked(ctx: AppContext) -> Iterator[Path]:
+    folder = Path(ctx.settings.dashboard_data_dir)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield folder / FILE_NAME
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def append(ctx: AppContext, entry: Entry) -> bool:
+    """Append and fsync ``entry``; False (logged as critical, with the hub id only) when that fails too."""
+    try:
+        with _locked(ctx) as file:
+            fd = os.open(file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, (entry.to_line() + "\n").encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    except OSError as exc:
+        log.critical("hub %s: HubSpot issued new tokens that neither the database nor the spill journal "
+                     "could store (%s); if refresh tokens rotate, this portal must be re-authorized",
+                     entry.hub_id, exc.__class__.__name__)
+        return False
+    log.error("hub %s: the database refused the refreshed tokens; kept them in the spill journal %s "
+              "until it accepts them", entry.hub_id, file)
+    return True
+
+
+def _read(file: Path) -> list[Entry]:
+    entries: list[Entry] = []
+    if not file.exists():
+        return entries
+    for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entries.append(Entry.from_line(line))
+        except (ValueError, KeyError, TypeError):
+            # A torn last line (a crash during append; its fsync never returned, so its refresh never did).
+            log.error("spill journal line %s is unreadable; skipped", n)
+    return entries
+
+
+def _rewrite(file: Path, entries: list[Entry]) -> None:
+    """Replace the journal with ``entries`` at once (temp file, fsync, rename)."""
+    if not entries:
+        file.unlink(missing_ok=True)
+        return
+    tmp = file.with_name(f".{file.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, "".join(e.to_line() + "\n" for e in entries).encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, file)
+
+
+def _apply(ctx: AppContext, entry: Entry) -> bool:
+    """Store one entry if its row still holds ``base_version``; its audit event either way. True if stored."""
+    with ctx.session() as session, ctx.writing():
+        stored = repository.update_portal_if_version(session=session, hub_id=entry.hub_id,
+                                                     version=entry.base_version, values=entry.values)
+        audit.record(session, actor=entry.actor, action="refresh", outcome="success" if stored else "conflict",
+                     hub_id=entry.hub_id, detail=f"{entry.audit_detail}; stored from the spill journal")
+        session.commit()
+    if not stored:
+        log.warning("hub %s: a spill journal entry was superseded by a newer row; dropped", entry.hub_id)
+    return stored
+
+
+def replay(ctx: AppContext) -> int:
+    """Write journal entries back into the database; how many were stored.
+
+    Entries the database still refuses stay (then :class:`StorageError` is raised after the rest were
+    tried); entries whose row moved on (newer ``token_version``, or the portal is gone) are dropped.
+    """
+    file = path(ctx)
+    if not file.exists():
+        return 0
+    stored = 0
+    error: StorageError | None = None
+    with _locked(ctx) as file:
+        entries = _read(file)
+        kept: list[Entry] = []
+        for entry in entries:
+            try:
+                stored += _apply(ctx, entry)
+            except StorageError as exc:
+                kept.append(entry)
+                error = exc
+        if kept != entries:
+            _rewrite(file, kept)
+    if error is not None:
+        raise StorageError(f"{len(kept)} refreshed token(s) wait in the spill journal: {error}")
+    return stored
+
+
+def size(ctx: AppContext) -> int:
+    """Entries waiting in the journal (0 when there is none): for metrics and status pages."""
+    file = path(ctx)
+    try:
+        with file.open(encoding="utf-8") as fh:
+            return sum(1 for line in fh if line.strip())
+    except FileNotFoundError:
+        return 0

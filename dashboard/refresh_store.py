@@ -1,0 +1,166 @@
+"""Writing what a refresh produced: new tokens, or a failure, under the portal's lease.
+
+New tokens are the only copy HubSpot gives us (with rotation, the old refresh token is dead), so their
+store is retried with backoff while the lease lasts and, if the database still refuses, spilled to the
+journal (dashboard/journal.py) instead of dropped. Failures are written only while the row still holds the
+``token_version`` the refresh read: a stale failure (another process refreshed meanwhile, with another
+lock or after our lease ran out) never overwrites a newer success.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from dashboard import alerts, audit, journal, repository
+from dashboard.actors import Actor
+from dashboard.context import AppContext
+from dashboard.errors import CryptoError, DashboardError, KeyNotFoundError, StorageError
+from dashboard.models import Portal, PortalStatus, utcnow
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = timedelta(hours=1)
+STORE_WAITS = (0.25, 0.5, 1.0, 2.0)  # seconds between store attempts, while the lease lasts
+KEY_PROBLEMS = ("key_missing", "undecryptable")
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    """What happened to one portal: refreshed, journaled, fresh, busy, conflict, failed, needs_reauth, skipped."""
+
+    hub_id: int
+    result: str
+    expires_at: datetime | None = None
+    message: str = ""
+
+
+def backoff_for(failures: int) -> timedelta:
+    """30 s, 1 min, 2 min, ... capped at an hour."""
+    return min(timedelta(seconds=30 * 2 ** max(0, failures - 1)), MAX_BACKOFF)
+
+
+@dataclass
+class Lease:
+    """A lease this call holds on one portal; ``held`` turns False once it is released.
+
+    ``deadline`` (``time.monotonic()``) is when it runs out: the store is retried only until then.
+    """
+
+    hub_id: int
+    owner: str
+    in_row: bool
+    held: bool = True
+    deadline: float = math.inf
+
+    @property
+    def row_owner(self) -> str | None:
+        """The owner to release within the row's own UPDATE (database leases), else None."""
+        return self.owner if self.in_row and self.held else None
+
+    def released_with_row(self, row_written: bool) -> None:
+        if row_written and self.in_row:
+            self.held = False
+
+
+def release(ctx: AppContext, lease: Lease) -> None:
+    if not lease.held:
+        return
+    try:
+        ctx.leases.release(lease.hub_id, lease.owner)
+        lease.held = False
+    except StorageError:
+        log.warning("could not release the lease of hub %s; it expires on its own", lease.hub_id)
+
+
+def _write_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, values: dict[str, Any],
+                  detail: str) -> bool:
+    with ctx.session() as session, ctx.writing():
+        stored = repository.update_portal_if_version(session=session, hub_id=portal.hub_id,
+                                                     version=portal.token_version, values=values,
+                                                     release_lease_of=lease.row_owner)
+        audit.record(session, actor=actor.name, action="refresh", outcome="success" if stored else "conflict",
+                     hub_id=portal.hub_id, detail=detail)
+        session.commit()
+    lease.released_with_row(stored)
+    return stored
+
+
+def store_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, values: dict[str, Any],
+                 detail: str) -> bool | None:
+    """Store refreshed tokens read at ``portal.token_version``: True stored, False a newer row won,
+    None the database refused every attempt and the values went to the spill journal."""
+    for wait in (*STORE_WAITS, None):
+        try:
+            return _write_tokens(ctx, portal, lease, actor, values, detail)
+        except StorageError as exc:
+            if wait is None or time.monotonic() + wait >= lease.deadline:
+                log.error("hub %s: storing refreshed tokens failed: %s", portal.hub_id, exc)
+                break
+            log.warning("hub %s: storing refreshed tokens failed (%s); retrying in %.2f s", portal.hub_id, exc, wait)
+            time.sleep(wait)
+    journal.append(ctx, journal.Entry(portal.hub_id, portal.token_version, values, actor.name, detail))
+    return None
+
+
+def failure_kind(exc: DashboardError) -> str:
+    """``key_missing`` / ``undecryptable`` for rows we cannot read, else the error's own code."""
+    if isinstance(exc, KeyNotFoundError):
+        return "key_missing"
+    if isinstance(exc, CryptoError):
+        return "undecryptable"
+    return exc.code
+
+
+def _key_advice(portal: Portal, kind: str, exc: DashboardError) -> str:
+    where = f"hub {portal.hub_id}" + (f" ({portal.hub_domain})" if portal.hub_domain else "")
+    if kind == "key_missing":
+        return f"{where}: {exc.description}; then the next sweep refreshes it"
+    return (f"{where}: {exc.description}. Restore the key that wrote it under id {portal.key_id!r}, "
+            "or install the portal again")
+
+
+def record_failure(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, exc: DashboardError, *,
+                   reauth: bool) -> RefreshOutcome:
+    """Record a failed refresh, only while the row still holds the version ``portal`` was read at."""
+    now = utcnow()
+    failures = portal.consecutive_failures + 1
+    kind = "invalid_grant" if reauth else failure_kind(exc)
+    description = _key_advice(portal, kind, exc) if kind in KEY_PROBLEMS else exc.description
+    if reauth:
+        values: dict[str, Any] = {"status": PortalStatus.NEEDS_REAUTH, "next_attempt_at": None}
+    else:
+        values = {"status": PortalStatus.REFRESH_FAILING, "next_attempt_at": now + backoff_for(failures)}
+    values.update({"last_refresh_result": kind, "last_error": description[:500], "consecutive_failures": failures,
+                   "last_refresh_at": now, "updated_at": now})
+    with ctx.session() as session, ctx.writing():
+        written = repository.update_portal_at_version(session=session, hub_id=portal.hub_id,
+                                                      version=portal.token_version, values=values,
+                                                      release_lease_of=lease.row_owner)
+        audit.record(session, actor=actor.name, action="refresh", outcome="failure" if written else "stale",
+                     hub_id=portal.hub_id, detail=f"{kind}: {description[:300]}"
+                     + ("" if written else " (not recorded: the portal was refreshed meanwhile)"))
+        session.commit()
+    lease.released_with_row(written)
+    if not written:
+        return RefreshOutcome(portal.hub_id, "conflict", message="another process refreshed this portal meanwhile")
+    _alert(ctx, portal, kind, description, failures, reauth=reauth)
+    result = "needs_reauth" if reauth else "failed"
+    return RefreshOutcome(portal.hub_id, result, portal.expires_at, description)
+
+
+def _alert(ctx: AppContext, portal: Portal, kind: str, description: str, failures: int, *, reauth: bool) -> None:
+    hub, domain = portal.hub_id, portal.hub_domain
+    if reauth and portal.status != PortalStatus.NEEDS_REAUTH:
+        alerts.send_alert(ctx, event="needs_reauth", hub_id=hub, hub_domain=domain,
+                          status=PortalStatus.NEEDS_REAUTH, detail=description, failures=failures)
+    elif kind in KEY_PROBLEMS:
+        if portal.last_refresh_result != kind:  # once per problem, not once per backoff step
+            alerts.send_alert(ctx, event="key_problem", hub_id=hub, hub_domain=domain,
+                              status=PortalStatus.REFRESH_FAILING, detail=description, failures=failures)
+    elif not reauth and failures == ctx.settings.dashboard_alert_failure_threshold:
+        alerts.send_alert(ctx, event="refresh_failing", hub_id=hub, hub_domain=domain,
+                          status=PortalStatus.REFRESH_FAILING, detail=description, failures=failures)
