@@ -79,7 +79,12 @@ def _keys_status(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int
         mark = "" if kid in st.configured_key_ids else "  (NOT CONFIGURED: rows unreadable)"
         print(f"{kid}: {st.rows_per_key.get(kid, 0)} rows{mark}")
     print(f"rows to rotate: {st.rows_to_rotate}")
-    return 1 if st.unknown_key_ids else 0
+    unreadable = keys.unreadable_rows(ctx.engine, ctx.cipher)
+    for row in unreadable:
+        print(f"unreadable: {row.describe()}", file=sys.stderr)
+    if unreadable:
+        print(f"unreadable rows: {len(unreadable)}")
+    return 1 if st.unknown_key_ids or unreadable else 0
 
 
 def _keys_rotate(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
@@ -88,8 +93,11 @@ def _keys_rotate(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int
     require(ctx.engine, actor, "keys", action="keys.rotate")
     res = keys.rotate_keys(ctx.engine, ctx.cipher, actor=actor.name, batch_size=args.batch_size,
                            on_batch=lambda n: print(f"rotated {n} rows", file=sys.stderr))
-    print(f"rotated {res.rotated} rows to key {ctx.cipher.primary_key_id}; remaining {res.remaining}")
-    return 0 if res.remaining == 0 else 1
+    for row in res.unreadable:
+        print(f"could not read {row.describe()}; left as it is", file=sys.stderr)
+    print(f"rotated {res.rotated} rows to key {ctx.cipher.primary_key_id}; remaining {res.remaining}"
+          + (f"; could not read {len(res.unreadable)}" if res.unreadable else ""))
+    return 0 if res.remaining == 0 and not res.unreadable else 1
 
 
 def _install_start(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:

@@ -3,7 +3,8 @@
 Rotation re-encrypts rows to the primary key in small batches. Each row is rewritten by one conditional
 UPDATE that only applies if the row still holds the ciphertext we read (same ``token_version``), so a
 concurrent refresh is never overwritten, an interrupted run leaves every row readable with the key it
-names, and a rerun simply continues.
+names, and a rerun simply continues. A row it cannot read (its key is not configured, or the ciphertext is
+damaged) is left as it is and counted, naming its hub and key id: one bad row never blocks the others.
 """
 
 from __future__ import annotations
@@ -16,8 +17,44 @@ from sqlmodel import Session
 
 from dashboard import audit, repository, vault
 from dashboard.crypto import TokenCipher
-from dashboard.errors import InputError, KeyNotFoundError
-from dashboard.models import utcnow
+from dashboard.db import storage_errors
+from dashboard.errors import CryptoError, InputError, KeyNotFoundError
+from dashboard.models import Portal, utcnow
+
+
+@dataclass(frozen=True)
+class UnreadableRow:
+    """A row whose tokens cannot be decrypted: ``reason`` is ``key_missing`` or ``undecryptable``."""
+
+    hub_id: int
+    key_id: str | None
+    reason: str
+
+    def describe(self) -> str:
+        why = "its key is not configured" if self.reason == "key_missing" else "its ciphertext does not open"
+        return f"hub {self.hub_id}: key id {self.key_id!r}, {why}"
+
+
+def _try_open(cipher: TokenCipher, portal: Portal) -> vault.TokenPair | UnreadableRow:
+    try:
+        return vault.open_tokens(cipher, portal)
+    except KeyNotFoundError:
+        return UnreadableRow(portal.hub_id, portal.key_id, "key_missing")
+    except CryptoError:
+        return UnreadableRow(portal.hub_id, portal.key_id, "undecryptable")
+
+
+def unreadable_rows(engine: Engine, cipher: TokenCipher, *, batch_size: int = 500) -> list[UnreadableRow]:
+    """Every row holding tokens that this cipher cannot decrypt (each row is opened, a page at a time)."""
+    found: list[UnreadableRow] = []
+    after: int | None = None
+    while True:
+        with storage_errors(), Session(engine) as session:
+            page = repository.portals_with_tokens(session=session, limit=batch_size, after_hub_id=after)
+        if not page:
+            return found
+        found.extend(r for r in (_try_open(cipher, p) for p in page) if isinstance(r, UnreadableRow))
+        after = page[-1].hub_id
 
 
 @dataclass(frozen=True)
@@ -41,31 +78,22 @@ class RotationResult:
     rotated: int
     skipped_concurrent: int
     remaining: int
+    unreadable: tuple[UnreadableRow, ...] = ()
 
 
 def key_status(engine: Engine, cipher: TokenCipher) -> KeyStatus:
-    with Session(engine) as session:
+    with storage_errors(), Session(engine) as session:
         counts = repository.rows_per_key(session=session)
     return KeyStatus(cipher.primary_key_id, cipher.key_ids, counts)
 
 
-def check_keys(engine: Engine, cipher: TokenCipher) -> None:
-    """Before any write: every key id found in rows is configured and opens a row it names.
-
-    Raises :class:`KeyNotFoundError` / :class:`CryptoError` naming the key id.
-    """
-    status = key_status(engine, cipher)
-    if status.unknown_key_ids:
-        ids = ", ".join(repr(k) for k in status.unknown_key_ids)
-        raise KeyNotFoundError(
-            f"rows are encrypted with key id(s) {ids}, not in DASHBOARD_ENCRYPTION_KEYS; "
-            "add those keys back (they may stay after the first) and run again"
-        )
-    with Session(engine) as session:
-        for key_id in sorted(status.rows_per_key):
-            sample = repository.first_portal_on_key(session=session, key_id=key_id)
-            if sample is not None:
-                vault.open_tokens(cipher, sample)  # a wrong key under a known id fails here
+def check_primary_key(engine: Engine, cipher: TokenCipher) -> None:
+    """Before any write: the primary key opens a row that names it (a different key under the same id
+    would make rotated rows unreadable beside the ones already on it). :class:`CryptoError` otherwise."""
+    with storage_errors(), Session(engine) as session:
+        sample = repository.first_portal_on_key(session=session, key_id=cipher.primary_key_id)
+    if sample is not None:
+        vault.open_tokens(cipher, sample)
 
 
 def rotate_keys(
@@ -74,23 +102,28 @@ def rotate_keys(
 ) -> RotationResult:
     """Re-encrypt every row to the primary key.
 
-    A missing or wrong key is found by :func:`check_keys` before any write; a single damaged row stops
-    the run at its batch (earlier batches stay committed, and stay readable).
+    A wrong primary key is refused before any write. Rows that cannot be read (key missing, ciphertext
+    damaged) are skipped and returned in ``unreadable``; the run pages past them by hub id, so it ends.
     """
     if batch_size < 1:
         raise InputError("batch size must be at least 1")
-    check_keys(engine, cipher)
+    check_primary_key(engine, cipher)
     primary = cipher.primary_key_id
     rotated = skipped = 0
-    seen_conflicts: set[int] = set()
+    unreadable: list[UnreadableRow] = []
+    after: int | None = None
     while True:
-        with Session(engine) as session:
-            batch = repository.portals_not_on_key(session=session, key_id=primary, limit=batch_size)
-            batch = [p for p in batch if p.hub_id not in seen_conflicts]
+        with storage_errors(), Session(engine) as session:
+            batch = repository.portals_not_on_key(session=session, key_id=primary, limit=batch_size,
+                                                  after_hub_id=after)
             if not batch:
                 break
+            after = batch[-1].hub_id
             for portal in batch:
-                tokens = vault.open_tokens(cipher, portal)  # raises CryptoError naming the key id
+                tokens = _try_open(cipher, portal)
+                if isinstance(tokens, UnreadableRow):
+                    unreadable.append(tokens)
+                    continue
                 ok = repository.update_portal_if_version(
                     session=session, hub_id=portal.hub_id, version=portal.token_version,
                     values={**vault.seal(cipher, portal.hub_id, tokens), "updated_at": utcnow()},
@@ -99,13 +132,14 @@ def rotate_keys(
                     rotated += 1
                 else:  # refreshed meanwhile: the refresh already wrote it with the primary key
                     skipped += 1
-                    seen_conflicts.add(portal.hub_id)
             session.commit()
         if on_batch is not None:
             on_batch(rotated)
     status = key_status(engine, cipher)
-    with Session(engine) as session:
-        audit.record(session, actor=actor, action="keys.rotate", outcome="success",
-                     detail=f"rotated={rotated} to key {primary}; remaining={status.rows_to_rotate}")
+    with storage_errors(), Session(engine) as session:
+        audit.record(session, actor=actor, action="keys.rotate", outcome="failure" if unreadable else "success",
+                     detail=f"rotated={rotated} to key {primary}; remaining={status.rows_to_rotate}; "
+                     f"unreadable={len(unreadable)}")
         session.commit()
-    return RotationResult(rotated=rotated, skipped_concurrent=skipped, remaining=status.rows_to_rotate)
+    return RotationResult(rotated=rotated, skipped_concurrent=skipped, remaining=status.rows_to_rotate,
+                          unreadable=tuple(unreadable))

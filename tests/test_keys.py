@@ -120,7 +120,8 @@ def test_status_counts_rows_per_key(engine: Engine, db_file: Path, tmp_path: Pat
     assert "new: 3 rows" in lines
     assert "old: 7 rows" in lines
     assert "ghost: 2 rows  (NOT CONFIGURED: rows unreadable)" in lines
-    assert lines[-1] == "rows to rotate: 9"
+    assert lines[-2:] == ["rows to rotate: 9", "unreadable rows: 2"]
+    assert "unreadable: hub 11: key id 'ghost', its key is not configured" in done.stderr
 
 
 def test_status_succeeds_when_every_key_is_configured(engine: Engine, db_file: Path, tmp_path: Path) -> None:
@@ -198,44 +199,71 @@ def test_rotation_killed_midway_stays_readable_and_resumes(
     assert "rows to rotate: 0" in status.stdout
 
 
-@pytest.mark.parametrize(("keys_setting", "error"), [
-    (NEW, KeyNotFoundError),                                 # old key missing
-    (f"{NEW},{generate_key_entry('old')}", CryptoError),     # a different key under the id "old"
+def token_rows(engine: Engine) -> list[tuple[int, str | None, str | None, int]]:
+    return sorted((p.hub_id, p.key_id, p.access_token_ct, p.token_version) for p in portals(engine))
+
+
+def corrupt(engine: Engine, hub_id: int) -> None:
+    """Flip the ciphertext of one row to another valid-looking value (a damaged or moved ciphertext)."""
+    with Session(engine) as session:
+        portal = repository.get_portal(session=session, hub_id=hub_id)
+        assert portal is not None and portal.access_token_ct is not None
+        other = vault.seal(cipher_for(OLD), hub_id + 1, tokens_for(hub_id))  # bound to another row
+        repository.update_portal(session=session, hub_id=hub_id, values={"access_token_ct": other["access_token_ct"]})
+        session.commit()
+
+
+@pytest.mark.parametrize(("keys_setting", "reason"), [
+    (NEW, "key_missing"),                                    # old key missing
+    (f"{NEW},{generate_key_entry('old')}", "undecryptable"),  # a different key under the id "old"
 ], ids=["old-key-missing", "old-key-wrong"])
-def test_missing_or_wrong_key_changes_nothing(
-    engine: Engine, db_file: Path, tmp_path: Path, keys_setting: str, error: type[CryptoError],
+def test_missing_or_wrong_key_is_counted_and_changes_no_row(
+    engine: Engine, db_file: Path, tmp_path: Path, keys_setting: str, reason: str,
 ) -> None:
+    """Issue #10: the run goes past every unreadable row, names each (hub and key id), ends with a count
+    and a non-zero exit, and changes none of them."""
     add_portals(engine, cipher_for(OLD), range(1, 31))
     engine.dispose()
-    before = snapshot(db_file)
+    before = token_rows(engine)
 
     done = run_cli("keys", "rotate", "--batch-size", "10", env=env_for(db_file, keys_setting), cwd=tmp_path)
     assert done.returncode == 1
-    assert done.stdout == ""
-    [line] = done.stderr.splitlines()
-    assert line.startswith("error: ")
-    assert "'old'" in line
+    assert done.stdout.splitlines()[-1] == "rotated 0 rows to key new; remaining 30; could not read 30"
+    named = [line for line in done.stderr.splitlines() if line.startswith("could not read hub ")]
+    assert len(named) == 30 and all("key id 'old'" in line for line in named)
     assert "Traceback" not in done.stderr
     for secret in (OLD, NEW, keys_setting):
-        assert secret.split(":", 1)[1] not in done.stderr
-    assert snapshot(db_file) == before
+        assert secret.split(":", 1)[1] not in done.stderr + done.stdout
+    assert token_rows(engine) == before
 
-    with pytest.raises(error, match="'old'"):  # the same check in-process names the same key id
-        keys.rotate_keys(engine, cipher_for(keys_setting), actor="test", batch_size=10)
+    result = keys.rotate_keys(engine, cipher_for(keys_setting), actor="test", batch_size=10)
+    assert result.rotated == 0 and result.remaining == 30
+    assert sorted(r.hub_id for r in result.unreadable) == list(range(1, 31))
+    assert {r.reason for r in result.unreadable} == {reason}
+    assert token_rows(engine) == before
 
 
-def test_unknown_key_after_rotatable_rows_still_changes_nothing(engine: Engine) -> None:
-    """Rows on a configured key come first in hub-id order; the ghost rows at the end must stop the run
-    before the first batch is written, not after a few batches were committed."""
+def test_rotation_continues_past_unreadable_rows(engine: Engine, db_file: Path, tmp_path: Path) -> None:
+    """Unreadable rows scattered among readable ones, more of them than a batch: every readable row is
+    rotated, every unreadable one is left as it was and counted; status fails until they are gone."""
     add_portals(engine, cipher_for(OLD), range(1, 51))
-    add_portals(engine, cipher_for(GHOST), range(51, 56))
-    before = sorted((p.hub_id, p.key_id, p.access_token_ct, p.token_version) for p in portals(engine))
+    add_portals(engine, cipher_for(GHOST), range(51, 66))  # 15 ghost rows: more than a batch of 10
+    add_portals(engine, cipher_for(OLD), range(66, 80))
+    corrupt(engine, 7)
+    ghost_before = [r for r in token_rows(engine) if r[1] == "ghost" or r[0] == 7]
 
-    with pytest.raises(KeyNotFoundError, match="'ghost'"):
-        keys.rotate_keys(engine, cipher_for(NEW, OLD), actor="test", batch_size=10)
+    result = keys.rotate_keys(engine, cipher_for(NEW, OLD), actor="test", batch_size=10)
+    assert result.rotated == 63
+    assert sorted(r.hub_id for r in result.unreadable) == [7, *range(51, 66)]
+    assert {r.hub_id: r.reason for r in result.unreadable}[7] == "undecryptable"
+    assert [r for r in token_rows(engine) if r[1] == "ghost" or r[0] == 7] == ghost_before
+    assert rows_per_key(engine) == {"new": 63, "old": 1, "ghost": 15}
 
-    after = sorted((p.hub_id, p.key_id, p.access_token_ct, p.token_version) for p in portals(engine))
-    assert after == before
+    engine.dispose()
+    done = run_cli("keys", "status", env=env_for(db_file, f"{NEW},{OLD},{GHOST}"), cwd=tmp_path)
+    assert done.returncode == 1, "a damaged ciphertext keeps status failing although every key is configured"
+    assert done.stdout.splitlines()[-1] == "unreadable rows: 1"
+    assert "hub 7: key id 'old'" in done.stderr
 
 
 def test_wrong_primary_key_is_refused_before_any_write(engine: Engine) -> None:
