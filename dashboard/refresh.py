@@ -23,6 +23,7 @@ from dashboard.actors import SYSTEM, Actor
 from dashboard.context import AppContext
 from dashboard.errors import CryptoError, DashboardError, InvalidGrantError, NotFoundError, TransientError
 from dashboard.guard import require
+from dashboard.hubspot.client import RetryPolicy
 from dashboard.models import Portal, PortalStatus, utcnow
 from dashboard.refresh_store import Lease, record_failure, release, store_tokens
 from dashboard.refresh_store import RefreshOutcome as RefreshOutcome
@@ -41,8 +42,12 @@ def lease_ttl(ctx: AppContext) -> timedelta:
     refresh token HubSpot rotated for it comes back only if the next refresh (with the previous token) falls
     within the rotation grace period (README, "Crash safety"). 45 s with the defaults.
     """
-    retry = ctx.hubspot.retry
-    slowest = retry.attempts * ctx.settings.dashboard_http_timeout_seconds + (retry.attempts - 1) * retry.max_wait
+    return lease_ttl_for(ctx.settings.dashboard_http_timeout_seconds, ctx.hubspot.retry)
+
+
+def lease_ttl_for(http_timeout_s: float, retry: RetryPolicy) -> timedelta:
+    """:func:`lease_ttl` for a worker with this HTTP timeout and retry policy."""
+    slowest = retry.attempts * http_timeout_s + (retry.attempts - 1) * retry.max_wait
     return timedelta(seconds=slowest + LEASE_MARGIN_S)
 
 
