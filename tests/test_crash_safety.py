@@ -42,8 +42,8 @@ from sqlmodel import col
 from dashboard import install, refresh, repository, vault
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
-from dashboard.models import Portal, PortalStatus, utcnow
 from dashboard.hubspot.client import RetryPolicy
+from dashboard.models import Portal, PortalStatus, utcnow
 from dashboard.settings import Settings, load_settings
 from tests.cli_helpers import cli_env
 from tests.conftest import FAST_RETRY

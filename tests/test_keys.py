@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from dashboard import db, keys, repository, vault
 from dashboard.crypto import KeyRing, TokenCipher, generate_key_entry
-from dashboard.errors import CryptoError, KeyNotFoundError
+from dashboard.errors import CryptoError
 from dashboard.models import Portal, PortalStatus
 from tests.cli_helpers import TEST_CLIENT, cli_command, cli_env, run_cli
 

@@ -149,7 +149,8 @@ def test_a_database_fault_during_a_sweep_loses_no_rotated_token(
         lost = [h for h in hubs if stored[h] != live[h]]
         stats = sandbox_get(sandbox, "/_sandbox/stats")
         grants = stats["token_requests"]["refresh_token"]
-        print(f"\n{fault.__name__}: first={sorted(o.result for o in outcomes)} journaled={len(journaled)} lost={len(lost)} grants={grants} "
+        print(f"\n{fault.__name__}: first={sorted(o.result for o in outcomes)} journaled={len(journaled)} "
+              f"lost={len(lost)} grants={grants} "
               f"audit={len(events)} invalid_grant={stats['errors'].get('invalid_grant', 0)}")
         assert lost == []
         assert len([e for e in events if e.outcome in ("success", "conflict")]) == grants
