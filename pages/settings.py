@@ -9,6 +9,7 @@ from dashboard import keys
 from dashboard.errors import DashboardError
 from dashboard.settings import check_redirect_uri
 from dashboard.ui.layout import start_page
+from dashboard.ui.worker_status import show_sweep_status
 
 ctx, _actor = start_page("Settings")
 settings = ctx.settings
@@ -43,6 +44,12 @@ st.container(key="set_storage_table").dataframe(pd.DataFrame({
     "value": [settings.database_backend, ctx.leases.name, is_set(settings.dashboard_alert_webhook_url),
               str(settings.dashboard_data_dir)],
 }), hide_index=True, width="stretch")
+
+st.subheader("Refresh workers")
+st.caption(f"Embedded worker: {'on' if settings.dashboard_embedded_worker else 'off'} "
+           f"(DASHBOARD_EMBEDDED_WORKER), every {settings.dashboard_worker_interval_seconds:g} s "
+           "(DASHBOARD_WORKER_INTERVAL_SECONDS).")
+show_sweep_status(ctx, _actor)
 
 st.subheader("Encryption keys")
 try:

@@ -8,6 +8,7 @@ A configuration problem does not stop the server: the pages show it as one line,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from dashboard import worker
 from dashboard.context import build_context
 from dashboard.errors import DashboardError
 from dashboard.settings import load_settings
@@ -33,9 +35,13 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
         log.error("the dashboard cannot start its context: %s", exc)
         ctx = None
     set_shared_context(ctx)
+    if ctx is not None:
+        worker.start_embedded(ctx)  # one per server process; DASHBOARD_EMBEDDED_WORKER=false turns it off
     try:
         yield {}
     finally:
+        # Refreshes in flight finish and store their tokens before the context closes.
+        await asyncio.to_thread(worker.stop_embedded)
         set_shared_context(None)
         if ctx is not None:
             ctx.close()
