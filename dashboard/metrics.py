@@ -22,6 +22,7 @@ from dashboard.context import AppContext
 from dashboard.models import PortalStatus, utcnow
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+OUTCOMES = ("refreshed", "fresh", "busy", "failed", "needs_reauth", "skipped", "conflict", "stopped")
 JOURNAL_GLOB = "*journal*"  # the refresh engine's spill journal(s) under DASHBOARD_DATA_DIR
 
 
@@ -59,6 +60,8 @@ def _get() -> _Metrics:
                 api_requests=Counter("dashboard_token_api_requests", "Token API requests by endpoint and status.",
                                      ["endpoint", "status"], registry=reg),
             )
+            for outcome in OUTCOMES:  # every series from the start, so rate() sees the first one
+                _metrics.refreshes.labels(outcome)
         return _metrics
 
 

@@ -392,3 +392,8 @@ def earliest_expiry(*, session: Session, statuses: Sequence[str]) -> datetime | 
     stmt = select(func.min(col(Portal.expires_at))).where(col(Portal.status).in_(list(statuses)))
     value = session.execute(stmt).scalar_one_or_none()
     return value if isinstance(value, datetime) or value is None else None
+
+
+def ping(*, session: Session) -> None:
+    """One round trip to the database (readiness)."""
+    session.execute(select(func.count()).select_from(WorkerHeartbeat))

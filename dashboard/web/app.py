@@ -54,6 +54,10 @@ async def healthz(request: Request) -> Response:
 
 def build_routes() -> list[BaseRoute]:
     """Every route served beside the pages; each feature adds its module's routes here."""
+    from dashboard.web import api_routes, ops_routes
+
     return [
         Route("/healthz", healthz, methods=["GET"]),
+        *ops_routes.routes(),
+        *api_routes.routes(),
     ]
