@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import keys
 from dashboard.errors import DashboardError
 from dashboard.settings import check_redirect_uri
+from dashboard.ui.api_keys_panel import api_keys_section
 from dashboard.ui.layout import start_page
 from dashboard.ui.worker_status import show_sweep_status
 
@@ -71,6 +72,10 @@ else:
         st.warning(f"{status.rows_to_rotate} rows still use an older key; run `python -m dashboard keys rotate`.")
     else:
         st.success(f"Every stored token uses the primary key {status.primary_key_id}.")
+
+st.subheader("Token API keys")
+st.caption("Services get fresh tokens from /api/v1 with these keys (README 'Token API').")
+api_keys_section(ctx, _actor)
 
 st.subheader("Sandbox")
 if ctx.sandbox_mode:
