@@ -23,6 +23,7 @@ from dashboard.context import build_context
 from dashboard.errors import DashboardError
 from dashboard.settings import load_settings
 from dashboard.web.runtime import set_shared_context
+from dashboard.web.tcp import set_nodelay_on_listeners
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
         log.error("the dashboard cannot start its context: %s", exc)
         ctx = None
     set_shared_context(ctx)
+    set_nodelay_on_listeners()  # keep-alive responses would otherwise wait 40 ms each (see tcp.py)
     if ctx is not None:
         worker.start_embedded(ctx)  # one per server process; DASHBOARD_EMBEDDED_WORKER=false turns it off
     try:
