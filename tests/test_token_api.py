@@ -21,6 +21,11 @@ from tests.conftest import FAST_RETRY, sandbox_post
 from tests.lifecycle_helpers import ADMIN, install_portal, stats
 
 
+@pytest.fixture
+def db_url(any_db_url: str) -> str:
+    """On SQLite and on PostgreSQL."""
+    return any_db_url
+
 @given(per_minute=st.integers(1, 1000), gaps=st.lists(st.floats(0, 5), min_size=1, max_size=300))
 @settings(max_examples=200, deadline=None)
 def test_rate_limiter_never_allows_more_than_its_budget(per_minute: int, gaps: list[float]) -> None:
