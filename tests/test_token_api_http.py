@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 from prometheus_client.parser import text_string_to_metric_families
 
 from dashboard import api_keys, repository
@@ -219,16 +220,47 @@ def test_metrics_readiness_and_rate_limit(setup: Setup) -> None:
     assert 1 <= int(codes[-1].headers["retry-after"]) <= 20 and codes[-1].json()["error"] == "rate_limited"
 
 
+def test_responses_match_the_openapi_document(setup: Setup) -> None:
+    doc = setup.get(setup.api, "/api/v1/openapi.json").json()
+    assert doc["openapi"] == "3.1.0"
+
+    def check(path: str, method: str, resp: httpx.Response) -> None:
+        declared = doc["paths"][path][method]["responses"]
+        assert str(resp.status_code) in declared, (path, resp.status_code)
+        schema = declared[str(resp.status_code)]["content"]["application/json"]["schema"]
+        Draft202012Validator({**schema, "components": doc["components"]}).validate(resp.json())
+
+    hub = setup.install()
+    reader, operator = setup.create_key("--name", "contract"), setup.create_key("--name", "c-ops", "--role", "operator")
+    check("/api/v1/portals", "get", setup.get(setup.api, "/api/v1/portals", reader))
+    check("/api/v1/portals", "get", setup.get(setup.api, "/api/v1/portals", "nope"))
+    token = "/api/v1/portals/{hub_id}/token"
+    check(token, "get", setup.get(setup.api, f"/api/v1/portals/{hub}/token", reader))
+    check(token, "get", setup.get(setup.api, "/api/v1/portals/999999/token", reader))
+    refresh_path = "/api/v1/portals/{hub_id}/refresh"
+    check(refresh_path, "post", setup.get(setup.api, f"/api/v1/portals/{hub}/refresh", reader, method="POST"))
+    check(refresh_path, "post", setup.get(setup.api, f"/api/v1/portals/{hub}/refresh", operator, method="POST"))
+    setup.cli("revoke", "--hub-id", str(hub), "--local-only")
+    check(token, "get", setup.get(setup.api, f"/api/v1/portals/{hub}/token", reader))
+
+
 def test_no_token_or_key_leaks_into_responses_logs_audit_or_metrics(setup: Setup) -> None:
     """Runs last: everything the module's requests produced, scanned for every token and key."""
     tokens = [t["token"] for t in sandbox_tokens(setup.sandbox_url)]
     assert tokens and setup.keys
     secrets = [*tokens, *setup.keys, *(k.split("_", 2)[2] for k in setup.keys), KEY_ENTRY.split(":", 1)[1]]
     # A token response carries its own portal's access token and nothing else; no other body any secret.
-    others = [body for body in setup.seen if '"access_token"' not in body]
+    def own_token(body: str) -> str | None:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+        return data.get("access_token") if isinstance(data, dict) else None
+
+    others = [body for body in setup.seen if own_token(body) is None]
     for body in setup.seen:
-        if '"access_token"' in body:
-            own = json.loads(body)["access_token"]
+        own = own_token(body)
+        if own is not None:
             leaked = [s[:6] for s in secrets if s in body and s != own]
             assert not leaked, f"a token response carried another secret: {leaked}"
     metrics_texts = [setup.get(server.url.removesuffix("/_stcore/health"), "/metrics").text
