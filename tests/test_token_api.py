@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -119,5 +120,29 @@ def test_unreadable_rows_are_409_with_their_reason(settings_factory: Any, sandbo
         finally:
             if reader is not ctx:
                 reader.close()
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("leases", ["database", pytest.param("redis", marks=pytest.mark.redis)])
+def test_concurrent_token_calls_in_threads_cause_one_refresh(settings_factory: Any, sandbox: SandboxServer,
+                                                             request: pytest.FixtureRequest, leases: str) -> None:
+    extra: dict[str, Any] = {}
+    prefix = None
+    if leases == "redis":
+        extra["dashboard_lock_url"] = request.getfixturevalue("redis_url")
+        prefix = request.getfixturevalue("redis_prefix")
+    ctx = build_context(settings_factory(**extra), sandbox_url=sandbox.url, retry=FAST_RETRY, lock_prefix=prefix)
+    try:
+        assert ctx.leases.name == leases
+        sandbox_post(sandbox, "/_sandbox/config", {"access_token_ttl": 120, "latency_ms": 50})
+        hub = install_portal(ctx, sandbox.url).hub_id
+        sandbox_post(sandbox, "/_sandbox/config", {"access_token_ttl": 1800})
+        key = api_keys.authenticate(ctx, f"Bearer {api_keys.create_key(ctx, actor=ADMIN, name='svc').key}")
+        api = TokenApi(ctx)
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            tokens = list(pool.map(lambda _: api.access_token(key, hub).access_token, range(120)))
+        assert len(set(tokens)) == 1
+        assert stats(sandbox.url)["refresh_by_hub"][str(hub)] == 1
     finally:
         ctx.close()
