@@ -25,3 +25,4 @@ run:
 bench:
 	$(PY) bench/refresh_sweep.py
 	$(PY) bench/connections_page.py
+	$(PY) bench/token_api.py

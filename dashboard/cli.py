@@ -146,19 +146,22 @@ def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
 
 def _refresh(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     if args.due:
+        from dashboard.worker import PassResult, RefreshWorker
+
+        def report(result: PassResult) -> None:
+            counts: dict[str, int] = {}
+            for o in result.outcomes:
+                counts[o.result] = counts.get(o.result, 0) + 1
+            print(json.dumps({"due": len(result.outcomes), **counts,
+                              **({"error": result.error} if result.error else {})}), flush=True)
+
         within = timedelta(seconds=args.within) if args.within is not None else None
         stop = threading.Event()
+        loop = RefreshWorker(ctx, kind="cli", interval=args.interval, concurrency=args.concurrency,
+                             within=within, actor=actor, on_pass=report)
         with _stop_on_sigterm(stop):
-            while True:
-                outcomes = refresh.refresh_due(ctx, within=within, concurrency=args.concurrency, actor=actor,
-                                               stop=stop)
-                counts: dict[str, int] = {}
-                for o in outcomes:
-                    counts[o.result] = counts.get(o.result, 0) + 1
-                print(json.dumps({"due": len(outcomes), **counts}), flush=True)
-                if not args.loop or stop.is_set():
-                    return 1 if counts.get("failed") or counts.get("needs_reauth") else 0
-                stop.wait(args.interval)
+            last = loop.run(stop, once=not args.loop)  # --loop survives database errors with backoff
+        return 1 if last.error or last.failures else 0
     if args.hub_id is None:
         raise UsageError("refresh: give --hub-id N or --due")
     out = refresh.refresh_portal(ctx, args.hub_id, actor=actor, force=args.force)
@@ -265,6 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     _scope_args(url)
     url.add_argument("--state")
     url.set_defaults(handler=_scopes_url)
+
+    from dashboard import cli_service  # workers, api-keys
+
+    cli_service.add_parsers(sub, _Parser)
     return p
 
 
@@ -282,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "keys_cmd", None) == "generate":
             print(generate_key_entry(args.key_id))
             return 0
-        offline = args.command in ("db", "keys")  # these never call HubSpot: no sandbox needed
+        offline = args.command in ("db", "keys", "workers", "api-keys")  # these never call HubSpot: no sandbox needed
         ctx = build_context(load_settings(), start_sandbox=not offline)
         handler: Handler = args.handler
         return handler(args, ctx, cli_actor(args.actor))

@@ -20,6 +20,9 @@ an encryption key: callers pass descriptions, never raw values.
     │   ├── StateError              state missing, unknown, expired or already used
     │   └── AuthorizationDenied     the user or HubSpot refused consent (error= callback)
     ├── LockBusyError               another process holds the portal's refresh lease
+    ├── ApiKeyError                 a token API key is missing, unknown, revoked or expired (HTTP 401)
+    ├── ApiRateLimitedError         a token API key went past its rate (HTTP 429, ``retry_after``)
+    ├── PortalUnavailableError      no token can be handed out: ``code`` says why (HTTP 409)
     └── HubSpotError                HubSpot (or the sandbox) answered with an error
         ├── InvalidGrantError       invalid_grant: code or refresh token is dead; needs re-consent
         ├── InvalidClientError      invalid_client: client id/secret wrong (a configuration problem)
@@ -142,3 +145,21 @@ class RateLimitedError(TransientError):
     ) -> None:
         super().__init__(description, status=status, hubspot_status=hubspot_status)
         self.retry_after = retry_after
+
+
+class ApiKeyError(DashboardError):
+    code = "invalid_api_key"
+
+
+class ApiRateLimitedError(DashboardError):
+    code = "rate_limited"
+
+    def __init__(self, description: str, *, retry_after: float) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
+
+class PortalUnavailableError(DashboardError):
+    """``code`` is the machine-readable reason: ``needs_reauth``, ``revoked``, ``key_missing``, ``undecryptable``."""
+
+    code = "unavailable"

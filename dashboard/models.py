@@ -157,3 +157,46 @@ class ScopeSetRecord(SQLModel, table=True):
     created_by: str = Field(default="", max_length=320)
     created_at: datetime | None = _dt()
     updated_at: datetime | None = _dt()
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    """One refresh worker (embedded in a dashboard server, or ``refresh --due --loop``): its last sweep.
+
+    Written after every pass, so the pages can tell whether anything keeps the tokens fresh.
+    """
+
+    __tablename__ = "worker_heartbeat"
+
+    worker_id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(default="cli", max_length=16)
+    host: str = Field(default="", max_length=255)
+    pid: int = Field(default=0)
+    interval_seconds: float = Field(default=60.0)
+    started_at: datetime | None = _dt()
+    last_sweep_started_at: datetime | None = _dt()
+    last_sweep_ended_at: datetime | None = _dt(index=True)
+    last_refreshed: int = Field(default=0)
+    last_failures: int = Field(default=0)
+    total_sweeps: int = Field(default=0)
+    total_refreshed: int = Field(default=0)
+    total_failures: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    stopped_at: datetime | None = _dt()
+
+
+class ApiKey(SQLModel, table=True):
+    """A service API key. Only the SHA-256 of the secret part is stored; ``prefix`` is its public id."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    prefix: str = Field(max_length=32, unique=True, index=True)
+    key_hash: str = Field(max_length=64)
+    name: str = Field(max_length=120, index=True)
+    role: str = Field(default="reader", max_length=16)
+    hub_ids: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_by: str = Field(default="", max_length=320)
+    created_at: datetime | None = _dt()
+    expires_at: datetime | None = _dt()
+    last_used_at: datetime | None = _dt()
+    revoked_at: datetime | None = _dt()

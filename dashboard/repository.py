@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, bindparam, case, delete, func, insert, or_
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
-from dashboard.models import AuditEvent, InstallAttempt, Portal, PortalStatus, ScopeSetRecord
+from dashboard.models import ApiKey, AuditEvent, InstallAttempt, Portal, PortalStatus, ScopeSetRecord, WorkerHeartbeat
 
 # Columns a listing may read: never the ciphertexts, so listing 10,000 portals decrypts nothing.
 LISTING_COLUMNS = tuple(col(c) for c in (
@@ -364,3 +364,75 @@ def save_scope_set(*, session: Session, record: ScopeSetRecord) -> None:
 
 def delete_scope_set(*, session: Session, name: str) -> bool:
     return _rowcount(session.execute(delete(ScopeSetRecord).where(col(ScopeSetRecord.name) == name))) == 1
+
+
+# --- worker heartbeats ---------------------------------------------------------------------------------
+
+def save_heartbeat(*, session: Session, worker_id: str, values: dict[str, Any]) -> None:
+    """Update the worker's row, or insert it on its first write (one writer per worker id: no race)."""
+    table = WorkerHeartbeat.metadata.tables["worker_heartbeat"]
+    stmt = update(table).where(table.c.worker_id == worker_id).values(**values)
+    if _write(session, stmt) == 0:
+        session.connection().execute(insert(table).values(worker_id=worker_id, **values))
+
+
+def list_heartbeats(*, session: Session, limit: int = 100) -> list[WorkerHeartbeat]:
+    """Workers, the most recent sweep first (never-swept ones last)."""
+    stmt = (select(WorkerHeartbeat)
+            .order_by(col(WorkerHeartbeat.last_sweep_ended_at).is_(None),
+                      col(WorkerHeartbeat.last_sweep_ended_at).desc())
+            .limit(limit))
+    return list(session.execute(stmt).scalars())
+
+
+def delete_heartbeats_before(*, session: Session, before: datetime) -> int:
+    """Forget workers silent since ``before`` (stopped or dead long ago)."""
+    stmt = delete(WorkerHeartbeat).where(
+        func.coalesce(col(WorkerHeartbeat.last_sweep_ended_at), col(WorkerHeartbeat.started_at)) < before)
+    return _rowcount(session.execute(stmt))
+
+
+# --- API keys ------------------------------------------------------------------------------------------
+
+def add_api_key(*, session: Session, key: ApiKey) -> None:
+    session.add(key)
+
+
+def get_api_key(*, session: Session, prefix: str) -> ApiKey | None:
+    stmt = select(ApiKey).where(col(ApiKey.prefix) == prefix)
+    return session.execute(stmt.execution_options(populate_existing=True)).scalars().first()
+
+
+def list_api_keys(*, session: Session) -> list[ApiKey]:
+    return list(session.execute(select(ApiKey).order_by(col(ApiKey.created_at), col(ApiKey.id))).scalars())
+
+
+def revoke_api_key(*, session: Session, prefix: str, now: datetime) -> bool:
+    stmt = update(ApiKey).where(col(ApiKey.prefix) == prefix, col(ApiKey.revoked_at).is_(None)).values(revoked_at=now)
+    return _write(session, stmt) == 1
+
+
+def touch_api_key(*, session: Session, prefix: str, now: datetime, not_since: datetime) -> bool:
+    """Set ``last_used_at`` unless it is already later than ``not_since`` (one write per key and minute)."""
+    stmt = update(ApiKey).where(col(ApiKey.prefix) == prefix,
+                                or_(col(ApiKey.last_used_at).is_(None), col(ApiKey.last_used_at) < not_since)
+                                ).values(last_used_at=now)
+    return _write(session, stmt) == 1
+
+
+def recent_audit_exists(*, session: Session, actor: str, action: str, hub_id: int | None, since: datetime) -> bool:
+    stmt = select(col(AuditEvent.id)).where(col(AuditEvent.actor) == actor, col(AuditEvent.action) == action,
+                                            col(AuditEvent.at) >= since)
+    stmt = stmt.where(col(AuditEvent.hub_id).is_(None) if hub_id is None else col(AuditEvent.hub_id) == hub_id)
+    return session.execute(stmt.limit(1)).first() is not None
+
+
+def earliest_expiry(*, session: Session, statuses: Sequence[str]) -> datetime | None:
+    stmt = select(func.min(col(Portal.expires_at))).where(col(Portal.status).in_(list(statuses)))
+    value = session.execute(stmt).scalar_one_or_none()
+    return value if isinstance(value, datetime) or value is None else None
+
+
+def ping(*, session: Session) -> None:
+    """One round trip to the database (readiness)."""
+    session.execute(select(func.count()).select_from(WorkerHeartbeat))

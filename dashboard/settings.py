@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     dashboard_admins: str = ""
     dashboard_operators: str = ""
     dashboard_viewers: str = ""
+    # The refresh worker inside each dashboard server process; false when `refresh --due --loop` runs instead.
+    dashboard_embedded_worker: bool = True
+    dashboard_worker_interval_seconds: float = Field(default=60.0, ge=0.2, le=3600)
+    dashboard_worker_concurrency: int = Field(default=8, ge=1, le=256)
+    # Token API: requests per key and minute before 429; /metrics from outside loopback needs this key.
+    dashboard_api_rate_per_minute: int = Field(default=600, ge=1, le=1_000_000)
+    dashboard_metrics_key: SecretStr | None = None
 
     @field_validator("hubspot_client_id")
     @classmethod

@@ -8,7 +8,9 @@ import streamlit as st
 from dashboard import keys
 from dashboard.errors import DashboardError
 from dashboard.settings import check_redirect_uri
+from dashboard.ui.api_keys_panel import api_keys_section
 from dashboard.ui.layout import start_page
+from dashboard.ui.worker_status import show_sweep_status
 
 ctx, _actor = start_page("Settings")
 settings = ctx.settings
@@ -44,6 +46,12 @@ st.container(key="set_storage_table").dataframe(pd.DataFrame({
               str(settings.dashboard_data_dir)],
 }), hide_index=True, width="stretch")
 
+st.subheader("Refresh workers")
+st.caption(f"Embedded worker: {'on' if settings.dashboard_embedded_worker else 'off'} "
+           f"(DASHBOARD_EMBEDDED_WORKER), every {settings.dashboard_worker_interval_seconds:g} s "
+           "(DASHBOARD_WORKER_INTERVAL_SECONDS).")
+show_sweep_status(ctx, _actor)
+
 st.subheader("Encryption keys")
 try:
     status = keys.key_status(ctx.engine, ctx.cipher)
@@ -64,6 +72,10 @@ else:
         st.warning(f"{status.rows_to_rotate} rows still use an older key; run `python -m dashboard keys rotate`.")
     else:
         st.success(f"Every stored token uses the primary key {status.primary_key_id}.")
+
+st.subheader("Token API keys")
+st.caption("Services get fresh tokens from /api/v1 with these keys (README 'Token API').")
+api_keys_section(ctx, _actor)
 
 st.subheader("Sandbox")
 if ctx.sandbox_mode:

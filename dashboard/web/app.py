@@ -8,6 +8,7 @@ A configuration problem does not stop the server: the pages show it as one line,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,10 +18,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from dashboard import worker
 from dashboard.context import build_context
 from dashboard.errors import DashboardError
 from dashboard.settings import load_settings
 from dashboard.web.runtime import set_shared_context
+from dashboard.web.tcp import set_nodelay_on_listeners
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +36,14 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
         log.error("the dashboard cannot start its context: %s", exc)
         ctx = None
     set_shared_context(ctx)
+    set_nodelay_on_listeners()  # keep-alive responses would otherwise wait 40 ms each (see tcp.py)
+    if ctx is not None:
+        worker.start_embedded(ctx)  # one per server process; DASHBOARD_EMBEDDED_WORKER=false turns it off
     try:
         yield {}
     finally:
+        # Refreshes in flight finish and store their tokens before the context closes.
+        await asyncio.to_thread(worker.stop_embedded)
         set_shared_context(None)
         if ctx is not None:
             ctx.close()
@@ -48,6 +56,10 @@ async def healthz(request: Request) -> Response:
 
 def build_routes() -> list[BaseRoute]:
     """Every route served beside the pages; each feature adds its module's routes here."""
+    from dashboard.web import api_routes, ops_routes
+
     return [
         Route("/healthz", healthz, methods=["GET"]),
+        *ops_routes.routes(),
+        *api_routes.routes(),
     ]

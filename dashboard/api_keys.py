@@ -1,0 +1,157 @@
+"""Service API keys for the token API: created by admins, shown once, stored as a SHA-256 with a public prefix.
+
+A key reads ``hsd_<prefix>_<secret>``. The prefix (10 hex characters) is its public id: it names the key in
+``api-keys list`` and ``revoke``, in the audit log (``api:NAME``) and in rate limiting. Only the SHA-256 of the
+whole key is stored: the secret has 256 random bits, so a plain hash is enough (no password stretching), and
+checking a key costs one indexed read and one hash. Role ``reader`` gets tokens; ``operator`` may also
+force a refresh. An optional list of hub ids restricts a key to those portals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from dashboard import audit, repository
+from dashboard.actors import Actor
+from dashboard.context import AppContext
+from dashboard.errors import ApiKeyError, InputError, NotFoundError
+from dashboard.guard import require
+from dashboard.models import ApiKey, utcnow
+
+READER, OPERATOR = "reader", "operator"
+KEY_ROLES = (READER, OPERATOR)
+_KEY = re.compile(r"^hsd_([0-9a-f]{10})_[A-Za-z0-9_-]{43}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,79}$")
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    """What leaves the core about a key: never the key, never its hash."""
+
+    prefix: str
+    name: str
+    role: str
+    hub_ids: tuple[int, ...]
+    created_by: str
+    created_at: datetime | None
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    def state(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+    def allows(self, hub_id: int) -> bool:
+        return not self.hub_ids or hub_id in self.hub_ids
+
+    @property
+    def actor_name(self) -> str:
+        return f"api:{self.name}"
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    """The new key, to be shown once; ``__repr__`` hides it."""
+
+    key: str
+    info: ApiKeyInfo
+
+    def __repr__(self) -> str:
+        return f"CreatedKey(prefix={self.info.prefix!r}, name={self.info.name!r})"
+
+
+def _info(row: ApiKey) -> ApiKeyInfo:
+    hubs = tuple(int(h) for h in row.hub_ids.split()) if row.hub_ids else ()
+    return ApiKeyInfo(row.prefix, row.name, row.role, hubs, row.created_by, row.created_at, row.expires_at,
+                      row.last_used_at, row.revoked_at)
+
+
+def create_key(ctx: AppContext, *, actor: Actor, name: str, role: str = READER, hub_ids: Sequence[int] = (),
+               expires_in: timedelta | None = None) -> CreatedKey:
+    """A new key (admins only). The returned ``key`` is the only copy: it is stored as a hash."""
+    require(ctx.engine, actor, "settings", action="api_keys.create")
+    name = name.strip()
+    if not _NAME.match(name):
+        raise InputError("an API key name is 1-80 letters, digits, spaces, dots, dashes or underscores")
+    if role not in KEY_ROLES:
+        raise InputError(f"an API key role is one of {', '.join(KEY_ROLES)}, not {role[:20]!r}")
+    if any(h <= 0 for h in hub_ids):
+        raise InputError("hub ids are positive whole numbers")
+    if expires_in is not None and expires_in <= timedelta(0):
+        raise InputError("an API key's lifetime must be positive")
+    prefix = secrets.token_hex(5)
+    key = f"hsd_{prefix}_{secrets.token_urlsafe(32)}"
+    now = utcnow()
+    row = ApiKey(prefix=prefix, key_hash=_hash(key), name=name, role=role,
+                 hub_ids=" ".join(str(h) for h in sorted(set(hub_ids))), created_by=actor.name[:320],
+                 created_at=now, expires_at=now + expires_in if expires_in else None)
+    with ctx.session() as session, ctx.writing():
+        repository.add_api_key(session=session, key=row)
+        audit.record(session, actor=actor.name, action="api_keys.create", outcome="success",
+                     detail=f"key {prefix} ({name}), role {role}, "
+                     f"{'portals ' + row.hub_ids if row.hub_ids else 'every portal'}"
+                     f"{', expires ' + row.expires_at.isoformat(timespec='seconds') if row.expires_at else ''}")
+        session.commit()
+    return CreatedKey(key, _info(row))
+
+
+def list_keys(ctx: AppContext, *, actor: Actor) -> list[ApiKeyInfo]:
+    require(ctx.engine, actor, "settings", action="api_keys.list")
+    with ctx.session() as session:
+        return [_info(r) for r in repository.list_api_keys(session=session)]
+
+
+def revoke_key(ctx: AppContext, *, actor: Actor, prefix: str) -> None:
+    require(ctx.engine, actor, "settings", action="api_keys.revoke")
+    prefix = prefix.strip().removeprefix("hsd_")[:10]
+    with ctx.session() as session, ctx.writing():
+        existing = repository.get_api_key(session=session, prefix=prefix)
+        if existing is None:
+            raise NotFoundError(f"no API key with prefix {prefix!r}")
+        if repository.revoke_api_key(session=session, prefix=prefix, now=utcnow()):
+            audit.record(session, actor=actor.name, action="api_keys.revoke", outcome="success",
+                         detail=f"key {prefix} ({existing.name})")
+        session.commit()
+
+
+def authenticate(ctx: AppContext, authorization: str | None, *, now: datetime | None = None) -> ApiKeyInfo:
+    """The key behind an ``Authorization: Bearer <key>`` header, or :class:`ApiKeyError` (HTTP 401).
+
+    The message says which of missing / malformed / unknown / revoked / expired it is, never the key.
+    ``last_used_at`` is written at most once a minute per key (a read-mostly hot path stays read-only).
+    """
+    now = now or utcnow()
+    scheme, _, key = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiKeyError("send the API key as 'Authorization: Bearer <key>'")
+    match = _KEY.match(key.strip())
+    if match is None:
+        raise ApiKeyError("this is not a dashboard API key (they start with hsd_)")
+    with ctx.session() as session:
+        row = repository.get_api_key(session=session, prefix=match.group(1))
+    if row is None or not hmac.compare_digest(row.key_hash, _hash(key.strip())):
+        raise ApiKeyError("unknown API key")
+    info = _info(row)
+    state = info.state(now)
+    if state != "active":
+        raise ApiKeyError(f"API key {info.prefix} is {state}")
+    if info.last_used_at is None or info.last_used_at < now - timedelta(minutes=1):
+        with ctx.session() as session, ctx.writing():
+            repository.touch_api_key(session=session, prefix=info.prefix, now=now,
+                                     not_since=now - timedelta(minutes=1))
+            session.commit()
+    return info

@@ -1,0 +1,271 @@
+"""The refresh worker loop, shared by ``refresh --due --loop`` and the worker embedded in each dashboard server.
+
+Each pass runs :func:`dashboard.refresh.refresh_due` and writes the worker's heartbeat row, so the pages,
+``python -m dashboard workers`` and ``/readyz`` can tell whether anything keeps the tokens fresh. A
+database that fails (locked, read-only, full, gone) does not end the loop: the pass is retried after a
+bounded backoff, because a worker that exits on the first error leaves every portal to expire. A stop
+event ends it promptly: refreshes in flight finish and store their tokens, none starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashboard import metrics, refresh, repository
+from dashboard.actors import SYSTEM, Actor
+from dashboard.context import AppContext
+from dashboard.errors import DashboardError
+from dashboard.guard import require
+from dashboard.models import WorkerHeartbeat, utcnow
+
+log = logging.getLogger(__name__)
+MAX_ERROR_BACKOFF = 60.0  # seconds: a database outage is retried at least once a minute
+FORGET_AFTER = timedelta(days=7)  # heartbeat rows of workers silent this long are removed
+FAILED_RESULTS = frozenset({"failed", "needs_reauth"})
+EMBEDDED_ACTOR = Actor("system:embedded-worker", SYSTEM.role)
+
+
+def new_worker_id(kind: str) -> str:
+    host = socket.gethostname()[:30]
+    return f"{kind}:{host}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def error_backoff(errors: int, interval: float) -> float:
+    """Seconds to wait after ``errors`` consecutive failed passes: the interval doubled, capped at a minute."""
+    return float(min(max(interval, 0.5) * 2.0 ** max(0, errors - 1), max(MAX_ERROR_BACKOFF, interval)))
+
+
+@dataclass
+class PassResult:
+    outcomes: list[refresh.RefreshOutcome]
+    error: str | None = None
+
+    @property
+    def refreshed(self) -> int:
+        return sum(1 for o in self.outcomes if o.result == "refreshed")
+
+    @property
+    def failures(self) -> int:
+        return sum(1 for o in self.outcomes if o.result in FAILED_RESULTS)
+
+
+class RefreshWorker:
+    """One worker: ``run(stop)`` sweeps every ``interval`` seconds until ``stop`` is set."""
+
+    def __init__(self, ctx: AppContext, *, kind: str, interval: float, concurrency: int = 8,
+                 within: timedelta | None = None, actor: Actor = SYSTEM,
+                 on_pass: Callable[[PassResult], None] | None = None) -> None:
+        self.ctx = ctx
+        self.kind = kind
+        self.interval = interval
+        self.concurrency = concurrency
+        self.within = within
+        self.actor = actor
+        self.on_pass = on_pass
+        self.worker_id = new_worker_id(kind)
+        self._totals = {"total_sweeps": 0, "total_refreshed": 0, "total_failures": 0}
+        self._started = False
+
+    def _beat(self, values: dict[str, Any]) -> None:
+        """Write the heartbeat; a failure is logged, never raised (the sweep matters more than its record)."""
+        try:
+            with self.ctx.session() as session, self.ctx.writing():
+                repository.save_heartbeat(session=session, worker_id=self.worker_id, values=values)
+                session.commit()
+        except (SQLAlchemyError, DashboardError) as exc:
+            log.warning("worker %s: cannot write its heartbeat (%s)", self.worker_id, exc.__class__.__name__)
+
+    def _start_row(self) -> None:
+        now = utcnow()
+        self._beat({"kind": self.kind, "host": socket.gethostname()[:255], "pid": os.getpid(),
+                    "interval_seconds": self.interval, "started_at": now, "stopped_at": None, **self._totals})
+        try:
+            with self.ctx.session() as session, self.ctx.writing():
+                repository.delete_heartbeats_before(session=session, before=now - FORGET_AFTER)
+                session.commit()
+        except (SQLAlchemyError, DashboardError):
+            pass  # housekeeping only
+        self._started = True
+
+    def run_pass(self, stop: threading.Event | None = None) -> PassResult:
+        """One sweep and its heartbeat. A database error becomes ``PassResult.error``, never an exception."""
+        if not self._started:
+            self._start_row()
+        started = utcnow()
+        self._beat({"last_sweep_started_at": started})
+        clock = time.monotonic()
+        try:
+            outcomes = refresh.refresh_due(self.ctx, within=self.within, concurrency=self.concurrency,
+                                           actor=self.actor, stop=stop)
+        except (SQLAlchemyError, DashboardError) as exc:
+            # The class name only: a driver's message can carry the SQL statement and its parameters.
+            error = exc.description if isinstance(exc, DashboardError) else \
+                f"the database failed ({exc.__class__.__name__})"
+            log.error("worker %s: sweep failed: %s", self.worker_id, error)
+            metrics.record_sweep(self.worker_id, [], time.monotonic() - clock, failed=True)
+            self._beat({"last_error": error[:500]})
+            return PassResult([], error)
+        result = PassResult(outcomes)
+        metrics.record_sweep(self.worker_id, [o.result for o in outcomes], time.monotonic() - clock)
+        self._totals["total_sweeps"] += 1
+        self._totals["total_refreshed"] += result.refreshed
+        self._totals["total_failures"] += result.failures
+        self._beat({"last_sweep_started_at": started, "last_sweep_ended_at": utcnow(),
+                    "last_refreshed": result.refreshed, "last_failures": result.failures, "last_error": None,
+                    **self._totals})
+        return result
+
+    def run(self, stop: threading.Event, *, once: bool = False) -> PassResult:
+        """Sweep until ``stop`` is set (or one pass with ``once``); the last pass's result."""
+        require(self.ctx.engine, self.actor, "refresh", action="refresh")
+        errors = 0
+        result = PassResult([])
+        try:
+            while True:
+                result = self.run_pass(stop)
+                if self.on_pass is not None:
+                    self.on_pass(result)
+                if once or stop.is_set():
+                    return result
+                errors = errors + 1 if result.error else 0
+                stop.wait(error_backoff(errors, self.interval) if errors else self.interval)
+                if stop.is_set():
+                    return result
+        finally:
+            self._beat({"stopped_at": utcnow()})
+
+
+# --- the embedded worker ---------------------------------------------------------------------------------
+
+class EmbeddedWorker:
+    """The worker thread of one dashboard server process (started and stopped by its lifespan)."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        s = ctx.settings
+        self.worker = RefreshWorker(ctx, kind="embedded", interval=s.dashboard_worker_interval_seconds,
+                                    concurrency=s.dashboard_worker_concurrency, actor=EMBEDDED_ACTOR)
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._main, name="embedded-refresh-worker", daemon=True)
+
+    def _main(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.worker.run(self.stop_event)
+            except Exception:  # a bug must not silently end the process's only worker
+                log.exception("embedded worker %s crashed; restarting it", self.worker.worker_id)
+                self.stop_event.wait(MAX_ERROR_BACKOFF)
+
+    def start(self) -> EmbeddedWorker:
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Set the stop event and wait for refreshes in flight to store their tokens."""
+        self.stop_event.set()
+        self.thread.join(timeout)
+
+
+_embedded_lock = threading.Lock()
+_embedded: EmbeddedWorker | None = None
+
+
+def start_embedded(ctx: AppContext) -> EmbeddedWorker | None:
+    """Start this process's embedded worker unless one runs or ``DASHBOARD_EMBEDDED_WORKER`` is false."""
+    global _embedded  # exactly one per server process is the point
+    if not ctx.settings.dashboard_embedded_worker:
+        return None
+    with _embedded_lock:
+        if _embedded is not None and _embedded.thread.is_alive():
+            return _embedded
+        _embedded = EmbeddedWorker(ctx).start()
+        log.info("embedded refresh worker %s started (every %.0f s)", _embedded.worker.worker_id,
+                 ctx.settings.dashboard_worker_interval_seconds)
+        return _embedded
+
+
+def stop_embedded() -> None:
+    global _embedded
+    with _embedded_lock:
+        worker, _embedded = _embedded, None
+    if worker is not None:
+        worker.stop()
+
+
+# --- what the pages, the CLI and /readyz show -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WorkerView:
+    worker_id: str
+    kind: str
+    host: str
+    pid: int
+    interval_seconds: float
+    started_at: datetime | None
+    last_sweep_ended_at: datetime | None
+    last_refreshed: int
+    last_failures: int
+    total_refreshed: int
+    total_failures: int
+    last_error: str | None
+    stopped_at: datetime | None
+
+    def seconds_since_sweep(self, now: datetime) -> float | None:
+        return None if self.last_sweep_ended_at is None else (now - self.last_sweep_ended_at).total_seconds()
+
+    def on_time(self, now: datetime) -> bool:
+        """Swept within twice its interval (plus a second for the sweep itself)."""
+        ago = self.seconds_since_sweep(now)
+        return ago is not None and ago <= 2 * self.interval_seconds + 1
+
+
+@dataclass(frozen=True)
+class SweepStatus:
+    """The latest sweep of any worker, and whether some worker swept on time."""
+
+    workers: list[WorkerView]
+    healthy: bool
+    message: str
+
+
+def _view(row: WorkerHeartbeat) -> WorkerView:
+    return WorkerView(row.worker_id, row.kind, row.host, row.pid, row.interval_seconds, row.started_at,
+                      row.last_sweep_ended_at, row.last_refreshed, row.last_failures, row.total_refreshed,
+                      row.total_failures, row.last_error, row.stopped_at)
+
+
+def list_workers(ctx: AppContext, *, actor: Actor) -> list[WorkerView]:
+    require(ctx.engine, actor, "view", action="workers.list")
+    with ctx.session() as session:
+        return [_view(r) for r in repository.list_heartbeats(session=session)]
+
+
+def sweep_status(ctx: AppContext, *, actor: Actor, now: datetime | None = None) -> SweepStatus:
+    """"last sweep N s ago by WORKER", or a warning when no worker swept within twice its interval."""
+    now = now or utcnow()
+    workers = list_workers(ctx, actor=actor)
+    swept = [w for w in workers if w.last_sweep_ended_at is not None]
+    on_time = [w for w in swept if w.on_time(now)]
+    if on_time:
+        latest = on_time[0]
+        ago = latest.seconds_since_sweep(now) or 0.0
+        return SweepStatus(workers, True, f"Last sweep {max(0, round(ago))} s ago by {latest.worker_id}.")
+    if not swept:
+        return SweepStatus(workers, False, "No refresh worker has swept yet: tokens are refreshed only on use. "
+                           "Start the dashboard with DASHBOARD_EMBEDDED_WORKER=true (the default) or run "
+                           "`python -m dashboard refresh --due --loop`.")
+    latest = swept[0]
+    ago = latest.seconds_since_sweep(now) or 0.0
+    return SweepStatus(workers, False, f"No worker swept within twice its interval: the last sweep was "
+                       f"{round(ago)} s ago by {latest.worker_id}. Check that a dashboard with the embedded "
+                       "worker or `python -m dashboard refresh --due --loop` is running.")

@@ -1,0 +1,41 @@
+"""Who may read /metrics: loopback clients, or anyone with the metrics key (never a wrong or empty one)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.requests import Request
+
+from dashboard.context import AppContext, build_context
+from dashboard.web.ops_routes import _metrics_allowed
+from dashboard.web.runtime import set_shared_context
+
+METRICS_KEY = "m3tr1cs-key-for-tests-0b9d"
+
+
+def request(host: str, authorization: str | None = None) -> Request:
+    headers = [(b"authorization", authorization.encode())] if authorization is not None else []
+    return Request({"type": "http", "method": "GET", "path": "/metrics", "headers": headers,
+                    "client": (host, 50000), "query_string": b""})
+
+
+@pytest.fixture
+def served(settings_factory: Any) -> Iterator[AppContext]:
+    ctx = build_context(settings_factory(dashboard_metrics_key=METRICS_KEY), start_sandbox=False)
+    set_shared_context(ctx)
+    try:
+        yield ctx
+    finally:
+        set_shared_context(None)
+        ctx.close()
+
+
+@pytest.mark.parametrize(("host", "authorization", "allowed"), [
+    ("127.0.0.1", None, True), ("::1", None, True), ("10.1.2.3", None, False), ("203.0.113.9", None, False),
+    ("10.1.2.3", f"Bearer {METRICS_KEY}", True), ("10.1.2.3", "Bearer wrong", False), ("10.1.2.3", "Bearer ", False),
+    ("10.1.2.3", f"Basic {METRICS_KEY}", False), ("127.0.0.1", "Bearer wrong", False),
+])
+def test_metrics_access(served: AppContext, host: str, authorization: str | None, allowed: bool) -> None:
+    assert _metrics_allowed(request(host, authorization)) is allowed
