@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, bindparam, case, delete, func, insert, or_
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
-from dashboard.models import AuditEvent, InstallAttempt, Portal, PortalStatus, ScopeSetRecord
+from dashboard.models import AuditEvent, InstallAttempt, PendingInstall, Portal, PortalStatus, ScopeSetRecord
 
 # Columns a listing may read: never the ciphertexts, so listing 10,000 portals decrypts nothing.
 LISTING_COLUMNS = tuple(col(c) for c in (
@@ -50,9 +50,11 @@ def save_portal(*, session: Session, portal: Portal) -> None:
 
 def portal_filters(
     *, search: str | None = None, statuses: Sequence[str] = (), scope: str | None = None,
-    hub_id: int | None = None,
+    hub_id: int | None = None, exclude_statuses: Sequence[str] = (),
 ) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
+    if exclude_statuses:
+        where.append(col(Portal.status).not_in(list(exclude_statuses)))
     if hub_id is not None:
         where.append(col(Portal.hub_id) == hub_id)
     if search and search.strip():
@@ -73,10 +75,11 @@ def portal_filters(
 
 def list_portal_rows(
     *, session: Session, search: str | None = None, statuses: Sequence[str] = (), scope: str | None = None,
-    hub_id: int | None = None, limit: int | None = None, offset: int = 0,
+    hub_id: int | None = None, limit: int | None = None, offset: int = 0, exclude_statuses: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Portal rows as dicts of :data:`LISTING_COLUMNS`, by hub id."""
-    filters = portal_filters(search=search, statuses=statuses, scope=scope, hub_id=hub_id)
+    filters = portal_filters(search=search, statuses=statuses, scope=scope, hub_id=hub_id,
+                             exclude_statuses=exclude_statuses)
     stmt = select(*LISTING_COLUMNS).where(*filters)
     stmt = stmt.order_by(col(Portal.hub_id)).offset(offset)
     if limit is not None:
@@ -325,3 +328,29 @@ def save_scope_set(*, session: Session, record: ScopeSetRecord) -> None:
 
 def delete_scope_set(*, session: Session, name: str) -> bool:
     return _rowcount(session.execute(delete(ScopeSetRecord).where(col(ScopeSetRecord.name) == name))) == 1
+
+
+# --- pending installs ------------------------------------------------------------------------------------
+
+def add_pending_install(*, session: Session, record: PendingInstall) -> None:
+    session.add(record)
+
+
+def get_pending_install(*, session: Session, pending_id: int) -> PendingInstall | None:
+    return session.get(PendingInstall, pending_id, populate_existing=True)
+
+
+def list_pending_installs(*, session: Session) -> list[PendingInstall]:
+    stmt = select(PendingInstall).order_by(col(PendingInstall.id))
+    return list(session.execute(stmt.execution_options(populate_existing=True)).scalars())
+
+
+def note_pending_failure(*, session: Session, pending_id: int, error: str, now: datetime) -> None:
+    _write(session, update(PendingInstall).where(col(PendingInstall.id) == pending_id).values(
+        attempts=PendingInstall.attempts + 1, last_error=error, updated_at=now))
+
+
+def delete_pending_install(*, session: Session, pending_id: int) -> bool:
+    """Remove a finished pending install; False when another process finished it first."""
+    return _rowcount(session.connection().execute(
+        delete(PendingInstall).where(col(PendingInstall.id) == pending_id))) == 1
