@@ -10,8 +10,10 @@ from dashboard.models import utcnow
 from dashboard.ui import connection_details, connections_table
 from dashboard.ui.connections_view import load_connections_view
 from dashboard.ui.layout import start_page
+from dashboard.ui.pending_installs_view import show_pending_installs
 
 ctx, actor = start_page("Connections")
+show_pending_installs(ctx, actor)
 
 filters, sort = connections_table.filter_bar()
 try:

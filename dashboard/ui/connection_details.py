@@ -18,6 +18,7 @@ from dashboard.context import AppContext
 from dashboard.errors import DashboardError
 from dashboard.refresh import RefreshOutcome
 from dashboard.ui.feedback import Level, flash, run_action, run_and_flash
+from dashboard.ui.uninstall_action import uninstall_action
 
 REVOKE_TARGET_KEY = "revoke_target"
 RECONSENT_KEY = "conn_reconsent_link"
@@ -148,6 +149,7 @@ def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
         _metadata(ctx, actor, conn)
     if st.session_state.get(REVOKE_TARGET_KEY) == conn.hub_id:
         revoke_dialog(ctx, actor, conn.hub_id)
+    uninstall_action(ctx, actor, conn)
     reconsent = st.session_state.get(RECONSENT_KEY)
     if reconsent is not None and reconsent[0] == conn.hub_id:
         st.link_button(f"Open the re-consent page for hub {conn.hub_id}", reconsent[1], key="conn_reconsent_open")
