@@ -5,6 +5,8 @@ Shown only when there are some (New install and Connections pages). Never shows 
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from dashboard import install, pending_installs
@@ -38,5 +40,5 @@ def show_pending_installs(ctx: AppContext, actor: Actor) -> None:
             left.text(f"#{p.id} · started by {p.actor} at {when} · {p.attempts} attempt(s) · {p.last_error}")
             if right.button("Finish install", key=f"pending_finish_{p.id}", disabled=not actor.can("install")):
                 run_and_flash(f"Finishing pending install #{p.id}…",
-                              lambda pid=p.id: install.finish_pending_install(ctx, actor=actor, pending_id=pid),
+                              partial(install.finish_pending_install, ctx, actor=actor, pending_id=p.id),
                               _finished)
