@@ -13,13 +13,29 @@ from dashboard.actors import Actor
 from dashboard.connections import Connection
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError
+from dashboard.ui.connections_table import clear_selection
 from dashboard.ui.feedback import flash
 
 TARGET_KEY = "uninstall_target"
+ERROR_KEY = "uninstall_error"
 
 
 def _close() -> None:
     st.session_state.pop(TARGET_KEY, None)
+
+
+def _submit(ctx: AppContext, actor: Actor, hub_id: int) -> None:
+    """The confirm button's callback. It runs before the page does, so it may clear the table's selection:
+    the portal leaves the default listing, and a selected row position would now mean another portal."""
+    try:
+        uninstall.uninstall_from_account(ctx, hub_id, actor=actor)
+    except DashboardError as exc:
+        st.session_state[ERROR_KEY] = str(exc)
+        return
+    _close()
+    clear_selection()
+    flash("success", f"Hub {hub_id}: the app was uninstalled from the HubSpot account; the portal is marked "
+                     "uninstalled (filter by status to see it).")
 
 
 @st.dialog("Uninstall from HubSpot account", on_dismiss=_close)
@@ -28,21 +44,15 @@ def uninstall_dialog(ctx: AppContext, actor: Actor, hub_id: int) -> None:
              "its tokens stop working and HubSpot emails the account's super admins. The portal stays here, "
              "marked uninstalled, for the audit trail. Reconnecting needs a new install by the account's admin.")
     typed = st.text_input("Type the hub id to confirm", key="uninstall_confirm")
+    error = st.session_state.pop(ERROR_KEY, None)
+    if error:
+        st.error(error)
     left, right = st.columns(2)
     if left.button("Cancel", key="uninstall_cancel"):
         _close()
         st.rerun()
-    if right.button("Uninstall", key="uninstall_submit", type="primary", disabled=typed.strip() != str(hub_id)):
-        with st.spinner(f"Uninstalling the app from hub {hub_id}…"):
-            try:
-                uninstall.uninstall_from_account(ctx, hub_id, actor=actor)
-            except DashboardError as exc:
-                st.error(str(exc))
-                return
-        _close()
-        flash("success", f"Hub {hub_id}: the app was uninstalled from the HubSpot account; the portal is marked "
-                         "uninstalled (filter by status to see it).")
-        st.rerun()
+    right.button("Uninstall", key="uninstall_submit", type="primary", disabled=typed.strip() != str(hub_id),
+                 on_click=_submit, args=(ctx, actor, hub_id))
 
 
 def uninstall_action(ctx: AppContext, actor: Actor, conn: Connection) -> None:
