@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import activity, install, keys, refresh
+from dashboard import activity, install, keys, pending_installs, refresh, uninstall
 from dashboard import connections as conns
 from dashboard.actors import Actor, cli_actor
 from dashboard.context import AppContext, build_context
@@ -114,6 +114,27 @@ def _install_finish(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> 
     if result.dropped_optional_scopes:
         print(f"optional scopes not granted: {' '.join(result.dropped_optional_scopes)}", file=sys.stderr)
     print(result.hub_id)
+    return 0
+
+
+def _install_pending(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
+    rows = pending_installs.list_pending(ctx, actor=actor)
+    for p in rows:
+        made = f"{p.created_at:%Y-%m-%d %H:%M:%S}" if p.created_at else "-"
+        print(f"{p.id}\t{p.hub_id or '-'}\t{made}\tby {p.actor}\t{p.attempts} attempt(s)\t{p.last_error}")
+    print(f"{len(rows)} pending install(s)", file=sys.stderr)
+    return 0
+
+
+def _install_resume(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
+    result = install.finish_pending_install(ctx, actor=actor, pending_id=args.pending_id)
+    print(result.hub_id)
+    return 0
+
+
+def _uninstall(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
+    uninstall.uninstall_from_account(ctx, args.hub_id, actor=actor)
+    print(f"{args.hub_id}: uninstalled from the HubSpot account")
     return 0
 
 
@@ -230,6 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     fin = ip.add_parser("finish", help="complete an install from the callback URL")
     fin.add_argument("callback_url")
     fin.set_defaults(handler=_install_finish)
+    ip.add_parser("pending", help="installs HubSpot granted that could not be finished (tokens kept)"
+                  ).set_defaults(handler=_install_pending)
+    res = ip.add_parser("resume", help="finish a pending install (see `install pending`)")
+    res.add_argument("pending_id", type=_positive_int)
+    res.set_defaults(handler=_install_resume)
 
     cp = sub.add_parser("connections", help="list connections")
     cp.add_argument("--json", action="store_true")
@@ -251,6 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     vp.add_argument("--hub-id", type=int, required=True)
     vp.add_argument("--local-only", action="store_true", help="forget the tokens without calling HubSpot")
     vp.set_defaults(handler=_revoke)
+
+    up = sub.add_parser("uninstall", help="uninstall the app from the portal's HubSpot account (admin)")
+    up.add_argument("--hub-id", type=int, required=True)
+    up.set_defaults(handler=_uninstall)
 
     tp = sub.add_parser("test", help="health check of one connection")
     tp.add_argument("--hub-id", type=int, required=True)

@@ -2,7 +2,8 @@
 
 Listing reads only non-secret columns (no decryption), so it stays fast at 10,000 portals. Statuses are
 the same everywhere: ``healthy``, ``expiring`` (inside the leeway), ``expired`` (refreshable),
-``refresh_failing`` (transient, with count), ``needs_reauth``, ``revoked``.
+``refresh_failing`` (transient, with count), ``needs_reauth``, ``revoked``, ``uninstalled`` (the app was
+uninstalled from the account: kept for the audit trail, left out of listings unless asked for).
 """
 
 from __future__ import annotations
@@ -22,16 +23,19 @@ from dashboard.install import start_install
 from dashboard.models import PortalStatus, utcnow
 from dashboard.refresh import get_access_token, refresh_portal
 
-STATUSES = ("healthy", "expiring", "expired", "refresh_failing", "needs_reauth", "revoked")
+STATUSES = ("healthy", "expiring", "expired", "refresh_failing", "needs_reauth", "revoked", "uninstalled")
 STATUS_LABELS = {
     "healthy": "Healthy", "expiring": "Expiring soon", "expired": "Expired (refreshable)",
     "refresh_failing": "Refresh failing", "needs_reauth": "Needs re-auth", "revoked": "Revoked",
+    "uninstalled": "Uninstalled",
 }
+HIDDEN_BY_DEFAULT = (PortalStatus.UNINSTALLED,)
 
 
 def display_status(stored: str, expires_at: datetime | None, now: datetime, leeway: timedelta) -> str:
     """The one status rule: stored problem states win, else freshness decides."""
-    if stored in (PortalStatus.REVOKED, PortalStatus.NEEDS_REAUTH, PortalStatus.REFRESH_FAILING):
+    if stored in (PortalStatus.REVOKED, PortalStatus.NEEDS_REAUTH, PortalStatus.REFRESH_FAILING,
+                  PortalStatus.UNINSTALLED):
         return stored
     if expires_at is None or expires_at <= now:
         return "expired"
@@ -105,12 +109,15 @@ def _connection(row: dict[str, Any], now: datetime, leeway: timedelta) -> Connec
 def list_connections(ctx: AppContext, *, actor: Actor = SYSTEM, search: str | None = None,
                      statuses: Sequence[str] = (), scope: str | None = None, limit: int | None = None,
                      offset: int = 0) -> list[Connection]:
-    """Connections matching the filters. Display statuses are filtered after derivation."""
+    """Connections matching the filters. Display statuses are filtered after derivation; uninstalled portals
+    are listed only when ``statuses`` asks for them."""
     require(ctx.engine, actor, "view", action="connections.list")
     now, leeway = utcnow(), timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds)
+    hidden = tuple(s for s in HIDDEN_BY_DEFAULT if s not in statuses)
     with ctx.session() as session:
         rows = repository.list_portal_rows(session=session, search=search, scope=scope, limit=None
-                                           if statuses else limit, offset=0 if statuses else offset)
+                                           if statuses else limit, offset=0 if statuses else offset,
+                                           exclude_statuses=hidden)
     conns = [_connection(r, now, leeway) for r in rows]
     if statuses:
         conns = [c for c in conns if c.status in statuses]
@@ -133,7 +140,7 @@ def summary(connections: Sequence[Connection]) -> dict[str, int]:
     counts = {s: 0 for s in STATUSES}
     for c in connections:
         counts[c.status] += 1
-    return {"connected": len(connections) - counts["revoked"], **counts}
+    return {"connected": len(connections) - counts["revoked"] - counts["uninstalled"], **counts}
 
 
 def reconsent_url(ctx: AppContext, conn: Connection, *, actor: Actor = SYSTEM) -> str:
@@ -161,9 +168,11 @@ def revoke(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM, local_only: b
         portal = repository.get_portal(session=session, hub_id=hub_id)
     if portal is None:
         raise NotFoundError(f"no connected portal with hub id {hub_id}")
+    already_dead = False
     if not local_only and portal.refresh_token_ct is not None:
         try:
-            ctx.hubspot.revoke(vault.open_tokens(ctx.cipher, portal).refresh_token)
+            # Idempotent: a token HubSpot already considers dead (needs re-auth, uninstalled) counts as revoked.
+            already_dead = not ctx.hubspot.revoke(vault.open_tokens(ctx.cipher, portal).refresh_token)
         except DashboardError as exc:
             with ctx.session() as session:
                 audit.record(session, actor=actor.name, action="revoke", outcome="failure", hub_id=hub_id,
@@ -175,9 +184,11 @@ def revoke(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM, local_only: b
         repository.update_portal(session=session, hub_id=hub_id, values={
             **vault.ERASED, "status": PortalStatus.REVOKED, "revoked_at": now, "updated_at": now,
             "token_version": portal.token_version + 1, "next_attempt_at": None})
+        detail = ("tokens forgotten locally only" if local_only else
+                  "HubSpot already considered the refresh token dead; counted as revoked" if already_dead else
+                  "refresh token revoked at HubSpot")
         audit.record(session, actor=actor.name, action="revoke.local" if local_only else "revoke",
-                     outcome="success", hub_id=hub_id,
-                     detail="tokens forgotten locally only" if local_only else "refresh token revoked at HubSpot")
+                     outcome="success", hub_id=hub_id, detail=detail)
         session.commit()
 
 

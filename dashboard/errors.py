@@ -18,13 +18,15 @@ an encryption key: callers pass descriptions, never raw values.
     ├── StorageError                the database refused or is unreachable
     ├── InstallError                the install callback cannot be completed
     │   ├── StateError              state missing, unknown, expired or already used
-    │   └── AuthorizationDenied     the user or HubSpot refused consent (error= callback)
+    │   ├── AuthorizationDenied     the user or HubSpot refused consent (error= callback)
+    │   └── InstallPendingError     tokens granted and kept encrypted, but the install is not finished yet
     ├── LockBusyError               another process holds the portal's refresh lease
     ├── ApiKeyError                 a token API key is missing, unknown, revoked or expired (HTTP 401)
     ├── ApiRateLimitedError         a token API key went past its rate (HTTP 429, ``retry_after``)
     ├── PortalUnavailableError      no token can be handed out: ``code`` says why (HTTP 409)
     └── HubSpotError                HubSpot (or the sandbox) answered with an error
         ├── InvalidGrantError       invalid_grant: code or refresh token is dead; needs re-consent
+        │   └── RedirectUriMismatchError  the code exchange's redirect_uri is not the authorize request's
         ├── InvalidClientError      invalid_client: client id/secret wrong (a configuration problem)
         ├── ApiAuthError            401/403 from an API call (expired token, missing scopes)
         ├── ProtocolError           a response we cannot parse (malformed JSON, missing fields)
@@ -98,6 +100,16 @@ class AuthorizationDenied(InstallError):
     code = "access_denied"
 
 
+class InstallPendingError(InstallError):
+    """HubSpot granted tokens but the install could not be finished; ``pending_id`` names the kept record."""
+
+    code = "install_pending"
+
+    def __init__(self, description: str, *, pending_id: int) -> None:
+        super().__init__(description)
+        self.pending_id = pending_id
+
+
 class LockBusyError(DashboardError):
     code = "lock_busy"
 
@@ -118,6 +130,12 @@ class HubSpotError(DashboardError):
 
 class InvalidGrantError(HubSpotError):
     code = "invalid_grant"
+
+
+class RedirectUriMismatchError(InvalidGrantError):
+    """A configuration problem, not a dead code: the redirect URIs of authorize and exchange differ."""
+
+    code = "redirect_uri_mismatch"
 
 
 class InvalidClientError(HubSpotError):

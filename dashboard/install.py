@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlsplit
 
-from dashboard import audit, repository, vault
+from dashboard import audit, pending_installs, repository, vault
 from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import (
@@ -22,13 +22,16 @@ from dashboard.errors import (
     DashboardError,
     InputError,
     InstallError,
+    InstallPendingError,
     InvalidGrantError,
     ProtocolError,
+    RedirectUriMismatchError,
     StateError,
 )
 from dashboard.guard import require
 from dashboard.hubspot import protocol
 from dashboard.hubspot.authorize import build_authorize_url
+from dashboard.hubspot.protocol import TokenInfo
 from dashboard.models import InstallAttempt, Portal, PortalStatus, utcnow
 from dashboard.scopes import ScopeSet
 
@@ -156,6 +159,9 @@ def finish_install(ctx: AppContext, *, actor: Actor, params: Mapping[str, object
         raise InputError("the callback has neither code nor error; paste the whole URL HubSpot redirected to")
     try:
         tokens = ctx.hubspot.exchange_code(code)
+    except RedirectUriMismatchError as exc:
+        _audit_fail(ctx, actor, "install.exchange", exc.description)
+        raise InstallError(_mismatch_message(ctx.app.redirect_uri, attempt), code="redirect_uri_mismatch") from exc
     except InvalidGrantError as exc:
         _audit_fail(ctx, actor, "install.exchange", exc.description)
         raise InstallError("HubSpot refused the authorization code (expired or already used); "
@@ -165,7 +171,72 @@ def finish_install(ctx: AppContext, *, actor: Actor, params: Mapping[str, object
         raise
     if tokens.refresh_token is None:
         raise ProtocolError("HubSpot's code exchange returned no refresh token")
-    return _store_tokens(ctx, actor, tokens, attempt, action="install")
+    try:
+        identity = _identify(ctx, tokens)
+    except ProtocolError as exc:
+        # The code is spent: these tokens are the grant. Keep them rather than lose the install.
+        kept = pending_installs.keep(ctx, actor=actor, tokens=tokens, attempt=attempt, error=exc.description)
+        with ctx.session() as session:
+            audit.record(session, actor=actor.name, action="install.pending", outcome="failure",
+                         detail=f"pending install #{kept.id} kept: {exc.description}"[:500])
+            session.commit()
+        raise _pending_error(kept.id, exc.description) from exc
+    return _store_tokens(ctx, actor, tokens, attempt, action="install", identity=identity)
+
+
+def _mismatch_message(sent: str, attempt: InstallAttempt | None) -> str:
+    started = attempt.redirect_uri if attempt is not None and attempt.redirect_uri else "unknown"
+    return (f"HubSpot refused the code because the redirect URI does not match (a configuration problem, "
+            f"not an expired code): this dashboard exchanged it with redirect URI {sent}, but the install "
+            f"link was created with redirect URI {started}. Make HUBSPOT_REDIRECT_URI the same everywhere "
+            "(and registered in the HubSpot app's Auth settings), then start the install again.")
+
+
+def _pending_error(pending_id: int, why: str) -> InstallPendingError:
+    return InstallPendingError(
+        f"HubSpot granted access, but the install could not be finished ({why}). The tokens are kept "
+        f"encrypted as pending install #{pending_id}: finish it from the New install or Connections page, "
+        f"or with `python -m dashboard install resume {pending_id}`.", pending_id=pending_id)
+
+
+def _identify(ctx: AppContext, tokens: protocol.TokenResponse) -> tuple[int, tuple[str, ...], TokenInfo | None]:
+    """The account and granted scopes of fresh tokens: from the token body, else from token metadata.
+
+    HubSpot's v1 body names neither (V1GUIDE), so metadata is asked (the client retries transient failures);
+    when the access token is no longer active (a late retry), the refresh token's metadata names them too.
+    :class:`ProtocolError` when neither is known.
+    """
+    try:
+        info: TokenInfo | None = ctx.hubspot.introspect(tokens.access_token)
+        if info is not None and not info.active and tokens.refresh_token:
+            info = ctx.hubspot.introspect(tokens.refresh_token, hint="refresh_token")
+    except DashboardError as exc:
+        if tokens.hub_id is not None and tokens.scopes:
+            return tokens.hub_id, tokens.scopes, None  # metadata is a nicety here
+        raise ProtocolError(f"HubSpot's token response names no hub id or scopes, and the token metadata "
+                            f"lookup failed: {exc.description}") from exc
+    usable = info if info is not None and info.active else None
+    hub_id = tokens.hub_id or (usable.hub_id if usable else None)
+    granted = tokens.scopes or (usable.scopes if usable else ())
+    if hub_id is None or not granted:
+        raise ProtocolError("HubSpot's token response names no hub id or scopes, and its token metadata "
+                            "says the tokens are not active")
+    return hub_id, granted, usable
+
+
+def finish_pending_install(ctx: AppContext, *, actor: Actor, pending_id: int) -> InstallResult:
+    """Retry a pending install: look the account up again and, if it is named now, store the portal."""
+    require(ctx.engine, actor, "install", action="install.resume")
+    opened = pending_installs.open_pending(ctx, pending_id)
+    try:
+        identity = _identify(ctx, opened.tokens)
+    except ProtocolError as exc:
+        pending_installs.note_failure(ctx, pending_id, exc.description)
+        _audit_fail(ctx, actor, "install.resume", f"pending install #{pending_id}: {exc.description}"[:500])
+        raise _pending_error(pending_id, exc.description) from exc
+    result = _store_tokens(ctx, actor, opened.tokens, opened.attempt, action="install", identity=identity)
+    pending_installs.forget(ctx, pending_id)
+    return result
 
 
 def import_tokens(ctx: AppContext, *, actor: Actor, token_response_json: str | bytes) -> InstallResult:
@@ -180,21 +251,14 @@ def import_tokens(ctx: AppContext, *, actor: Actor, token_response_json: str | b
     tokens = protocol.parse_token_response(raw)
     if tokens.refresh_token is None:
         raise InputError("the token response to import has no refresh_token")
-    return _store_tokens(ctx, actor, tokens, None, action="import")
+    return _store_tokens(ctx, actor, tokens, None, action="import", identity=_identify(ctx, tokens))
 
 
 def _store_tokens(ctx: AppContext, actor: Actor, tokens: protocol.TokenResponse, attempt: InstallAttempt | None,
-                  *, action: str) -> InstallResult:
+                  *, action: str, identity: tuple[int, tuple[str, ...], TokenInfo | None]) -> InstallResult:
     """Write (or rewrite) the portal row for freshly granted ``tokens``; one audited transaction."""
     assert tokens.refresh_token is not None
-    try:
-        info = ctx.hubspot.introspect(tokens.access_token)
-    except DashboardError:
-        info = None  # metadata is a nicety; the install itself succeeded
-    hub_id = tokens.hub_id or (info.hub_id if info else None)
-    if hub_id is None:
-        raise ProtocolError("HubSpot's token response names no hub_id")
-    granted = tokens.scopes or (info.scopes if info else ())
+    hub_id, granted, info = identity
     requested_optional = tuple(attempt.optional_scopes.split()) if attempt else ()
     dropped = tuple(s for s in requested_optional if s not in granted)
     pair = vault.TokenPair(tokens.access_token, tokens.refresh_token)

@@ -1,4 +1,4 @@
-"""SQLModel tables: portals, pending installs, audit events, saved scope sets.
+"""SQLModel tables: portals, install attempts, pending installs, audit events, saved scope sets.
 
 Naming follows the full-stack FastAPI template: ``XBase`` holds shared fields, ``X`` is the table,
 ``XPublic`` is what leaves the core (never token material). Scope lists are stored space-joined, the
@@ -73,6 +73,7 @@ class PortalStatus:
     REFRESH_FAILING = "refresh_failing"
     NEEDS_REAUTH = "needs_reauth"
     REVOKED = "revoked"
+    UNINSTALLED = "uninstalled"  # the app was uninstalled from the account; kept for the audit trail
 
 
 class PortalBase(SQLModel):
@@ -127,6 +128,31 @@ class InstallAttempt(SQLModel, table=True):
     created_at: datetime | None = _dt()
     expires_at: datetime | None = _dt(nullable=False)
     consumed_at: datetime | None = _dt()
+
+
+class PendingInstall(SQLModel, table=True):
+    """Tokens HubSpot granted for an install that could not be finished (its hub id or scopes unknown).
+
+    The single-use code is spent, so the tokens are the grant: kept encrypted (bound to ``ref``) until a
+    retry names the account, then moved to a portal row and this row deleted.
+    """
+
+    __tablename__ = "pending_install"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(max_length=32, unique=True, index=True)
+    access_token_ct: str = Field(sa_column=Column(Text, nullable=False))
+    refresh_token_ct: str = Field(sa_column=Column(Text, nullable=False))
+    key_id: str = Field(max_length=32)
+    hub_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    required_scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    optional_scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    actor: str = Field(max_length=320)
+    attempts: int = Field(default=1)
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    expires_at: datetime | None = _dt(nullable=False)
+    created_at: datetime | None = _dt(nullable=False)
+    updated_at: datetime | None = _dt()
 
 
 class AuditEvent(SQLModel, table=True):

@@ -15,7 +15,16 @@ from sqlalchemy import ColumnElement, bindparam, case, delete, func, insert, or_
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
-from dashboard.models import ApiKey, AuditEvent, InstallAttempt, Portal, PortalStatus, ScopeSetRecord, WorkerHeartbeat
+from dashboard.models import (
+    ApiKey,
+    AuditEvent,
+    InstallAttempt,
+    PendingInstall,
+    Portal,
+    PortalStatus,
+    ScopeSetRecord,
+    WorkerHeartbeat,
+)
 
 # Columns a listing may read: never the ciphertexts, so listing 10,000 portals decrypts nothing.
 LISTING_COLUMNS = tuple(col(c) for c in (
@@ -50,9 +59,11 @@ def save_portal(*, session: Session, portal: Portal) -> None:
 
 def portal_filters(
     *, search: str | None = None, statuses: Sequence[str] = (), scope: str | None = None,
-    hub_id: int | None = None,
+    hub_id: int | None = None, exclude_statuses: Sequence[str] = (),
 ) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
+    if exclude_statuses:
+        where.append(col(Portal.status).not_in(list(exclude_statuses)))
     if hub_id is not None:
         where.append(col(Portal.hub_id) == hub_id)
     if search and search.strip():
@@ -73,10 +84,11 @@ def portal_filters(
 
 def list_portal_rows(
     *, session: Session, search: str | None = None, statuses: Sequence[str] = (), scope: str | None = None,
-    hub_id: int | None = None, limit: int | None = None, offset: int = 0,
+    hub_id: int | None = None, limit: int | None = None, offset: int = 0, exclude_statuses: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Portal rows as dicts of :data:`LISTING_COLUMNS`, by hub id."""
-    filters = portal_filters(search=search, statuses=statuses, scope=scope, hub_id=hub_id)
+    filters = portal_filters(search=search, statuses=statuses, scope=scope, hub_id=hub_id,
+                             exclude_statuses=exclude_statuses)
     stmt = select(*LISTING_COLUMNS).where(*filters)
     stmt = stmt.order_by(col(Portal.hub_id)).offset(offset)
     if limit is not None:
@@ -436,3 +448,29 @@ def earliest_expiry(*, session: Session, statuses: Sequence[str]) -> datetime | 
 def ping(*, session: Session) -> None:
     """One round trip to the database (readiness)."""
     session.execute(select(func.count()).select_from(WorkerHeartbeat))
+
+
+# --- pending installs ------------------------------------------------------------------------------------
+
+def add_pending_install(*, session: Session, record: PendingInstall) -> None:
+    session.add(record)
+
+
+def get_pending_install(*, session: Session, pending_id: int) -> PendingInstall | None:
+    return session.get(PendingInstall, pending_id, populate_existing=True)
+
+
+def list_pending_installs(*, session: Session) -> list[PendingInstall]:
+    stmt = select(PendingInstall).order_by(col(PendingInstall.id))
+    return list(session.execute(stmt.execution_options(populate_existing=True)).scalars())
+
+
+def note_pending_failure(*, session: Session, pending_id: int, error: str, now: datetime) -> None:
+    _write(session, update(PendingInstall).where(col(PendingInstall.id) == pending_id).values(
+        attempts=PendingInstall.attempts + 1, last_error=error, updated_at=now))
+
+
+def delete_pending_install(*, session: Session, pending_id: int) -> bool:
+    """Remove a finished pending install; False when another process finished it first."""
+    return _rowcount(session.connection().execute(
+        delete(PendingInstall).where(col(PendingInstall.id) == pending_id))) == 1

@@ -10,10 +10,12 @@ from dashboard.models import utcnow
 from dashboard.ui import connection_details, connections_table
 from dashboard.ui.connections_view import load_connections_view
 from dashboard.ui.layout import start_page
+from dashboard.ui.pending_installs_view import show_pending_installs
 from dashboard.ui.worker_status import show_sweep_status
 
 ctx, actor = start_page("Connections")
 show_sweep_status(ctx, actor)
+show_pending_installs(ctx, actor)
 
 filters, sort = connections_table.filter_bar()
 try:

@@ -8,11 +8,13 @@ from dashboard import install, scope_sets
 from dashboard.errors import DashboardError
 from dashboard.ui import install_flow
 from dashboard.ui.layout import start_page
+from dashboard.ui.pending_installs_view import show_pending_installs
 
 ctx, actor = start_page("New install")
 
 install_flow.handle_callback(ctx, actor)
 install_flow.show_result()
+show_pending_installs(ctx, actor)
 
 st.subheader("Create an install link")
 try:

@@ -16,7 +16,7 @@ from dashboard.crypto import KeyRing, TokenCipher, generate_key_entry
 from dashboard.errors import ConfigurationError, StorageError
 from dashboard.models import Portal
 
-TABLES = {"portal", "install_attempt", "audit_event", "scope_set", "alembic_version"}
+TABLES = {"portal", "install_attempt", "pending_install", "audit_event", "scope_set", "alembic_version"}
 
 
 def migrated(url: str) -> Engine:

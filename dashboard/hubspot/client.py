@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from dashboard.errors import HubSpotError, ProtocolError, RateLimitedError, TransientError
+from dashboard.errors import HubSpotError, InvalidGrantError, ProtocolError, RateLimitedError, TransientError
 from dashboard.hubspot import protocol
 from dashboard.hubspot.protocol import Request, TokenInfo, TokenResponse
 
@@ -92,9 +92,25 @@ class HubSpotClient:
             raise
         return protocol.parse_token_info(resp.content)
 
-    def revoke(self, refresh_token: str) -> None:
-        """Revoke the refresh token at HubSpot (v1: DELETE, 2026-03/v3: POST /token/revoke)."""
-        self._with_retry(self._flavor.revoke_request(self.app.credentials, refresh_token))
+    def revoke(self, refresh_token: str) -> bool:
+        """Revoke the refresh token at HubSpot (v1: DELETE, 2026-03/v3: POST /token/revoke).
+
+        Idempotent: True when HubSpot revoked it now, False when HubSpot says it was already dead (HubSpot
+        documents no answer for that; a 4xx naming the token, or a 404, both mean the token is gone).
+        """
+        try:
+            self._with_retry(self._flavor.revoke_request(self.app.credentials, refresh_token))
+        except InvalidGrantError:
+            return False
+        except HubSpotError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def uninstall_app(self, access_token: str) -> None:
+        """Uninstall the app from the access token's account (HubSpot's App uninstalls API; 204)."""
+        self._with_retry(self._flavor.uninstall_request(access_token))
 
     def api_get(self, access_token: str, path: str, params: dict[str, Any] | None = None) -> Any:
         """A Bearer-authenticated GET; returns parsed JSON."""

@@ -19,10 +19,13 @@ from dashboard.errors import (
     InvalidGrantError,
     ProtocolError,
     RateLimitedError,
+    RedirectUriMismatchError,
     TransientError,
 )
 
 INVALID_GRANT_STATUSES = frozenset({"BAD_REFRESH_TOKEN", "BAD_AUTH_CODE", "EXPIRED_AUTH_CODE", "BAD_HUB"})
+# HubSpot documents none of these; third-party clients handle the first (fact sheet §9), older answers the second.
+REDIRECT_MISMATCH_STATUSES = frozenset({"MISMATCH_REDIRECT_URI_AUTH_CODE", "BAD_REDIRECT_URI"})
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class ApiFlavor:
     token_path: str
     introspect_path: str | None  # None: v1 uses the path-based metadata GETs
     revoke_path: str | None  # None: v1 uses DELETE /oauth/v1/refresh-tokens/{token}
+    appinstalls_version: str = "v3"  # the App uninstalls API has v3 (legacy) and 2026-03 paths
 
     def token_request(self, form: dict[str, str], operation: str) -> Request:
         return Request("POST", self.token_path, form=form, operation=operation)
@@ -97,10 +101,15 @@ class ApiFlavor:
         form = {**creds, "token": refresh_token, "token_type_hint": "refresh_token"}
         return Request("POST", self.revoke_path, form=form, operation="revoke")
 
+    def uninstall_request(self, access_token: str) -> Request:
+        """HubSpot's App uninstalls API: the access token names the account."""
+        return Request("DELETE", f"/appinstalls/{self.appinstalls_version}/external-install",
+                       headers={"Authorization": f"Bearer {access_token}"}, operation="app uninstall")
+
 
 FLAVORS: dict[str, ApiFlavor] = {
     "2026-03": ApiFlavor("2026-03", "/oauth/2026-03/token", "/oauth/2026-03/token/introspect",
-                         "/oauth/2026-03/token/revoke"),
+                         "/oauth/2026-03/token/revoke", "2026-03"),
     "v3": ApiFlavor("v3", "/oauth/v3/token", "/oauth/v3/token/introspect", "/oauth/v3/token/revoke"),
     "v1": ApiFlavor("v1", "/oauth/v1/token", None, None),
 }
@@ -192,6 +201,10 @@ def error_from_response(status: int, body: bytes, headers: dict[str, str], opera
     if status >= 500 or status in (408, 423, 477):
         return TransientError(f"{what} failed with HTTP {status}; HubSpot may be having trouble",
                               status=status, hubspot_status=hs_status)
+    if hs_status in REDIRECT_MISMATCH_STATUSES:
+        return RedirectUriMismatchError(
+            f"{what}: HubSpot says the redirect URI does not match the authorize request's ({hs_status})",
+            status=status, hubspot_status=hs_status)
     if error == "invalid_grant" or hs_status in INVALID_GRANT_STATUSES:
         return InvalidGrantError(
             f"{what}: the grant is no longer valid ({hs_status or error}: {text or 'invalid grant'}); "

@@ -1,4 +1,4 @@
-"""A slice of HubSpot's API behind Bearer auth: account details and a contacts list.
+"""A slice of HubSpot's API behind Bearer auth: account details, a contacts list and the App uninstalls API.
 
 Enough to exercise what the dashboard cares about: expired (401 ``EXPIRED_AUTHENTICATION``), unknown or
 revoked (401 ``INVALID_AUTHENTICATION``) and under-scoped (403 ``MISSING_SCOPES``) tokens, and the per-account
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .contacts import MAX_LIMIT, contacts_page
@@ -48,6 +48,10 @@ class ApiEndpoints:
         return [
             Route("/account-info/v3/details", self.account_details, methods=["GET"]),
             Route("/crm/v3/objects/contacts", self.contacts, methods=["GET"]),
+            *(
+                Route(f"/appinstalls/{version}/external-install", self.uninstall_app, methods=["DELETE"])
+                for version in ("v3", "2026-03")
+            ),
         ]
 
     def _reject(self, status: int, body: dict[str, Any], decision: RateDecision) -> Rejected:
@@ -96,6 +100,23 @@ class ApiEndpoints:
             "dataHostingLocation": "na1",
         }
         return JSONResponse(body, headers=decision.headers())
+
+    async def uninstall_app(self, request: Request) -> Response:
+        """``DELETE /appinstalls/{v3,2026-03}/external-install``: HubSpot's App uninstalls API (fact sheet §9).
+
+        The access token names the account; 204 with no body. Every token of the install dies and the account
+        leaves the app's installs; HubSpot would also email the account's super admins.
+        """
+        try:
+            record, decision = self._authenticate(request)
+            if "oauth" not in record.scopes:
+                body = api_error(MISSING_SCOPES, "MISSING_SCOPES")
+                raise self._reject(403, body, decision)
+        except Rejected as rejected:
+            return rejected.response
+        self.state.stats.app_uninstalls += 1
+        self.state.uninstall(record.hub_id)
+        return Response(status_code=204, headers=decision.headers())
 
     def _page_params(self, request: Request, decision: RateDecision) -> tuple[int, int, tuple[str, ...]]:
         query = request.query_params

@@ -16,6 +16,7 @@ from .config import (
     SandboxConfig,
     load_app_scopes_file,
 )
+from .fidelity import REVOKE_DEAD_STATUSES, UNINSTALL_MODES
 from .oidc import DEFAULT_OIDC_USERS, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_REDIRECT_URI, OidcConfig, OidcUser
 from .server import SandboxServer
 
@@ -55,8 +56,27 @@ def build_parser(prog: str = "sandbox") -> argparse.ArgumentParser:
     parser.add_argument(
         "--rotate-refresh-tokens",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="issue a new refresh token on each refresh and retire the old one (default: on)",
+        default=False,
+        help="issue a new refresh token on each refresh and retire the old one (default: off, as HubSpot "
+        "documents)",
+    )
+    parser.add_argument(
+        "--rich-token-body",
+        action="store_true",
+        help="token responses carry every optional field on every API version (default: as each guide shows)",
+    )
+    parser.add_argument(
+        "--uninstall-mode",
+        choices=UNINSTALL_MODES,
+        default="bad_refresh_token",
+        help="what refreshing a token of an uninstalled app answers (default: bad_refresh_token)",
+    )
+    parser.add_argument(
+        "--revoke-dead-token-status",
+        type=int,
+        choices=REVOKE_DEAD_STATUSES,
+        default=200,
+        help="HTTP status for revoking a token that is already dead (default: 200, success)",
     )
     parser.add_argument(
         "--latency-ms", type=int, default=0, help="latency added to every HubSpot endpoint (default: 0)"
@@ -99,6 +119,9 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         access_token_ttl=args.access_token_ttl,
         code_ttl=args.code_ttl,
         rotate_refresh_tokens=args.rotate_refresh_tokens,
+        rich_token_body=args.rich_token_body,
+        uninstall_mode=args.uninstall_mode,
+        revoke_dead_token_status=args.revoke_dead_token_status,
         latency_ms=args.latency_ms,
         oidc=OidcConfig(
             client_id=args.oidc_client_id,

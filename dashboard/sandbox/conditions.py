@@ -20,11 +20,15 @@ from .faults import fault_response
 from .state import SandboxState
 
 _TOKEN_PATH = re.compile(r"^/oauth/(v1|v3|2026-03)/")
-_API_PATH = re.compile(r"^/(crm|account-info)/")
+_METADATA_PATH = re.compile(r"^/oauth/(v1/(access|refresh)-tokens/|(v3|2026-03)/token/introspect)")
+_API_PATH = re.compile(r"^/(crm|account-info|appinstalls)/")
 
 
-def target_of(path: str) -> str | None:
-    """``token`` for OAuth JSON endpoints, ``api`` for the CRM slice, ``None`` for everything else."""
+def target_of(path: str, method: str = "GET") -> str | None:
+    """``metadata`` for token metadata, ``token`` for the other OAuth JSON endpoints, ``api`` for the API
+    slice, ``None`` for everything else."""
+    if _METADATA_PATH.match(path) and method != "DELETE":  # v1's DELETE is a revoke
+        return "metadata"
     if _TOKEN_PATH.match(path):
         return "token"
     if _API_PATH.match(path):
@@ -41,7 +45,7 @@ class ConditionsMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Delay and maybe replace the response of a HubSpot-facing request."""
-        kind = target_of(scope["path"]) if scope["type"] == "http" else None
+        kind = target_of(scope["path"], scope.get("method", "GET")) if scope["type"] == "http" else None
         if kind is None:
             await self.app(scope, receive, send)
             return

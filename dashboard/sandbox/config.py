@@ -143,6 +143,12 @@ class SandboxConfig:
     lists for HubSpot's strict matching. ``port=0`` picks a free port. ``code_ttl`` may be fractional so
     tests can expire a code quickly. ``oidc`` configures the sign-in provider (``oidc.py``), which plays the
     dashboard's identity provider, not HubSpot.
+
+    Defaults follow HubSpot's documents (``fidelity.py``): no refresh-token rotation (HubSpot's refresh guide
+    reuses the install's refresh token), token bodies as each version's guide shows them
+    (``rich_token_body`` adds every optional field), a refresh of an uninstalled app answers
+    ``BAD_REFRESH_TOKEN`` (``uninstall_mode="bad_hub"`` answers ``BAD_HUB``), and revoking a dead token
+    succeeds (``revoke_dead_token_status`` 400/401/404 answers that error instead).
     """
 
     host: str = "127.0.0.1"
@@ -153,8 +159,11 @@ class SandboxConfig:
     app_scopes: dict[str, list[str]] | None = None
     access_token_ttl: int = 1800
     code_ttl: float = 30
-    rotate_refresh_tokens: bool = True
+    rotate_refresh_tokens: bool = False
     rotation_grace_s: float = 0.0
+    rich_token_body: bool = False
+    uninstall_mode: str = "bad_refresh_token"
+    revoke_dead_token_status: int = 200
     latency_ms: int = 0
     app_name: str = "HubSpot OAuth Dashboard (sandbox)"
     app_id: int = 4_200_001

@@ -18,6 +18,7 @@ from .catalog import unknown_scopes
 from .config import AppScopes, SandboxAccount
 from .errors import AuthorizeError
 from .faults import FaultRule
+from .fidelity import check_revoke_status, check_uninstall_mode
 from .state import SandboxState
 from .tiers import parse_tier
 from .tokens import issue_pair
@@ -69,6 +70,7 @@ class ControlEndpoints:
             ("/_sandbox/tokens", self.tokens, ["GET"]),
             ("/_sandbox/stats", self.stats, ["GET"]),
             ("/_sandbox/uninstall", self.uninstall, ["POST"]),
+            ("/_sandbox/installs", self.installs, ["GET"]),
             ("/_sandbox/faults", self.get_faults, ["GET"]),
             ("/_sandbox/faults", self.set_faults, ["POST"]),
             ("/_sandbox/faults", self.clear_faults, ["DELETE"]),
@@ -205,6 +207,11 @@ class ControlEndpoints:
         revoked = self.state.uninstall(hub_id)
         return JSONResponse({"hub_id": hub_id, "revoked_refresh_tokens": revoked})
 
+    async def installs(self, request: Request) -> Response:
+        """The accounts the app is installed on now, as HubSpot's app settings list them."""
+        active = sorted(hub for hub, install in self.state.installs.items() if install.active)
+        return JSONResponse({"installs": [{"hub_id": hub} for hub in active]})
+
     async def get_faults(self, request: Request) -> Response:
         """The active fault rules per target."""
         return JSONResponse(self.state.faults.to_json())
@@ -235,7 +242,8 @@ class ControlEndpoints:
 
     async def set_config(self, request: Request) -> Response:
         """Change any of ``access_token_ttl``, ``code_ttl``, ``rotate_refresh_tokens``, ``rotation_grace_s``,
-        ``latency_ms``, ``app_scopes`` (``null`` = permissive)."""
+        ``latency_ms``, ``app_scopes`` (``null`` = permissive), ``rich_token_body``, ``uninstall_mode``,
+        ``revoke_dead_token_status`` (see ``fidelity.py``)."""
         data = await json_object(request)
         settings = self.state.settings
         unknown = set(data) - set(settings.to_json())
@@ -263,6 +271,14 @@ class ControlEndpoints:
             if not isinstance(data["rotate_refresh_tokens"], bool):
                 raise ValueError("'rotate_refresh_tokens' must be true or false")
             changes["rotate_refresh_tokens"] = data["rotate_refresh_tokens"]
+        if "rich_token_body" in data:
+            if not isinstance(data["rich_token_body"], bool):
+                raise ValueError("'rich_token_body' must be true or false")
+            changes["rich_token_body"] = data["rich_token_body"]
+        if "uninstall_mode" in data:
+            changes["uninstall_mode"] = check_uninstall_mode(data["uninstall_mode"])
+        if "revoke_dead_token_status" in data:
+            changes["revoke_dead_token_status"] = check_revoke_status(data["revoke_dead_token_status"])
         if "app_scopes" in data:
             raw = data["app_scopes"]
             changes["app_scopes"] = None if raw is None else AppScopes.from_json(raw)

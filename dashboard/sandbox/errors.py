@@ -23,12 +23,15 @@ def correlation_id() -> str:
 class OAuthError(Exception):
     """An RFC 6749-style token-endpoint error with HubSpot's legacy ``status`` code (HTTP 400)."""
 
-    def __init__(self, error: str, status: str, description: str, *, http_status: int = 400) -> None:
+    def __init__(
+        self, error: str, status: str, description: str, *, http_status: int = 400, category: str | None = None
+    ) -> None:
         super().__init__(description)
         self.error = error
         self.status = status
         self.description = description
         self.http_status = http_status
+        self.category = category
 
     def body(self) -> dict[str, Any]:
         """The JSON body HubSpot sends for this error."""
@@ -39,7 +42,8 @@ class OAuthError(Exception):
             "message": self.description,
             "correlationId": correlation_id(),
             # HubSpot documents no category for OAuth errors; these keep the body valid against the specs.
-            "category": "INVALID_AUTHENTICATION" if self.error == "invalid_client" else "VALIDATION_ERROR",
+            "category": self.category
+            or ("INVALID_AUTHENTICATION" if self.error == "invalid_client" else "VALIDATION_ERROR"),
         }
 
 

@@ -1,7 +1,8 @@
 """Injected faults: extra latency, error statuses, hangs (client timeouts) and malformed bodies.
 
-Rules are set with ``POST /_sandbox/faults`` per target: ``token`` (the OAuth JSON endpoints), ``api`` (the
-CRM slice) or ``all`` (both, used when the specific target has no rule). Each request draws once: with
+Rules are set with ``POST /_sandbox/faults`` per target: ``token`` (the OAuth JSON endpoints), ``metadata``
+(only token metadata and introspection, which fall back to ``token``), ``api`` (the CRM slice) or ``all``
+(used when the specific target has no rule). Each request draws once: with
 probability ``timeout_rate`` it hangs, else ``error_rate`` answers ``error_status``, else ``malformed_rate``
 answers 200 with a body that is not JSON. ``count`` caps how many responses a rule faults; then it is gone.
 """
@@ -16,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from .errors import api_error, rate_limit_body
 
-TARGETS = ("token", "api", "all")
+TARGETS = ("token", "metadata", "api", "all")
 ERROR_STATUSES = (429, 500, 502, 503, 504)
 MALFORMED_BODY = '{"status": "ok", "results": [{"id": "1", "properties": {"email": "trunc'
 
@@ -105,7 +106,10 @@ class FaultBook:
 
     def draw(self, kind: str, rng: random.Random) -> Draw | None:
         """Decide the fault for one request of ``kind`` (``token`` or ``api``), spending ``count``."""
-        rule = self.rules.get(kind) or self.rules.get("all")
+        rule = self.rules.get(kind)
+        if rule is None and kind == "metadata":
+            rule = self.rules.get("token")
+        rule = rule or self.rules.get("all")
         if rule is None:
             return None
         roll = rng.random()

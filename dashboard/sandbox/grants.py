@@ -27,8 +27,8 @@ def authenticate_client(state: SandboxState, fields: dict[str, str]) -> None:
         raise bad_client()
 
 
-def token_grant(state: SandboxState, fields: dict[str, str]) -> dict[str, Any]:
-    """Handle one ``POST /oauth/{v1,v3,2026-03}/token``; returns the success body."""
+def token_grant(state: SandboxState, fields: dict[str, str], version: str | None = None) -> dict[str, Any]:
+    """Handle one ``POST /oauth/{v1,v3,2026-03}/token``; returns the success body for ``version``."""
     grant_type = fields.get("grant_type", "")
     if not grant_type:
         raise missing_parameter("grant_type", "BAD_GRANT_TYPE")
@@ -38,12 +38,16 @@ def token_grant(state: SandboxState, fields: dict[str, str]) -> dict[str, Any]:
     state.stats.token_requests[grant_type] += 1
     authenticate_client(state, fields)
     if grant_type == "authorization_code":
-        return exchange_code(state, fields)
-    return refresh(state, fields)
+        return exchange_code(state, fields, version)
+    return refresh(state, fields, version)
 
 
-def exchange_code(state: SandboxState, fields: dict[str, str]) -> dict[str, Any]:
-    """``authorization_code``: a known, unused, unexpired code with the authorize request's redirect URI."""
+def exchange_code(state: SandboxState, fields: dict[str, str], version: str | None = None) -> dict[str, Any]:
+    """``authorization_code``: a known, unused, unexpired code with the authorize request's redirect URI.
+
+    A different redirect URI is ``invalid_grant`` / ``MISMATCH_REDIRECT_URI_AUTH_CODE``: RFC 6749 §5.2 and the
+    status third-party HubSpot clients handle (fact sheet §9).
+    """
     code = fields.get("code", "")
     if not code:
         raise missing_parameter("code", "BAD_AUTH_CODE")
@@ -57,15 +61,15 @@ def exchange_code(state: SandboxState, fields: dict[str, str]) -> dict[str, Any]
         raise OAuthError("invalid_grant", "EXPIRED_AUTH_CODE", "auth code is expired")
     if redirect_uri != record.redirect_uri:
         raise OAuthError(
-            "invalid_request",
-            "BAD_REDIRECT_URI",
-            "redirect_uri does not match the one of the authorize request",
+            "invalid_grant",
+            "MISMATCH_REDIRECT_URI_AUTH_CODE",
+            "redirect_uri does not match the one used to obtain the auth code",
         )
     record.used = True
-    return issue_pair(state, hub_id=record.hub_id, scopes=record.scopes)
+    return issue_pair(state, hub_id=record.hub_id, scopes=record.scopes, version=version)
 
 
-def refresh(state: SandboxState, fields: dict[str, str]) -> dict[str, Any]:
+def refresh(state: SandboxState, fields: dict[str, str], version: str | None = None) -> dict[str, Any]:
     """``refresh_token``: a new access token; with rotation on, a new refresh token that retires the old one.
 
     Access tokens issued before stay valid until they expire, as at HubSpot. With ``rotation_grace_s``
@@ -79,6 +83,8 @@ def refresh(state: SandboxState, fields: dict[str, str]) -> dict[str, Any]:
     record = state.refresh_tokens.get(token)
     if record is None:
         raise bad_refresh_token()
+    if not record.install.active and state.settings.uninstall_mode == "bad_hub":
+        raise OAuthError("access_denied", "BAD_HUB", "missing or unknown hub id")
     if not record.usable():
         if record.successor is None or not record.in_grace(state.now(), state.settings.rotation_grace_s):
             raise bad_refresh_token()
@@ -92,4 +98,4 @@ def refresh(state: SandboxState, fields: dict[str, str]) -> dict[str, Any]:
         successor = record
     access = new_access_token(state, hub_id=record.hub_id, scopes=record.scopes)
     state.stats.refresh_by_hub[record.hub_id] += 1
-    return token_response(state, access, successor)
+    return token_response(state, access, successor, version)

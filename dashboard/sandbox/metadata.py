@@ -81,11 +81,27 @@ def _access_body(state: SandboxState, record: AccessToken) -> dict[str, Any]:
     }
 
 
+def _not_found(status: str, kind: str) -> OAuthError:
+    """An unknown or dead token on a v1 metadata path: 404 with the SPEC's ``Error`` body (its ``default``
+    response) plus the OAuth fields; a path naming nothing is not found, not a bad request."""
+    return OAuthError("invalid_grant", status, f"{kind} token not found, expired or revoked", http_status=404,
+                      category="OBJECT_NOT_FOUND")
+
+
+def _dead_revoke(state: SandboxState) -> None:
+    """Revoking a token that is already dead: success by default, else the configured 4xx."""
+    status = state.settings.revoke_dead_token_status
+    if status >= 400:
+        error = bad_refresh_token()
+        error.http_status = status
+        raise error
+
+
 def access_info_v1(state: SandboxState, token: str) -> dict[str, Any]:
     """``GET /oauth/v1/access-tokens/{token}``; V1GUIDE's ``token_type`` is ``"access"``."""
     record = _live_access(state, token)
     if record is None:
-        raise OAuthError("invalid_grant", "BAD_ACCESS_TOKEN", "access token is invalid, expired or revoked")
+        raise _not_found("BAD_ACCESS_TOKEN", "access")
     return {**_access_body(state, record), "token_type": "access"}
 
 
@@ -93,7 +109,7 @@ def refresh_info_v1(state: SandboxState, token: str) -> dict[str, Any]:
     """``GET /oauth/v1/refresh-tokens/{token}``."""
     record = _live_refresh(state, token)
     if record is None:
-        raise bad_refresh_token()
+        raise _not_found("BAD_REFRESH_TOKEN", "refresh")
     return {
         "token": record.token,
         **_owner_fields(state, record.hub_id, record.scopes),
@@ -106,7 +122,8 @@ def delete_refresh_v1(state: SandboxState, token: str) -> None:
     """``DELETE /oauth/v1/refresh-tokens/{token}``: only the refresh token dies; access tokens live on."""
     record = _live_refresh(state, token)
     if record is None:
-        raise bad_refresh_token()
+        _dead_revoke(state)
+        return
     record.active = False
 
 
@@ -150,10 +167,15 @@ def introspect(state: SandboxState, fields: dict[str, str]) -> dict[str, Any]:
 def revoke(state: SandboxState, fields: dict[str, str]) -> None:
     """``POST /oauth/{v3,2026-03}/token/revoke``: revokes a refresh token.
 
-    Unknown tokens and access tokens are accepted silently (RFC 7009 §2.2); HubSpot documents neither.
+    Unknown and dead tokens are accepted silently by default (RFC 7009 §2.2; HubSpot documents nothing),
+    or answered with ``revoke_dead_token_status``. Access tokens are accepted silently (RFC 7009 too).
     """
     authenticate_client(state, fields)
     token, _hint = _token_field(fields)
-    record = state.refresh_tokens.get(token)
-    if record is not None:
-        record.active = False
+    if token in state.access_tokens:
+        return
+    record = _live_refresh(state, token)
+    if record is None:
+        _dead_revoke(state)
+        return
+    record.active = False

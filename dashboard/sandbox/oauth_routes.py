@@ -42,8 +42,8 @@ class OAuthEndpoints:
             routes.append(Route(f"/oauth/{version}/token/revoke", self.revoke, methods=["POST"]))
         routes += [
             Route("/oauth/v1/access-tokens/{token}", self.access_info, methods=["GET"]),
-            Route("/oauth/v1/refresh-tokens/{token}", self.refresh_info, methods=["GET"]),
-            Route("/oauth/v1/refresh-tokens/{token}", self.delete_refresh, methods=["DELETE"]),
+            # One route for both methods, so a 405 lists every allowed method in its Allow header.
+            Route("/oauth/v1/refresh-tokens/{token}", self.refresh_token_v1, methods=["GET", "DELETE"]),
         ]
         return routes
 
@@ -70,7 +70,7 @@ class OAuthEndpoints:
                 for name in V1_QUERY_FIELDS:
                     if not fields.get(name) and request.query_params.get(name):
                         fields[name] = request.query_params[name]
-            return self._answer(lambda: token_grant(self.state, fields))
+            return self._answer(lambda: token_grant(self.state, fields, version))
 
         token.__name__ = f"token_{version.replace('-', '_')}"
         return token
@@ -79,6 +79,12 @@ class OAuthEndpoints:
         """``GET /oauth/v1/access-tokens/{token}``."""
         self.state.stats.metadata += 1
         return self._answer(lambda: access_info_v1(self.state, request.path_params["token"]))
+
+    async def refresh_token_v1(self, request: Request) -> Response:
+        """``GET`` or ``DELETE /oauth/v1/refresh-tokens/{token}``."""
+        if request.method == "DELETE":
+            return await self.delete_refresh(request)
+        return await self.refresh_info(request)
 
     async def refresh_info(self, request: Request) -> Response:
         """``GET /oauth/v1/refresh-tokens/{token}``."""

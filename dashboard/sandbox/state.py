@@ -31,6 +31,9 @@ class Settings:
     rotation_grace_s: float
     latency_ms: int
     app_scopes: AppScopes | None
+    rich_token_body: bool = False
+    uninstall_mode: str = "bad_refresh_token"
+    revoke_dead_token_status: int = 200
 
     @classmethod
     def from_config(cls, config: SandboxConfig) -> Settings:
@@ -42,6 +45,9 @@ class Settings:
             rotation_grace_s=config.rotation_grace_s,
             latency_ms=config.latency_ms,
             app_scopes=None if config.app_scopes is None else AppScopes.from_json(config.app_scopes),
+            rich_token_body=config.rich_token_body,
+            uninstall_mode=config.uninstall_mode,
+            revoke_dead_token_status=config.revoke_dead_token_status,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -53,6 +59,9 @@ class Settings:
             "rotation_grace_s": self.rotation_grace_s,
             "latency_ms": self.latency_ms,
             "app_scopes": None if self.app_scopes is None else self.app_scopes.to_json(),
+            "rich_token_body": self.rich_token_body,
+            "uninstall_mode": self.uninstall_mode,
+            "revoke_dead_token_status": self.revoke_dead_token_status,
         }
 
 
@@ -138,6 +147,7 @@ class Stats:
     faults: int = 0
     rate_limited: int = 0
     grace_reuses: int = 0
+    app_uninstalls: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """JSON with string keys (``refresh_by_hub`` is keyed by hub id as a string)."""
@@ -154,6 +164,7 @@ class Stats:
             "faults": self.faults,
             "rate_limited": self.rate_limited,
             "grace_reuses": self.grace_reuses,
+            "app_uninstalls": self.app_uninstalls,
         }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from .fidelity import token_fields
 from .state import AccessToken, AuthCode, RefreshToken, SandboxState
 
 HUBLET = "na1"
@@ -68,9 +69,11 @@ def new_refresh_token(state: SandboxState, *, hub_id: int, scopes: tuple[str, ..
     return record
 
 
-def token_response(state: SandboxState, access: AccessToken, refresh: RefreshToken) -> dict[str, Any]:
-    """The success body of the token endpoint (SPEC ``AccessTokenResponse``; V3GUIDE's example fields)."""
-    return {
+def token_response(
+    state: SandboxState, access: AccessToken, refresh: RefreshToken, version: str | None = None
+) -> dict[str, Any]:
+    """The success body of the token endpoint for ``version`` (``fidelity.token_fields``)."""
+    body = {
         "token_type": "bearer",
         "token_use": "access_token",
         "access_token": access.token,
@@ -80,10 +83,13 @@ def token_response(state: SandboxState, access: AccessToken, refresh: RefreshTok
         "scopes": list(access.scopes),
         "user_id": state.accounts[access.hub_id].user_id,
     }
+    return {name: body[name] for name in token_fields(version, rich=state.settings.rich_token_body)}
 
 
-def issue_pair(state: SandboxState, *, hub_id: int, scopes: tuple[str, ...]) -> dict[str, Any]:
-    """Mint an access + refresh token pair (a code exchange, or ``POST /_sandbox/issue``)."""
+def issue_pair(
+    state: SandboxState, *, hub_id: int, scopes: tuple[str, ...], version: str | None = None
+) -> dict[str, Any]:
+    """Mint an access + refresh token pair (a code exchange, or ``POST /_sandbox/issue`` with no version)."""
     access = new_access_token(state, hub_id=hub_id, scopes=scopes)
     refresh = new_refresh_token(state, hub_id=hub_id, scopes=scopes)
-    return token_response(state, access, refresh)
+    return token_response(state, access, refresh, version)

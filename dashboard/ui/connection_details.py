@@ -18,6 +18,7 @@ from dashboard.context import AppContext
 from dashboard.errors import DashboardError
 from dashboard.refresh import RefreshOutcome
 from dashboard.ui.feedback import Level, flash, run_action, run_and_flash
+from dashboard.ui.uninstall_action import uninstall_action
 
 REVOKE_TARGET_KEY = "revoke_target"
 RECONSENT_KEY = "conn_reconsent_link"
@@ -130,14 +131,14 @@ def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
     if conn.last_error:
         st.warning(f"Last error ({conn.consecutive_failures} in a row): {conn.last_error}")
     b1, b2, b3, b4, b5 = st.columns(5)
-    do_refresh = b1.button("Refresh now", key="conn_refresh", disabled=conn.status == "revoked")
-    do_test = b2.button("Test connection", key="conn_test", disabled=conn.status == "revoked")
-    do_meta = b3.button("Token metadata", key="conn_meta", disabled=conn.status == "revoked")
+    do_refresh = b1.button("Refresh now", key="conn_refresh", disabled=conn.status in ("revoked", "uninstalled"))
+    do_test = b2.button("Test connection", key="conn_test", disabled=conn.status in ("revoked", "uninstalled"))
+    do_meta = b3.button("Token metadata", key="conn_meta", disabled=conn.status in ("revoked", "uninstalled"))
     needs_consent = conn.status == "needs_reauth" or bool(conn.missing_optional_scopes)
     if needs_consent and b4.button("Re-consent link", key="conn_reconsent",
                                    help="A single-use link asking this portal's admin to authorize the app again"):
         _reconsent(ctx, actor, conn)
-    if b5.button("Revoke…", key="conn_revoke", type="primary", disabled=conn.status == "revoked"):
+    if b5.button("Revoke…", key="conn_revoke", type="primary", disabled=conn.status in ("revoked", "uninstalled")):
         st.session_state[REVOKE_TARGET_KEY] = conn.hub_id
     if do_refresh:
         run_and_flash(f"Refreshing hub {conn.hub_id}…",
@@ -148,6 +149,7 @@ def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
         _metadata(ctx, actor, conn)
     if st.session_state.get(REVOKE_TARGET_KEY) == conn.hub_id:
         revoke_dialog(ctx, actor, conn.hub_id)
+    uninstall_action(ctx, actor, conn)
     reconsent = st.session_state.get(RECONSENT_KEY)
     if reconsent is not None and reconsent[0] == conn.hub_id:
         st.link_button(f"Open the re-consent page for hub {conn.hub_id}", reconsent[1], key="conn_reconsent_open")

@@ -46,21 +46,24 @@ def get_code(http: httpx.Client, *, account_id: int | None = None, **params: str
     return query_of(resp.json()["redirect_url"])["code"]
 
 
-def exchange(http: httpx.Client, code: str, *, version: str = "v1", **extra: str) -> httpx.Response:
+def exchange(http: httpx.Client, code: str, *, version: str = "2026-03", **extra: str) -> httpx.Response:
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": DEFAULT_REDIRECT_URI, **CLIENT}
     form.update(extra)
     return http.post(f"/oauth/{version}/token", data=form)
 
 
-def refresh(http: httpx.Client, refresh_token: str, *, version: str = "v1", **extra: str) -> httpx.Response:
+def refresh(http: httpx.Client, refresh_token: str, *, version: str = "2026-03", **extra: str) -> httpx.Response:
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token, **CLIENT}
     form.update(extra)
     return http.post(f"/oauth/{version}/token", data=form)
 
 
-def install(http: httpx.Client, *, account_id: int | None = None, **params: str) -> dict[str, Any]:
-    """A full install without a browser: consent, then the code exchange. Returns the token body."""
-    resp = exchange(http, get_code(http, account_id=account_id, **params))
+def install(
+    http: httpx.Client, *, account_id: int | None = None, version: str = "2026-03", **params: str
+) -> dict[str, Any]:
+    """A full install without a browser: consent, then the code exchange. Returns the token body (2026-03's
+    by default, which names the hub and the scopes; v1's guide body does not)."""
+    resp = exchange(http, get_code(http, account_id=account_id, **params), version=version)
     assert resp.status_code == 200, resp.text
     body: dict[str, Any] = resp.json()
     return body

@@ -17,6 +17,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from tests.contracts.departures import KEYS
+
 from .helpers import CLIENT, exchange, get_code, install, refresh
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
@@ -72,6 +74,8 @@ def assert_valid(version: str, path: str, method: str, status: str, body: Any) -
 
 @pytest.mark.parametrize("version", list(SPECS))
 def test_token_responses_match_token_response_if(http: httpx.Client, version: str) -> None:
+    if version == "v1":  # the guide's four fields by default (a listed departure); the rich body conforms
+        http.post("/_sandbox/config", json={"rich_token_body": True}).raise_for_status()
     path = f"/oauth/{version}/token"
     first = exchange(http, get_code(http), version=version)
     assert first.status_code == 200
@@ -79,6 +83,20 @@ def test_token_responses_match_token_response_if(http: httpx.Client, version: st
     second = refresh(http, first.json()["refresh_token"], version=version)
     assert second.status_code == 200
     assert_valid(version, path, "post", "200", second.json())
+
+
+def test_v1_token_body_is_the_guides_four_fields_a_listed_departure(http: httpx.Client) -> None:
+    body = exchange(http, get_code(http), version="v1").json()
+    assert set(body) == {"token_type", "refresh_token", "access_token", "expires_in"}
+    assert not validator("v1", response_schema("v1", "/oauth/v1/token", "post", "200")).is_valid(body)
+    assert "v1_token_four_fields" in KEYS
+
+
+@pytest.mark.parametrize("version", ["v3", "2026-03"])
+def test_v3_token_body_is_the_guides_fields_plus_what_the_spec_requires(http: httpx.Client, version: str) -> None:
+    body = exchange(http, get_code(http), version=version).json()
+    assert set(body) == {"token_type", "refresh_token", "access_token", "expires_in", "hub_id", "scopes",
+                         "token_use"}
 
 
 @pytest.mark.parametrize("version", list(SPECS))
@@ -103,12 +121,14 @@ def test_v1_metadata_match_their_schemas(http: httpx.Client) -> None:
         ("/oauth/v1/refresh-tokens/{token}", "/oauth/v1/refresh-tokens/nope"),
     ]:
         resp = http.get(url)
-        assert resp.status_code == 400
+        assert resp.status_code == 404  # unknown path resource; the body is the spec's default Error
         assert_valid("v1", path, "get", "default", resp.json())
     delete = http.delete(f"/oauth/v1/refresh-tokens/{token['refresh_token']}")
     assert delete.status_code == 204  # the spec's declared success: "No content"
     assert "204" in spec("v1")["paths"]["/oauth/v1/refresh-tokens/{token}"]["delete"]["responses"]
+    http.post("/_sandbox/config", json={"revoke_dead_token_status": 400}).raise_for_status()
     gone = http.delete(f"/oauth/v1/refresh-tokens/{token['refresh_token']}")
+    assert gone.status_code == 400
     assert_valid("v1", "/oauth/v1/refresh-tokens/{token}", "delete", "default", gone.json())
 
 

@@ -51,6 +51,7 @@ def test_add_accounts_one_or_many(http: httpx.Client, sb: SandboxServer) -> None
 
 
 def test_tokens_lists_every_issued_token(http: httpx.Client) -> None:
+    http.post("/_sandbox/config", json={"rotate_refresh_tokens": True}).raise_for_status()
     first = install(http)
     second = refresh(http, first["refresh_token"]).json()
     issue(http, PRO_HUB)
@@ -67,6 +68,7 @@ def test_tokens_lists_every_issued_token(http: httpx.Client) -> None:
 
 
 def test_stats_count_what_clients_did(http: httpx.Client) -> None:
+    http.post("/_sandbox/config", json={"rotate_refresh_tokens": True}).raise_for_status()
     token = install(http)
     refresh(http, token["refresh_token"])
     refresh(http, token["refresh_token"])  # rotated away: invalid_grant
@@ -94,16 +96,21 @@ def test_config_changes_and_validation(http: httpx.Client) -> None:
     assert http.get("/_sandbox/config").json() == {
         "access_token_ttl": 1800,
         "code_ttl": 30,
-        "rotate_refresh_tokens": True,
+        "rotate_refresh_tokens": False,
         "rotation_grace_s": 0.0,
         "latency_ms": 0,
         "app_scopes": None,
+        "rich_token_body": False,
+        "uninstall_mode": "bad_refresh_token",
+        "revoke_dead_token_status": 200,
     }
     changed = http.post(
         "/_sandbox/config", json={"access_token_ttl": 60, "latency_ms": 5, "code_ttl": 1.5}
     ).json()
     assert (changed["access_token_ttl"], changed["latency_ms"], changed["code_ttl"]) == (60, 5, 1.5)
-    for bad in ({"access_token_ttl": 0}, {"rotate_refresh_tokens": "yes"}, {"surprise": 1}, {"code_ttl": -1}):
+    for bad in ({"access_token_ttl": 0}, {"rotate_refresh_tokens": "yes"}, {"surprise": 1}, {"code_ttl": -1},
+                {"rich_token_body": 1}, {"uninstall_mode": "gone"}, {"revoke_dead_token_status": 500},
+                {"revoke_dead_token_status": True}):
         assert http.post("/_sandbox/config", json=bad).status_code == 400
     assert http.get("/_sandbox/config").json()["access_token_ttl"] == 60  # bad requests changed nothing
     http.post("/_sandbox/reset")

@@ -139,4 +139,4 @@ def test_bad_fault_rules_are_refused(http: httpx.Client, rule: dict[str, object]
 def test_reset_clears_faults(http: httpx.Client) -> None:
     set_faults(http, target="all", error_rate=1)
     http.post("/_sandbox/reset")
-    assert http.get("/_sandbox/faults").json() == {"token": None, "api": None, "all": None}
+    assert http.get("/_sandbox/faults").json() == {"token": None, "metadata": None, "api": None, "all": None}

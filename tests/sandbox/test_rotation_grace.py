@@ -15,6 +15,12 @@ import pytest
 from .helpers import CLIENT, issue, refresh
 
 
+@pytest.fixture(autouse=True)
+def rotating(http: httpx.Client) -> None:
+    """Rotation is off by default (HubSpot documents none); every test here is about rotation."""
+    http.post("/_sandbox/config", json={"rotate_refresh_tokens": True}).raise_for_status()
+
+
 def live_refresh(http: httpx.Client, token: str) -> dict[str, object]:
     rows = http.get("/_sandbox/tokens").json()["tokens"]
     return next(r for r in rows if r["token"] == token)

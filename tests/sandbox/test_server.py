@@ -114,8 +114,16 @@ def test_cli_arguments_build_the_config(tmp_path: Path) -> None:
     assert (defaults.port, defaults.client_id, defaults.rotate_refresh_tokens) == (
         8765,
         SANDBOX_CLIENT_ID,
-        True,
+        False,
     )
+    assert (defaults.rich_token_body, defaults.uninstall_mode, defaults.revoke_dead_token_status) == (
+        False, "bad_refresh_token", 200
+    )
+    switched = config_from_args(build_parser().parse_args(
+        ["--rotate-refresh-tokens", "--rich-token-body", "--uninstall-mode", "bad_hub",
+         "--revoke-dead-token-status", "404"]))
+    assert (switched.rotate_refresh_tokens, switched.rich_token_body, switched.uninstall_mode,
+            switched.revoke_dead_token_status) == (True, True, "bad_hub", 404)
 
 
 def test_cli_refuses_a_bad_scopes_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

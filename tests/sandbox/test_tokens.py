@@ -30,17 +30,39 @@ def test_code_exchange_and_refresh_on_every_version(http: httpx.Client, version:
     assert token.headers["cache-control"] == "no-store"
     body = token.json()
     assert body["token_type"] == "bearer"
-    assert body["token_use"] == "access_token"
     assert body["expires_in"] == 1800
-    assert body["hub_id"] == FREE_HUB
-    assert body["scopes"] == ["oauth", "crm.objects.contacts.read"]
-    assert isinstance(body["user_id"], int)
     assert 300 <= len(body["access_token"]) <= 400
     assert REFRESH_FORMAT.match(body["refresh_token"])
+    if version == "v1":  # V1GUIDE's example: exactly four fields
+        assert set(body) == {"token_type", "refresh_token", "access_token", "expires_in"}
+    else:  # V3GUIDE's example plus SPEC's required token_use
+        assert body["token_use"] == "access_token"
+        assert body["hub_id"] == FREE_HUB
+        assert body["scopes"] == ["oauth", "crm.objects.contacts.read"]
+        assert "user_id" not in body
     again = refresh(http, body["refresh_token"], version=version)
     assert again.status_code == 200
     assert again.json()["access_token"] != body["access_token"]
-    assert again.json()["hub_id"] == FREE_HUB
+    assert set(again.json()) == set(body)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_rich_token_body_restores_every_field(http: httpx.Client, version: str) -> None:
+    http.post("/_sandbox/config", json={"rich_token_body": True}).raise_for_status()
+    body = exchange(http, get_code(http), version=version).json()
+    assert (body["hub_id"], body["token_use"]) == (FREE_HUB, "access_token")
+    assert body["scopes"] == ["oauth", "crm.objects.contacts.read"]
+    assert isinstance(body["user_id"], int)
+
+
+def test_a_fresh_sandbox_returns_the_same_refresh_token_on_two_refreshes(
+    make_sandbox: Callable[..., SandboxServer],
+) -> None:
+    """HubSpot's refresh guide: store the install's refresh token and reuse it. A default sandbox agrees."""
+    with httpx.Client(base_url=make_sandbox().url) as client:
+        first = install(client)
+        one, two = (refresh(client, first["refresh_token"]).json() for _ in range(2))
+        assert one["refresh_token"] == two["refresh_token"] == first["refresh_token"]
 
 
 def test_codes_are_single_use(http: httpx.Client) -> None:
@@ -71,8 +93,8 @@ def test_code_needs_the_authorize_requests_redirect_uri(http: httpx.Client) -> N
     code = get_code(http)
     assert error_of(exchange(http, code, redirect_uri="http://localhost:8501/other")) == (
         400,
-        "invalid_request",
-        "BAD_REDIRECT_URI",
+        "invalid_grant",
+        "MISMATCH_REDIRECT_URI_AUTH_CODE",
     )
     assert exchange(http, code).status_code == 200  # a mismatch does not burn the code
 
@@ -127,6 +149,7 @@ def test_v1_accepts_legacy_query_parameters(http: httpx.Client) -> None:
 
 
 def test_rotation_on_retires_the_old_refresh_token_at_once(http: httpx.Client) -> None:
+    http.post("/_sandbox/config", json={"rotate_refresh_tokens": True}).raise_for_status()
     first = install(http)
     second = refresh(http, first["refresh_token"]).json()
     assert second["refresh_token"] != first["refresh_token"]
@@ -178,8 +201,9 @@ def test_v1_metadata(http: httpx.Client) -> None:
     assert refresh_info["client_id"] == SANDBOX_CLIENT_ID
     assert refresh_info["token_type"] == "refresh"
     unknown = http.get("/oauth/v1/refresh-tokens/na1-nope")
-    assert error_of(unknown) == (400, "invalid_grant", "BAD_REFRESH_TOKEN")
-    assert http.get("/oauth/v1/access-tokens/nope").status_code == 400
+    assert error_of(unknown) == (404, "invalid_grant", "BAD_REFRESH_TOKEN")
+    assert unknown.json()["category"] == "OBJECT_NOT_FOUND"
+    assert http.get("/oauth/v1/access-tokens/nope").status_code == 404
     assert http.get("/_sandbox/stats").json()["metadata"] == 4
 
 
@@ -190,6 +214,9 @@ def test_v1_delete_revokes_only_the_refresh_token(http: httpx.Client) -> None:
     assert resp.content == b""
     assert error_of(refresh(http, token["refresh_token"]))[2] == "BAD_REFRESH_TOKEN"
     assert http.get("/account-info/v3/details", headers=bearer(token["access_token"])).status_code == 200
+    # Revoking a dead token: success by default (undocumented), or the configured 4xx.
+    assert http.delete(f"/oauth/v1/refresh-tokens/{token['refresh_token']}").status_code == 204
+    http.post("/_sandbox/config", json={"revoke_dead_token_status": 400}).raise_for_status()
     assert http.delete(f"/oauth/v1/refresh-tokens/{token['refresh_token']}").status_code == 400
 
 
