@@ -202,3 +202,24 @@ def test_replay_stores_an_entry_at_its_version_and_drops_one_a_newer_row_superse
     assert kept is not None and kept.token_version == stale.token_version  # the newer row won
     assert sorted((e.hub_id, e.outcome) for e in events) == sorted([(first, "success"), (second, "conflict")])
     assert all("spill journal" in e.detail for e in events)
+
+
+def test_replay_while_the_database_still_refuses_keeps_every_entry(
+    settings_factory: Any, sandbox: Any, tmp_path: Path,
+) -> None:
+    ctx = build_context(settings_factory(dashboard_sqlite_busy_timeout_ms=200), sandbox_url=sandbox.url,
+                        retry=FAST_RETRY)
+    try:
+        hubs = seed_portals(ctx, sandbox.url, 3, due=False)
+        with ctx.session() as session:
+            versions = {h: p.token_version for h in hubs if (p := repository.get_portal(session=session, hub_id=h))}
+        for hub in hubs:
+            sealed = vault.seal(ctx.cipher, hub, vault.TokenPair(f"a-{hub}", f"r-{hub}"))
+            assert journal.append(ctx, journal.Entry(hub, versions[hub], sealed, "worker", "d"))
+        db_file = Path(ctx.settings.dashboard_database_url.removeprefix("sqlite:///"))
+        with locked(ctx, db_file), pytest.raises(StorageError, match="3 refreshed token"):
+            journal.replay(ctx)
+        assert journal.size(ctx) == 3
+        assert journal.replay(ctx) == 3 and journal.size(ctx) == 0
+    finally:
+        ctx.close()
