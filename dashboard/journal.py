@@ -145,8 +145,9 @@ def _apply(ctx: AppContext, entry: Entry) -> bool:
 def replay(ctx: AppContext) -> int:
     """Write journal entries back into the database; how many were stored.
 
-    Entries the database still refuses stay (then :class:`StorageError` is raised after the rest were
-    tried); entries whose row moved on (newer ``token_version``, or the portal is gone) are dropped.
+    At the first entry the database still refuses, that entry and the ones after it stay and
+    :class:`StorageError` is raised; entries whose row moved on (newer ``token_version``, or the portal is
+    gone) are dropped.
     """
     file = path(ctx)
     if not file.exists():
@@ -156,12 +157,13 @@ def replay(ctx: AppContext) -> int:
     with _locked(ctx) as file:
         entries = _read(file)
         kept: list[Entry] = []
-        for entry in entries:
+        for n, entry in enumerate(entries):
             try:
                 stored += _apply(ctx, entry)
-            except StorageError as exc:
-                kept.append(entry)
+            except StorageError as exc:  # still refused: keep this entry and the rest for the next replay
+                kept = entries[n:]
                 error = exc
+                break
         if kept != entries:
             _rewrite(file, kept)
     if error is not None:

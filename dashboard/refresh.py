@@ -21,7 +21,14 @@ from typing import Any
 from dashboard import alerts, journal, repository, vault
 from dashboard.actors import SYSTEM, Actor
 from dashboard.context import AppContext
-from dashboard.errors import CryptoError, DashboardError, InvalidGrantError, NotFoundError, TransientError
+from dashboard.errors import (
+    CryptoError,
+    DashboardError,
+    InvalidGrantError,
+    NotFoundError,
+    StorageError,
+    TransientError,
+)
 from dashboard.guard import require
 from dashboard.hubspot.client import RetryPolicy
 from dashboard.models import Portal, PortalStatus, utcnow
@@ -164,7 +171,9 @@ def refresh_due(ctx: AppContext, *, within: timedelta | None = None, concurrency
     With database leases the sweep claims due portals in batches (one conditional UPDATE leases many rows)
     as workers free up; with Redis leases each portal is leased on its own. Either way a portal another
     process holds is left to it, and one refreshed meanwhile is not refreshed again. Once ``stop`` is set
-    no new refresh starts; the ones in flight finish and store their tokens.
+    no new refresh starts; the ones in flight finish and store their tokens. Once the database refuses a
+    claim or a store (spilled to the journal), the pass starts no new refresh either: every further grant
+    would only wait out the busy timeout and go to the journal too.
     """
     within = within if within is not None else timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds)
     require(ctx.engine, actor, "refresh", action="refresh")
@@ -179,13 +188,23 @@ def refresh_due(ctx: AppContext, *, within: timedelta | None = None, concurrency
     if ctx.leases.in_row:
         return _sweep_claiming(ctx, due=due, within=within, workers=workers, actor=actor, stop=stop)
 
+    refused = threading.Event()  # the database refused a store: start no new refresh in this pass
+
     def one(hub_id: int) -> RefreshOutcome:
         if stop is not None and stop.is_set():
             return RefreshOutcome(hub_id, "stopped", message="the worker is stopping; left for the next sweep")
+        if refused.is_set():
+            return RefreshOutcome(hub_id, "stopped", message="the database refuses writes; left for the next sweep")
         try:
-            return refresh_portal(ctx, hub_id, actor=actor, automatic=True, within=within)
+            outcome = refresh_portal(ctx, hub_id, actor=actor, automatic=True, within=within)
+        except StorageError as exc:
+            refused.set()
+            return RefreshOutcome(hub_id, "failed", message=exc.description)
         except DashboardError as exc:
             return RefreshOutcome(hub_id, "failed", message=exc.description)
+        if outcome.result == "journaled":
+            refused.set()
+        return outcome
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh") as pool:
         return list(pool.map(one, due))
@@ -229,8 +248,10 @@ def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, worke
                         session.commit()
                     with ctx.session() as session:
                         claimed = repository.portals_leased_to(session=session, owner=owner)
-                except DashboardError as exc:  # the database refused the claim: these wait for the next pass
-                    log.warning("could not claim %s due portals: %s", len(batch), exc)
+                except DashboardError as exc:  # the database refuses: the rest waits for the next pass
+                    log.warning("could not claim due portals (%s); %s left for the next sweep", exc,
+                                len(batch) + len(queue))
+                    queue.clear()
                     claimed = []
                 running.update(pool.submit(one, portal, Lease(portal.hub_id, owner, in_row=True, deadline=deadline))
                                for portal in claimed)
@@ -240,6 +261,8 @@ def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, worke
                 return outcomes
             done, running = wait(running, return_when=FIRST_COMPLETED)
             outcomes.extend(f.result() for f in done)
+            if any(o.result == "journaled" for o in outcomes[-len(done):]):
+                queue.clear()  # the database refused a store: the rest waits for the next pass
 
 
 def get_access_token(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> str:

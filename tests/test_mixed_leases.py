@@ -32,6 +32,7 @@ LATENCY_MS = 250  # the Redis worker's sweep lasts ~3 s: long enough for the sec
 
 
 @pytest.mark.redis
+@pytest.mark.slow
 def test_redis_and_database_lease_workers_side_by_side_mark_no_live_portal_needs_reauth(
     tmp_path: Path, sandbox: Any, redis_url: str, redis_prefix: str,
 ) -> None:

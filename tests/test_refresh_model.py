@@ -329,6 +329,7 @@ def model_ctx(request: pytest.FixtureRequest, tmp_path: Path, sandbox: Any) -> I
     ctx.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_ctx", [
     "sqlite", pytest.param("postgres+redis", marks=[pytest.mark.postgres, pytest.mark.redis]),
 ], indirect=True)

@@ -173,3 +173,53 @@ def test_a_journal_that_cannot_be_written_is_logged_critical_with_the_hub_only(
         ctx.close()
     [record] = [r for r in caplog.records if r.levelname == "CRITICAL"]
     assert "4242" in record.getMessage() and "c2" not in record.getMessage()
+
+
+def test_replay_stores_an_entry_at_its_version_and_drops_one_a_newer_row_superseded(
+    ctx: AppContext, sandbox: Any,
+) -> None:
+    first, second = seed_portals(ctx, sandbox.url, 2, due=False)
+    with ctx.session() as session:
+        rows = {h: repository.get_portal(session=session, hub_id=h) for h in (first, second)}
+    pair = vault.TokenPair("access-from-the-journal", "refresh-from-the-journal")
+    values = {**vault.seal(ctx.cipher, first, pair), "last_refresh_result": "success"}
+    current = rows[first]
+    stale = rows[second]
+    assert current is not None and stale is not None
+    assert journal.append(ctx, journal.Entry(first, current.token_version, values, "worker", "expires_in=1800s"))
+    stale_values = {**vault.seal(ctx.cipher, second, pair), "last_refresh_result": "success"}
+    assert journal.append(ctx, journal.Entry(second, stale.token_version - 1, stale_values, "worker", "x"))
+    assert journal.size(ctx) == 2
+
+    assert journal.replay(ctx) == 1
+    assert journal.size(ctx) == 0
+    with ctx.session() as session:
+        stored = repository.get_portal(session=session, hub_id=first)
+        kept = repository.get_portal(session=session, hub_id=second)
+        events = repository.list_audit_events(session=session, action="refresh")
+    assert stored is not None and stored.token_version == current.token_version + 1
+    assert vault.open_tokens(ctx.cipher, stored) == pair
+    assert kept is not None and kept.token_version == stale.token_version  # the newer row won
+    assert sorted((e.hub_id, e.outcome) for e in events) == sorted([(first, "success"), (second, "conflict")])
+    assert all("spill journal" in e.detail for e in events)
+
+
+def test_replay_while_the_database_still_refuses_keeps_every_entry(
+    settings_factory: Any, sandbox: Any, tmp_path: Path,
+) -> None:
+    ctx = build_context(settings_factory(dashboard_sqlite_busy_timeout_ms=200), sandbox_url=sandbox.url,
+                        retry=FAST_RETRY)
+    try:
+        hubs = seed_portals(ctx, sandbox.url, 3, due=False)
+        with ctx.session() as session:
+            versions = {h: p.token_version for h in hubs if (p := repository.get_portal(session=session, hub_id=h))}
+        for hub in hubs:
+            sealed = vault.seal(ctx.cipher, hub, vault.TokenPair(f"a-{hub}", f"r-{hub}"))
+            assert journal.append(ctx, journal.Entry(hub, versions[hub], sealed, "worker", "d"))
+        db_file = Path(ctx.settings.dashboard_database_url.removeprefix("sqlite:///"))
+        with locked(ctx, db_file), pytest.raises(StorageError, match="3 refreshed token"):
+            journal.replay(ctx)
+        assert journal.size(ctx) == 3
+        assert journal.replay(ctx) == 3 and journal.size(ctx) == 0
+    finally:
+        ctx.close()
