@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from dashboard.errors import ConfigurationError, StorageError
+from dashboard.file_modes import private_dir, private_sqlite_file
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -39,8 +40,13 @@ def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
         raise ConfigurationError("DASHBOARD_DATABASE_URL: is not a valid database URL") from None
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
-        if db and db != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        if db and db != ":memory:" and not db.startswith("file:"):
+            # A folder we create is private; an existing one (say /var/lib) is the operator's to set.
+            private_dir(Path(db).parent, tighten=False)
+            try:
+                private_sqlite_file(Path(db))
+            except OSError:
+                pass  # a read-only or foreign file: SQLite reports the real problem when it opens it
         # A pool of file connections, each used by one thread at a time (check_same_thread off): opening a
         # connection and setting its pragmas per session cost a refresh sweep a third of its time.
         # ":memory:" keeps NullPool (a pooled in-memory database would be shared across threads).

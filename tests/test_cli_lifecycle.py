@@ -28,9 +28,10 @@ def cli(tmp_path: Path, sandbox: Any) -> Any:
         "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
     })
 
-    def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, expect: int = 0, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([sys.executable, "-m", "dashboard", "--actor", "ops@example.com", *args],
-                              env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+                              env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                              input=stdin if stdin is not None else "")
         assert proc.returncode == expect, (proc.returncode, proc.stdout, proc.stderr)
         assert "Traceback" not in proc.stderr
         outputs.extend([proc.stdout, proc.stderr])
@@ -49,7 +50,8 @@ def test_cli_install_refresh_test_audit_revoke(cli: Any, sandbox: Any) -> None:
     assert req.scopes == ("crm.objects.contacts.read", "oauth") and req.optional_scopes == ("automation",)
     assert req.account_id == 1000001 and req.state
     callback = grant(sandbox.url, url)
-    hub_id = int(cli("install", "finish", callback).stdout.strip())
+    # "-": the callback URL (code and state) comes from standard input, never from the process list.
+    hub_id = int(cli("install", "finish", "-", stdin=callback + "\n").stdout.strip())
     assert hub_id == 1000001
 
     rows = json.loads(cli("connections", "--json").stdout)
