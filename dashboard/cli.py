@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import activity, install, keys, refresh
+from dashboard import activity, cli_links, install, keys, refresh
 from dashboard import connections as conns
 from dashboard.actors import Actor, cli_actor
 from dashboard.context import AppContext, build_context
@@ -222,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     fin = ip.add_parser("finish", help="complete an install from the callback URL")
     fin.add_argument("callback_url", help="the callback URL, or - to read it from standard input (preferred)")
     fin.set_defaults(handler=_install_finish)
+
+    cli_links.add_parser(sub, _Parser)
 
     cp = sub.add_parser("connections", help="list connections")
     cp.add_argument("--json", action="store_true")

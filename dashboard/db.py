@@ -6,6 +6,7 @@ file; writers that must not lose updates use conditional ``UPDATE ... WHERE`` (s
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,9 @@ def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
         if db and db != ":memory:" and not db.startswith("file:"):
             # A folder we create is private; an existing one (say /var/lib) is the operator's to set.
             private_dir(Path(db).parent, tighten=False)
-            try:
+            # A read-only or foreign file: SQLite reports the real problem when it opens it.
+            with contextlib.suppress(OSError):
                 private_sqlite_file(Path(db))
-            except OSError:
-                pass  # a read-only or foreign file: SQLite reports the real problem when it opens it
         # A pool of file connections, each used by one thread at a time (check_same_thread off): opening a
         # connection and setting its pragmas per session cost a refresh sweep a third of its time.
         # ":memory:" keeps NullPool (a pooled in-memory database would be shared across threads).

@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     dashboard_http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     dashboard_data_dir: Path = Path("data")
     dashboard_allow_marketplace_installs: bool = False
+    # How long a sendable install / re-consent link (/connect/<id>) works; each opening makes a 10-minute state.
+    dashboard_link_ttl_days: float = Field(default=7.0, gt=0, le=90)
     dashboard_alert_webhook_url: SecretStr | None = None
     dashboard_alert_failure_threshold: int = Field(default=3, ge=1, le=1000)
     dashboard_sandbox_port: int = Field(default=0, ge=0, le=65535)

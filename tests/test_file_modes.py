@@ -61,8 +61,7 @@ def test_rollback_journal_is_private(tmp_path: Path) -> None:
 
 def test_loose_files_from_an_older_version_are_tightened(tmp_path: Path) -> None:
     data = tmp_path / "old"
-    data.mkdir(mode=0o755)
-    os.chmod(data, 0o755)
+    data.mkdir()
     for name in ("dashboard.db", "dashboard.db-wal", "dashboard.db-shm"):
         (data / name).touch()
         os.chmod(data / name, 0o644)

@@ -9,10 +9,11 @@ A configuration problem does not stop the server: the pages show it as one line,
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -20,6 +21,8 @@ from starlette.routing import BaseRoute, Route
 from dashboard.context import build_context
 from dashboard.errors import DashboardError
 from dashboard.settings import load_settings
+from dashboard.web import connect
+from dashboard.web.host_guard import HostGuard
 from dashboard.web.runtime import set_shared_context
 
 log = logging.getLogger(__name__)
@@ -50,4 +53,11 @@ def build_routes() -> list[BaseRoute]:
     """Every route served beside the pages; each feature adds its module's routes here."""
     return [
         Route("/healthz", healthz, methods=["GET"]),
+        *connect.routes(),
     ]
+
+
+def build_middleware(*, sign_in_configured: Callable[[], bool],
+                     trusted_origins: Callable[[], Sequence[str]] = tuple) -> list[Middleware]:
+    """Middleware for every request and websocket: loopback trust bound to the Host (``host_guard``)."""
+    return [Middleware(HostGuard, sign_in_configured=sign_in_configured, trusted_origins=trusted_origins)]
