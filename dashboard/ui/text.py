@@ -13,7 +13,8 @@ import re
 
 # Markdown's (and Streamlit's) active characters: links, images, HTML, emphasis, code, tables, math,
 # emoji and colour directives, entities, autolinked emails. Backslash-escaped, CommonMark shows them as is.
-_ACTIVE = re.compile(r"([\\`*_{}\[\]()<>#!|~$:@&=+^-])")
+_ACTIVE = re.compile(r"([\\`*_{}\[\]()<>#!|~$:@&])")
+_LEADING = re.compile(r"^([-+=])")  # a list item or a heading underline only at the start of a line
 _DOT_IN_WORD = re.compile(r"\.(?=\S)")  # "www.evil.test" must not be autolinked
 _SPACE = re.compile(r"\s+")
 
@@ -21,7 +22,7 @@ _SPACE = re.compile(r"\s+")
 def md(value: object) -> str:
     """``value`` as Markdown that renders exactly as its text, on one line."""
     text = _SPACE.sub(" ", str(value))
-    return _DOT_IN_WORD.sub(r"\\.", _ACTIVE.sub(r"\\\1", text))
+    return _LEADING.sub(r"\\\1", _DOT_IN_WORD.sub(r"\\.", _ACTIVE.sub(r"\\\1", text)))
 
 
 _UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
