@@ -44,9 +44,10 @@ def _decision() -> access.AccessDecision:
     return decision
 
 
-def needs_result_page() -> bool:
-    """True when this run is a signed-out browser back from HubSpot (the router then hides its navigation)."""
-    return sign_in_configured() and link_callback.callback_in_url() and _decision().actor is None
+def navigation_hidden() -> bool:
+    """True when this browser may not use the dashboard (sign-in screen, no access, a customer's callback
+    result): the router then shows no menu, so not even the page names are shown."""
+    return _decision().actor is None
 
 
 def current_actor() -> Actor:

@@ -70,9 +70,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     server = start_dashboard(work=work, port=port, sandbox_url=sandbox_url, cwd=work,
                              env={"PYTHONPATH": str(REPO), "HUBSPOT_REDIRECT_URI": f"{base}/install", **ROLES})
     # The operator's side, on the dashboard's own database (and its sandbox-mode key file).
-    ctx = build_context(load_settings({}, secrets_path=None, dashboard_database_url=f"sqlite:///{work / 'dashboard.db'}",
-                                      dashboard_data_dir=work / "data", hubspot_redirect_uri=f"{base}/install"),
-                        sandbox_url=sandbox_url)
+    settings = load_settings({}, secrets_path=None, dashboard_database_url=f"sqlite:///{work / 'dashboard.db'}",
+                             dashboard_data_dir=work / "data", hubspot_redirect_uri=f"{base}/install")
+    ctx = build_context(settings, sandbox_url=sandbox_url)
     try:
         yield Rig(base, sandbox_url, ctx)
     finally:
