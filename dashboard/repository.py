@@ -371,7 +371,7 @@ def finish_install_link(*, session: Session, link_id: int, hub_id: int | None) -
 def revoke_install_link(*, session: Session, link_id: int, now: datetime, by: str) -> bool:
     stmt = (update(InstallLink)
             .where(col(InstallLink.id) == link_id, col(InstallLink.revoked_at).is_(None),
-                   col(InstallLink.used_at).is_(None))
+                   col(InstallLink.used_at).is_(None), col(InstallLink.expires_at) > now)
             .values(revoked_at=now, revoked_by=by))
     return _rowcount(session.execute(stmt)) == 1
 

@@ -6,6 +6,7 @@ epoch that refuses a replayed sign-in cookie.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -157,7 +158,7 @@ def test_reconsent_link_is_pinned_to_the_account(ctx: AppContext) -> None:
 def test_a_sign_in_issued_before_the_last_sign_out_is_refused(ctx: AppContext, signed_in_ago: float,
                                                               signed_out_ago: float) -> None:
     """The replayed cookie: its ID token's ``iat`` predates the sign-out, so every page refuses it."""
-    email = f"user{int(signed_in_ago)}-{int(signed_out_ago)}@example.com"
+    email = f"user-{uuid.uuid4().hex}@example.com"  # a user who never signed out before
     now = utcnow().timestamp()
     assert sign_outs.sign_in_current(ctx, email=email, issued_at=now - signed_in_ago)  # never signed out
     sign_outs.sign_out(ctx, actor=Actor(email, VIEWER))
