@@ -215,7 +215,8 @@ def _claim_link(ctx: AppContext, actor: Actor, link_id: int) -> None:
                          detail=f"link={link_id} already used, revoked or expired")
         session.commit()
     if not won:
-        raise StateError("this link was already used or was revoked; ask for a new link", code="link_used")
+        raise StateError("this link was already used, was revoked or has expired; ask for a new link",
+                         code="link_used")
 
 
 def _settle_link(ctx: AppContext, link_id: int, hub_id: int | None) -> None:

@@ -101,3 +101,16 @@ def test_cli_scopes_url_is_exactly_encoded(cli: Any) -> None:
               "automation", "--state", "a b&c").stdout.strip()
     assert "scope=crm.objects.contacts.read%20oauth" in out and "+" not in out
     assert out.endswith("state=a%20b%26c")
+
+
+def test_cli_links_create_list_revoke(cli: Any, sandbox: Any) -> None:
+    created = cli("links", "create", "--scope", "oauth", "crm.objects.contacts.read", "--account-id", "1000001",
+                  "--days", "3").stdout.strip().splitlines()
+    url = created[-1]
+    assert "/connect/" in url and created[0].startswith("link 1: works once, until ")
+    [row] = json.loads(cli("links", "list", "--json").stdout)
+    assert row["status"] == "open" and row["account_id"] == 1000001 and row["created_by"] == "ops@example.com"
+    assert url.rsplit("/", 1)[1] not in json.dumps(row)  # the opaque id is shown once, never listed
+    assert cli("links", "revoke", "1").stdout.strip() == "link 1 revoked"
+    assert "already revoked" in cli("links", "revoke", "1", expect=2).stderr
+    assert json.loads(cli("links", "list", "--json").stdout)[0]["status"] == "revoked"
