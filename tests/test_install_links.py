@@ -26,6 +26,12 @@ from tests.lifecycle_helpers import ADMIN, grant, stats
 SCOPES = ("oauth", "crm.objects.contacts.read")
 
 
+@pytest.fixture
+def db_url(any_db_url: str) -> str:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return any_db_url
+
+
 def token_requests(ctx: AppContext) -> int:
     assert ctx.sandbox_url is not None
     return sum(stats(ctx.sandbox_url)["token_requests"].values())
