@@ -14,6 +14,7 @@ from dashboard import access, sign_outs
 from dashboard.actors import Actor
 from dashboard.ui import link_callback
 from dashboard.ui.context import get_context
+from dashboard.ui.text import md
 
 SIGNED_OUT = "You signed out of this dashboard after this sign-in began; please sign in again."
 NO_SIGN_IN_BANNER = ("No sign-in configured: anyone who can reach this machine's loopback port acts as admin. "
@@ -59,10 +60,10 @@ def current_actor() -> Actor:
         link_callback.result_page()  # a customer back from HubSpot: the state is the authority; stops
     st.title("HubSpot OAuth dashboard")
     if sign_in_configured() and (not st.user.is_logged_in or decision.reason == SIGNED_OUT):
-        st.info(decision.reason)
+        st.info(md(decision.reason))
         st.button("Sign in", key="auth_login", type="primary", on_click=st.login)
     else:
-        st.error(decision.reason, icon="🔒")
+        st.error(md(decision.reason), icon="🔒")  # it quotes the signed-in email
         if sign_in_configured():
             st.button("Sign out", key="auth_logout_denied", on_click=st.logout)
     st.stop()

@@ -12,34 +12,21 @@ from __future__ import annotations
 import re
 
 # Markdown's (and Streamlit's) active characters: links, images, HTML, emphasis, code, tables, math,
-# emoji and colour directives, entities, autolinked emails. Backslash-escaped, CommonMark shows them as is.
+# directives, entities. Backslash-escaped, CommonMark shows them as they are.
 _ACTIVE = re.compile(r"([\\`*_{}\[\]()<>#!|~$:@&])")
 _LEADING = re.compile(r"^([-+=])")  # a list item or a heading underline only at the start of a line
-_DOT_IN_WORD = re.compile(r"\.(?=\S)")
 _SPACE = re.compile(r"\s+")
-# Escapes do not stop GFM's autolink literals (``http://…``, ``www.…``, ``a@b.c``, ``mailto:a@b.c``): they
-# run on the text after escapes are resolved. An invisible zero-width space in ``://``, after an ``@`` and
-# inside ``www.`` breaks each pattern and changes nothing a reader sees.
-ZWSP = "\u200b"
-_WWW = re.compile(r"(www)(\\?\.)", re.IGNORECASE)
-_SCHEME = re.compile(r":(?=/)")
-_EMAIL_AT = re.compile(r"@(?=\w)")
+# Escapes do not stop GFM's autolink literals: they are found in the text after escapes are resolved. So
+# anything that could become one (a URL, ``www.…``, an email address) is put in a code span instead, which
+# no Markdown extension looks into; its text is unchanged.
+_AUTOLINKABLE = re.compile(
+    r"(?i)(?:(?:https?|ftp|mailto|xmpp):\S*"
+    r"|(?<![^\s*_~(\[])www\.\S*"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+)")
 
 
-def md(value: object) -> str:
-    """``value`` as Markdown that renders exactly as its text, on one line, with no link, image or HTML."""
-    text = _SPACE.sub(" ", str(value))
-    text = _LEADING.sub(r"\\\1", _DOT_IN_WORD.sub(r"\\.", _ACTIVE.sub(r"\\\1", text)))
-    text = _SCHEME.sub(":" + ZWSP, _EMAIL_AT.sub("@" + ZWSP, text))
-    return _WWW.sub(r"\1" + ZWSP + r"\2", text)
-
-
-_UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
-
-
-def plain(markdown: str) -> str:
-    """What a reader sees of Markdown made with :func:`md` (for tests and for non-Markdown outputs)."""
-    return _UNESCAPE.sub(r"\1", markdown).replace(ZWSP, "")
+def _escape(text: str) -> str:
+    return _ACTIVE.sub(r"\\\1", text)
 
 
 def code(value: object) -> str:
@@ -52,6 +39,32 @@ def code(value: object) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def md(value: object) -> str:
+    """``value`` as Markdown that renders as its text, on one line, with no link, image or HTML."""
+    text = _SPACE.sub(" ", str(value))
+    parts: list[str] = []
+    end = 0
+    for match in _AUTOLINKABLE.finditer(text):
+        parts += [_escape(text[end:match.start()]), code(match.group())]
+        end = match.end()
+    parts.append(_escape(text[end:]))
+    return _LEADING.sub(r"\\\1", "".join(parts))
+
+
 def code_or_text(value: str) -> str:
     """A scope name from a response, as inline code."""
     return code(value)
+
+
+_CODE_SPAN = re.compile(r"(`+) ?(.*?) ?\1")
+_UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def plain(markdown: str) -> str:
+    """What a reader sees of Markdown made with :func:`md` and :func:`code` (for tests)."""
+    out, end = [], 0
+    for match in _CODE_SPAN.finditer(markdown):
+        out += [_UNESCAPE.sub(r"\1", markdown[end:match.start()]), match.group(2)]
+        end = match.end()
+    out.append(_UNESCAPE.sub(r"\1", markdown[end:]))
+    return "".join(out)
