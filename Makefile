@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 
 venv:
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --no-compile -r requirements-dev.txt
+	$(PY) -m pip install -q --no-compile --require-hashes -r requirements-dev.lock
 
 lint:
 	$(VENV)/bin/ruff check .

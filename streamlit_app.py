@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 if __name__ == "__main__":
-    from dashboard.ui.auth import current_actor
+    from dashboard.ui.auth import current_actor, navigation_hidden
     from dashboard.ui.context import get_context
     from dashboard.ui.layout import page_chrome
 
@@ -21,10 +21,20 @@ if __name__ == "__main__":
         st.Page("pages/scopes.py", title="Scope builder", icon="🧩", url_path="scopes"),
         st.Page("pages/activity.py", title="Activity", icon="📜", url_path="activity"),
         st.Page("pages/settings.py", title="Settings", icon="⚙️", url_path="settings"),
-    ])
+    ], position="hidden" if navigation_hidden() else "sidebar")  # no menu before access is granted
     with page_chrome(get_context(), current_actor()):
         navigation.run()
 else:
-    from dashboard.web.app import build_routes, lifespan
+    from streamlit.runtime.pages_manager import PagesManager
 
-    app = st.App(__file__, lifespan=lifespan, routes=build_routes())
+    from dashboard.ui.auth import sign_in_configured
+    from dashboard.web.app import build_middleware, build_routes, lifespan
+
+    # This app routes with st.navigation. Until a session first runs this file, Streamlit would serve a page
+    # URL (a customer's first request to /install after a restart) in its legacy pages/ mode, whose menu lists
+    # every page to a browser that is not signed in. Streamlit sets this same flag when st.navigation runs.
+    PagesManager.uses_pages_directory = False
+
+    app = st.App(__file__, lifespan=lifespan, routes=build_routes(), middleware=build_middleware(
+        sign_in_configured=sign_in_configured,
+        trusted_origins=lambda: list(st.get_option("server.corsAllowedOrigins"))))

@@ -8,10 +8,10 @@ local user is admin.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 from dashboard.actors import ADMIN, OPERATOR, ROLES, VIEWER, Actor
+from dashboard.host_rules import allowed, is_loopback
 from dashboard.settings import Settings
 
 LOCAL_ADMIN = Actor("local-admin", ADMIN)
@@ -36,18 +36,6 @@ def role_for(email: str | None, settings: Settings) -> str | None:
     return None
 
 
-def is_loopback(address: str | None) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``; an empty address means all interfaces."""
-    if not address:
-        return False
-    if address.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 @dataclass(frozen=True)
 class AccessDecision:
     """What a page may show: an actor, or a reason why not (and whom to ask)."""
@@ -58,14 +46,24 @@ class AccessDecision:
 
 
 def decide(*, sign_in_configured: bool, logged_in: bool, email: str | None, server_address: str | None,
-           settings: Settings) -> AccessDecision:
-    """The access rule, pure so it is tested without Streamlit."""
+           settings: Settings, request_host: str | None = None, request_origin: str | None = None,
+           server_port: int | None = None) -> AccessDecision:
+    """The access rule, pure so it is tested without Streamlit.
+
+    ``request_host`` / ``request_origin`` are the browser's headers (None where there are none, as in
+    AppTest): without sign-in, a loopback bind serves only a loopback Host on ``server_port``.
+    """
     admins = ", ".join(_entries(settings.dashboard_admins)) or "the person who runs this dashboard"
     if not sign_in_configured:
-        if is_loopback(server_address):
+        foreign = request_host is not None and allowed(
+            kind="websocket", host=request_host, origin=request_origin, port=server_port, sign_in=False) is not None
+        if is_loopback(server_address) and not foreign:
             return AccessDecision(LOCAL_ADMIN, no_sign_in=True)
+        opened = ("runs without sign-in and was opened under a name that is not a loopback address "
+                  "(127.0.0.1 or localhost)" if foreign else
+                  f"listens on {server_address or 'all interfaces'} without sign-in")
         return AccessDecision(None, (
-            f"This dashboard listens on {server_address or 'all interfaces'} without sign-in, so it shows no "
+            f"This dashboard {opened}, so it shows no "
             "data. Configure sign-in (an [auth] section in .streamlit/secrets.toml, see README 'Sign-in and "
             "roles') or listen on 127.0.0.1 only (server.address in .streamlit/config.toml)."), no_sign_in=True)
     if not logged_in:

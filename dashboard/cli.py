@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import activity, install, keys, pending_installs, refresh, uninstall
+from dashboard import activity, cli_links, install, keys, pending_installs, refresh, uninstall
 from dashboard import connections as conns
 from dashboard.actors import Actor, cli_actor
 from dashboard.context import AppContext, build_context
@@ -104,13 +104,16 @@ def _install_start(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> i
     start = install.start_install(ctx, actor=actor, scopes=_flatten(args.scope),
                                   optional_scopes=_flatten(args.optional_scope), account_id=args.account_id)
     print(f"open this URL within {start.expires_in_seconds // 60} minutes, grant access, then run "
-          "`python -m dashboard install finish '<the URL you were redirected to>'`:")
+          "`python -m dashboard install finish -` and paste the URL you were redirected to "
+          "(read from standard input, so the code and state stay out of the process list):")
     print(start.url)
     return 0
 
 
 def _install_finish(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
-    result = install.finish_install(ctx, actor=actor, params=install.callback_params(args.callback_url))
+    # "-": the URL comes from standard input, so its code and state never appear in `ps` output.
+    url = sys.stdin.readline() if args.callback_url == "-" else args.callback_url
+    result = install.finish_install(ctx, actor=actor, params=install.callback_params(url))
     if result.dropped_optional_scopes:
         print(f"optional scopes not granted: {' '.join(result.dropped_optional_scopes)}", file=sys.stderr)
     print(result.hub_id)
@@ -249,13 +252,15 @@ def build_parser() -> argparse.ArgumentParser:
     _scope_args(st)
     st.set_defaults(handler=_install_start)
     fin = ip.add_parser("finish", help="complete an install from the callback URL")
-    fin.add_argument("callback_url")
+    fin.add_argument("callback_url", help="the callback URL, or - to read it from standard input (preferred)")
     fin.set_defaults(handler=_install_finish)
     ip.add_parser("pending", help="installs HubSpot granted that could not be finished (tokens kept)"
                   ).set_defaults(handler=_install_pending)
     res = ip.add_parser("resume", help="finish a pending install (see `install pending`)")
     res.add_argument("pending_id", type=_positive_int)
     res.set_defaults(handler=_install_resume)
+
+    cli_links.add_parser(sub, _Parser)
 
     cp = sub.add_parser("connections", help="list connections")
     cp.add_argument("--json", action="store_true")

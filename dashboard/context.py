@@ -25,6 +25,7 @@ from sqlmodel import Session
 from dashboard import db
 from dashboard.crypto import TokenCipher, build_cipher
 from dashboard.errors import ConfigurationError
+from dashboard.file_modes import private_dir
 from dashboard.hubspot.client import HubSpotApp, HubSpotClient, RetryPolicy
 from dashboard.hubspot.transport import ShardedTransport
 from dashboard.locks import DatabaseLeases, LeaseProvider, RedisLeases
@@ -131,6 +132,8 @@ def build_context(
     cipher = build_cipher(keys.get_secret_value() if keys else None, sandbox_mode=settings.sandbox_mode,
                           data_dir=settings.dashboard_data_dir)
     install_redaction()
+    if settings.dashboard_data_dir.is_dir():  # one an older version created with the umask's mode
+        private_dir(settings.dashboard_data_dir)
     closers: list[Any] = []
     engine = db.create_db_engine(settings.dashboard_database_url,
                                  busy_timeout_ms=settings.dashboard_sqlite_busy_timeout_ms)

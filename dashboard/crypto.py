@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dashboard.errors import ConfigurationError, CryptoError, KeyNotFoundError
+from dashboard.file_modes import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def load_or_create_sandbox_key(data_dir: Path) -> str:
     path = sandbox_key_file(data_dir)
     if path.is_file():
         return path.read_text(encoding="utf-8").strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     entry = generate_key_entry("sandbox")
     # Write a private temp file, then publish it with link(), which fails if the key exists: two
     # processes starting at once never write two keys, and no reader ever sees a half-written file.

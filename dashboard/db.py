@@ -6,6 +6,7 @@ file; writers that must not lose updates use conditional ``UPDATE ... WHERE`` (s
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from dashboard.errors import ConfigurationError, StorageError
+from dashboard.file_modes import private_dir, private_sqlite_file
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -44,8 +46,12 @@ def create_db_engine(url: str, *, pool_size: int = 10, busy_timeout_ms: int = SQ
         raise ConfigurationError("DASHBOARD_DATABASE_URL: is not a valid database URL") from None
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
-        if db and db != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        if db and db != ":memory:" and not db.startswith("file:"):
+            # A folder we create is private; an existing one (say /var/lib) is the operator's to set.
+            private_dir(Path(db).parent, tighten=False)
+            # A read-only or foreign file: SQLite reports the real problem when it opens it.
+            with contextlib.suppress(OSError):
+                private_sqlite_file(Path(db))
         # A pool of file connections, each used by one thread at a time (check_same_thread off): opening a
         # connection and setting its pragmas per session cost a refresh sweep a third of its time.
         # ":memory:" keeps NullPool (a pooled in-memory database would be shared across threads).

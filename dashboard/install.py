@@ -15,7 +15,7 @@ from datetime import timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 from dashboard import audit, pending_installs, repository, vault
-from dashboard.actors import Actor
+from dashboard.actors import OPERATOR, VIEWER, Actor
 from dashboard.context import AppContext
 from dashboard.errors import (
     AuthorizationDenied,
@@ -65,6 +65,17 @@ def start_install(ctx: AppContext, *, actor: Actor, scopes: Sequence[str], optio
     """Create a pending install and return HubSpot's authorization URL for it."""
     require(ctx.engine, actor, "install", action="install.start")
     scope_set = ScopeSet.from_lists(required=scopes, optional=optional_scopes)
+    url = new_state(ctx, creator=actor.name, scope_set=scope_set, account_id=account_id)
+    return InstallStart(url=url, expires_in_seconds=int(STATE_TTL.total_seconds()))
+
+
+def new_state(ctx: AppContext, *, creator: str, scope_set: ScopeSet, account_id: int | None,
+              link_id: int | None = None) -> str:
+    """Store a fresh single-use ``state`` (its hash) for ``creator`` and return the authorization URL.
+
+    Callers check permissions: :func:`start_install` for the signed-in actor, a sendable link for the
+    actor who created it.
+    """
     state = secrets.token_urlsafe(32)  # 256 bits
     url = build_authorize_url(app_base_url=ctx.app.app_base_url, client_id=ctx.app.client_id,
                               redirect_uri=ctx.app.redirect_uri, scopes=scope_set.scope_param(),
@@ -75,12 +86,13 @@ def start_install(ctx: AppContext, *, actor: Actor, scopes: Sequence[str], optio
         repository.add_install_attempt(session=session, attempt=InstallAttempt(
             state_hash=hash_state(state), required_scopes=" ".join(scope_set.scope_param()),
             optional_scopes=" ".join(scope_set.optional_param()), redirect_uri=ctx.app.redirect_uri,
-            account_id=account_id, actor=actor.name, created_at=now, expires_at=now + STATE_TTL))
-        audit.record(session, actor=actor.name, action="install.start", outcome="success",
+            account_id=account_id, actor=creator, created_at=now, expires_at=now + STATE_TTL, link_id=link_id))
+        via = f"; link={link_id}" if link_id is not None else ""
+        audit.record(session, actor=creator, action="install.start", outcome="success",
                      detail=f"scopes={' '.join(scope_set.scope_param())}; "
-                            f"optional={' '.join(scope_set.optional_param())}; account={account_id or 'any'}")
+                            f"optional={' '.join(scope_set.optional_param())}; account={account_id or 'any'}{via}")
         session.commit()
-    return InstallStart(url=url, expires_in_seconds=int(STATE_TTL.total_seconds()))
+    return url
 
 
 def callback_params(callback_url: str) -> dict[str, str]:
@@ -139,6 +151,31 @@ def _claim_state(ctx: AppContext, actor: Actor, state: str) -> InstallAttempt:
 def finish_install(ctx: AppContext, *, actor: Actor, params: Mapping[str, object]) -> InstallResult:
     """Complete an install from the callback's query parameters (``code``, ``state`` or ``error``)."""
     require(ctx.engine, actor, "install", action="install.finish")
+    return _finish(ctx, actor, params)
+
+
+def finish_install_for_state_holder(ctx: AppContext, *, params: Mapping[str, object]) -> InstallResult:
+    """Complete an install for a browser that is not signed in (the customer's HubSpot admin).
+
+    The ``state`` is the authority: it was created by a signed-in operator (or a link one created),
+    is single use, short-lived and stored hashed. The install is done and audited in that operator's
+    name; without a state (a marketplace install) nothing is done.
+    """
+    state = _clean(params, "state")
+    creator = None
+    if state:
+        with ctx.session() as session:
+            attempt = repository.get_install_attempt(session=session, state_hash=hash_state(state))
+            creator = attempt.actor if attempt is not None else None
+    if creator is None:
+        _audit_fail(ctx, Actor("anonymous-browser", VIEWER), "install.callback",
+                    "refused: a browser that is not signed in brought no known state")
+        raise StateError("this link is not valid (unknown or missing state); ask for a new link",
+                         code="state_unknown")
+    return _finish(ctx, Actor(creator, OPERATOR), params)
+
+
+def _finish(ctx: AppContext, actor: Actor, params: Mapping[str, object]) -> InstallResult:
     state, code, error = _clean(params, "state"), _clean(params, "code"), _clean(params, "error")
     if not state:
         if not ctx.settings.dashboard_allow_marketplace_installs:
@@ -157,6 +194,41 @@ def finish_install(ctx: AppContext, *, actor: Actor, params: Mapping[str, object
     if not code:
         _audit_fail(ctx, actor, "install.callback", "no code in callback")
         raise InputError("the callback has neither code nor error; paste the whole URL HubSpot redirected to")
+    link_id = attempt.link_id if attempt is not None else None
+    if link_id is not None:
+        _claim_link(ctx, actor, link_id)
+    try:
+        result = _exchange_and_store(ctx, actor, code, attempt)
+    except BaseException:
+        if link_id is not None:  # the install did not happen: the link still works
+            _settle_link(ctx, link_id, None)
+        raise
+    if link_id is not None:
+        _settle_link(ctx, link_id, result.hub_id)
+    return result
+
+
+def _claim_link(ctx: AppContext, actor: Actor, link_id: int) -> None:
+    """Single install per link, decided before any request to HubSpot."""
+    with ctx.session() as session:
+        won = repository.claim_install_link(session=session, link_id=link_id, now=utcnow())
+        if not won:
+            session.rollback()
+            audit.record(session, actor=actor.name, action="install.callback", outcome="rejected",
+                         detail=f"link={link_id} already used, revoked or expired")
+        session.commit()
+    if not won:
+        raise StateError("this link was already used, was revoked or has expired; ask for a new link",
+                         code="link_used")
+
+
+def _settle_link(ctx: AppContext, link_id: int, hub_id: int | None) -> None:
+    with ctx.session() as session:
+        repository.finish_install_link(session=session, link_id=link_id, hub_id=hub_id)
+        session.commit()
+
+
+def _exchange_and_store(ctx: AppContext, actor: Actor, code: str, attempt: InstallAttempt | None) -> InstallResult:
     try:
         tokens = ctx.hubspot.exchange_code(code)
     except RedirectUriMismatchError as exc:

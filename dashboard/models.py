@@ -1,4 +1,5 @@
-"""SQLModel tables: portals, install attempts, pending installs, audit events, saved scope sets.
+"""SQLModel tables: portals, install attempts, pending installs, audit events, saved scope sets, worker
+heartbeats, API keys, sendable links, sign-outs.
 
 Naming follows the full-stack FastAPI template: ``XBase`` holds shared fields, ``X`` is the table,
 ``XPublic`` is what leaves the core (never token material). Scope lists are stored space-joined, the
@@ -128,6 +129,7 @@ class InstallAttempt(SQLModel, table=True):
     created_at: datetime | None = _dt()
     expires_at: datetime | None = _dt(nullable=False)
     consumed_at: datetime | None = _dt()
+    link_id: int | None = Field(default=None)  # the sendable link this state was created from, if any
 
 
 class PendingInstall(SQLModel, table=True):
@@ -226,3 +228,38 @@ class ApiKey(SQLModel, table=True):
     expires_at: datetime | None = _dt()
     last_used_at: datetime | None = _dt()
     revoked_at: datetime | None = _dt()
+
+
+class InstallLink(SQLModel, table=True):
+    """A link sent to a customer (``/connect/<opaque id>``); only the SHA-256 of the id is stored.
+
+    Opening it creates a fresh ``state`` (10 minutes, single use), so the link may live for days while
+    the state stays short-lived. Single install: ``used_at`` is set by the install it led to.
+    """
+
+    __tablename__ = "install_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    link_hash: str = Field(max_length=64, unique=True, index=True)
+    purpose: str = Field(default="install", max_length=16)  # install | reconsent
+    required_scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    optional_scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    account_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_by: str = Field(max_length=320)
+    created_at: datetime | None = _dt()
+    expires_at: datetime | None = _dt(nullable=False)
+    used_at: datetime | None = _dt()
+    used_hub_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    revoked_at: datetime | None = _dt()
+    revoked_by: str | None = Field(default=None, max_length=320)
+
+
+class UserSignOut(SQLModel, table=True):
+    """A signed-in user's session epoch: bumped by "Sign out"; a sign-in cookie issued before
+    ``signed_out_at`` is refused on every page, so a copied cookie stops working when its owner signs out."""
+
+    __tablename__ = "user_sign_out"
+
+    email: str = Field(primary_key=True, max_length=320)
+    epoch: int = Field(default=0)
+    signed_out_at: datetime | None = _dt()

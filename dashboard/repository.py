@@ -19,10 +19,12 @@ from dashboard.models import (
     ApiKey,
     AuditEvent,
     InstallAttempt,
+    InstallLink,
     PendingInstall,
     Portal,
     PortalStatus,
     ScopeSetRecord,
+    UserSignOut,
     WorkerHeartbeat,
 )
 
@@ -474,3 +476,58 @@ def delete_pending_install(*, session: Session, pending_id: int) -> bool:
     """Remove a finished pending install; False when another process finished it first."""
     return _rowcount(session.connection().execute(
         delete(PendingInstall).where(col(PendingInstall.id) == pending_id))) == 1
+
+
+# --- sendable install links ----------------------------------------------------------------------------
+
+def add_install_link(*, session: Session, link: InstallLink) -> None:
+    session.add(link)
+
+
+def get_install_link(*, session: Session, link_id: int | None = None, link_hash: str | None = None,
+                     ) -> InstallLink | None:
+    stmt = select(InstallLink).where(col(InstallLink.id) == link_id if link_id is not None
+                                     else col(InstallLink.link_hash) == link_hash)
+    return session.execute(stmt.execution_options(populate_existing=True)).scalars().first()
+
+
+def list_install_links(*, session: Session, limit: int = 200) -> list[InstallLink]:
+    stmt = select(InstallLink).order_by(col(InstallLink.created_at).desc(), col(InstallLink.id).desc()).limit(limit)
+    return list(session.execute(stmt).scalars())
+
+
+def claim_install_link(*, session: Session, link_id: int, now: datetime) -> bool:
+    """Mark the link used for the install under way; False when it was used, revoked or expired first."""
+    stmt = (update(InstallLink)
+            .where(col(InstallLink.id) == link_id, col(InstallLink.used_at).is_(None),
+                   col(InstallLink.revoked_at).is_(None), col(InstallLink.expires_at) > now)
+            .values(used_at=now))
+    return _rowcount(session.execute(stmt)) == 1
+
+
+def finish_install_link(*, session: Session, link_id: int, hub_id: int | None) -> None:
+    """After the code exchange: record the portal (``hub_id``), or give the link back (None: it failed)."""
+    values: dict[str, Any] = {"used_hub_id": hub_id} if hub_id is not None else {"used_at": None}
+    session.execute(update(InstallLink).where(col(InstallLink.id) == link_id).values(**values))
+
+
+def revoke_install_link(*, session: Session, link_id: int, now: datetime, by: str) -> bool:
+    stmt = (update(InstallLink)
+            .where(col(InstallLink.id) == link_id, col(InstallLink.revoked_at).is_(None),
+                   col(InstallLink.used_at).is_(None), col(InstallLink.expires_at) > now)
+            .values(revoked_at=now, revoked_by=by))
+    return _rowcount(session.execute(stmt)) == 1
+
+
+# --- sign-out epochs -----------------------------------------------------------------------------------
+
+def get_sign_out(*, session: Session, email: str) -> UserSignOut | None:
+    return session.get(UserSignOut, email, populate_existing=True)
+
+
+def bump_sign_out(*, session: Session, email: str, now: datetime) -> None:
+    """Start a new session epoch for ``email``: cookies issued before ``now`` stop working."""
+    stmt = (update(UserSignOut).where(col(UserSignOut.email) == email)
+            .values(epoch=UserSignOut.epoch + 1, signed_out_at=now))
+    if _rowcount(session.execute(stmt)) == 0:
+        session.add(UserSignOut(email=email, epoch=1, signed_out_at=now))

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     # retries it and, failing that, keeps a refreshed token in the spill journal).
     dashboard_sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0, le=600_000)
     dashboard_allow_marketplace_installs: bool = False
+    # How long a sendable install / re-consent link (/connect/<id>) works; each opening makes a 10-minute state.
+    dashboard_link_ttl_days: float = Field(default=7.0, gt=0, le=90)
     dashboard_alert_webhook_url: SecretStr | None = None
     dashboard_alert_failure_threshold: int = Field(default=3, ge=1, le=1000)
     dashboard_sandbox_port: int = Field(default=0, ge=0, le=65535)

@@ -12,6 +12,7 @@ from dashboard.models import utcnow
 from dashboard.ui import activity_view as av
 from dashboard.ui.install_flow import parse_account_id
 from dashboard.ui.layout import start_page
+from dashboard.ui.text import md
 
 ctx, actor = start_page("Activity")
 
@@ -38,7 +39,7 @@ try:
         refreshes = activity.audit_events(ctx, actor=actor, hub_id=hub_id, action="refresh", since=since,
                                           until=until, limit=20000)
 except DashboardError as exc:
-    st.error(str(exc))
+    st.error(md(exc))
     st.stop()
 
 st.subheader("Refreshes over time")

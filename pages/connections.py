@@ -11,6 +11,7 @@ from dashboard.ui import connection_details, connections_table
 from dashboard.ui.connections_view import load_connections_view
 from dashboard.ui.layout import start_page
 from dashboard.ui.pending_installs_view import show_pending_installs
+from dashboard.ui.text import md
 from dashboard.ui.worker_status import show_sweep_status
 
 ctx, actor = start_page("Connections")
@@ -21,7 +22,7 @@ filters, sort = connections_table.filter_bar()
 try:
     view = load_connections_view(ctx, actor=actor, filters=filters, now=utcnow(), sort=sort)
 except DashboardError as exc:
-    st.error(str(exc))
+    st.error(md(exc))
     st.stop()
 
 metrics = st.columns(6)

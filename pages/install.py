@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import streamlit as st
 
 from dashboard import install, scope_sets
 from dashboard.errors import DashboardError
-from dashboard.ui import install_flow
+from dashboard.ui import install_flow, send_links
 from dashboard.ui.layout import start_page
 from dashboard.ui.pending_installs_view import show_pending_installs
+from dashboard.ui.text import md
 
 ctx, actor = start_page("New install")
 
@@ -20,7 +23,7 @@ st.subheader("Create an install link")
 try:
     sets = scope_sets.list_scope_sets(ctx, actor=actor)
 except DashboardError as exc:
-    st.error(str(exc))
+    st.error(md(exc))
     sets = {}
 st.selectbox("Saved scope set", list(sets), index=None, key="install_set", placeholder="type scopes below instead",
              on_change=install_flow.apply_saved_set, args=(sets,),
@@ -40,7 +43,7 @@ if st.button("Create install link", key="install_create", type="primary"):
                                             optional_scopes=install_flow.split_scopes(optional_text),
                                             account_id=install_flow.parse_account_id(account_text))
         except DashboardError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             st.session_state[install_flow.LINK_KEY] = started.url
             st.success(f"Install link created. It works once and expires in "
@@ -49,7 +52,15 @@ if st.button("Create install link", key="install_create", type="primary"):
 link = st.session_state.get(install_flow.LINK_KEY)
 if link:
     st.link_button("Connect a HubSpot account", link, type="primary", key="install_connect")
-    st.caption("Or copy the link and send it to the account's admin:")
+    st.caption("This link works once, within 10 minutes. To send one to a customer, use "
+               "'Create a link to send' below:")
     st.code(link, language=None, wrap_lines=True)
     if ctx.sandbox_mode:
         st.info("Sandbox mode: the link opens the sandbox's consent page, which sends you back here.")
+
+st.subheader("Send a link to the customer")
+with contextlib.suppress(DashboardError):  # a bad account id was reported above
+    send_links.create_button(ctx, actor, scopes=install_flow.split_scopes(scopes_text),
+                             optional=install_flow.split_scopes(optional_text),
+                             account_id=install_flow.parse_account_id(account_text))
+send_links.links_panel(ctx, actor)

@@ -10,6 +10,7 @@ from dashboard.ui import scope_builder as sb
 from dashboard.ui.feedback import flash, run_and_flash
 from dashboard.ui.install_flow import parse_account_id
 from dashboard.ui.layout import start_page
+from dashboard.ui.text import md
 
 ctx, actor = start_page("Scope builder")
 catalog = scopes.load_catalog()
@@ -24,7 +25,7 @@ with st.expander(f"HubSpot scope catalog ({len(catalog)} scopes)", expanded=Fals
 try:
     sets = scope_sets.list_scope_sets(ctx, actor=actor)
 except DashboardError as exc:
-    st.error(str(exc))
+    st.error(md(exc))
     sets = {}
 
 
@@ -41,7 +42,7 @@ try:
     scope_set = scopes.ScopeSet.from_lists(**chosen)
     app_scopes = scope_sets.app_scope_settings(ctx)
 except DashboardError as exc:
-    st.error(str(exc))
+    st.error(md(exc))
     st.stop()
 
 st.markdown("**Lint**" + (" (checked against the app's scope settings)" if app_scopes else ""))
@@ -56,7 +57,7 @@ try:
         st.markdown(f"**Only for account {account_id}:**")
         st.code(sb.preview_url(ctx, scope_set, account_id), language=None, wrap_lines=True)
 except DashboardError as exc:
-    st.error(str(exc))
+    st.error(md(exc))
 st.caption(f"The real install link carries a fresh single-use state instead of {sb.STATE_PLACEHOLDER}.")
 
 st.subheader("Saved scope sets")

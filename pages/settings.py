@@ -10,6 +10,7 @@ from dashboard.errors import DashboardError
 from dashboard.settings import check_redirect_uri
 from dashboard.ui.api_keys_panel import api_keys_section
 from dashboard.ui.layout import start_page
+from dashboard.ui.text import md
 from dashboard.ui.worker_status import show_sweep_status
 
 ctx, _actor = start_page("Settings")
@@ -37,7 +38,7 @@ try:
     st.success("The redirect URI follows HubSpot's rules (https, or http on localhost; no IP address). "
                "It must also be listed in the app's Auth settings and end in /install.")
 except ValueError as exc:
-    st.error(f"HUBSPOT_REDIRECT_URI: {exc}")
+    st.error(f"HUBSPOT_REDIRECT_URI: {md(exc)}")
 
 st.subheader("Storage and locks")
 st.container(key="set_storage_table").dataframe(pd.DataFrame({
@@ -56,7 +57,7 @@ st.subheader("Encryption keys")
 try:
     status = keys.key_status(ctx.engine, ctx.cipher)
 except DashboardError as exc:
-    st.error(str(exc))
+    st.error(md(exc))
 else:
     key_ids = sorted(set(status.configured_key_ids) | set(status.rows_per_key))
     st.container(key="set_keys_table").dataframe(pd.DataFrame({

@@ -16,8 +16,8 @@ from dashboard import cli, db
 from dashboard.crypto import KeyRing, generate_key_entry
 from tests.cli_helpers import TEST_CLIENT, cli_env, run_cli
 
-COMMANDS = ["db", "keys", "sandbox", "install", "connections", "refresh", "revoke", "uninstall", "test", "audit",
-            "scopes", "workers", "api-keys"]
+COMMANDS = ["db", "keys", "sandbox", "install", "links", "connections", "refresh", "revoke", "uninstall", "test",
+            "audit", "scopes", "workers", "api-keys"]
 
 
 def good_settings(tmp_path: Path) -> dict[str, str]:

@@ -28,9 +28,10 @@ def cli(tmp_path: Path, sandbox: Any) -> Any:
         "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
     })
 
-    def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, expect: int = 0, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([sys.executable, "-m", "dashboard", "--actor", "ops@example.com", *args],
-                              env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+                              env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                              input=stdin if stdin is not None else "")
         assert proc.returncode == expect, (proc.returncode, proc.stdout, proc.stderr)
         assert "Traceback" not in proc.stderr
         outputs.extend([proc.stdout, proc.stderr])
@@ -49,7 +50,8 @@ def test_cli_install_refresh_test_audit_revoke(cli: Any, sandbox: Any) -> None:
     assert req.scopes == ("crm.objects.contacts.read", "oauth") and req.optional_scopes == ("automation",)
     assert req.account_id == 1000001 and req.state
     callback = grant(sandbox.url, url)
-    hub_id = int(cli("install", "finish", callback).stdout.strip())
+    # "-": the callback URL (code and state) comes from standard input, never from the process list.
+    hub_id = int(cli("install", "finish", "-", stdin=callback + "\n").stdout.strip())
     assert hub_id == 1000001
 
     rows = json.loads(cli("connections", "--json").stdout)
@@ -99,3 +101,16 @@ def test_cli_scopes_url_is_exactly_encoded(cli: Any) -> None:
               "automation", "--state", "a b&c").stdout.strip()
     assert "scope=crm.objects.contacts.read%20oauth" in out and "+" not in out
     assert out.endswith("state=a%20b%26c")
+
+
+def test_cli_links_create_list_revoke(cli: Any, sandbox: Any) -> None:
+    created = cli("links", "create", "--scope", "oauth", "crm.objects.contacts.read", "--account-id", "1000001",
+                  "--days", "3").stdout.strip().splitlines()
+    url = created[-1]
+    assert "/connect/" in url and created[0].startswith("link 1: works once, until ")
+    [row] = json.loads(cli("links", "list", "--json").stdout)
+    assert row["status"] == "open" and row["account_id"] == 1000001 and row["created_by"] == "ops@example.com"
+    assert url.rsplit("/", 1)[1] not in json.dumps(row)  # the opaque id is shown once, never listed
+    assert cli("links", "revoke", "1").stdout.strip() == "link 1 revoked"
+    assert "already revoked" in cli("links", "revoke", "1", expect=2).stderr
+    assert json.loads(cli("links", "list", "--json").stdout)[0]["status"] == "revoked"

@@ -11,13 +11,14 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from dashboard import activity, connections, refresh
+from dashboard import activity, connections, install_links, refresh
 from dashboard.actors import Actor
 from dashboard.connections import STATUS_LABELS, Connection
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError
 from dashboard.refresh import RefreshOutcome
 from dashboard.ui.feedback import Level, flash, run_action, run_and_flash
+from dashboard.ui.text import md
 from dashboard.ui.uninstall_action import uninstall_action
 
 REVOKE_TARGET_KEY = "revoke_target"
@@ -79,7 +80,7 @@ def revoke_dialog(ctx: AppContext, actor: Actor, hub_id: int) -> None:
             try:
                 connections.revoke(ctx, hub_id, actor=actor)
             except DashboardError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
                 return
         _close_revoke()
         flash("success", f"Hub {hub_id} revoked: HubSpot no longer accepts its tokens and they were erased here.")
@@ -108,8 +109,9 @@ def _metadata(ctx: AppContext, actor: Actor, conn: Connection) -> None:
 
 
 def _reconsent(ctx: AppContext, actor: Actor, conn: Connection) -> None:
-    """A real install link (with a single-use state) pinned to the portal, asking for what it was asked."""
-    url = run_action("Creating a re-consent link…", lambda: connections.reconsent_url(ctx, conn, actor=actor))
+    """A sendable link pinned to the portal's account, asking for what it was asked (``install_links``)."""
+    url = run_action("Creating a re-consent link…", lambda: install_links.create_reconsent_link(
+        ctx, actor=actor, hub_id=conn.hub_id).url)
     if url is not None:
         st.session_state[RECONSENT_KEY] = (conn.hub_id, url)
 
@@ -117,19 +119,19 @@ def _reconsent(ctx: AppContext, actor: Actor, conn: Connection) -> None:
 def _test(ctx: AppContext, actor: Actor, conn: Connection) -> None:
     report = run_action("Testing the connection…", lambda: connections.test_connection(ctx, conn.hub_id, actor=actor))
     if report is not None and report.healthy:
-        st.success(f"Connection healthy: {report.reason} (portal {report.portal_name or conn.hub_domain}).")
+        st.success(f"Connection healthy: {md(report.reason)} (portal {md(report.portal_name or conn.hub_domain)}).")
     elif report is not None:
-        st.error(f"Connection unhealthy: {report.reason}")
+        st.error(f"Connection unhealthy: {md(report.reason)}")
 
 
 def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
     """The details panel of one portal."""
-    st.subheader(f"Hub {conn.hub_id} · {conn.hub_domain or 'unknown domain'}")
-    st.caption(f"{STATUS_LABELS[conn.status]} · installed by {conn.installed_by or '—'} at "
+    st.subheader(f"Hub {conn.hub_id} · {md(conn.hub_domain or 'unknown domain')}")
+    st.caption(f"{STATUS_LABELS[conn.status]} · installed by {md(conn.installed_by or '—')} at "
                f"{conn.installed_at:%Y-%m-%d %H:%M} UTC · token fingerprint {conn.token_fingerprint or '—'}"
                if conn.installed_at else STATUS_LABELS[conn.status])
     if conn.last_error:
-        st.warning(f"Last error ({conn.consecutive_failures} in a row): {conn.last_error}")
+        st.warning(f"Last error ({conn.consecutive_failures} in a row): {md(conn.last_error)}")
     b1, b2, b3, b4, b5 = st.columns(5)
     do_refresh = b1.button("Refresh now", key="conn_refresh", disabled=conn.status in ("revoked", "uninstalled"))
     do_test = b2.button("Test connection", key="conn_test", disabled=conn.status in ("revoked", "uninstalled"))
@@ -154,7 +156,8 @@ def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
     if reconsent is not None and reconsent[0] == conn.hub_id:
         st.link_button(f"Open the re-consent page for hub {conn.hub_id}", reconsent[1], key="conn_reconsent_open")
         st.code(reconsent[1], language=None, wrap_lines=True)
-        st.caption("Works once, for this account only, within 10 minutes; the admin returns to /install.")
+        st.caption(f"Send it to the account's HubSpot admin: it works once, for this account only, for "
+                   f"{ctx.settings.dashboard_link_ttl_days:g} days, without a dashboard account.")
     left, right = st.columns(2)
     left.markdown("**Requested vs granted scopes**")
     left.container(key="conn_scopes_table").dataframe(

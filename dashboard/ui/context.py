@@ -12,6 +12,7 @@ import streamlit as st
 from dashboard.context import AppContext, build_context
 from dashboard.errors import DashboardError
 from dashboard.settings import load_settings
+from dashboard.ui.text import md
 from dashboard.web.runtime import shared_context
 
 
@@ -32,7 +33,7 @@ def get_context() -> AppContext:
     try:
         return _cached_context()
     except DashboardError as exc:
-        st.error(f"The dashboard cannot start: {exc}")
+        st.error(f"The dashboard cannot start: {md(exc)}")
         st.stop()
 
 

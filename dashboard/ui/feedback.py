@@ -12,6 +12,7 @@ from typing import Literal, TypeVar
 import streamlit as st
 
 from dashboard.errors import DashboardError
+from dashboard.ui.text import md
 
 T = TypeVar("T")
 Level = Literal["success", "info", "warning", "error"]
@@ -24,7 +25,8 @@ def flash(level: Level, text: str) -> None:
 
 
 def show(level: Level, text: str) -> None:
-    {"success": st.success, "info": st.info, "warning": st.warning, "error": st.error}[level](text)
+    """Messages may quote foreign text (a domain, HubSpot's error description): shown as text, not Markdown."""
+    {"success": st.success, "info": st.info, "warning": st.warning, "error": st.error}[level](md(text))
 
 
 def show_flash() -> None:
@@ -39,7 +41,7 @@ def run_action(label: str, action: Callable[[], T]) -> T | None:
         try:
             return action()
         except DashboardError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
             return None
 
 

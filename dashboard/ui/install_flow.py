@@ -19,6 +19,7 @@ from dashboard.context import AppContext
 from dashboard.errors import DashboardError, InputError
 from dashboard.install import InstallResult
 from dashboard.scopes import ScopeSet
+from dashboard.ui.text import code_or_text, md
 
 RESULT_KEY = "install_result"
 DONE_KEY = "install_done_states"
@@ -50,18 +51,18 @@ def show_result() -> None:
     if result is None:
         return
     if isinstance(result, str):
-        st.error(f"The install did not complete: {result}")
+        st.error(f"The install did not complete: {md(result)}")
     else:
         verb = "Reinstalled" if result.reinstall else "Installed"
-        st.success(f"{verb} hub {result.hub_id} ({result.hub_domain or 'unknown domain'}) with "
+        st.success(f"{verb} hub {result.hub_id} ({md(result.hub_domain or 'unknown domain')}) with "
                    f"{len(result.granted_scopes)} granted scopes.")
-        st.markdown("**Granted scopes:** " + (", ".join(f"`{s}`" for s in result.granted_scopes) or "none"))
+        st.markdown("**Granted scopes:** " + (", ".join(code_or_text(s) for s in result.granted_scopes) or "none"))
         if result.dropped_optional_scopes:
             st.warning("Optional scopes not granted (the account's tier or the user declined): "
-                       + ", ".join(result.dropped_optional_scopes))
+                       + md(", ".join(result.dropped_optional_scopes)))
         if result.reinstall:
-            st.info(f"Scope change since the previous install: added {', '.join(result.added_scopes) or 'none'}; "
-                    f"removed {', '.join(result.removed_scopes) or 'none'}.")
+            st.info(f"Scope change since the previous install: added {md(', '.join(result.added_scopes) or 'none')}; "
+                    f"removed {md(', '.join(result.removed_scopes) or 'none')}.")
     if st.button("Dismiss", key="install_dismiss"):
         st.session_state.pop(RESULT_KEY, None)
         st.rerun()

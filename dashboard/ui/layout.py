@@ -20,6 +20,7 @@ from dashboard.context import AppContext
 from dashboard.ui.auth import current_actor, no_sign_in_banner, sign_out_button
 from dashboard.ui.context import get_context
 from dashboard.ui.feedback import show_flash
+from dashboard.ui.text import code
 
 SANDBOX_BANNER = ("Sandbox mode: this dashboard talks to the built-in sandbox HubSpot{where}, not to HubSpot. "
                   "Set HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET to connect real accounts.")
@@ -36,8 +37,8 @@ def sandbox_banner(ctx: AppContext) -> None:
 
 def sidebar(ctx: AppContext, actor: Actor) -> None:
     with st.sidebar:
-        st.caption(f"Signed in as **{actor.name}** ({actor.role})")
-        sign_out_button()
+        st.caption(f"Signed in as {code(actor.name)} ({actor.role})")
+        sign_out_button(actor)
         st.caption("Mode: " + ("sandbox" if ctx.sandbox_mode else f"HubSpot app {ctx.app.client_id[:4]}…"))
         st.caption(f"Database: {ctx.settings.database_backend} · locks: {ctx.leases.name}")
 

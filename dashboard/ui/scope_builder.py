@@ -9,6 +9,7 @@ from dashboard.context import AppContext
 from dashboard.hubspot.authorize import authorize_url_parts, build_authorize_url
 from dashboard.scope_lint import LintFinding, ScopeDiff
 from dashboard.scopes import BUCKETS, ScopeCatalog, ScopeSet, is_tier_gated
+from dashboard.ui.text import code, md
 
 PICKER_KEYS = {"required": "sb_required", "conditionally_required": "sb_conditional", "optional": "sb_optional"}
 PICKER_LABELS = {"required": "Required", "conditionally_required": "Conditionally required", "optional": "Optional"}
@@ -49,7 +50,7 @@ def show_findings(findings: list[LintFinding]) -> None:
         st.success("No lint findings: HubSpot should accept this scope set.")
     for finding in findings:
         {"error": st.error, "warning": st.warning, "info": st.info}[finding.level](
-            f"{finding.message} ({finding.code})")
+            f"{md(finding.message)} ({finding.code})")
 
 
 def preview_url(ctx: AppContext, scope_set: ScopeSet, account_id: int | None = None) -> str:
@@ -69,12 +70,12 @@ def show_url(url: str) -> None:
 
 def show_diff(name_a: str, name_b: str, change: ScopeDiff) -> None:
     if not change:
-        st.info(f"{name_a} and {name_b} ask for exactly the same scopes.")
+        st.info(f"{md(name_a)} and {md(name_b)} ask for exactly the same scopes.")
         return
     lines = []
     for bucket in BUCKETS:
-        lines += [f"- added to {PICKER_LABELS[bucket].lower()}: `{n}`" for n in change.added[bucket]]
-        lines += [f"- removed from {PICKER_LABELS[bucket].lower()}: `{n}`" for n in change.removed[bucket]]
-    lines += [f"- moved `{m.scope}`: {PICKER_LABELS[m.source].lower()} → {PICKER_LABELS[m.target].lower()}"
+        lines += [f"- added to {PICKER_LABELS[bucket].lower()}: {code(n)}" for n in change.added[bucket]]
+        lines += [f"- removed from {PICKER_LABELS[bucket].lower()}: {code(n)}" for n in change.removed[bucket]]
+    lines += [f"- moved {code(m.scope)}: {PICKER_LABELS[m.source].lower()} → {PICKER_LABELS[m.target].lower()}"
               for m in change.moved]
-    st.markdown(f"From **{name_a}** to **{name_b}**:\n" + "\n".join(lines))
+    st.markdown(f"From **{md(name_a)}** to **{md(name_b)}**:\n" + "\n".join(lines))

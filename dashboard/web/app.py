@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -22,6 +23,8 @@ from dashboard import worker
 from dashboard.context import build_context
 from dashboard.errors import DashboardError
 from dashboard.settings import load_settings
+from dashboard.web import connect
+from dashboard.web.host_guard import HostGuard
 from dashboard.web.runtime import set_shared_context
 from dashboard.web.tcp import set_nodelay_on_listeners
 
@@ -62,4 +65,11 @@ def build_routes() -> list[BaseRoute]:
         Route("/healthz", healthz, methods=["GET"]),
         *ops_routes.routes(),
         *api_routes.routes(),
+        *connect.routes(),
     ]
+
+
+def build_middleware(*, sign_in_configured: Callable[[], bool],
+                     trusted_origins: Callable[[], Sequence[str]] = tuple) -> list[Middleware]:
+    """Middleware for every request and websocket: loopback trust bound to the Host (``host_guard``)."""
+    return [Middleware(HostGuard, sign_in_configured=sign_in_configured, trusted_origins=trusted_origins)]

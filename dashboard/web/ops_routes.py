@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dashboard import health, metrics
-from dashboard.access import is_loopback
+from dashboard.host_rules import is_loopback
 from dashboard.web.runtime import shared_context
 
 NO_STORE = {"Cache-Control": "no-store"}

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.sandbox import SandboxServer
 from dashboard.ui.connections_table import TABLE_KEY
+from dashboard.ui.text import plain
 
 APP = "../../streamlit_app.py"  # AppTest.from_file resolves it relative to tests/ui/
 TIMEOUT = 30
@@ -54,8 +55,9 @@ def page_text(at: AppTest) -> str:
 
 
 def messages(at: AppTest, kind: str) -> list[str]:
-    """The texts of every ``st.success`` / ``st.error`` / ... on the page."""
-    return [str(e.value) for e in getattr(at, kind)]
+    """The texts of every ``st.success`` / ``st.error`` / ... on the page, as a reader sees them (foreign text
+    is backslash-escaped Markdown, see ``dashboard.ui.text``)."""
+    return [plain(str(e.value)) for e in getattr(at, kind)]
 
 
 def sandbox_tokens(sandbox: SandboxServer, hub_id: int | None = None) -> list[str]:

@@ -7,11 +7,12 @@ from collections.abc import Callable
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import connections, install, refresh
+from dashboard import connections, install, install_links, refresh
 from dashboard.context import AppContext
 from dashboard.install import InstallResult
 from dashboard.sandbox import SandboxServer
 from dashboard.ui.connection_details import REVOKE_TARGET_KEY
+from dashboard.ui.text import plain
 from tests.conftest import sandbox_get, sandbox_post
 from tests.lifecycle_helpers import ADMIN, grant
 from tests.ui.helpers import (
@@ -104,7 +105,7 @@ def test_sorting(open_page: OpenPage, ctx: AppContext, seeded: dict[int, Install
 def test_selection_opens_details_and_refresh_now_refreshes(
         open_page: OpenPage, seeded: dict[int, InstallResult]) -> None:
     at = select_hubs(open_page(), GLOBEX)
-    assert at.subheader[0].value == "Hub 1000002 · globex.hubspot.com"
+    assert plain(at.subheader[0].value) == "Hub 1000002 · globex.hubspot.com"
     before = table(at).set_index("hub_id").loc[GLOBEX]
     assert before.isna()["last_refresh_at"]
     at.button(key="conn_refresh").click().run()
@@ -195,9 +196,11 @@ def test_reconsent_link_reinstalls_the_portal(open_page: OpenPage, ctx: AppConte
     at = select_hubs(open_page(), ACME)
     at.button(key="conn_reconsent").click().run()
     link = next(b for b in at.get("link_button") if b.proto.label.startswith("Open the re-consent page"))
-    url = link.proto.url
+    link_url = link.proto.url
+    assert "/connect/" in link_url and link_url in [c.value for c in at.code]
+    # A sendable link: opening it (the customer, days later) makes a fresh state pinned to the account.
+    url = install_links.open_link(ctx, token=link_url.rsplit("/", 1)[1])
     assert "/oauth/1000001/authorize" in url and f"optional_scope={GATED_OPTIONAL}" in url and "state=" in url
-    assert url in [c.value for c in at.code]
     # The admin follows the link and consents; HubSpot sends the browser back to /install.
     result = install.finish_install(ctx, actor=ADMIN, params=install.callback_params(grant(sandbox.url, url)))
     assert result.hub_id == ACME and result.reinstall
