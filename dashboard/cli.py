@@ -23,16 +23,12 @@ from dashboard import connections as conns
 from dashboard.actors import Actor, cli_actor
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
-from dashboard.errors import ConfigurationError, DashboardError, InputError
+from dashboard.errors import ConfigurationError, DashboardError, InputError, UsageError
 from dashboard.hubspot.authorize import build_authorize_url
 from dashboard.scopes import ScopeSet
 from dashboard.settings import load_settings
 
 Handler = Callable[[argparse.Namespace, AppContext, Actor], int]
-
-
-class UsageError(InputError):
-    pass
 
 
 class _Parser(argparse.ArgumentParser):

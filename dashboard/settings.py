@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from dashboard.errors import ConfigurationError
+from dashboard.errors import ConfigurationError, RedirectUriError
 
 OAuthApi = Literal["2026-03", "v3", "v1"]
 DEFAULT_REDIRECT_URI = "http://localhost:8501/install"
@@ -42,22 +42,25 @@ def _is_ip(host: str) -> bool:
 
 
 def check_redirect_uri(value: str) -> str:
-    """HubSpot's rule: https, or http only with host ``localhost``; never an IP address."""
+    """HubSpot's rule: https, or http only with host ``localhost``; never an IP address.
+
+    Raises :class:`RedirectUriError` with the rule that failed (the Settings page shows it as is).
+    """
     absolute = "must be an absolute http(s) URL such as https://dashboard.example.com/install"
     try:
         parts = urlsplit(value)
         host = parts.hostname or ""
         parts.port  # noqa: B018  (raises ValueError for a port that is not a number in 0-65535)
     except ValueError:  # "[::1", ":99999", ...
-        raise ValueError(absolute) from None
+        raise RedirectUriError(absolute) from None
     if not host or parts.scheme not in ("http", "https"):
-        raise ValueError(absolute)
+        raise RedirectUriError(absolute)
     if _is_ip(host):
-        raise ValueError(f"HubSpot refuses IP-address hosts ({host}); use a domain name, e.g. localhost")
+        raise RedirectUriError(f"HubSpot refuses IP-address hosts ({host}); use a domain name, e.g. localhost")
     if parts.scheme == "http" and host != "localhost":
-        raise ValueError("must use https; plain http is allowed only with host localhost")
+        raise RedirectUriError("must use https; plain http is allowed only with host localhost")
     if parts.fragment:
-        raise ValueError("must not contain a #fragment")
+        raise RedirectUriError("must not contain a #fragment")
     return value
 
 
@@ -116,7 +119,10 @@ class Settings(BaseSettings):
     @field_validator("hubspot_redirect_uri")
     @classmethod
     def _redirect(cls, value: str) -> str:
-        return check_redirect_uri(value)
+        try:
+            return check_redirect_uri(value)
+        except RedirectUriError as exc:  # pydantic reports a field error only for a ValueError
+            raise ValueError(exc.description) from None
 
     @field_validator("hubspot_app_base_url", "hubspot_api_base_url")
     @classmethod
