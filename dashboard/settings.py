@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     dashboard_alert_webhook_url: SecretStr | None = None
     dashboard_alert_failure_threshold: int = Field(default=3, ge=1, le=1000)
     dashboard_sandbox_port: int = Field(default=0, ge=0, le=65535)
+    # Sandbox mode: use this sandbox as is (no probe); unset, the one on the sandbox port or our own.
+    dashboard_sandbox_url: str | None = None
     # Roles: comma-separated emails (ana@example.com) or domains (@example.com).
     dashboard_admins: str = ""
     dashboard_operators: str = ""
@@ -128,6 +130,11 @@ class Settings(BaseSettings):
     @classmethod
     def _base(cls, value: str) -> str:
         return _check_base_url(value)
+
+    @field_validator("dashboard_sandbox_url")
+    @classmethod
+    def _sandbox_url(cls, value: str | None) -> str | None:
+        return _check_base_url(value) if value and value.strip() else None
 
     @field_validator("dashboard_database_url")
     @classmethod
