@@ -172,3 +172,21 @@ def test_dashboard_sandbox_url_is_a_setting_used_as_is(settings_factory: Any, sa
         assert ctx.sandbox_url == sandbox.url
     finally:
         ctx.close()
+
+
+def test_the_cli_in_sandbox_mode_leaves_a_foreign_sandbox_alone(tmp_path: Any) -> None:
+    """As a new user meets it: another dashboard's sandbox holds the port; ours must not send installs there."""
+    from dashboard.crypto import generate_key_entry
+    from dashboard.hubspot.authorize import parse_authorize_url
+    from tests.cli_helpers import cli_env, run_cli
+
+    with SandboxServer(SandboxConfig(redirect_uris=["http://localhost:9999/install"])).start() as foreign:
+        port = foreign.url.rsplit(":", 1)[1]
+        done = run_cli("install", "start", "--scope", "oauth", cwd=tmp_path, env=cli_env(
+            DASHBOARD_SANDBOX_PORT=port, DASHBOARD_DATABASE_URL=f"sqlite:///{tmp_path / 'd.db'}",
+            DASHBOARD_ENCRYPTION_KEYS=generate_key_entry("k"), DASHBOARD_DATA_DIR=str(tmp_path / "data")))
+    assert done.returncode == 0, done.stderr
+    url = done.stdout.strip().splitlines()[-1]
+    assert parse_authorize_url(url).redirect_uri == OURS
+    assert not url.startswith(foreign.url)
+    assert "cannot take our installs" in done.stderr and "redirect URI" in done.stderr
