@@ -113,6 +113,7 @@ def test_lint_prints_exactly_the_scope_builders_findings(env: dict[str, str], mo
                                                          conditional: list[str], optional: list[str]) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.chdir(Path(env["DASHBOARD_DATA_DIR"]).parent)  # no developer's .streamlit/secrets.toml
     argv = ["scopes", "lint", "--json"]
     for flag, group in (("--scope", required), ("--conditional-scope", conditional),
                         ("--optional-scope", optional)):
@@ -177,6 +178,7 @@ def test_audit_filters_select_exactly_the_matching_events(
 ) -> None:
     for name, value in audited.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.chdir(Path(audited["DASHBOARD_DATA_DIR"]).parent)  # no developer's .streamlit/secrets.toml
     argv = ["audit", "--json", "--limit", "1000"]
     for flag, value in (("--hub-id", hub), ("--action", action), ("--outcome", outcome), ("--who", who),
                         ("--since", since), ("--until", until)):
