@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
-
+from dashboard import outbound
 from dashboard.context import AppContext
+from dashboard.errors import OutboundError
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,8 @@ def send_alert(ctx: AppContext, *, event: str, hub_id: int, hub_domain: str | No
     payload: dict[str, Any] = {"text": texts[event], "event": event, "hub_id": hub_id, "hub_domain": hub_domain,
                                "status": status, "consecutive_failures": failures, "detail": detail}
     try:
-        resp = ctx.http.post(url.get_secret_value(), json=payload, timeout=5)
-        resp.raise_for_status()
-    except httpx.HTTPError as exc:
-        log.warning("alert webhook failed for hub %s (%s)", hub_id, exc.__class__.__name__)
+        outbound.post_json(ctx.http, url.get_secret_value(), payload, timeout=5)
+    except OutboundError as exc:
+        log.warning("alert webhook failed for hub %s: %s", hub_id, exc)
         return False
     return True

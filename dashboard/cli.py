@@ -18,21 +18,17 @@ from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import activity, cli_links, install, keys, pending_installs, refresh, uninstall
+from dashboard import cli_links, cli_pages, install, keys, pending_installs, refresh, uninstall
 from dashboard import connections as conns
 from dashboard.actors import Actor, cli_actor
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
-from dashboard.errors import ConfigurationError, DashboardError, InputError
+from dashboard.errors import ConfigurationError, DashboardError, InputError, UsageError
 from dashboard.hubspot.authorize import build_authorize_url
 from dashboard.scopes import ScopeSet
 from dashboard.settings import load_settings
 
 Handler = Callable[[argparse.Namespace, AppContext, Actor], int]
-
-
-class UsageError(InputError):
-    pass
 
 
 class _Parser(argparse.ArgumentParser):
@@ -205,16 +201,6 @@ def _test(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     return 0 if report.healthy else 1
 
 
-def _audit(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
-    events = activity.audit_events(ctx, actor=actor, hub_id=args.hub_id, limit=args.limit)
-    if args.json:
-        _print_json([e.model_dump(mode="json") for e in events])
-    else:
-        for e in events:
-            print(f"{e.at:%Y-%m-%d %H:%M:%S}\t{e.actor}\t{e.hub_id or '-'}\t{e.action}\t{e.outcome}\t{e.detail}")
-    return 0
-
-
 def _scopes_url(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     s = ScopeSet.from_lists(required=_flatten(args.scope), optional=_flatten(args.optional_scope))
     print(build_authorize_url(app_base_url=ctx.app.app_base_url, client_id=ctx.app.client_id,
@@ -291,11 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--hub-id", type=int, required=True)
     tp.set_defaults(handler=_test)
 
-    ap = sub.add_parser("audit", help="the audit log")
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--hub-id", type=int)
-    ap.add_argument("--limit", type=int, default=200)
-    ap.set_defaults(handler=_audit)
+    cli_pages.add_audit_parser(sub)
 
     sp = sub.add_parser("scopes", help="scope tools").add_subparsers(dest="scopes_cmd", required=True,
                                                                       parser_class=_Parser)
@@ -303,10 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
     _scope_args(url)
     url.add_argument("--state")
     url.set_defaults(handler=_scopes_url)
+    cli_pages.add_lint_parser(sp)
 
     from dashboard import cli_service  # workers, api-keys
 
     cli_service.add_parsers(sub, _Parser)
+    cli_pages.add_parsers(sub, _Parser)  # scope-sets, token-info
     return p
 
 
@@ -324,7 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "keys_cmd", None) == "generate":
             print(generate_key_entry(args.key_id))
             return 0
-        offline = args.command in ("db", "keys", "workers", "api-keys")  # these never call HubSpot: no sandbox needed
+        # These never call HubSpot: no sandbox needed.
+        offline = args.command in ("db", "keys", "workers", "api-keys") or getattr(args, "offline", False)
         ctx = build_context(load_settings(), start_sandbox=not offline)
         handler: Handler = args.handler
         return handler(args, ctx, cli_actor(args.actor))

@@ -178,7 +178,7 @@ def revoke(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM, local_only: b
                 audit.record(session, actor=actor.name, action="revoke", outcome="failure", hub_id=hub_id,
                              detail=exc.description)
                 session.commit()
-            raise type(exc)(f"revoking at HubSpot failed, nothing was changed here: {exc.description}") from exc
+            raise exc.reworded(f"revoking at HubSpot failed, nothing was changed here: {exc.description}") from exc
     now = utcnow()
     with ctx.session() as session:
         repository.update_portal(session=session, hub_id=hub_id, values={

@@ -4,30 +4,29 @@ The UI caches one :class:`AppContext` per server process, the CLI builds one per
 their own (often with ``transport=`` or a sandbox URL). Nothing here runs at import time.
 
 Sandbox mode (no ``HUBSPOT_CLIENT_ID``): the context points the HubSpot client at the built-in sandbox.
-It uses ``DASHBOARD_SANDBOX_URL`` when given, else a sandbox already answering on the sandbox port
-(so the CLI talks to the same sandbox as a running dashboard), else it starts one in this process.
+It uses ``DASHBOARD_SANDBOX_URL`` when given, else a sandbox already answering on the sandbox port that
+accepts our client id and redirect URI (so the CLI talks to the same sandbox as a running dashboard), else
+it starts one in this process: on the sandbox port when free, on any free port when something else holds it.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from dashboard import db
+from dashboard import db, outbound
 from dashboard.crypto import TokenCipher, build_cipher
 from dashboard.errors import ConfigurationError
 from dashboard.file_modes import private_dir
 from dashboard.hubspot.client import HubSpotApp, HubSpotClient, RetryPolicy
-from dashboard.hubspot.transport import ShardedTransport
+from dashboard.hubspot.transport import HttpClient, Transport, build_http_client
 from dashboard.locks import DatabaseLeases, LeaseProvider, RedisLeases
 from dashboard.logredact import install_redaction
 from dashboard.settings import Settings
@@ -46,7 +45,7 @@ class AppContext:
     app: HubSpotApp
     hubspot: HubSpotClient
     leases: LeaseProvider
-    http: httpx.Client
+    http: HttpClient
     sandbox_url: str | None = None
     _closers: list[Any] = field(default_factory=list, repr=False)
     _writer: threading.Lock | None = field(default=None, repr=False)
@@ -78,30 +77,39 @@ class AppContext:
         self._closers.clear()
 
 
-def _sandbox_answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/_sandbox/stats", timeout=0.5).status_code == 200
-    except httpx.HTTPError:
-        return False
+def _start_sandbox(port: int, redirect_uris: list[str], closers: list[Any]) -> str:
+    from dashboard.sandbox import SandboxConfig, SandboxServer
+
+    for attempt in dict.fromkeys((port, 0)):  # the port taken meanwhile: any free port will do for this process
+        try:
+            server = SandboxServer(SandboxConfig(port=attempt, redirect_uris=redirect_uris)).start()
+        except OSError as exc:
+            failure = exc
+            continue
+        closers.append(server.stop)
+        return server.url
+    raise ConfigurationError(f"sandbox mode: cannot start the built-in sandbox ({failure.__class__.__name__}); "
+                             "set DASHBOARD_SANDBOX_URL to a running sandbox, or HUBSPOT_CLIENT_ID") from failure
 
 
 def _sandbox_app(settings: Settings, sandbox_url: str | None, closers: list[Any]) -> tuple[HubSpotApp, str]:
-    from dashboard.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SandboxConfig, SandboxServer
+    from dashboard.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
-    url = sandbox_url or os.environ.get("DASHBOARD_SANDBOX_URL")
+    url = sandbox_url or settings.dashboard_sandbox_url
     if not url:
         port = settings.dashboard_sandbox_port or DEFAULT_SANDBOX_PORT
         candidate = f"http://127.0.0.1:{port}"
-        if _sandbox_answers(candidate):
+        probe = outbound.probe_sandbox(candidate, client_id=SANDBOX_CLIENT_ID,
+                                       redirect_uri=settings.hubspot_redirect_uri)
+        if probe.verdict == "accepts":
             url = candidate
         else:
-            redirects = [settings.hubspot_redirect_uri]
-            try:
-                server = SandboxServer(SandboxConfig(port=port, redirect_uris=redirects)).start()
-            except OSError:  # port taken by something else: any free port will do for this process
-                server = SandboxServer(SandboxConfig(port=0, redirect_uris=redirects)).start()
-            closers.append(server.stop)
-            url = server.url
+            if probe.verdict == "foreign":
+                # Reusing it would fail later, on its consent page; say why here instead.
+                log.warning("sandbox mode: what answers on port %s cannot take our installs (%s); "
+                            "starting our own sandbox on a free port", port, probe.reason)
+            url = _start_sandbox(port if probe.verdict == "absent" else 0, [settings.hubspot_redirect_uri],
+                                 closers)
             log.warning("sandbox mode: no HUBSPOT_CLIENT_ID configured; using the built-in sandbox at %s", url)
     url = url.rstrip("/")
     app = HubSpotApp(client_id=SANDBOX_CLIENT_ID, client_secret=SANDBOX_CLIENT_SECRET,
@@ -113,7 +121,7 @@ def _sandbox_app(settings: Settings, sandbox_url: str | None, closers: list[Any]
 def build_context(
     settings: Settings,
     *,
-    transport: httpx.BaseTransport | None = None,
+    transport: Transport | None = None,
     sandbox_url: str | None = None,
     migrate: bool = True,
     retry: RetryPolicy | None = None,
@@ -156,9 +164,8 @@ def build_context(
                          redirect_uri=settings.hubspot_redirect_uri,
                          app_base_url=settings.hubspot_app_base_url,
                          api_base_url=settings.hubspot_api_base_url, oauth_api=settings.hubspot_oauth_api)
-    http = httpx.Client(transport=transport or ShardedTransport(max_connections=pool_size),
-                        timeout=settings.dashboard_http_timeout_seconds,
-                        headers={"User-Agent": "hubspot-oauth-dashboard/0.1"})
+    http = build_http_client(transport=transport, timeout=settings.dashboard_http_timeout_seconds,
+                             pool_size=pool_size)
     closers.append(http.close)
     leases: LeaseProvider
     lock_url = settings.dashboard_lock_url

@@ -5,12 +5,18 @@ exactly one type and show ``str(error)``: a sentence a support person understand
 short machine ``code`` and a human ``description``. No message ever contains a token, a client secret or
 an encryption key: callers pass descriptions, never raw values.
 
+A service that adds context to an error it passes on uses :meth:`DashboardError.reworded`, which keeps the
+class and every field (``status``, ``retry_after``, ``pending_id``, ...); never ``type(exc)(...)``.
+The tree below is checked against the classes by ``tests/test_errors.py``.
+
 ::
 
     DashboardError
     ├── ConfigurationError          settings are missing or wrong (exit code 2 in the CLI)
+    │   └── RedirectUriError        a redirect URI breaks HubSpot's rules (https or localhost, no IP)
     ├── InputError                  bad user input: scope names, hub ids, CLI arguments, callback params
-    │   └── ScopeError              a scope name or scope set is not acceptable
+    │   ├── ScopeError              a scope name or scope set is not acceptable
+    │   └── UsageError              a CLI command line that does not parse (exit code 2)
     ├── NotFoundError               no such portal / scope set / pending install
     ├── PermissionDeniedError       the actor's role does not allow the action
     ├── CryptoError                 a ciphertext cannot be decrypted or a key is unusable
@@ -24,6 +30,8 @@ an encryption key: callers pass descriptions, never raw values.
     ├── ApiKeyError                 a token API key is missing, unknown, revoked or expired (HTTP 401)
     ├── ApiRateLimitedError         a token API key went past its rate (HTTP 429, ``retry_after``)
     ├── PortalUnavailableError      no token can be handed out: ``code`` says why (HTTP 409)
+    │   └── PortalRevokedError      the connection was revoked or uninstalled; only a new install helps
+    ├── OutboundError               an alert webhook or the sandbox probe got no usable answer
     └── HubSpotError                HubSpot (or the sandbox) answered with an error
         ├── InvalidGrantError       invalid_grant: code or refresh token is dead; needs re-consent
         │   └── RedirectUriMismatchError  the code exchange's redirect_uri is not the authorize request's
@@ -35,6 +43,8 @@ an encryption key: callers pass descriptions, never raw values.
 """
 
 from __future__ import annotations
+
+from typing import Self
 
 
 class DashboardError(Exception):
@@ -55,6 +65,15 @@ class DashboardError(Exception):
     def __str__(self) -> str:
         return self.description
 
+    def reworded(self, description: str) -> Self:
+        """The same error (class, ``code`` and every field) with a new sentence, to raise ``from`` this one."""
+        # Not copy.copy: that calls the class with args only and fails on keyword-only fields (pending_id).
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.args = (description,)
+        clone.description = description
+        return clone
+
 
 class ConfigurationError(DashboardError):
     code = "configuration"
@@ -64,8 +83,16 @@ class InputError(DashboardError):
     code = "invalid_input"
 
 
+class RedirectUriError(ConfigurationError):
+    code = "invalid_redirect_uri"
+
+
 class ScopeError(InputError):
     code = "invalid_scope"
+
+
+class UsageError(InputError):
+    code = "usage"
 
 
 class NotFoundError(DashboardError):
@@ -181,3 +208,14 @@ class PortalUnavailableError(DashboardError):
     """``code`` is the machine-readable reason: ``needs_reauth``, ``revoked``, ``key_missing``, ``undecryptable``."""
 
     code = "unavailable"
+
+
+class PortalRevokedError(PortalUnavailableError):
+    code = "revoked"
+
+
+class OutboundError(DashboardError):
+    """A POST to an alert webhook or the sandbox probe failed; the description never holds the URL (it may
+    carry a secret, such as a Slack webhook's path)."""
+
+    code = "outbound"

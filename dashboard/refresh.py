@@ -26,6 +26,7 @@ from dashboard.errors import (
     DashboardError,
     InvalidGrantError,
     NotFoundError,
+    PortalRevokedError,
     StorageError,
     TransientError,
 )
@@ -272,9 +273,13 @@ def get_access_token(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> 
         portal = repository.get_portal(session=session, hub_id=hub_id)
     if portal is None:
         raise NotFoundError(f"no connected portal with hub id {hub_id}")
+    if portal.status in (PortalStatus.REVOKED, PortalStatus.UNINSTALLED) or portal.refresh_token_ct is None:
+        raise PortalRevokedError(f"portal {hub_id} was revoked; reinstall it")
     if _needs_refresh(portal, utcnow(), leeway):
         outcome = refresh_portal(ctx, hub_id, actor=actor)
-        if outcome.result in ("failed", "needs_reauth", "skipped"):
+        if outcome.result == "skipped":  # revoked while we looked (the only skip of a manual refresh)
+            raise PortalRevokedError(f"portal {hub_id} was revoked; reinstall it")
+        if outcome.result in ("failed", "needs_reauth"):
             raise InvalidGrantError(outcome.message) if outcome.result == "needs_reauth" else \
                 TransientError(f"cannot refresh portal {hub_id}: {outcome.message}")
         portal = _reread(ctx, hub_id, wait_for_newer_than=portal.token_version if outcome.result == "busy" else None)

@@ -209,3 +209,42 @@ class ScopeSet:
     def optional_param(self) -> tuple[str, ...]:
         """Names for the ``optional_scope`` URL parameter."""
         return self.optional
+
+
+# --- HubSpot's JSON form of a scope set ------------------------------------------------------------------
+# The shape of an app's scope settings ({"required": [...], "conditionally_required": [...], "optional": [...]}),
+# as HUBSPOT_APP_SCOPES_FILE holds it: what `scope-sets export` writes and `import` reads.
+
+def to_hubspot_json(scope_set: ScopeSet) -> dict[str, list[str]]:
+    """The set as HubSpot's JSON object: every bucket present, names sorted."""
+    return {bucket: list(scope_set.bucket(bucket)) for bucket in BUCKETS}
+
+
+def from_hubspot_json(data: object) -> ScopeSet:
+    """A set from HubSpot's JSON object; a missing bucket is empty. Raises :class:`ScopeError` on any other shape.
+
+    Unknown keys are refused rather than ignored: a misspelt ``optinal`` would otherwise drop scopes silently.
+    """
+    if not isinstance(data, dict):
+        raise ScopeError("A scope set in HubSpot's JSON is an object with required, conditionally_required "
+                         f"and optional lists, not {type(data).__name__}.")
+    unknown = sorted(str(k) for k in data if k not in BUCKETS)
+    if unknown:
+        raise ScopeError(f"Unknown key {_shown(unknown[0])} in the scope set; use required, "
+                         "conditionally_required and optional.")
+    lists: dict[Bucket, list[str]] = {}
+    for bucket in BUCKETS:
+        names = data.get(bucket, [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ScopeError(f"The {BUCKET_LABELS[bucket]} scopes must be a list of names.")
+        lists[bucket] = names
+    return ScopeSet.from_lists(**lists)
+
+
+def parse_hubspot_json(text: str) -> ScopeSet:
+    """:func:`from_hubspot_json` of a JSON document; malformed JSON is a :class:`ScopeError` too."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # RecursionError: thousands of nested brackets
+        raise ScopeError(f"The scope set is not valid JSON (line {getattr(exc, 'lineno', '?')}).") from None
+    return from_hubspot_json(data)

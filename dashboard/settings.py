@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from dashboard.errors import ConfigurationError
+from dashboard.errors import ConfigurationError, RedirectUriError
 
 OAuthApi = Literal["2026-03", "v3", "v1"]
 DEFAULT_REDIRECT_URI = "http://localhost:8501/install"
@@ -42,22 +42,25 @@ def _is_ip(host: str) -> bool:
 
 
 def check_redirect_uri(value: str) -> str:
-    """HubSpot's rule: https, or http only with host ``localhost``; never an IP address."""
+    """HubSpot's rule: https, or http only with host ``localhost``; never an IP address.
+
+    Raises :class:`RedirectUriError` with the rule that failed (the Settings page shows it as is).
+    """
     absolute = "must be an absolute http(s) URL such as https://dashboard.example.com/install"
     try:
         parts = urlsplit(value)
         host = parts.hostname or ""
         parts.port  # noqa: B018  (raises ValueError for a port that is not a number in 0-65535)
     except ValueError:  # "[::1", ":99999", ...
-        raise ValueError(absolute) from None
+        raise RedirectUriError(absolute) from None
     if not host or parts.scheme not in ("http", "https"):
-        raise ValueError(absolute)
+        raise RedirectUriError(absolute)
     if _is_ip(host):
-        raise ValueError(f"HubSpot refuses IP-address hosts ({host}); use a domain name, e.g. localhost")
+        raise RedirectUriError(f"HubSpot refuses IP-address hosts ({host}); use a domain name, e.g. localhost")
     if parts.scheme == "http" and host != "localhost":
-        raise ValueError("must use https; plain http is allowed only with host localhost")
+        raise RedirectUriError("must use https; plain http is allowed only with host localhost")
     if parts.fragment:
-        raise ValueError("must not contain a #fragment")
+        raise RedirectUriError("must not contain a #fragment")
     return value
 
 
@@ -98,6 +101,8 @@ class Settings(BaseSettings):
     dashboard_alert_webhook_url: SecretStr | None = None
     dashboard_alert_failure_threshold: int = Field(default=3, ge=1, le=1000)
     dashboard_sandbox_port: int = Field(default=0, ge=0, le=65535)
+    # Sandbox mode: use this sandbox as is (no probe); unset, the one on the sandbox port or our own.
+    dashboard_sandbox_url: str | None = None
     # Roles: comma-separated emails (ana@example.com) or domains (@example.com).
     dashboard_admins: str = ""
     dashboard_operators: str = ""
@@ -118,12 +123,20 @@ class Settings(BaseSettings):
     @field_validator("hubspot_redirect_uri")
     @classmethod
     def _redirect(cls, value: str) -> str:
-        return check_redirect_uri(value)
+        try:
+            return check_redirect_uri(value)
+        except RedirectUriError as exc:  # pydantic reports a field error only for a ValueError
+            raise ValueError(exc.description) from None
 
     @field_validator("hubspot_app_base_url", "hubspot_api_base_url")
     @classmethod
     def _base(cls, value: str) -> str:
         return _check_base_url(value)
+
+    @field_validator("dashboard_sandbox_url")
+    @classmethod
+    def _sandbox_url(cls, value: str | None) -> str | None:
+        return _check_base_url(value) if value and value.strip() else None
 
     @field_validator("dashboard_database_url")
     @classmethod

@@ -25,6 +25,7 @@ from dashboard.errors import (
     KeyNotFoundError,
     NotFoundError,
     PermissionDeniedError,
+    PortalRevokedError,
     PortalUnavailableError,
     TransientError,
 )
@@ -121,7 +122,7 @@ class TokenApi:
     @staticmethod
     def _usable(portal: Portal) -> None:
         if portal.status == PortalStatus.REVOKED or portal.refresh_token_ct is None:
-            raise PortalUnavailableError(f"portal {portal.hub_id} was revoked; reinstall it", code="revoked")
+            raise PortalRevokedError(f"portal {portal.hub_id} was revoked; reinstall it")
         if portal.status == PortalStatus.NEEDS_REAUTH:
             raise PortalUnavailableError(f"portal {portal.hub_id} needs re-authorization: install it again",
                                          code="needs_reauth")

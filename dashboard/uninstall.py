@@ -37,7 +37,7 @@ def uninstall_from_account(ctx: AppContext, hub_id: int, *, actor: Actor) -> Non
             audit.record(session, actor=actor.name, action="uninstall", outcome="failure", hub_id=hub_id,
                          detail=exc.description[:500])
             session.commit()
-        raise type(exc)(f"uninstalling at HubSpot failed, nothing was changed here: {exc.description}") from exc
+        raise exc.reworded(f"uninstalling at HubSpot failed, nothing was changed here: {exc.description}") from exc
     now = utcnow()
     with ctx.session() as session:
         repository.update_portal(session=session, hub_id=hub_id, values={

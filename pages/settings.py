@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import keys
-from dashboard.errors import DashboardError
+from dashboard.errors import DashboardError, RedirectUriError
 from dashboard.settings import check_redirect_uri
 from dashboard.ui.api_keys_panel import api_keys_section
 from dashboard.ui.layout import start_page
@@ -37,7 +37,7 @@ try:
     check_redirect_uri(settings.hubspot_redirect_uri)
     st.success("The redirect URI follows HubSpot's rules (https, or http on localhost; no IP address). "
                "It must also be listed in the app's Auth settings and end in /install.")
-except ValueError as exc:
+except RedirectUriError as exc:
     st.error(f"HUBSPOT_REDIRECT_URI: {md(exc)}")
 
 st.subheader("Storage and locks")

@@ -10,7 +10,7 @@ import pytest
 
 from dashboard import connections, install, refresh, repository, vault
 from dashboard.context import build_context
-from dashboard.errors import AuthorizationDenied, InputError, StateError
+from dashboard.errors import AuthorizationDenied, InputError, PortalRevokedError, StateError, TransientError
 from dashboard.models import PortalStatus, utcnow
 from tests.conftest import FAST_RETRY
 from tests.lifecycle_helpers import ADMIN, control, grant, install_portal, sandbox_tokens, stats
@@ -227,11 +227,15 @@ def test_revoke_failure_changes_nothing_and_local_only_forgets(ctx: Any, sandbox
     hub = install_portal(ctx, sandbox.url).hub_id
     control(sandbox.url, "faults", {"target": "token", "error_rate": 1.0, "error_status": 500})
     before = _portal(ctx, hub)
-    with pytest.raises(Exception, match="nothing was changed"):
+    with pytest.raises(TransientError, match="nothing was changed") as failed:
         connections.revoke(ctx, hub, actor=ADMIN)
+    assert failed.value.status == 500  # reworded, not rebuilt: the fields survive
     assert _portal(ctx, hub).refresh_token_ct == before.refresh_token_ct
     connections.revoke(ctx, hub, actor=ADMIN, local_only=True)
     assert _portal(ctx, hub).status == PortalStatus.REVOKED
+    _expire(ctx, hub)
+    with pytest.raises(PortalRevokedError, match="revoked"):  # its own error, not a TransientError to retry
+        refresh.get_access_token(ctx, hub)
     with ctx.session() as s:
         assert repository.list_audit_events(session=s, hub_id=hub, action="revoke.local")
 

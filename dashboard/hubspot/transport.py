@@ -12,8 +12,14 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+from typing import TypeAlias
 
 import httpx
+
+# Names the composition root uses, so that only the HTTP edges import httpx.
+HttpClient: TypeAlias = httpx.Client
+Transport: TypeAlias = httpx.BaseTransport
+USER_AGENT = "hubspot-oauth-dashboard/0.1"
 
 
 class ShardedTransport(httpx.BaseTransport):
@@ -37,3 +43,9 @@ class ShardedTransport(httpx.BaseTransport):
     def close(self) -> None:
         for pool in self._pools:
             pool.close()
+
+
+def build_http_client(*, transport: Transport | None, timeout: float, pool_size: int) -> HttpClient:
+    """The process's HTTP client: ``transport`` (tests) or sharded pools of ``pool_size`` connections in all."""
+    return httpx.Client(transport=transport or ShardedTransport(max_connections=pool_size), timeout=timeout,
+                        headers={"User-Agent": USER_AGENT})

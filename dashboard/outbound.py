@@ -1,0 +1,67 @@
+"""The one edge for outbound HTTP that is not HubSpot's API: alert webhooks and the sandbox probe.
+
+HubSpot's own calls go through :mod:`dashboard.hubspot.client`; everything else that leaves the process
+comes here, so httpx errors are translated in one place (``raise OutboundError(...) from exc``) and no other
+module imports httpx. Messages name the failure's kind, never the URL: a webhook URL is a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from dashboard.errors import OutboundError
+
+# A sandbox on loopback answers in milliseconds; anything slower is not ours to reuse.
+PROBE_TIMEOUT_SECONDS = 0.5
+
+
+def post_json(http: httpx.Client, url: str, payload: Mapping[str, Any], *, timeout: float) -> None:
+    """POST ``payload`` as JSON; any answer outside 2xx, or no answer, is an :class:`OutboundError`."""
+    try:
+        resp = http.post(url, json=dict(payload), timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise OutboundError(f"no answer ({exc.__class__.__name__})") from exc
+    if not resp.is_success:
+        raise OutboundError(f"answered HTTP {resp.status_code}")
+
+
+SandboxVerdict = Literal["absent", "accepts", "foreign"]
+
+
+@dataclass(frozen=True)
+class SandboxProbe:
+    """What answered at a sandbox URL. ``reason`` is one line for the log when the verdict is ``foreign``."""
+
+    verdict: SandboxVerdict
+    reason: str = ""
+
+
+def probe_sandbox(url: str, *, client_id: str, redirect_uri: str,
+                  timeout: float = PROBE_TIMEOUT_SECONDS) -> SandboxProbe:
+    """Whether a sandbox at ``url`` would accept an install by ``client_id`` to ``redirect_uri``.
+
+    ``GET /_sandbox`` reports the app's client id and redirect URIs (as HubSpot's developer settings
+    would). ``absent``: nothing answers, so the port is free to start one; ``foreign``: something answers
+    but is not a sandbox that takes our install (another program, or a sandbox started for another
+    redirect URI, whose consent page would refuse ours).
+    """
+    try:
+        resp = httpx.get(f"{url.rstrip('/')}/_sandbox", timeout=timeout)
+    except httpx.HTTPError:
+        return SandboxProbe("absent")
+    try:
+        info = resp.json() if resp.status_code == 200 else None
+    except ValueError:
+        info = None
+    if not isinstance(info, dict):
+        return SandboxProbe("foreign", f"it is not a sandbox (HTTP {resp.status_code} from /_sandbox)")
+    if info.get("client_id") != client_id:
+        return SandboxProbe("foreign", "its app has another client id")
+    uris = info.get("redirect_uris")
+    if not isinstance(uris, list) or redirect_uri not in uris:
+        return SandboxProbe("foreign", f"its app does not list the redirect URI {redirect_uri}")
+    return SandboxProbe("accepts")
