@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv check lint types test run bench
+.PHONY: venv check lint types contracts test run bench
 
 venv:
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -14,10 +14,13 @@ lint:
 types:
 	$(VENV)/bin/mypy
 
+contracts:
+	$(VENV)/bin/lint-imports
+
 test:
 	$(VENV)/bin/pytest -q
 
-check: lint types test
+check: lint types contracts test
 
 run:
 	$(VENV)/bin/streamlit run streamlit_app.py
