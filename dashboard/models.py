@@ -1,4 +1,4 @@
-"""SQLModel tables: portals, pending installs, audit events, saved scope sets.
+"""SQLModel tables: portals (and their granted scopes), pending installs, audit events, saved scope sets.
 
 Naming follows the full-stack FastAPI template: ``XBase`` holds shared fields, ``X`` is the table,
 ``XPublic`` is what leaves the core (never token material). Scope lists are stored space-joined, the
@@ -91,7 +91,15 @@ class Portal(PortalBase, table=True):
     """One connected HubSpot account. Token columns are Text: HubSpot says plan for 512 characters."""
 
     __tablename__ = "portal"
-    __table_args__ = (Index("ix_portal_due", "status", "expires_at"),)
+    __table_args__ = (
+        Index("ix_portal_due", "status", "expires_at"),
+        # The Connections page at 100,000 portals: the status aggregate and "problems first" read only this
+        # index (every column the status rule needs, plus the key); the other sorts walk their own index.
+        Index("ix_portal_view", "status", "last_refresh_result", "expires_at", "hub_id"),
+        Index("ix_portal_hub_domain", "hub_domain"),
+        Index("ix_portal_last_refresh_at", "last_refresh_at"),
+        Index("ix_portal_installed_at", "installed_at"),
+    )
 
     access_token_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     refresh_token_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
@@ -110,6 +118,19 @@ class Portal(PortalBase, table=True):
     revoked_at: datetime | None = _dt()
     created_at: datetime | None = _dt()
     updated_at: datetime | None = _dt()
+
+
+class PortalScope(SQLModel, table=True):
+    """One granted scope of one portal: "has scope X" is an index lookup, not a substring scan of every row.
+
+    Kept equal to ``Portal.granted_scopes`` by the repository functions that write that column.
+    """
+
+    __tablename__ = "portal_scope"
+    __table_args__ = (Index("ix_portal_scope_hub_id", "hub_id"),)
+
+    scope: str = Field(max_length=128, primary_key=True)
+    hub_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
 
 
 class InstallAttempt(SQLModel, table=True):

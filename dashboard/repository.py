@@ -15,7 +15,8 @@ from sqlalchemy import ColumnElement, bindparam, case, delete, func, insert, or_
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
-from dashboard.models import AuditEvent, InstallAttempt, Portal, PortalStatus, ScopeSetRecord
+from dashboard import status as status_rule
+from dashboard.models import AuditEvent, InstallAttempt, Portal, PortalScope, PortalStatus, ScopeSetRecord
 
 # Columns a listing may read: never the ciphertexts, so listing 10,000 portals decrypts nothing.
 LISTING_COLUMNS = tuple(col(c) for c in (
@@ -46,6 +47,7 @@ def get_portal(*, session: Session, hub_id: int) -> Portal | None:
 
 def save_portal(*, session: Session, portal: Portal) -> None:
     session.add(portal)
+    replace_portal_scopes(session=session, hub_id=portal.hub_id, scopes=portal.granted_scopes.split())
 
 
 def portal_filters(
@@ -188,7 +190,10 @@ def _update(session: Session, hub_id: int, values: dict[str, Any], *, version: i
     if release_lease_of is not None:
         params["b_lease_owner"] = release_lease_of
     stmt = _UPDATES[(version is not None, release_lease_of is not None)]
-    return _rowcount(session.connection().execute(stmt, params)) == 1
+    stored = _rowcount(session.connection().execute(stmt, params)) == 1
+    if stored and "granted_scopes" in values:
+        replace_portal_scopes(session=session, hub_id=hub_id, scopes=str(values["granted_scopes"]).split())
+    return stored
 
 
 def update_portal_if_version(
@@ -325,3 +330,143 @@ def save_scope_set(*, session: Session, record: ScopeSetRecord) -> None:
 
 def delete_scope_set(*, session: Session, name: str) -> bool:
     return _rowcount(session.execute(delete(ScopeSetRecord).where(col(ScopeSetRecord.name) == name))) == 1
+
+
+# --- connections listing (the Connections page, the CLI, the token API) --------------------------------
+# The database does the counting: a page's cost is one page and a few index scans, whatever the number of
+# portals. The display status is dashboard.status.display_status written as a CASE, evaluated at the one
+# instant ``now`` the caller passes to every query of a page.
+
+_SCOPES = PortalScope.metadata.tables["portal_scope"]
+
+
+def display_status_sql(now: datetime, leeway: timedelta) -> ColumnElement[str]:
+    """``dashboard.status.display_status`` as SQL (a hypothesis test holds the two equal)."""
+    expires = col(Portal.expires_at)
+    return case(
+        (col(Portal.status) != status_rule.ACTIVE, col(Portal.status)),
+        (col(Portal.last_refresh_result).in_(status_rule.KEY_PROBLEMS), col(Portal.last_refresh_result)),
+        (or_(expires.is_(None), expires <= now), "expired"),
+        (expires <= now + leeway, "expiring"),
+        else_="healthy",
+    )
+
+
+def _rank_sql(now: datetime, leeway: timedelta) -> ColumnElement[int]:
+    return case(status_rule.RANKS, value=display_status_sql(now, leeway), else_=status_rule.UNKNOWN_RANK)
+
+
+def normalize_search(text: str | None) -> str:
+    """What a person pastes, reduced to what is stored: ``https://wayne.hubspot.com/contacts`` -> the domain."""
+    text = (text or "").strip().lower()
+    for prefix in ("https://", "http://"):
+        if text.startswith(prefix):
+            text = text[len(prefix):].split("/", 1)[0]
+    return text.rstrip("/")
+
+
+def listing_filters(*, now: datetime, leeway: timedelta, search: str | None = None,
+                    statuses: Sequence[str] = (), scope: str | None = None) -> list[ColumnElement[bool]]:
+    """WHERE terms: search (hub id, domain or email), display statuses at ``now``, granted scope."""
+    where: list[ColumnElement[bool]] = []
+    text = normalize_search(search)
+    if text:
+        like = f"%{text.replace('%', '').replace('_', '')}%"
+        conds: list[ColumnElement[bool]] = [
+            func.lower(col(Portal.hub_domain)).like(like), func.lower(col(Portal.installed_by)).like(like),
+        ]
+        if text.isdigit() and len(text) < 19:
+            conds.append(col(Portal.hub_id) == int(text))
+        where.append(or_(*conds))
+    if statuses:
+        where.append(display_status_sql(now, leeway).in_(list(statuses)))
+    if scope and scope.strip():
+        where.append(col(Portal.hub_id).in_(select(_SCOPES.c.hub_id).where(_SCOPES.c.scope == scope.strip())))
+    return where
+
+
+def _nulls_last(column: Any) -> list[Any]:
+    return [case((column.is_(None), 1), else_=0), column]
+
+
+def listing_order(sort: str, now: datetime, leeway: timedelta) -> list[Any]:
+    """ORDER BY for a sort name (dashboard.listing.SORTS); hub id breaks every tie, ascending."""
+    hub = col(Portal.hub_id)
+    orders: dict[str, list[Any]] = {
+        "problems": [_rank_sql(now, leeway), hub],
+        "expires": [*_nulls_last(col(Portal.expires_at)), hub],
+        "hub_id": [hub],
+        "domain": [*_nulls_last(col(Portal.hub_domain)), hub],
+        "last_refresh": [case((col(Portal.last_refresh_at).is_(None), 1), else_=0),
+                         col(Portal.last_refresh_at).desc(), hub],
+        "installed": [case((col(Portal.installed_at).is_(None), 1), else_=0), col(Portal.installed_at).desc(), hub],
+    }
+    return orders[sort]
+
+
+def listing_page_ids(*, session: Session, where: Sequence[ColumnElement[bool]], order: Sequence[Any],
+                     limit: int, offset: int = 0, after: int | None = None) -> list[int]:
+    """The hub ids of one page, in order. Keys first (an index-only scan where an index covers the sort),
+    then :func:`portal_rows_by_id` reads just those rows. ``after`` is keyset paging by hub id."""
+    stmt = select(col(Portal.hub_id)).where(*where)
+    if after is not None:
+        stmt = stmt.where(col(Portal.hub_id) > after)
+    stmt = stmt.order_by(*order).limit(limit).offset(offset)
+    return [int(h) for h in session.connection().execute(stmt).scalars()]
+
+
+def portal_rows_by_id(*, session: Session, hub_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Listing rows for ``hub_ids``, in that order (ids without a row are left out)."""
+    if not hub_ids:
+        return []
+    result = session.connection().execute(select(*LISTING_COLUMNS).where(col(Portal.hub_id).in_(list(hub_ids))))
+    keys = tuple(result.keys())
+    by_id = {row[0]: dict(zip(keys, row, strict=True)) for row in result.fetchall()}
+    return [by_id[h] for h in hub_ids if h in by_id]
+
+
+def count_listing(*, session: Session, where: Sequence[ColumnElement[bool]]) -> int:
+    return int(session.connection().execute(select(func.count()).select_from(Portal).where(*where)).scalar_one())
+
+
+def display_status_counts(*, session: Session, now: datetime, leeway: timedelta) -> dict[str, int]:
+    """Portals per display status at ``now``: one GROUP BY (over ix_portal_view only)."""
+    status = display_status_sql(now, leeway)
+    stmt = select(status, func.count()).group_by(status)
+    return {str(s): int(n) for s, n in session.connection().execute(stmt)}
+
+
+def expiry_histogram_counts(*, session: Session, now: datetime, bucket: timedelta, buckets: int) -> list[int]:
+    """Access tokens (revoked left out) expiring in each ``bucket`` from ``now``: one range scan of the
+    expires_at index, bucketed by plain comparisons (the same SQL on SQLite and PostgreSQL)."""
+    expires = col(Portal.expires_at)
+    index = case(*((expires < now + bucket * (i + 1), i) for i in range(buckets)), else_=buckets)
+    stmt = (select(index, func.count())
+            .where(expires >= now, expires < now + bucket * buckets, col(Portal.status) != PortalStatus.REVOKED)
+            .group_by(index))
+    counts = [0] * buckets
+    for i, n in session.connection().execute(stmt):
+        if 0 <= int(i) < buckets:
+            counts[int(i)] = int(n)
+    return counts
+
+
+def replace_portal_scopes(*, session: Session, hub_id: int, scopes: Sequence[str]) -> None:
+    """Make the portal's rows in portal_scope equal ``scopes`` (called wherever granted_scopes is written)."""
+    conn = session.connection()
+    conn.execute(delete(_SCOPES).where(_SCOPES.c.hub_id == hub_id))
+    unique = sorted(set(scopes))
+    if unique:
+        conn.execute(insert(_SCOPES), [{"scope": s, "hub_id": hub_id} for s in unique])
+
+
+def fill_portal_scopes(*, session: Session) -> int:
+    """Rebuild portal_scope from every portal's granted_scopes (for rows written around this module, such as
+    a benchmark's bulk insert). How many pairs it wrote."""
+    conn = session.connection()
+    conn.execute(delete(_SCOPES))
+    rows = conn.execute(select(col(Portal.hub_id), col(Portal.granted_scopes))).fetchall()
+    pairs = [{"scope": s, "hub_id": h} for h, granted in rows for s in set((granted or "").split())]
+    if pairs:
+        conn.execute(insert(_SCOPES), pairs)
+    return len(pairs)
