@@ -16,6 +16,7 @@ from dashboard import repository
 from dashboard.actors import Actor
 from dashboard.connections import Connection, connection_from_row
 from dashboard.context import AppContext
+from dashboard.errors import InputError
 from dashboard.guard import require
 from dashboard.models import utcnow
 from dashboard.status import STATUSES
@@ -87,12 +88,12 @@ def _leeway(ctx: AppContext) -> timedelta:
 
 def _check(filters: Filters, sort: str, limit: int) -> None:
     if sort not in SORTS:
-        raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
+        raise InputError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
     unknown = [s for s in filters.statuses if s not in STATUSES]
     if unknown:
-        raise ValueError(f"unknown status {unknown[0]!r}; one of {', '.join(STATUSES)}")
+        raise InputError(f"unknown status {unknown[0]!r}; one of {', '.join(STATUSES)}")
     if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+        raise InputError(f"limit must be between 1 and {MAX_LIMIT}")
 
 
 def overview(ctx: AppContext, *, actor: Actor, now: datetime | None = None) -> Overview:
@@ -117,7 +118,7 @@ def list_page(ctx: AppContext, *, actor: Actor, filters: Filters = Filters(), so
     require(ctx.engine, actor, "view", action="connections.list")
     _check(filters, sort, limit)
     if after is not None and sort != "hub_id":
-        raise ValueError("'after' pages by hub id: use sort 'hub_id' (or offset)")
+        raise InputError("'after' pages by hub id: use sort 'hub_id' (or offset)")
     now, leeway = now or utcnow(), _leeway(ctx)
     where = repository.listing_filters(now=now, leeway=leeway, search=filters.search, statuses=filters.statuses,
                                        scope=filters.scope)

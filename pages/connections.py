@@ -24,7 +24,7 @@ try:
         found = listing.find_hub(ctx, actor=actor, text=filters.search)
         if found is not None:
             connections_table.select_hub(found)
-except (DashboardError, ValueError) as exc:
+except DashboardError as exc:
     st.error(str(exc))
     st.stop()
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from dashboard import listing, repository, status
 from dashboard.connections import Connection, list_connections, summary
 from dashboard.context import AppContext, build_context
+from dashboard.errors import InputError
 from dashboard.listing import Filters
 from dashboard.models import Portal, utcnow
 from tests.lifecycle_helpers import ADMIN
@@ -171,7 +172,7 @@ def test_a_pasted_url_or_domain_finds_the_portal(lctx: AppContext) -> None:
 def test_bad_arguments_are_refused(lctx: AppContext) -> None:
     for kwargs in ({"sort": "nope"}, {"limit": 0}, {"limit": 5000}, {"filters": Filters(statuses=("x",))},
                    {"after": 3}):
-        with pytest.raises(ValueError):
+        with pytest.raises(InputError):
             listing.list_page(lctx, actor=ADMIN, **kwargs)  # type: ignore[arg-type]
 
 
@@ -197,3 +198,28 @@ def test_status_rule_in_sql_equals_python(lctx: AppContext, rows: list[tuple[str
     want = {i + 1: status.display_status(s, None if o is None else now + timedelta(seconds=o), now, lee, r)
             for i, (s, o, r) in enumerate(rows)}
     assert got == want
+
+
+def test_cli_pages_with_limit_and_after(lctx: AppContext, settings: Any, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from dashboard.cli import main
+
+    seed(lctx, 30, random.Random(4))
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", settings.dashboard_database_url)
+    monkeypatch.setenv("DASHBOARD_ENCRYPTION_KEYS", settings.dashboard_encryption_keys.get_secret_value())
+    monkeypatch.setenv("DASHBOARD_DATA_DIR", str(settings.dashboard_data_dir))
+    monkeypatch.setenv("DASHBOARD_SANDBOX_URL", "http://127.0.0.1:9")
+    seen: list[int] = []
+    after: list[str] = []
+    while True:
+        assert main(["connections", "--json", "--limit", "7", "--scope", "oauth", *after]) == 0
+        out = capsys.readouterr()
+        seen += [row["hub_id"] for row in json.loads(out.out)]
+        if "more: --after" not in out.err:
+            break
+        after = ["--after", out.err.split("more: --after ")[1].split()[0]]
+    assert seen == reference(lctx, Filters(scope="oauth"), "hub_id")
+    assert main(["connections", "--json", "--limit", "0"]) == 2
+    assert "limit must be between" in capsys.readouterr().err
