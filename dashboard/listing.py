@@ -123,9 +123,13 @@ def list_page(ctx: AppContext, *, actor: Actor, filters: Filters = Filters(), so
     where = repository.listing_filters(now=now, leeway=leeway, search=filters.search, statuses=filters.statuses,
                                        scope=filters.scope)
     with ctx.session() as session:
-        ids = repository.listing_page_ids(session=session, where=where,
-                                          order=repository.listing_order(sort, now, leeway), limit=limit,
-                                          offset=offset, after=after)
+        if filters.search.strip() and after is None:  # the search reads every row: one scan, one top-N sort
+            ids = repository.listing_page_ids_by_order(session=session, where=where, limit=limit, offset=offset,
+                                                       order=repository.listing_order(sort, now, leeway))
+        else:
+            ids = repository.listing_page_ids(session=session, where=where, limit=limit, offset=offset,
+                                              after=after, statuses=filters.statuses,
+                                              segments=repository.listing_segments(sort, now, leeway))
         rows = repository.portal_rows_by_id(session=session, hub_ids=ids)
         total = repository.count_listing(session=session, where=where) if with_total else -1
     return Page(now=now, rows=[connection_from_row(r, now, leeway) for r in rows], total=total, offset=offset,

@@ -7,11 +7,26 @@ lose updates when several workers share the database.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
@@ -352,8 +367,43 @@ def display_status_sql(now: datetime, leeway: timedelta) -> ColumnElement[str]:
     )
 
 
-def _rank_sql(now: datetime, leeway: timedelta) -> ColumnElement[int]:
-    return case(status_rule.RANKS, value=display_status_sql(now, leeway), else_=status_rule.UNKNOWN_RANK)
+_KNOWN_STORED = (status_rule.ACTIVE, PortalStatus.NEEDS_REAUTH, PortalStatus.REFRESH_FAILING, PortalStatus.REVOKED,
+                 *status_rule.KEY_PROBLEMS)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of one sort order: the rows matching any of ``parts`` (each a list of WHERE terms one index
+    range serves), in ``order``. A segment of several parts is ordered by hub id only. ``statuses``: the
+    display statuses its rows can have (a status filter skips the other segments)."""
+
+    statuses: frozenset[str]
+    parts: list[list[ColumnElement[bool]]]
+    order: list[Any]
+
+
+def _freshness_rows() -> list[ColumnElement[bool]]:
+    """Active portals without a key problem: their display status is decided by expires_at alone."""
+    result = col(Portal.last_refresh_result)
+    return [col(Portal.status) == status_rule.ACTIVE,
+            or_(result.is_(None), result.not_in(status_rule.KEY_PROBLEMS))]
+
+
+def status_predicate(status: str, now: datetime, leeway: timedelta) -> ColumnElement[bool]:
+    """Rows whose display status at ``now`` is ``status``, written so an index range serves it (the CASE of
+    :func:`display_status_sql` would make every filter a scan). ``"other"``: stored statuses nobody knows."""
+    stored, expires = col(Portal.status), col(Portal.expires_at)
+    if status in status_rule.KEY_PROBLEMS:
+        return or_(stored == status, and_(stored == status_rule.ACTIVE, col(Portal.last_refresh_result) == status))
+    if status == "expired":  # two ranges of ix_portal_view, not one OR over every active row
+        return or_(and_(*_freshness_rows(), expires.is_(None)), and_(*_freshness_rows(), expires <= now))
+    if status == "expiring":
+        return and_(*_freshness_rows(), expires > now, expires <= now + leeway)
+    if status == "healthy":
+        return and_(*_freshness_rows(), expires > now + leeway)
+    if status == "other":
+        return stored.not_in(_KNOWN_STORED)
+    return stored == status
 
 
 def normalize_search(text: str | None) -> str:
@@ -379,39 +429,121 @@ def listing_filters(*, now: datetime, leeway: timedelta, search: str | None = No
             conds.append(col(Portal.hub_id) == int(text))
         where.append(or_(*conds))
     if statuses:
-        where.append(display_status_sql(now, leeway).in_(list(statuses)))
+        where.append(or_(*(status_predicate(s, now, leeway) for s in statuses)))
     if scope and scope.strip():
-        where.append(col(Portal.hub_id).in_(select(_SCOPES.c.hub_id).where(_SCOPES.c.scope == scope.strip())))
+        # Correlated: the sort's index drives and each row probes portal_scope's primary key (scope, hub_id),
+        # so a page stops after its rows instead of first collecting every portal with the scope.
+        where.append(select(_SCOPES.c.hub_id).where(_SCOPES.c.scope == scope.strip(),
+                                                    _SCOPES.c.hub_id == col(Portal.hub_id)).exists())
     return where
 
 
-def _nulls_last(column: Any) -> list[Any]:
-    return [case((column.is_(None), 1), else_=0), column]
+def _status_parts(status: str, now: datetime, leeway: timedelta) -> list[list[ColumnElement[bool]]]:
+    """:func:`status_predicate` as index ranges (an OR of them makes SQLite scan the primary key)."""
+    stored = col(Portal.status)
+    if status in status_rule.KEY_PROBLEMS:
+        return [[stored == status], [stored == status_rule.ACTIVE, col(Portal.last_refresh_result) == status]]
+    if status == "other":  # not one of the known stored statuses: the gaps between them
+        known = sorted(_KNOWN_STORED)
+        gaps = [[stored < known[0]], [stored > known[-1]]]
+        return gaps + [[stored > low, stored < high] for low, high in itertools.pairwise(known)]
+    return [[status_predicate(status, now, leeway)]]
+
+
+def listing_segments(sort: str, now: datetime, leeway: timedelta) -> list[Segment]:
+    """A sort order (dashboard.listing.SORTS) as consecutive segments, each read in index order: a page
+    never sorts every row. Hub id breaks ties (descending in the "newest" orders).
+
+    "problems" follows dashboard.status.problems_key: the problem states by rank, then active portals by
+    expiry (expired, expiring, healthy: the order of their expires_at), then revoked ones."""
+    hub = col(Portal.hub_id)
+    every = frozenset([*status_rule.STATUSES, "other"])
+
+    def nulls_last(column: Any, *, newest: bool = False) -> list[Segment]:
+        if newest:
+            return [Segment(every, [[column.is_not(None)]], [column.desc(), hub.desc()]),
+                    Segment(every, [[column.is_(None)]], [hub.desc()])]
+        return [Segment(every, [[column.is_not(None)]], [column, hub]), Segment(every, [[column.is_(None)]], [hub])]
+
+    simple = {"hub_id": [Segment(every, [[]], [hub])], "expires": nulls_last(col(Portal.expires_at)),
+              "domain": nulls_last(col(Portal.hub_domain)),
+              "last_refresh": nulls_last(col(Portal.last_refresh_at), newest=True),
+              "installed": nulls_last(col(Portal.installed_at), newest=True)}
+    if sort in simple:
+        return simple[sort]
+    if sort != "problems":
+        raise ValueError(f"unknown sort {sort!r}")
+    expires = col(Portal.expires_at)
+    fresh = frozenset(("expired", "expiring", "healthy"))
+    segments: list[Segment] = []
+    for rank in sorted(set(status_rule.RANKS.values())):
+        names = [s for s, r in status_rule.RANKS.items() if r == rank]
+        if "expired" in names:  # expired, expiring and healthy: one run in expires_at order
+            segments += [Segment(fresh, [[*_freshness_rows(), expires.is_(None)]], [hub]),
+                         Segment(fresh, [[*_freshness_rows(), expires.is_not(None)]], [expires, hub])]
+        elif not fresh.intersection(names):
+            if rank == status_rule.UNKNOWN_RANK:
+                names.append("other")
+            segments.append(Segment(frozenset(names), [p for s in names for p in _status_parts(s, now, leeway)],
+                                    [hub]))
+    return segments
 
 
 def listing_order(sort: str, now: datetime, leeway: timedelta) -> list[Any]:
-    """ORDER BY for a sort name (dashboard.listing.SORTS); hub id breaks every tie, ascending."""
-    hub = col(Portal.hub_id)
-    orders: dict[str, list[Any]] = {
-        "problems": [_rank_sql(now, leeway), hub],
-        "expires": [*_nulls_last(col(Portal.expires_at)), hub],
-        "hub_id": [hub],
-        "domain": [*_nulls_last(col(Portal.hub_domain)), hub],
-        "last_refresh": [case((col(Portal.last_refresh_at).is_(None), 1), else_=0),
-                         col(Portal.last_refresh_at).desc(), hub],
-        "installed": [case((col(Portal.installed_at).is_(None), 1), else_=0), col(Portal.installed_at).desc(), hub],
-    }
-    return orders[sort]
+    """The same orders as one ORDER BY (for a search, which reads every row anyway: one scan, one top-N sort)."""
+    order: list[Any] = []
+    if sort == "problems":
+        fresh = and_(*_freshness_rows())
+        rank = case(status_rule.RANKS, value=display_status_sql(now, leeway), else_=status_rule.UNKNOWN_RANK)
+        return [rank, case((and_(fresh, col(Portal.expires_at).is_not(None)), 1), else_=0),
+                case((fresh, col(Portal.expires_at)), else_=None), col(Portal.hub_id)]
+    for number, segment in enumerate(listing_segments(sort, now, leeway)):
+        (where,) = segment.parts
+        order.append(case((and_(*where), number), else_=99) if where else literal(0))
+    columns = {"expires": col(Portal.expires_at), "domain": col(Portal.hub_domain),
+               "last_refresh": col(Portal.last_refresh_at), "installed": col(Portal.installed_at)}
+    if sort in ("last_refresh", "installed"):
+        return [*order, columns[sort].desc(), col(Portal.hub_id).desc()]
+    return [*order, *([columns[sort]] if sort in columns else []), col(Portal.hub_id)]
 
 
-def listing_page_ids(*, session: Session, where: Sequence[ColumnElement[bool]], order: Sequence[Any],
-                     limit: int, offset: int = 0, after: int | None = None) -> list[int]:
-    """The hub ids of one page, in order. Keys first (an index-only scan where an index covers the sort),
-    then :func:`portal_rows_by_id` reads just those rows. ``after`` is keyset paging by hub id."""
-    stmt = select(col(Portal.hub_id)).where(*where)
-    if after is not None:
-        stmt = stmt.where(col(Portal.hub_id) > after)
-    stmt = stmt.order_by(*order).limit(limit).offset(offset)
+def listing_page_ids(*, session: Session, where: Sequence[ColumnElement[bool]], segments: Sequence[Segment],
+                     limit: int, offset: int = 0, after: int | None = None,
+                     statuses: Sequence[str] = ()) -> list[int]:
+    """The hub ids of one page, in order, walking the sort's segments: keys first (index-only where an index
+    covers the segment), then :func:`portal_rows_by_id` reads just those rows. ``after``: keyset by hub id;
+    ``statuses``: the status filter (segments that cannot hold them are skipped).
+
+    A segment wholly before ``offset`` is counted, not read; page one reads ``limit`` keys."""
+    conn = session.connection()
+    ids: list[int] = []
+    skip = offset
+    for segment in segments:
+        need = limit - len(ids)
+        if need <= 0:
+            break
+        if statuses and not segment.statuses.intersection(statuses):
+            continue
+        extra = [col(Portal.hub_id) > after] if after is not None else []
+        selects = [select(col(Portal.hub_id)).where(*where, *extra, *part) for part in segment.parts]
+        if len(selects) == 1:
+            stmt = selects[0].order_by(*segment.order)
+        else:
+            merged = union_all(*selects).subquery()
+            stmt = select(merged.c.hub_id).order_by(merged.c.hub_id)
+        got = [int(h) for h in conn.execute(stmt.limit(need).offset(skip)).scalars()]
+        if not got and skip:
+            skip -= sum(int(conn.execute(select(func.count()).select_from(Portal).where(*where, *extra, *part))
+                            .scalar_one()) for part in segment.parts)
+            continue
+        skip = 0
+        ids += got
+    return ids
+
+
+def listing_page_ids_by_order(*, session: Session, where: Sequence[ColumnElement[bool]], order: Sequence[Any],
+                              limit: int, offset: int = 0) -> list[int]:
+    stmt = select(col(Portal.hub_id)).where(*where).order_by(*order).limit(limit).offset(offset)
     return [int(h) for h in session.connection().execute(stmt).scalars()]
 
 
@@ -430,24 +562,44 @@ def count_listing(*, session: Session, where: Sequence[ColumnElement[bool]]) -> 
 
 
 def display_status_counts(*, session: Session, now: datetime, leeway: timedelta) -> dict[str, int]:
-    """Portals per display status at ``now``: one GROUP BY (over ix_portal_view only)."""
-    status = display_status_sql(now, leeway)
-    stmt = select(status, func.count()).group_by(status)
-    return {str(s): int(n) for s, n in session.connection().execute(stmt)}
+    """Portals per display status at ``now``, in one statement (one snapshot) of index range counts: stored
+    statuses grouped, key problems among active portals, expired and expiring ones; healthy is the rest."""
+    stored, result = col(Portal.status), col(Portal.last_refresh_result)
+    active = stored == status_rule.ACTIVE
+
+    def counted(kind: str, name: Any, *where: ColumnElement[bool]) -> Any:
+        return select(literal(kind), name, func.count()).where(*where)
+
+    stmt = union_all(
+        counted("stored", stored).group_by(stored),
+        counted("key", result, active, result.in_(status_rule.KEY_PROBLEMS)).group_by(result),
+        counted("fresh", literal("expired"), *_freshness_rows(), col(Portal.expires_at).is_(None)),
+        counted("fresh", literal("expired"), *_freshness_rows(), col(Portal.expires_at) <= now),
+        counted("fresh", literal("expiring"), status_predicate("expiring", now, leeway)),
+    )
+    counts: dict[str, int] = {}
+    for kind, name, n in session.connection().execute(stmt):
+        if kind == "stored" and name == status_rule.ACTIVE:
+            counts["healthy"] = counts.get("healthy", 0) + int(n)
+            continue
+        if kind != "stored":  # a part of the active portals
+            counts["healthy"] = counts.get("healthy", 0) - int(n)
+        counts[str(name)] = counts.get(str(name), 0) + int(n)
+    return {s: n for s, n in counts.items() if n}
 
 
 def expiry_histogram_counts(*, session: Session, now: datetime, bucket: timedelta, buckets: int) -> list[int]:
-    """Access tokens (revoked left out) expiring in each ``bucket`` from ``now``: one range scan of the
-    expires_at index, bucketed by plain comparisons (the same SQL on SQLite and PostgreSQL)."""
+    """Access tokens (revoked left out) expiring in each ``bucket`` from ``now``: one statement of index range
+    counts (every token in the range, less the revoked ones in it)."""
     expires = col(Portal.expires_at)
-    index = case(*((expires < now + bucket * (i + 1), i) for i in range(buckets)), else_=buckets)
-    stmt = (select(index, func.count())
-            .where(expires >= now, expires < now + bucket * buckets, col(Portal.status) != PortalStatus.REVOKED)
-            .group_by(index))
+    parts = []
+    for i in range(buckets):
+        span = [expires >= now + bucket * i, expires < now + bucket * (i + 1)]
+        parts.append(select(literal(i), func.count()).where(*span))
+        parts.append(select(literal(-1 - i), func.count()).where(col(Portal.status) == PortalStatus.REVOKED, *span))
     counts = [0] * buckets
-    for i, n in session.connection().execute(stmt):
-        if 0 <= int(i) < buckets:
-            counts[int(i)] = int(n)
+    for i, n in session.connection().execute(union_all(*parts)):
+        counts[i if i >= 0 else -1 - i] += int(n) if i >= 0 else -int(n)
     return counts
 
 

@@ -11,7 +11,7 @@ A key problem recorded as the last refresh result (``key_missing`` / ``undecrypt
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 ACTIVE = "active"
 KEY_PROBLEMS = ("key_missing", "undecryptable")
@@ -27,6 +27,7 @@ STATUS_LABELS = {
 }
 UNKNOWN_RANK = PROBLEMS_FIRST.index("undecryptable")
 RANKS = {s: i for i, s in enumerate(PROBLEMS_FIRST)}
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 # Statuses whose access token is not going to be used or refreshed: a countdown there would mislead.
 NO_COUNTDOWN = frozenset({"needs_reauth", "revoked", *KEY_PROBLEMS})
 # Streamlit colour names for the coloured status text.
@@ -58,6 +59,13 @@ def display_status(stored: str, expires_at: datetime | None, now: datetime, leew
 def rank(status: str) -> int:
     """Position in "problems first" order (unknown statuses are problems)."""
     return RANKS.get(status, UNKNOWN_RANK)
+
+
+def problems_key(status: str, expires_at: datetime | None, hub_id: int) -> tuple[int, datetime, int]:
+    """The "problems first" order: by rank; portals whose status follows their expiry (expired, expiring,
+    healthy) by expires_at, unknown expiry first; hub id breaks ties."""
+    fresh = status in ("expired", "expiring", "healthy") and expires_at is not None
+    return rank(status), expires_at if fresh and expires_at else _EARLIEST, hub_id
 
 
 def label(status: str) -> str:

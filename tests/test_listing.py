@@ -29,7 +29,7 @@ from tests.lifecycle_helpers import ADMIN
 
 SCOPES = ["oauth", "crm.objects.contacts.read", "crm.objects.contacts.write", "crm.objects.deals.read",
           "tickets", "files", "automation"]
-STORED = ["active"] * 6 + ["refresh_failing", "needs_reauth", "revoked", "key_missing"]
+STORED = ["active"] * 6 + ["refresh_failing", "needs_reauth", "revoked", "key_missing", "undecryptable", "paused"]
 # Offsets from now (seconds) kept away from the boundaries (0 and the 300 s leeway), so the reference
 # path (which reads its own clock a few milliseconds later) sees the same statuses.
 OFFSETS = [None, -7200, -90, 40, 200, 900, 5000]
@@ -70,12 +70,12 @@ def seed(ctx: AppContext, count: int, rng: random.Random) -> None:
 
 
 REFERENCE_SORTS: dict[str, tuple[Callable[[Connection], tuple[Any, ...]], bool]] = {
-    "problems": (lambda c: (status.rank(c.status), c.hub_id), False),
+    "problems": (lambda c: status.problems_key(c.status, c.expires_at, c.hub_id), False),
     "expires": (lambda c: (c.expires_at or NEVER, c.hub_id), False),
     "hub_id": (lambda c: (c.hub_id,), False),
     "domain": (lambda c: (c.hub_domain is None, c.hub_domain or "", c.hub_id), False),
-    "last_refresh": (lambda c: (c.last_refresh_at or LONG_AGO, -c.hub_id), True),
-    "installed": (lambda c: (c.installed_at or LONG_AGO, -c.hub_id), True),
+    "last_refresh": (lambda c: (c.last_refresh_at or LONG_AGO, c.hub_id), True),
+    "installed": (lambda c: (c.installed_at or LONG_AGO, c.hub_id), True),
 }
 
 
@@ -106,7 +106,7 @@ def test_sql_listing_equals_the_python_path(lctx: AppContext, seed_value: int) -
                                                            if n and s != "connected"}
     assert over.connected == expected["connected"]
     assert {c.status for c in everything} >= {"healthy", "expiring", "expired", "refresh_failing", "needs_reauth",
-                                               "revoked", "key_missing", "undecryptable"}
+                                               "revoked", "key_missing", "undecryptable", "paused"}
     for filters in FILTERS:
         for sort in listing.SORTS:
             want = reference(lctx, filters, sort)
@@ -176,7 +176,8 @@ def test_bad_arguments_are_refused(lctx: AppContext) -> None:
             listing.list_page(lctx, actor=ADMIN, **kwargs)  # type: ignore[arg-type]
 
 
-_STORED = st.sampled_from(["active", "active", "refresh_failing", "needs_reauth", "revoked", "key_missing", "odd"])
+_STORED = st.sampled_from(["active", "active", "refresh_failing", "needs_reauth", "revoked", "key_missing",
+                           "undecryptable", "odd"])
 _RESULT = st.sampled_from([None, "success", "transient", "undecryptable", "key_missing"])
 
 
@@ -195,9 +196,19 @@ def test_status_rule_in_sql_equals_python(lctx: AppContext, rows: list[tuple[str
                                expires_at=None if offset is None else now + timedelta(seconds=offset)))
         session.commit()
         got = dict(session.execute(select(Portal.hub_id, repository.display_status_sql(now, lee))).all())  # type: ignore[call-overload]
+        matched = {d: {h for (h,) in session.execute(select(Portal.hub_id).where(  # type: ignore[call-overload]
+            repository.status_predicate(d, now, lee)))} for d in [*status.STATUSES, "other"]}
+        counts = repository.display_status_counts(session=session, now=now, leeway=lee)
     want = {i + 1: status.display_status(s, None if o is None else now + timedelta(seconds=o), now, lee, r)
             for i, (s, o, r) in enumerate(rows)}
     assert got == want
+    for d in status.STATUSES:  # each status's index-friendly predicate selects exactly its rows
+        assert matched[d] == {h for h, s in want.items() if s == d}, d
+    assert matched["other"] == {h for h, s in want.items() if s not in status.STATUSES}
+    expected_counts: dict[str, int] = {}
+    for s in want.values():
+        expected_counts[s] = expected_counts.get(s, 0) + 1
+    assert counts == expected_counts
 
 
 def test_cli_pages_with_limit_and_after(lctx: AppContext, settings: Any, monkeypatch: pytest.MonkeyPatch,
