@@ -52,10 +52,10 @@ def current_actor() -> Actor:
     raise AssertionError("unreachable")  # st.stop() raises
 
 
-def no_sign_in_banner() -> None:
-    """The warning every page carries while the dashboard runs without sign-in."""
-    if not sign_in_configured():
-        st.warning(NO_SIGN_IN_BANNER, icon="🔓")
+def no_sign_in_banner() -> str | None:
+    """The warning every page carries while the dashboard runs without sign-in (shown in the environment
+    bar, dashboard.ui.layout)."""
+    return None if sign_in_configured() else NO_SIGN_IN_BANNER
 
 
 def sign_out_button() -> None:

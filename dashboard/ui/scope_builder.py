@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -12,6 +15,9 @@ from dashboard.scopes import BUCKETS, ScopeCatalog, ScopeSet, is_tier_gated
 
 PICKER_KEYS = {"required": "sb_required", "conditionally_required": "sb_conditional", "optional": "sb_optional"}
 PICKER_LABELS = {"required": "Required", "conditionally_required": "Conditionally required", "optional": "Optional"}
+ADD_KEYS = {"required": "sb_add_required", "conditionally_required": "sb_add_conditional",
+            "optional": "sb_add_optional"}
+ADD_ERROR_KEY = "sb_add_error"
 STATE_PLACEHOLDER = "STATE"
 
 
@@ -26,15 +32,52 @@ def catalog_frame(catalog: ScopeCatalog, search: str, groups: list[str]) -> pd.D
     })
 
 
+def escape_markdown(text: str) -> str:
+    """Typed text shown inside a Markdown message as the characters typed (no link, no emphasis)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)
+
+
+def add_typed_scope(catalog: ScopeCatalog, bucket: str) -> None:
+    """Enter in an "add" box: the typed scope, exactly, or nothing (with the reason and close names).
+
+    The multiselects cannot be typed into: a typed prefix plus Enter there picks whatever option is
+    highlighted (once "Select 6 matches", four of them Sensitive Data scopes)."""
+    box = ADD_KEYS[bucket]
+    typed = str(st.session_state.get(box, "")).strip()
+    st.session_state[box] = ""
+    if not typed:
+        return
+    name = typed if typed in catalog else typed.lower()
+    if name not in catalog:
+        close = difflib.get_close_matches(typed.lower(), catalog.names(), n=3, cutoff=0.8)
+        st.session_state[ADD_ERROR_KEY] = (bucket, typed, close)
+        return
+    st.session_state.pop(ADD_ERROR_KEY, None)
+    key = PICKER_KEYS[bucket]
+    current = list(st.session_state.get(key, []))
+    if name not in current:
+        st.session_state[key] = [*current, name]
+
+
 def pickers(catalog: ScopeCatalog) -> dict[str, list[str]]:
-    """Three keyed multiselects; names outside the catalog may be typed (the linter flags them)."""
+    """One full-width, wrapping multiselect per bucket (every chosen scope readable; pick from the list or
+    remove), and an "add" box beside it where Enter adds exactly the typed scope or nothing."""
     st.session_state.setdefault(PICKER_KEYS["required"], ["oauth"])
     chosen: dict[str, list[str]] = {}
-    for column, bucket in zip(st.columns(3), BUCKETS, strict=True):
+    failed = st.session_state.get(ADD_ERROR_KEY)
+    for bucket in BUCKETS:
         key = PICKER_KEYS[bucket]
         extra = [n for n in st.session_state.get(key, []) if n not in catalog]
-        chosen[bucket] = column.multiselect(PICKER_LABELS[bucket], [*catalog.names(), *extra], key=key,
-                                            accept_new_options=True, placeholder="add scopes")
+        left, right = st.columns([4, 1], vertical_alignment="bottom")
+        chosen[bucket] = left.multiselect(PICKER_LABELS[bucket], [*catalog.names(), *extra], key=key,
+                                          filter_mode=None, select_all=False, wrap=True,
+                                          placeholder="choose from the list, or type a name on the right")
+        right.text_input(f"Add to {PICKER_LABELS[bucket].lower()}", key=ADD_KEYS[bucket],
+                         placeholder="exact scope name", on_change=add_typed_scope, args=(catalog, bucket))
+        if failed and failed[0] == bucket:
+            close = ", ".join(failed[2]) or "none"
+            st.error(f"No scope is named {escape_markdown(failed[1][:100])}: nothing was added. "
+                     f"Close names: {escape_markdown(close)}.")
     return chosen
 
 
