@@ -622,3 +622,15 @@ def fill_portal_scopes(*, session: Session) -> int:
     if pairs:
         conn.execute(insert(_SCOPES), pairs)
     return len(pairs)
+
+
+def portals_losing_scopes(*, session: Session, keep: Sequence[str], sample: int = 5) -> tuple[int, list[int]]:
+    """Connected (not revoked) portals granted a scope outside ``keep``: a link asking only for ``keep`` would
+    take those scopes away if used on them. Their number and the first few hub ids (portal_scope does it)."""
+    losing = (select(_SCOPES.c.hub_id).distinct()
+              .join(Portal, col(Portal.hub_id) == _SCOPES.c.hub_id)
+              .where(col(Portal.status) != PortalStatus.REVOKED, _SCOPES.c.scope.not_in(list(keep))))
+    conn = session.connection()
+    count = int(conn.execute(select(func.count()).select_from(losing.subquery())).scalar_one())
+    first = [int(h) for h in conn.execute(losing.order_by(_SCOPES.c.hub_id).limit(sample)).scalars()]
+    return count, first

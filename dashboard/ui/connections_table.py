@@ -34,6 +34,7 @@ SELECTED_KEY = "conn_selected_hubs"
 DRAWN_ROWS_KEY = "conn_drawn_rows"
 PAGE_KEY = "conn_page"
 PAGE_SIZE = 100
+CHARTS_KEY = "conn_charts"
 TICK_SECONDS = 10  # a tick reloads one aggregate and one page: about 1 % of a core per open tab
 
 COLUMNS = ("hub_id", "hub_domain", "status_label", "expires_in", "last_refresh_result", "last_refresh_at",
@@ -70,7 +71,8 @@ def clear_selection() -> None:
 
 def filter_bar() -> tuple[Filters, str]:
     """Search, status and scope filters and the sort order, all kept in the URL (a ticket links to a view)."""
-    search_col, status_col, scope_col, sort_col = st.columns([3, 3, 3, 2])
+    search_col, status_col, scope_col, sort_col, charts_col = st.columns([3, 3, 3, 2, 1],
+                                                                           vertical_alignment="bottom")
     search = search_col.text_input("Search", key="conn_search", placeholder="hub id, domain, URL or email",
                                    on_change=clear_selection, bind="query-params")
     statuses = status_col.multiselect("Status", status.STATUSES, key="conn_statuses", on_change=clear_selection,
@@ -80,6 +82,7 @@ def filter_bar() -> tuple[Filters, str]:
                                 bind="query-params")
     sort = sort_col.selectbox("Sort by", list(SORTS), key="conn_sort", on_change=clear_selection,
                               format_func=SORTS.__getitem__, bind="query-params")
+    charts_col.toggle("Charts", key=CHARTS_KEY, help="Tokens expiring in the next hour and portals by status")
     return Filters(search=search or "", statuses=tuple(statuses), scope=scope), sort or "problems"
 
 
@@ -128,6 +131,12 @@ def live_connections(ctx: AppContext, actor: Actor, filters: Filters, sort: str)
         return
     attention_strip(ctx, view)
     tiles(view)
+    if st.session_state.get(CHARTS_KEY):
+        left, right = st.columns(2)
+        left.caption("Access tokens expiring in the next hour")
+        left.bar_chart(view.expiry_histogram, x="expires in", y="tokens", sort=False, height=180)
+        right.caption("Portals by status")
+        right.bar_chart(view.status_counts, x="status", y="portals", sort=False, height=180)
     total = view.page.total if filters.active else view.overview.total
     if not view.page.rows:
         st.info("No portals match." if filters.active else
