@@ -204,9 +204,11 @@ def test_connection(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> H
         if not info.active:
             report = HealthReport(hub_id, False, "HubSpot says the access token is not active")
         else:
-            details = ctx.hubspot.api_get(token, "/account-info/v3/details")
-            name = details.get("uiDomain") if isinstance(details, dict) else None
-            report = HealthReport(hub_id, True, "token active and account API reachable", name, info.scopes)
+            ctx.hubspot.api_get(token, "/account-info/v3/details")
+            # The portal's own domain comes from introspection; the account API's uiDomain is HubSpot's UI
+            # host (app.hubspot.com), which support staff mistook for the portal.
+            report = HealthReport(hub_id, True, "token active and account API reachable", info.hub_domain,
+                                  info.scopes)
     except DashboardError as exc:
         report = HealthReport(hub_id, False, exc.description)
     with ctx.session() as session:

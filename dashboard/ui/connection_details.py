@@ -10,14 +10,18 @@ from collections.abc import Sequence
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
-from dashboard import activity, connections, refresh
+from dashboard import activity, connections, refresh, status
 from dashboard.actors import Actor
-from dashboard.connections import STATUS_LABELS, Connection
+from dashboard.connections import Connection
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError
 from dashboard.refresh import RefreshOutcome
+from dashboard.scope_reasons import missing_scopes
+from dashboard.scopes import load_catalog
 from dashboard.ui.feedback import Level, flash, run_action, run_and_flash
+from dashboard.ui.plain_text import escape_markdown
 
 REVOKE_TARGET_KEY = "revoke_target"
 RECONSENT_KEY = "conn_reconsent_link"
@@ -113,37 +117,58 @@ def _reconsent(ctx: AppContext, actor: Actor, conn: Connection) -> None:
         st.session_state[RECONSENT_KEY] = (conn.hub_id, url)
 
 
-def _test(ctx: AppContext, actor: Actor, conn: Connection) -> None:
+def _test(ctx: AppContext, actor: Actor, conn: Connection, where: DeltaGenerator) -> None:
+    """The result next to the button; it names the portal's own domain and says when it disagrees with the
+    stored status (a token that works now while the last refresh failed)."""
     report = run_action("Testing the connection…", lambda: connections.test_connection(ctx, conn.hub_id, actor=actor))
-    if report is not None and report.healthy:
-        st.success(f"Connection healthy: {report.reason} (portal {report.portal_name or conn.hub_domain}).")
-    elif report is not None:
-        st.error(f"Connection unhealthy: {report.reason}")
+    if report is None:
+        return
+    domain = escape_markdown(report.portal_name or conn.hub_domain or "unknown domain")
+    if report.healthy and status.is_problem(conn.status):
+        where.warning(f"The access token works now (portal {domain}), but the stored status is "
+                      f"{status.label(conn.status)}: {escape_markdown(status.what_to_do(conn.status) or '')}")
+    elif report.healthy:
+        where.success(f"Connection healthy: {report.reason} (portal {domain}).")
+    else:
+        where.error(f"Connection unhealthy: {escape_markdown(report.reason)}")
+
+
+def reasons_frame(conn: Connection) -> pd.DataFrame:
+    found = missing_scopes(requested=conn.requested_scopes, optional=conn.requested_optional_scopes,
+                           granted=conn.granted_scopes, catalog=load_catalog())
+    return pd.DataFrame({"scope": [m.scope for m in found], "asked as": [m.asked_as for m in found],
+                         "why not granted": [m.reason for m in found],
+                         "re-consent can help": [m.reconsent_helps for m in found]})
 
 
 def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
     """The details panel of one portal."""
-    st.subheader(f"Hub {conn.hub_id} · {conn.hub_domain or 'unknown domain'}")
-    st.caption(f"{STATUS_LABELS[conn.status]} · installed by {conn.installed_by or '—'} at "
-               f"{conn.installed_at:%Y-%m-%d %H:%M} UTC · token fingerprint {conn.token_fingerprint or '—'}"
-               if conn.installed_at else STATUS_LABELS[conn.status])
+    st.subheader(f"Hub {conn.hub_id} · {escape_markdown(conn.hub_domain or 'unknown domain')}")
+    installed = (f" · installed by {escape_markdown(conn.installed_by or '—')} at {conn.installed_at:%Y-%m-%d %H:%M}"
+                 f" UTC · token fingerprint {conn.token_fingerprint or '—'}" if conn.installed_at else "")
+    st.markdown(f":{status.colour(conn.status)}[**{status.label(conn.status)}**]{installed}")
+    todo = status.what_to_do(conn.status)
+    if todo:
+        st.error(escape_markdown(todo), icon="🛠️")
     if conn.last_error:
-        st.warning(f"Last error ({conn.consecutive_failures} in a row): {conn.last_error}")
+        st.warning(f"Last error ({conn.consecutive_failures} in a row): {escape_markdown(conn.last_error)}")
+    reasons = reasons_frame(conn)
     b1, b2, b3, b4, b5 = st.columns(5)
     do_refresh = b1.button("Refresh now", key="conn_refresh", disabled=conn.status == "revoked")
     do_test = b2.button("Test connection", key="conn_test", disabled=conn.status == "revoked")
     do_meta = b3.button("Token metadata", key="conn_meta", disabled=conn.status == "revoked")
-    needs_consent = conn.status == "needs_reauth" or bool(conn.missing_optional_scopes)
+    needs_consent = conn.status == "needs_reauth" or bool(reasons["re-consent can help"].any())
     if needs_consent and b4.button("Re-consent link", key="conn_reconsent",
                                    help="A single-use link asking this portal's admin to authorize the app again"):
         _reconsent(ctx, actor, conn)
     if b5.button("Revoke…", key="conn_revoke", type="primary", disabled=conn.status == "revoked"):
         st.session_state[REVOKE_TARGET_KEY] = conn.hub_id
+    near = st.container()  # results of the buttons above, next to them
     if do_refresh:
         run_and_flash(f"Refreshing hub {conn.hub_id}…",
                       lambda: refresh.refresh_portal(ctx, conn.hub_id, actor=actor, force=True), refresh_message)
     if do_test:
-        _test(ctx, actor, conn)
+        _test(ctx, actor, conn, near)
     if do_meta:
         _metadata(ctx, actor, conn)
     if st.session_state.get(REVOKE_TARGET_KEY) == conn.hub_id:
@@ -153,6 +178,9 @@ def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
         st.link_button(f"Open the re-consent page for hub {conn.hub_id}", reconsent[1], key="conn_reconsent_open")
         st.code(reconsent[1], language=None, wrap_lines=True)
         st.caption("Works once, for this account only, within 10 minutes; the admin returns to /install.")
+    if len(reasons):
+        st.markdown("**Requested scopes not granted**")
+        st.dataframe(reasons, hide_index=True, key="conn_reasons", width="stretch")
     left, right = st.columns(2)
     left.markdown("**Requested vs granted scopes**")
     left.container(key="conn_scopes_table").dataframe(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import re
 
 import pandas as pd
 import streamlit as st
@@ -12,6 +11,7 @@ from dashboard.context import AppContext
 from dashboard.hubspot.authorize import authorize_url_parts, build_authorize_url
 from dashboard.scope_lint import LintFinding, ScopeDiff
 from dashboard.scopes import BUCKETS, ScopeCatalog, ScopeSet, is_tier_gated
+from dashboard.ui.plain_text import escape_markdown
 
 PICKER_KEYS = {"required": "sb_required", "conditionally_required": "sb_conditional", "optional": "sb_optional"}
 PICKER_LABELS = {"required": "Required", "conditionally_required": "Conditionally required", "optional": "Optional"}
@@ -30,11 +30,6 @@ def catalog_frame(catalog: ScopeCatalog, search: str, groups: list[str]) -> pd.D
         "tier": [s.tier_requirement or "not documented" for s in hits],
         "tier gated": [is_tier_gated(s) for s in hits], "sensitive": [s.sensitive for s in hits],
     })
-
-
-def escape_markdown(text: str) -> str:
-    """Typed text shown inside a Markdown message as the characters typed (no link, no emphasis)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)
 
 
 def add_typed_scope(catalog: ScopeCatalog, bucket: str) -> None:

@@ -54,8 +54,14 @@ def page_text(at: AppTest) -> str:
 
 
 def messages(at: AppTest, kind: str) -> list[str]:
-    """The texts of every ``st.success`` / ``st.error`` / ... on the page."""
-    return [str(e.value) for e in getattr(at, kind)]
+    """The texts of every ``st.success`` / ``st.error`` / ... on the page (confirmations shown as toasts
+    count as their level: dashboard.ui.feedback.TOAST_ICONS)."""
+    from dashboard.ui.feedback import TOAST_ICONS
+
+    found = [str(e.value) for e in getattr(at, kind)]
+    if kind in TOAST_ICONS:
+        found += [str(t.value) for t in at.toast if t.proto.icon == TOAST_ICONS[kind]]
+    return found
 
 
 def sandbox_tokens(sandbox: SandboxServer, hub_id: int | None = None) -> list[str]:

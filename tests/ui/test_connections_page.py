@@ -123,13 +123,19 @@ def test_details_scopes_metadata_and_test_connection_never_show_a_token(
     scopes = frame_with(at, "scope", "requested", "granted").set_index("scope")
     assert scopes.loc[GATED_OPTIONAL, "requested"] == "optional" and not scopes.loc[GATED_OPTIONAL, "granted"]
     assert scopes.loc["oauth", "granted"]
+    reasons = frame_with(at, "scope", "why not granted", "re-consent can help").set_index("scope")
+    assert "Content Hub Enterprise" in reasons.loc[GATED_OPTIONAL, "why not granted"]
+    assert not reasons.loc[GATED_OPTIONAL, "re-consent can help"]  # a tier problem: re-consent cannot grant it
+    assert not [b for b in at.button if b.key == "conn_reconsent"]
 
     at.button(key="conn_meta").click().run()
     meta = frame_with(at, "field", "value").set_index("field")["value"]
     assert meta["hub id"] == str(ACME) and meta["active"] == "True"
     assert meta["token fingerprint"] == connections.get_connection(ctx, ACME).token_fingerprint
     at.button(key="conn_test").click().run()
-    assert any(m.startswith("Connection healthy") for m in messages(at, "success"))
+    healthy = [m for m in messages(at, "success") if m.startswith("Connection healthy")]
+    domain = connections.get_connection(ctx, ACME).hub_domain
+    assert healthy and domain and f"(portal {domain})" in healthy[0]  # the portal's own domain, not app.hubspot.com
 
     text = page_text(at)
     tokens = sandbox_tokens(sandbox)

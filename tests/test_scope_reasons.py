@@ -1,0 +1,41 @@
+"""Reasons for missing scopes come from the catalog; re-consent is offered only where it can help."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dashboard.scope_reasons import missing_scopes
+from dashboard.scopes import is_tier_gated, load_catalog
+from dashboard.ui.plain_text import escape_markdown
+
+CATALOG = load_catalog()
+NAMES = st.sampled_from([*CATALOG.names(), "crm.objects.contact.read", "no.such.scope"])
+
+
+@given(requested=st.lists(NAMES, max_size=6), optional=st.lists(NAMES, max_size=6),
+       granted=st.lists(NAMES, max_size=8))
+def test_every_missing_scope_has_one_reason(requested: list[str], optional: list[str], granted: list[str]) -> None:
+    found = missing_scopes(requested=requested, optional=optional, granted=granted, catalog=CATALOG)
+    want = {("required", s) for s in set(requested) - set(granted)} | \
+           {("optional", s) for s in set(optional) - set(granted)}
+    assert {(m.asked_as, m.scope) for m in found} == want
+    for m in found:
+        entry = CATALOG.get(m.scope)
+        if entry is None:
+            assert not m.reconsent_helps and "catalog" in m.reason
+        elif m.asked_as == "optional" and is_tier_gated(entry):
+            assert not m.reconsent_helps and str(entry.tier_requirement) in m.reason
+
+
+def test_the_free_portals_missing_automation_says_why() -> None:
+    (m,) = missing_scopes(requested=["oauth"], optional=["automation"], granted=["oauth"], catalog=CATALOG)
+    assert "Marketing Hub Professional" in m.reason and not m.reconsent_helps
+
+
+@given(st.text(max_size=40))
+def test_escaped_text_has_no_markdown_left(text: str) -> None:
+    escaped = escape_markdown(text)
+    assert escaped.replace("\\", "") == text.replace("\\", "")
+    for special in "[]()*_`<>":
+        assert escaped.count(special) == escaped.count("\\" + special)
