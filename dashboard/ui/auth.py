@@ -14,8 +14,8 @@ from dashboard import access
 from dashboard.actors import Actor
 from dashboard.ui.context import get_context
 
-NO_SIGN_IN_BANNER = ("No sign-in configured: anyone who can reach this machine's loopback port acts as admin. "
-                     "Configure sign-in before listening on another address (README: Sign-in and roles).")
+NO_SIGN_IN_BANNER = ("No sign-in: anyone who can reach this loopback port is admin; configure sign-in before "
+                     "listening elsewhere (README: Sign-in and roles).")
 
 
 def sign_in_configured() -> bool:

@@ -180,7 +180,7 @@ def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
         st.caption("Works once, for this account only, within 10 minutes; the admin returns to /install.")
     if len(reasons):
         st.markdown("**Requested scopes not granted**")
-        st.dataframe(reasons, hide_index=True, key="conn_reasons", width="stretch")
+        st.container(key="conn_reasons").dataframe(reasons, hide_index=True, width="stretch")
     left, right = st.columns(2)
     left.markdown("**Requested vs granted scopes**")
     left.container(key="conn_scopes_table").dataframe(

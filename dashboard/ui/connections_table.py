@@ -46,12 +46,12 @@ COLUMN_CONFIG = {
     "expires_in": st.column_config.TextColumn(
         "Expires in", help=f"Time left on the access token, updated every {TICK_SECONDS} s; for portals whose "
         "token will not be used, what to do instead"),
-    "last_refresh_at": st.column_config.DatetimeColumn("Last refresh (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    "last_refresh_at": st.column_config.TextColumn("Last refresh (UTC)"),
     "last_refresh_result": st.column_config.TextColumn("Result"),
     "granted_scopes": st.column_config.ListColumn("Granted scopes"),
     "missing_optional_scopes": st.column_config.ListColumn("Missing optional scopes"),
     "installed_by": st.column_config.TextColumn("Installed by"),
-    "installed_at": st.column_config.DatetimeColumn("Installed at (UTC)", format="YYYY-MM-DD HH:mm"),
+    "installed_at": st.column_config.TextColumn("Installed at (UTC)"),
 }
 TILES = (("Connected", "connected"), ("Healthy", "healthy"), ("Expiring", "expiring"), ("Expired", "expired"),
          ("Failing", "refresh_failing"), ("Needs re-auth", "needs_reauth"), ("Revoked", "revoked"))
@@ -71,8 +71,7 @@ def clear_selection() -> None:
 
 def filter_bar() -> tuple[Filters, str]:
     """Search, status and scope filters and the sort order, all kept in the URL (a ticket links to a view)."""
-    search_col, status_col, scope_col, sort_col, charts_col = st.columns([3, 3, 3, 2, 1],
-                                                                           vertical_alignment="bottom")
+    search_col, status_col, scope_col, sort_col = st.columns([3, 3, 3, 3])
     search = search_col.text_input("Search", key="conn_search", placeholder="hub id, domain, URL or email",
                                    on_change=clear_selection, bind="query-params")
     statuses = status_col.multiselect("Status", status.STATUSES, key="conn_statuses", on_change=clear_selection,
@@ -82,7 +81,6 @@ def filter_bar() -> tuple[Filters, str]:
                                 bind="query-params")
     sort = sort_col.selectbox("Sort by", list(SORTS), key="conn_sort", on_change=clear_selection,
                               format_func=SORTS.__getitem__, bind="query-params")
-    charts_col.toggle("Charts", key=CHARTS_KEY, help="Tokens expiring in the next hour and portals by status")
     return Filters(search=search or "", statuses=tuple(statuses), scope=scope), sort or "problems"
 
 
@@ -131,12 +129,6 @@ def live_connections(ctx: AppContext, actor: Actor, filters: Filters, sort: str)
         return
     attention_strip(ctx, view)
     tiles(view)
-    if st.session_state.get(CHARTS_KEY):
-        left, right = st.columns(2)
-        left.caption("Access tokens expiring in the next hour")
-        left.bar_chart(view.expiry_histogram, x="expires in", y="tokens", sort=False, height=180)
-        right.caption("Portals by status")
-        right.bar_chart(view.status_counts, x="status", y="portals", sort=False, height=180)
     total = view.page.total if filters.active else view.overview.total
     if not view.page.rows:
         st.info("No portals match." if filters.active else
@@ -144,17 +136,25 @@ def live_connections(ctx: AppContext, actor: Actor, filters: Filters, sort: str)
         return
     pages = max(1, math.ceil(total / PAGE_SIZE))
     caption = f"{total} of {view.overview.total} portals match." if filters.active else f"{total} portals."
+    pager, note, charts = st.columns([1, 3, 1], vertical_alignment="bottom")
+    if int(st.session_state.get(PAGE_KEY, 1)) > pages:  # fewer rows since the page was chosen
+        st.session_state[PAGE_KEY] = pages
+        _page_changed()
     if pages > 1:
-        left, right = st.columns([1, 4])
-        left.number_input(f"Page of {pages}", min_value=1, max_value=pages, step=1, key=PAGE_KEY,
-                          on_change=_page_changed)
-        right.caption(caption + f" Status as of {view.now:%H:%M:%S} UTC.")
-    else:
-        st.caption(caption + f" Status as of {view.now:%H:%M:%S} UTC.")
+        pager.number_input(f"Page of {pages}", min_value=1, max_value=pages, step=1, key=PAGE_KEY,
+                           on_change=_page_changed)
+    note.caption(caption + f" Status as of {view.now:%H:%M:%S} UTC, updated every {TICK_SECONDS} s.")
+    if charts.toggle("Charts", key=CHARTS_KEY, help="Tokens expiring in the next hour and portals by status"):
+        left, right = st.columns(2)
+        left.caption("Access tokens expiring in the next hour")
+        left.bar_chart(view.expiry_histogram, x="expires in", y="tokens", sort=False, height=180)
+        right.caption("Portals by status")
+        right.bar_chart(view.status_counts, x="status", y="portals", sort=False, height=180)
     frame = with_countdown(connections_frame(view.page.rows), view.now)
     follow_selection(frame)
     event = st.dataframe(frame, key=TABLE_KEY, on_select="rerun", selection_mode="multi-row", hide_index=True,
-                         column_order=COLUMNS, column_config=COLUMN_CONFIG, width="stretch", height=420)
+                         column_order=COLUMNS, column_config=COLUMN_CONFIG, width="stretch",
+                         height=min(420, 38 + 35 * len(frame)))
     rows = [r for r in event.selection.rows if 0 <= r < len(frame)]
     st.session_state[DRAWN_ROWS_KEY] = list(event.selection.rows)
     hubs = [int(h) for h in frame["hub_id"].iloc[rows]]

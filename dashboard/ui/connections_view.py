@@ -100,6 +100,11 @@ def _times(values: list[datetime | None]) -> pd.Series:
     return pd.Series(pd.to_datetime(values, utc=True), dtype="datetime64[ns, UTC]")
 
 
+def _time_text(values: list[datetime | None], fmt: str) -> pd.Series:
+    """UTC times as text, blank when unknown (a datetime column draws a grey "None"); ISO order sorts."""
+    return pd.Series([v.strftime(fmt) if v else "" for v in values], dtype="object")
+
+
 def connections_frame(conns: Sequence[Connection]) -> pd.DataFrame:
     """One row per connection of the visible page, built column-wise. Never token material."""
     return pd.DataFrame({
@@ -108,13 +113,13 @@ def connections_frame(conns: Sequence[Connection]) -> pd.DataFrame:
         "status": pd.Series([c.status for c in conns], dtype="object"),
         "status_label": pd.Series([status_text(c.status) for c in conns], dtype="object"),
         "expires_at": _times([c.expires_at for c in conns]),
-        "last_refresh_at": _times([c.last_refresh_at for c in conns]),
+        "last_refresh_at": _time_text([c.last_refresh_at for c in conns], "%Y-%m-%d %H:%M:%S"),
         "last_refresh_result": pd.Series([result_text(c.last_refresh_result, c.consecutive_failures)
                                           for c in conns], dtype="object"),
         "granted_scopes": pd.Series([list(c.granted_scopes) for c in conns], dtype="object"),
         "missing_optional_scopes": pd.Series([list(c.missing_optional_scopes) for c in conns], dtype="object"),
         "installed_by": pd.Series([c.installed_by or "" for c in conns], dtype="object"),
-        "installed_at": _times([c.installed_at for c in conns]),
+        "installed_at": _time_text([c.installed_at for c in conns], "%Y-%m-%d %H:%M"),
     })
 
 

@@ -109,8 +109,8 @@ def show_preview(found: LinkPreview) -> bool:
                 + [("may gain (optional)", s) for s in change.maybe_gained])
         if rows:
             st.markdown(f"**Reinstall preview for hub {change.hub_id}** (already connected):")
-            st.dataframe({"change": [r[0] for r in rows], "scope": [r[1] for r in rows]}, hide_index=True,
-                         key="install_preview", width="content")
+            st.container(key="install_preview").dataframe(
+                {"change": [r[0] for r in rows], "scope": [r[1] for r in rows]}, hide_index=True, width="content")
         else:
             st.caption(f"Hub {change.hub_id} is already connected; this link keeps its scopes as they are.")
         if change.lost and not st.checkbox(f"Reinstall hub {change.hub_id} without the {len(change.lost)} "

@@ -21,8 +21,11 @@ from dashboard.ui.auth import current_actor, no_sign_in_banner, sign_out_button
 from dashboard.ui.context import get_context
 from dashboard.ui.feedback import show_flash
 
-SANDBOX_BANNER = ("Sandbox mode: this dashboard talks to the built-in sandbox HubSpot{where}, not to HubSpot. "
-                  "Set HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET to connect real accounts.")
+SANDBOX_BANNER = ("Sandbox mode: the built-in sandbox HubSpot{where}, not HubSpot (set HUBSPOT_CLIENT_ID and "
+                  "HUBSPOT_CLIENT_SECRET for real accounts).")
+# Streamlit's default top padding (6rem) and title margins cost a support person the table's first rows.
+SLIM_CSS = ("<style>[data-testid='stMainBlockContainer']{padding-top:2.5rem;padding-bottom:2rem}"
+            "h1{padding-top:0.25rem!important;padding-bottom:0.25rem!important}</style>")
 # Per script run (the router and its page run in one thread); not session state, which st.stop() locks.
 _drawn: ContextVar[bool] = ContextVar("page_chrome_drawn", default=False)
 
@@ -40,7 +43,7 @@ def environment_bar(ctx: AppContext) -> None:
     at the top instead of a banner each, so the table stays in the first screen."""
     parts = [p for p in (sandbox_banner(ctx), no_sign_in_banner()) if p]
     if parts:
-        st.warning("  \n".join(parts), icon="🧪" if ctx.sandbox_mode else "🔓")
+        st.warning(" · ".join(parts), icon="🧪" if ctx.sandbox_mode else "🔓")
 
 
 def sidebar(ctx: AppContext, actor: Actor) -> None:
@@ -52,6 +55,7 @@ def sidebar(ctx: AppContext, actor: Actor) -> None:
 
 
 def _draw(ctx: AppContext, actor: Actor) -> None:
+    st.html(SLIM_CSS)
     sidebar(ctx, actor)
     environment_bar(ctx)
     show_flash()
