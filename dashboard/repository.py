@@ -575,8 +575,9 @@ def display_status_counts(*, session: Session, now: datetime, leeway: timedelta)
     # Active portals are most of the table: counted as the total less the others (SQLite counts a whole
     # table from its b-tree; the other statuses are two short ranges of the status index).
     stmt = union_all(
-        counted("total", literal("")),
-        counted("stored", stored, or_(stored < status_rule.ACTIVE, stored > status_rule.ACTIVE)).group_by(stored),
+        select(literal("total"), literal(""), select(func.count()).select_from(Portal).scalar_subquery()),
+        counted("stored", stored, stored < status_rule.ACTIVE).group_by(stored),
+        counted("stored", stored, stored > status_rule.ACTIVE).group_by(stored),
         counted("key", result, active, result.in_(status_rule.KEY_PROBLEMS)).group_by(result),
         counted("fresh", literal("expired"), *_freshness_rows(), col(Portal.expires_at).is_(None)),
         counted("fresh", literal("expired"), *_freshness_rows(), col(Portal.expires_at) <= now),
