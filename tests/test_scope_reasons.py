@@ -39,3 +39,31 @@ def test_escaped_text_has_no_markdown_left(text: str) -> None:
     assert escaped.replace("\\", "") == text.replace("\\", "")
     for special in "[]()*_`<>":
         assert escaped.count(special) == escaped.count("\\" + special)
+
+
+SCOPE_NAMES = st.lists(st.sampled_from(list(CATALOG.names())), max_size=5)
+
+
+@given(required=SCOPE_NAMES, conditional=SCOPE_NAMES, optional=SCOPE_NAMES)
+def test_scope_sets_round_trip_through_json_and_links(required: list[str], conditional: list[str],
+                                                      optional: list[str]) -> None:
+    from dashboard.scope_json import from_json, from_query, to_json, to_query
+    from dashboard.scopes import ScopeSet
+
+    scope_set = ScopeSet.from_lists(required=required, conditionally_required=conditional, optional=optional)
+    assert from_json(to_json(scope_set)) == scope_set
+    assert from_query(to_query(scope_set)) == (scope_set if any(scope_set.bucket(b) for b in
+                                                               ("required", "conditionally_required", "optional"))
+                                               else None)
+
+
+def test_bad_json_is_one_clear_line() -> None:
+    import pytest
+
+    from dashboard.errors import InputError
+    from dashboard.scope_json import from_json
+
+    for text, fragment in (("{", "not JSON"), ("[]", "must be an object"), ('{"scopes": []}', "unknown key"),
+                           ('{"required": "oauth"}', "list of scope names")):
+        with pytest.raises(InputError, match=fragment):
+            from_json(text)

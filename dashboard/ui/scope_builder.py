@@ -7,7 +7,9 @@ import difflib
 import pandas as pd
 import streamlit as st
 
+from dashboard import scope_json
 from dashboard.context import AppContext
+from dashboard.errors import DashboardError
 from dashboard.hubspot.authorize import authorize_url_parts, build_authorize_url
 from dashboard.scope_lint import LintFinding, ScopeDiff
 from dashboard.scopes import BUCKETS, ScopeCatalog, ScopeSet, is_tier_gated
@@ -116,3 +118,47 @@ def show_diff(name_a: str, name_b: str, change: ScopeDiff) -> None:
     lines += [f"- moved `{m.scope}`: {PICKER_LABELS[m.source].lower()} → {PICKER_LABELS[m.target].lower()}"
               for m in change.moved]
     st.markdown(f"From **{name_a}** to **{name_b}**:\n" + "\n".join(lines))
+
+
+SHARED_KEY = "sb_shared_loaded"
+IMPORT_KEY = "sb_import_json"
+
+
+def load_shared_link() -> None:
+    """A link carrying a scope set (``/scopes?required=oauth+tickets&optional=automation``) fills the pickers
+    once per session, before they are drawn."""
+    if st.session_state.get(SHARED_KEY):
+        return
+    st.session_state[SHARED_KEY] = True
+    try:
+        shared = scope_json.from_query({b: st.query_params.get(b, "") for b in BUCKETS})
+    except DashboardError as exc:
+        st.error(f"The link's scope set was not loaded: {escape_markdown(str(exc))}")
+        return
+    if shared is not None:
+        load_into_pickers(shared)
+
+
+def _import_json() -> None:
+    try:
+        load_into_pickers(scope_json.from_json(str(st.session_state.get(IMPORT_KEY, ""))))
+    except DashboardError as exc:
+        st.session_state[ADD_ERROR_KEY + "_json"] = str(exc)
+    else:
+        st.session_state.pop(ADD_ERROR_KEY + "_json", None)
+
+
+def share_and_json(scope_set: ScopeSet) -> None:
+    """The current set in the URL (copy the address bar to share it) and as HubSpot's JSON, both ways."""
+    for bucket in BUCKETS:
+        st.query_params.pop(bucket, None)
+    st.query_params.update(scope_json.to_query(scope_set))
+    with st.expander("Share, export or import (HubSpot JSON)"):
+        st.caption("The address bar now holds this set: copy it to share. HubSpot's JSON form:")
+        st.code(scope_json.to_json(scope_set), language="json")
+        st.text_area("Import HubSpot JSON", key=IMPORT_KEY, height=120,
+                     placeholder='{"required": ["oauth"], "conditionally_required": [], "optional": []}')
+        st.button("Import into the pickers", key="sb_import", on_click=_import_json)
+        failed = st.session_state.get(ADD_ERROR_KEY + "_json")
+        if failed:
+            st.error(f"Not imported: {escape_markdown(failed)}")

@@ -134,3 +134,16 @@ def test_enter_adds_exactly_the_typed_scope_or_nothing(open_page: OpenPage) -> N
     assert not any("nothing was added" in m for m in messages(at, "error"))
     at.text_input(key="sb_add_required").input("[x](https://evil.example)").run()
     assert any("\\[x\\]" in m for m in messages(at, "error"))  # shown as typed, not as a link
+
+
+def test_a_shared_link_and_imported_json_fill_the_pickers(open_page: OpenPage) -> None:
+    at = open_page(SCOPES, required="oauth tickets", optional="automation")
+    assert at.multiselect(key="sb_required").value == ["oauth", "tickets"]
+    assert at.multiselect(key="sb_optional").value == ["automation"]
+    at.text_area(key="sb_import_json").input('{"required": ["oauth", "files"], "optional": []}').run()
+    at.button(key="sb_import").click().run()
+    assert at.multiselect(key="sb_required").value == ["files", "oauth"]
+    assert at.multiselect(key="sb_optional").value == []
+    at.text_area(key="sb_import_json").input('{"scopes": []}').run()
+    at.button(key="sb_import").click().run()
+    assert any("Not imported" in m for m in messages(at, "error"))
