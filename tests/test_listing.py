@@ -234,3 +234,13 @@ def test_cli_pages_with_limit_and_after(lctx: AppContext, settings: Any, monkeyp
     assert seen == reference(lctx, Filters(scope="oauth"), "hub_id")
     assert main(["connections", "--json", "--limit", "0"]) == 2
     assert "limit must be between" in capsys.readouterr().err
+
+
+def test_csv_export_streams_every_filtered_portal(lctx: AppContext) -> None:
+    from dashboard.export import connections_csv, connections_csv_file
+
+    seed(lctx, 90, random.Random(5))
+    filters = Filters(scope="oauth")
+    streamed = connections_csv_file(listing.iter_connections(lctx, actor=ADMIN, filters=filters, batch=13))
+    everything = sorted(list_connections(lctx, actor=ADMIN, scope="oauth"), key=lambda c: c.hub_id)
+    assert streamed.read().decode() == connections_csv(everything)

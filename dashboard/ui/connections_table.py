@@ -20,6 +20,7 @@ from dashboard.context import AppContext
 from dashboard.errors import DashboardError
 from dashboard.models import utcnow
 from dashboard.scopes import load_catalog
+from dashboard.ui.plain_text import escape_markdown
 from dashboard.ui.connections_view import (
     SORTS,
     ConnectionsView,
@@ -89,8 +90,8 @@ def attention_strip(ctx: AppContext, view: ConnectionsView) -> None:
     counts = view.overview.counts
     parts = [f"{n} {status.label(s).lower()}" for s, n in counts.items() if n and status.is_problem(s)]
     extra = [line for line in (source(ctx) for source in ATTENTION_SOURCES) if line]
-    if parts or extra:
-        st.error("Needs attention: " + "; ".join(parts + extra), icon="🚨")
+    if parts or extra:  # stored status names and other parts' lines are data: shown as typed
+        st.error("Needs attention: " + escape_markdown("; ".join(parts + extra)), icon="🚨")
 
 
 def tiles(view: ConnectionsView) -> None:
