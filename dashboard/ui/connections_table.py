@@ -20,7 +20,6 @@ from dashboard.context import AppContext
 from dashboard.errors import DashboardError
 from dashboard.models import utcnow
 from dashboard.scopes import load_catalog
-from dashboard.ui.plain_text import escape_markdown
 from dashboard.ui.connections_view import (
     SORTS,
     ConnectionsView,
@@ -29,6 +28,7 @@ from dashboard.ui.connections_view import (
     load_connections_view,
     with_countdown,
 )
+from dashboard.ui.plain_text import escape_markdown
 
 TABLE_KEY = "conn_table"
 SELECTED_KEY = "conn_selected_hubs"
