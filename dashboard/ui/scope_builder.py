@@ -153,10 +153,10 @@ def share_and_json(scope_set: ScopeSet) -> None:
     for bucket in BUCKETS:
         st.query_params.pop(bucket, None)
     st.query_params.update(scope_json.to_query(scope_set))
-    with st.expander("Share, export or import (HubSpot JSON)"):
-        st.caption("The address bar now holds this set: copy it to share. HubSpot's JSON form:")
+    with st.expander("Share, export or import (JSON)"):
+        st.caption("The address bar now holds this set: copy it to share. As JSON:")
         st.code(scope_json.to_json(scope_set), language="json")
-        st.text_area("Import HubSpot JSON", key=IMPORT_KEY, height=120,
+        st.text_area("Import JSON", key=IMPORT_KEY, height=120,
                      placeholder='{"required": ["oauth"], "conditionally_required": [], "optional": []}')
         st.button("Import into the pickers", key="sb_import", on_click=_import_json)
         failed = st.session_state.get(ADD_ERROR_KEY + "_json")
