@@ -611,8 +611,11 @@ def expiry_histogram_counts(*, session: Session, now: datetime, bucket: timedelt
 def replace_portal_scopes(*, session: Session, hub_id: int, scopes: Sequence[str]) -> None:
     """Make the portal's rows in portal_scope equal ``scopes`` (called wherever granted_scopes is written)."""
     conn = session.connection()
-    conn.execute(delete(_SCOPES).where(_SCOPES.c.hub_id == hub_id))
     unique = sorted(set(scopes))
+    # A refresh usually returns the scopes the portal already has: one indexed read, no write, then.
+    if sorted(conn.execute(select(_SCOPES.c.scope).where(_SCOPES.c.hub_id == hub_id)).scalars()) == unique:
+        return
+    conn.execute(delete(_SCOPES).where(_SCOPES.c.hub_id == hub_id))
     if unique:
         conn.execute(insert(_SCOPES), [{"scope": s, "hub_id": hub_id} for s in unique])
 

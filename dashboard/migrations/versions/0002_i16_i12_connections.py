@@ -34,10 +34,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('portal', schema=None) as batch_op:
         batch_op.create_index('ix_portal_domain_hub', ['hub_domain', 'hub_id', 'installed_by'], unique=False)
-        batch_op.create_index('ix_portal_expires_hub', ['expires_at', 'hub_id'], unique=False)
         batch_op.create_index('ix_portal_installed_hub', ['installed_at', 'hub_id'], unique=False)
-        batch_op.create_index('ix_portal_refreshed_hub', ['last_refresh_at', 'hub_id'], unique=False)
-        batch_op.create_index('ix_portal_status_hub', ['status', 'hub_id'], unique=False)
         batch_op.create_index('ix_portal_status_result', ['status', 'last_refresh_result', 'hub_id'], unique=False)
         batch_op.create_index('ix_portal_view', ['status', 'expires_at', 'hub_id', 'last_refresh_result'], unique=False)
 
@@ -68,10 +65,7 @@ def downgrade() -> None:
     with op.batch_alter_table('portal', schema=None) as batch_op:
         batch_op.drop_index('ix_portal_view')
         batch_op.drop_index('ix_portal_status_result')
-        batch_op.drop_index('ix_portal_status_hub')
-        batch_op.drop_index('ix_portal_refreshed_hub')
         batch_op.drop_index('ix_portal_installed_hub')
-        batch_op.drop_index('ix_portal_expires_hub')
         batch_op.drop_index('ix_portal_domain_hub')
 
     with op.batch_alter_table('portal_scope', schema=None) as batch_op:
