@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import cli_links, cli_pages, install, keys, pending_installs, refresh, uninstall
+from dashboard import cli_links, cli_pages, install, keys, listing, pending_installs, refresh, uninstall
 from dashboard import connections as conns
 from dashboard.actors import Actor, cli_actor
 from dashboard.context import AppContext, build_context
@@ -138,8 +138,15 @@ def _uninstall(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
 
 
 def _connections(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
-    rows = conns.list_connections(ctx, actor=actor, search=args.search,
-                                  statuses=[args.status] if args.status else ())
+    """One page by hub id (``--limit``, ``--after`` = the last hub id of the previous page): the same
+    SQL listing as the Connections page; stderr names the ``--after`` for the next page."""
+    filters = listing.Filters(search=args.search or "", statuses=(args.status,) if args.status else (),
+                              scope=args.scope)
+    page = listing.list_page(ctx, actor=actor, filters=filters, sort="hub_id", limit=args.limit, after=args.after,
+                             with_total=False)
+    rows = page.rows
+    if page.next_after is not None:
+        print(f"more: --after {page.next_after}", file=sys.stderr)
     if args.json:
         _print_json([c.as_json() for c in rows])
         return 0
@@ -252,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--json", action="store_true")
     cp.add_argument("--search")
     cp.add_argument("--status", choices=conns.STATUSES)
+    cp.add_argument("--scope", help="only portals granted this scope")
+    cp.add_argument("--limit", type=int, default=listing.MAX_LIMIT, help=f"rows per page (1-{listing.MAX_LIMIT})")
+    cp.add_argument("--after", type=int, help="hub id: list the portals after it (the next page)")
     cp.set_defaults(handler=_connections)
 
     rp = sub.add_parser("refresh", help="refresh one portal or every due portal")

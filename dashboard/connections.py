@@ -1,9 +1,12 @@
 """Connections as support staff see them: statuses, listing, details, revoke, health check, API calls.
 
-Listing reads only non-secret columns (no decryption), so it stays fast at 10,000 portals. Statuses are
-the same everywhere: ``healthy``, ``expiring`` (inside the leeway), ``expired`` (refreshable),
-``refresh_failing`` (transient, with count), ``needs_reauth``, ``revoked``, ``uninstalled`` (the app was
-uninstalled from the account: kept for the audit trail, left out of listings unless asked for).
+Listing reads only non-secret columns (no decryption). Statuses follow the one rule in
+:mod:`dashboard.status`: ``healthy``, ``expiring`` (inside the leeway), ``expired`` (refreshable),
+``refresh_failing`` (transient, with count), ``needs_reauth``, key problems, ``revoked``, ``uninstalled``
+(the app was uninstalled from the account: kept for the audit trail, left out of listings unless asked
+for). Pages of the listing come from :mod:`dashboard.listing` (SQL does the work);
+:func:`list_connections` reads everything and stays for small callers and as the reference the SQL path is
+tested against.
 """
 
 from __future__ import annotations
@@ -22,26 +25,12 @@ from dashboard.hubspot.protocol import TokenInfo
 from dashboard.install import start_install
 from dashboard.models import PortalStatus, utcnow
 from dashboard.refresh import get_access_token, refresh_portal
+from dashboard.status import HIDDEN_BY_DEFAULT as HIDDEN_BY_DEFAULT
 
-STATUSES = ("healthy", "expiring", "expired", "refresh_failing", "needs_reauth", "revoked", "uninstalled")
-STATUS_LABELS = {
-    "healthy": "Healthy", "expiring": "Expiring soon", "expired": "Expired (refreshable)",
-    "refresh_failing": "Refresh failing", "needs_reauth": "Needs re-auth", "revoked": "Revoked",
-    "uninstalled": "Uninstalled",
-}
-HIDDEN_BY_DEFAULT = (PortalStatus.UNINSTALLED,)
-
-
-def display_status(stored: str, expires_at: datetime | None, now: datetime, leeway: timedelta) -> str:
-    """The one status rule: stored problem states win, else freshness decides."""
-    if stored in (PortalStatus.REVOKED, PortalStatus.NEEDS_REAUTH, PortalStatus.REFRESH_FAILING,
-                  PortalStatus.UNINSTALLED):
-        return stored
-    if expires_at is None or expires_at <= now:
-        return "expired"
-    if expires_at <= now + leeway:
-        return "expiring"
-    return "healthy"
+# The status rule lives in dashboard.status (its SQL twin in the repository); re-exported for callers.
+from dashboard.status import STATUS_LABELS as STATUS_LABELS
+from dashboard.status import STATUSES as STATUSES
+from dashboard.status import display_status as display_status
 
 
 @dataclass(frozen=True)
@@ -84,7 +73,7 @@ class Connection:
         }
 
 
-def _connection(row: dict[str, Any], now: datetime, leeway: timedelta) -> Connection:
+def connection_from_row(row: dict[str, Any], now: datetime, leeway: timedelta) -> Connection:
     granted = tuple(row["granted_scopes"].split())
     optional_text = row["requested_optional_scopes"]
     optional = tuple(optional_text.split()) if optional_text else ()
@@ -94,7 +83,8 @@ def _connection(row: dict[str, Any], now: datetime, leeway: timedelta) -> Connec
     conn = object.__new__(Connection)
     conn.__dict__.update(
         hub_id=row["hub_id"], hub_domain=row["hub_domain"],
-        status=display_status(row["status"], row["expires_at"], now, leeway), stored_status=row["status"],
+        status=display_status(row["status"], row["expires_at"], now, leeway, row["last_refresh_result"]),
+        stored_status=row["status"],
         expires_at=row["expires_at"], granted_scopes=granted, requested_scopes=tuple(row["requested_scopes"].split()),
         requested_optional_scopes=optional,
         missing_optional_scopes=tuple([s for s in optional if s not in granted]) if optional else (),
@@ -118,7 +108,7 @@ def list_connections(ctx: AppContext, *, actor: Actor = SYSTEM, search: str | No
         rows = repository.list_portal_rows(session=session, search=search, scope=scope, limit=None
                                            if statuses else limit, offset=0 if statuses else offset,
                                            exclude_statuses=hidden)
-    conns = [_connection(r, now, leeway) for r in rows]
+    conns = [connection_from_row(r, now, leeway) for r in rows]
     if statuses:
         conns = [c for c in conns if c.status in statuses]
         conns = conns[offset:offset + limit] if limit is not None else conns[offset:]
@@ -132,15 +122,15 @@ def get_connection(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> Co
         rows = repository.list_portal_rows(session=session, hub_id=hub_id)
     if not rows:
         raise NotFoundError(f"no connected portal with hub id {hub_id}")
-    return _connection(rows[0], utcnow(), timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds))
+    return connection_from_row(rows[0], utcnow(), timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds))
 
 
 def summary(connections: Sequence[Connection]) -> dict[str, int]:
     """Counts for the metrics row: connected (not revoked) and one count per status."""
     counts = {s: 0 for s in STATUSES}
     for c in connections:
-        counts[c.status] += 1
-    return {"connected": len(connections) - counts["revoked"] - counts["uninstalled"], **counts}
+        counts[c.status] = counts.get(c.status, 0) + 1
+    return {"connected": len(connections) - counts["revoked"] - counts.get("uninstalled", 0), **counts}
 
 
 def reconsent_url(ctx: AppContext, conn: Connection, *, actor: Actor = SYSTEM) -> str:
@@ -224,9 +214,11 @@ def test_connection(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> H
         if not info.active:
             report = HealthReport(hub_id, False, "HubSpot says the access token is not active")
         else:
-            details = ctx.hubspot.api_get(token, "/account-info/v3/details")
-            name = details.get("uiDomain") if isinstance(details, dict) else None
-            report = HealthReport(hub_id, True, "token active and account API reachable", name, info.scopes)
+            ctx.hubspot.api_get(token, "/account-info/v3/details")
+            # The portal's own domain comes from introspection; the account API's uiDomain is HubSpot's UI
+            # host (app.hubspot.com), which support staff mistook for the portal.
+            report = HealthReport(hub_id, True, "token active and account API reachable", info.hub_domain,
+                                  info.scopes)
     except DashboardError as exc:
         report = HealthReport(hub_id, False, exc.description)
     with ctx.session() as session:

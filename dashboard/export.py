@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from collections.abc import Iterable
 from datetime import datetime
+from typing import BinaryIO, TextIO, cast
 
-from dashboard.connections import STATUS_LABELS, Connection
+from dashboard.connections import Connection
+from dashboard.status import label as status_label
 
 CSV_COLUMNS = (
     "hub_id", "hub_domain", "status", "status_label", "expires_at", "last_refresh_at", "last_refresh_result",
@@ -41,13 +44,29 @@ def _cell(value: object) -> str:
 def connections_csv(conns: Iterable[Connection]) -> str:
     """The connections as CSV text (header + one row each); no token material, formulas neutralized."""
     out = io.StringIO()
+    write_connections_csv(conns, out)
+    return out.getvalue()
+
+
+def connections_csv_file(conns: Iterable[Connection]) -> BinaryIO:
+    """The CSV in a spooled temporary file (on disk past 1 MB), rewound: ``conns`` may be a generator
+    reading the database a batch at a time, so no list of every portal is ever held."""
+    spool = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115 (the caller reads and closes it)
+    text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+    write_connections_csv(conns, text)
+    text.flush()
+    text.detach()
+    spool.seek(0)
+    return cast(BinaryIO, spool)
+
+
+def write_connections_csv(conns: Iterable[Connection], out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for c in conns:
         writer.writerow([_cell(v) for v in (
-            c.hub_id, c.hub_domain, c.status, STATUS_LABELS.get(c.status, c.status), c.expires_at,
+            c.hub_id, c.hub_domain, c.status, status_label(c.status), c.expires_at,
             c.last_refresh_at, c.last_refresh_result, c.last_error, c.consecutive_failures, c.granted_scopes,
             c.requested_scopes, c.requested_optional_scopes, c.missing_optional_scopes, c.installed_by,
             c.installed_at,
         )])
-    return out.getvalue()

@@ -1,5 +1,5 @@
-"""SQLModel tables: portals, install attempts, pending installs, audit events, saved scope sets, worker
-heartbeats, API keys, sendable links, sign-outs.
+"""SQLModel tables: portals (and their granted scopes), install attempts, pending installs, audit events,
+saved scope sets, worker heartbeats, API keys, sendable links, sign-outs.
 
 Naming follows the full-stack FastAPI template: ``XBase`` holds shared fields, ``X`` is the table,
 ``XPublic`` is what leaves the core (never token material). Scope lists are stored space-joined, the
@@ -93,7 +93,16 @@ class Portal(PortalBase, table=True):
     """One connected HubSpot account. Token columns are Text: HubSpot says plan for 512 characters."""
 
     __tablename__ = "portal"
-    __table_args__ = (Index("ix_portal_due", "status", "expires_at"),)
+    __table_args__ = (
+        Index("ix_portal_due", "status", "expires_at"),
+        # The Connections page at 100,000 portals: counts, filters and the default order are ranges of these.
+        # Few on purpose: each index on a column the refresh UPDATE sets costs every refresh a write (the
+        # expires soonest order uses ix_portal_expires_at; the status runs use ix_portal_status).
+        Index("ix_portal_view", "status", "expires_at", "hub_id", "last_refresh_result"),
+        Index("ix_portal_status_result", "status", "last_refresh_result", "hub_id"),
+        Index("ix_portal_domain_hub", "hub_domain", "hub_id", "installed_by"),  # also covers a search
+        Index("ix_portal_installed_hub", "installed_at", "hub_id"),
+    )
 
     access_token_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     refresh_token_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
@@ -112,6 +121,19 @@ class Portal(PortalBase, table=True):
     revoked_at: datetime | None = _dt()
     created_at: datetime | None = _dt()
     updated_at: datetime | None = _dt()
+
+
+class PortalScope(SQLModel, table=True):
+    """One granted scope of one portal: "has scope X" is an index lookup, not a substring scan of every row.
+
+    Kept equal to ``Portal.granted_scopes`` by the repository functions that write that column.
+    """
+
+    __tablename__ = "portal_scope"
+    __table_args__ = (Index("ix_portal_scope_hub_id", "hub_id"),)
+
+    scope: str = Field(max_length=128, primary_key=True)
+    hub_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
 
 
 class InstallAttempt(SQLModel, table=True):

@@ -37,17 +37,19 @@ try:
                                        outcome=outcome, who=who.strip() or None, since=since, until=until,
                                        limit=2000)
         refreshes = activity.audit_events(ctx, actor=actor, hub_id=hub_id, action="refresh", since=since,
-                                          until=until, limit=20000)
+                                          until=until, outcome=outcome, who=who.strip() or None, limit=20000)
 except DashboardError as exc:
     st.error(md(exc))
     st.stop()
 
 st.subheader("Refreshes over time")
-buckets = av.refresh_buckets(refreshes, av.RANGES.get(window))
-if buckets.empty:
-    st.caption("No refreshes in this time range.")
+buckets = av.refresh_buckets(refreshes, av.RANGES.get(window), outcome)
+shown = [c for c in ("success", "failure") if c in buckets.columns]
+if buckets.empty or (action and action != "refresh"):
+    st.caption("No refreshes match these filters.")
 else:
-    st.bar_chart(buckets, x="time", y=["success", "failure"], color=["#00bda5", "#f2545b"])
+    colours = {"success": "#00bda5", "failure": "#f2545b"}
+    st.bar_chart(buckets, x="time", y=shown, color=[colours[c] for c in shown], sort=False, x_label="UTC")
 
 st.subheader(f"Audit log ({len(events)} events{', newest 2000 shown' if len(events) == 2000 else ''})")
 if not events:

@@ -1,14 +1,16 @@
-"""Connections (home): metrics, charts, the live table, details and actions for the selected portals."""
+"""Connections (home): needs attention, tiles, the live table, details and actions for the selected portals.
+
+``/?hub=<hub_id>`` opens that portal's details; a pasted domain or ``https://domain`` in Search does too.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import connections, listing
 from dashboard.errors import DashboardError
-from dashboard.export import connections_csv
-from dashboard.models import utcnow
+from dashboard.export import connections_csv_file
 from dashboard.ui import connection_details, connections_table
-from dashboard.ui.connections_view import load_connections_view
 from dashboard.ui.layout import start_page
 from dashboard.ui.pending_installs_view import show_pending_installs
 from dashboard.ui.text import md
@@ -19,50 +21,40 @@ show_sweep_status(ctx, actor)
 show_pending_installs(ctx, actor)
 
 filters, sort = connections_table.filter_bar()
+hub_param = st.query_params.get("hub", "")
 try:
-    view = load_connections_view(ctx, actor=actor, filters=filters, now=utcnow(), sort=sort)
+    if hub_param.strip().isdigit() and int(hub_param) not in connections_table.selected_hub_ids():
+        connections_table.select_hub(int(hub_param))
+    elif filters.search.strip() and not connections_table.selected_hub_ids():
+        found = listing.find_hub(ctx, actor=actor, text=filters.search)
+        if found is not None:
+            connections_table.select_hub(found)
 except DashboardError as exc:
     st.error(md(exc))
     st.stop()
 
-metrics = st.columns(6)
-for column, (label, key) in zip(metrics, [("Connected", "connected"), ("Healthy", "healthy"),
-                                          ("Expiring", "expiring"), ("Failing", "refresh_failing"),
-                                          ("Needs re-auth", "needs_reauth"), ("Revoked", "revoked")], strict=True):
-    column.metric(label, view.totals[key])
-if view.totals["expired"]:
-    st.caption(f"{view.totals['expired']} expired access tokens are refreshed on next use or by the worker.")
+connections_table.live_connections(ctx, actor, filters, sort)
 
-with st.expander("Charts", expanded=False):
-    left, right = st.columns(2)
-    left.markdown("**Access tokens expiring in the next hour**")
-    left.bar_chart(view.expiry_histogram, x="expires in", y="tokens", sort=False)
-    right.markdown("**Portals by status**")
-    right.bar_chart(view.status_counts, x="status", y="portals", sort=False)
-
-if filters.active:
-    st.caption(f"{len(view.connections)} of {view.totals['connected'] + view.totals['revoked']} portals match.")
-if not view.connections:
-    st.info("No portals match." if filters.active else
-            "No portals connected yet. Use **New install** to connect a HubSpot account.")
-    st.stop()
-
-connections_table.show_table(view.connections)
-
-selected = [h for h in connections_table.selected_hub_ids() if view.connection(h) is not None]
+selected = connections_table.selected_hub_ids()
 actions = st.columns([2, 2, 6])
-actions[0].download_button("Export CSV", data=lambda: connections_csv(view.connections),
-                           file_name="connections.csv", mime="text/csv", key="conn_export", on_click="ignore")
+actions[0].download_button(
+    "Export CSV", data=lambda: connections_csv_file(listing.iter_connections(ctx, actor=actor, filters=filters)),
+    file_name="connections.csv", mime="text/csv", key="conn_export", on_click="ignore")
 if actions[1].button(f"Refresh selected ({len(selected)})", key="conn_bulk_refresh", disabled=not selected):
     connection_details.refresh_selected(ctx, actor, selected)
 
 if not selected:
+    st.query_params.pop("hub", None)
     st.caption("Select rows in the table to see details and actions.")
     st.stop()
 shown = selected[0]
 if len(selected) > 1:
     shown = st.selectbox("Details for", selected, key="conn_details_for")
-conn = view.connection(shown)
-if conn is not None:
-    st.divider()
-    connection_details.details(ctx, actor, conn)
+st.query_params["hub"] = str(shown)
+try:
+    conn = connections.get_connection(ctx, shown, actor=actor)
+except DashboardError as exc:
+    st.error(str(exc))
+    st.stop()
+st.divider()
+connection_details.details(ctx, actor, conn)

@@ -36,7 +36,13 @@ optional_text = st.text_area("Optional scopes", key="install_optional", height=8
 account_text = st.text_input("Account id (optional)", key="install_account",
                              help="Pin the install to one HubSpot account (hub id)")
 
-if st.button("Create install link", key="install_create", type="primary"):
+try:
+    blocked = install_flow.show_preview(install_flow.preview(ctx, actor, scopes_text, optional_text, account_text))
+except DashboardError as exc:  # a malformed name or account id: said once, here, and no link
+    st.error(str(exc))
+    blocked = True
+
+if st.button("Create install link", key="install_create", type="primary", disabled=blocked):
     with st.spinner("Creating a single-use install link…"):
         try:
             started = install.start_install(ctx, actor=actor, scopes=install_flow.split_scopes(scopes_text),

@@ -37,6 +37,7 @@ def load_set() -> None:
 
 
 st.subheader("Scope set")
+sb.load_shared_link()
 chosen = sb.pickers(catalog)
 try:
     scope_set = scopes.ScopeSet.from_lists(**chosen)
@@ -59,6 +60,7 @@ try:
 except DashboardError as exc:
     st.error(md(exc))
 st.caption(f"The real install link carries a fresh single-use state instead of {sb.STATE_PLACEHOLDER}.")
+sb.share_and_json(scope_set)
 
 st.subheader("Saved scope sets")
 save_col, load_col = st.columns(2)

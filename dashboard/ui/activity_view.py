@@ -39,14 +39,20 @@ def events_frame(events: Sequence[AuditEvent]) -> pd.DataFrame:
     })
 
 
-def refresh_buckets(events: Sequence[AuditEvent], span: timedelta | None) -> pd.DataFrame:
-    """Refresh successes and failures per 5 minutes (spans up to a day) or per hour, oldest first."""
-    rows = [e for e in events if e.action == "refresh" and e.outcome in ("success", "failure")]
+def refresh_buckets(events: Sequence[AuditEvent], span: timedelta | None,
+                    outcome: str | None = None) -> pd.DataFrame:
+    """Refresh successes and failures per 5 minutes (spans up to a day) or per hour, oldest first.
+
+    ``time`` is a 24-hour UTC label (the table's clock; a category, so bars are drawn as bars, not hairlines);
+    ``outcome`` (the page's filter) keeps only that column."""
+    kept = [o for o in ("success", "failure") if outcome in (None, o)]
+    rows = [e for e in events if e.action == "refresh" and e.outcome in kept]
     if not rows:
-        return pd.DataFrame({"time": pd.Series([], dtype="datetime64[ns, UTC]"), "success": [], "failure": []})
+        return pd.DataFrame({"time": pd.Series([], dtype="object"), **{o: [] for o in kept}})
     frame = events_frame(rows)
-    freq = "5min" if span is not None and span <= timedelta(days=1) else "h"
-    frame["time"] = frame["at"].dt.floor(freq)
-    table = frame.pivot_table(index="time", columns="outcome", values="actor", aggfunc="count", fill_value=0)
-    table = table.reindex(columns=["success", "failure"], fill_value=0)
-    return table.reset_index().rename_axis(columns=None)
+    short = span is not None and span <= timedelta(days=1)
+    frame["bucket"] = frame["at"].dt.floor("5min" if short else "h")
+    table = frame.pivot_table(index="bucket", columns="outcome", values="actor", aggfunc="count", fill_value=0)
+    table = table.reindex(columns=kept, fill_value=0).reset_index().rename_axis(columns=None)
+    table.insert(0, "time", table["bucket"].dt.strftime("%H:%M" if short else "%m-%d %H:00"))
+    return table.drop(columns="bucket")

@@ -17,8 +17,8 @@ from dashboard.ui.context import get_context
 from dashboard.ui.text import md
 
 SIGNED_OUT = "You signed out of this dashboard after this sign-in began; please sign in again."
-NO_SIGN_IN_BANNER = ("No sign-in configured: anyone who can reach this machine's loopback port acts as admin. "
-                     "Configure sign-in before listening on another address (README: Sign-in and roles).")
+NO_SIGN_IN_BANNER = ("No sign-in: anyone who can reach this loopback port is admin; configure sign-in before "
+                     "listening elsewhere (README: Sign-in and roles).")
 
 
 def sign_in_configured() -> bool:
@@ -70,10 +70,10 @@ def current_actor() -> Actor:
     raise AssertionError("unreachable")  # st.stop() raises
 
 
-def no_sign_in_banner() -> None:
-    """The warning every page carries while the dashboard runs without sign-in."""
-    if not sign_in_configured():
-        st.warning(NO_SIGN_IN_BANNER, icon="🔓")
+def no_sign_in_banner() -> str | None:
+    """The warning every page carries while the dashboard runs without sign-in (shown in the environment
+    bar, dashboard.ui.layout)."""
+    return None if sign_in_configured() else NO_SIGN_IN_BANNER
 
 
 def _sign_out(actor: Actor) -> None:

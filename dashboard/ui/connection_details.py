@@ -10,13 +10,16 @@ from collections.abc import Sequence
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
-from dashboard import activity, connections, install_links, refresh
+from dashboard import activity, connections, install_links, refresh, status
 from dashboard.actors import Actor
-from dashboard.connections import STATUS_LABELS, Connection
+from dashboard.connections import Connection
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError
 from dashboard.refresh import RefreshOutcome
+from dashboard.scope_reasons import missing_scopes
+from dashboard.scopes import load_catalog
 from dashboard.ui.feedback import Level, flash, run_action, run_and_flash
 from dashboard.ui.text import md
 from dashboard.ui.uninstall_action import uninstall_action
@@ -116,37 +119,58 @@ def _reconsent(ctx: AppContext, actor: Actor, conn: Connection) -> None:
         st.session_state[RECONSENT_KEY] = (conn.hub_id, url)
 
 
-def _test(ctx: AppContext, actor: Actor, conn: Connection) -> None:
+def _test(ctx: AppContext, actor: Actor, conn: Connection, where: DeltaGenerator) -> None:
+    """The result next to the button; it names the portal's own domain and says when it disagrees with the
+    stored status (a token that works now while the last refresh failed)."""
     report = run_action("Testing the connection…", lambda: connections.test_connection(ctx, conn.hub_id, actor=actor))
-    if report is not None and report.healthy:
-        st.success(f"Connection healthy: {md(report.reason)} (portal {md(report.portal_name or conn.hub_domain)}).")
-    elif report is not None:
-        st.error(f"Connection unhealthy: {md(report.reason)}")
+    if report is None:
+        return
+    domain = md(report.portal_name or conn.hub_domain or "unknown domain")
+    if report.healthy and status.is_problem(conn.status):
+        where.warning(f"The access token works now (portal {domain}), but the stored status is "
+                      f"{status.label(conn.status)}: {md(status.what_to_do(conn.status) or '')}")
+    elif report.healthy:
+        where.success(f"Connection healthy: {md(report.reason)} (portal {domain}).")
+    else:
+        where.error(f"Connection unhealthy: {md(report.reason)}")
+
+
+def reasons_frame(conn: Connection) -> pd.DataFrame:
+    found = missing_scopes(requested=conn.requested_scopes, optional=conn.requested_optional_scopes,
+                           granted=conn.granted_scopes, catalog=load_catalog())
+    return pd.DataFrame({"scope": [m.scope for m in found], "asked as": [m.asked_as for m in found],
+                         "why not granted": [m.reason for m in found],
+                         "re-consent can help": [m.reconsent_helps for m in found]})
 
 
 def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
     """The details panel of one portal."""
     st.subheader(f"Hub {conn.hub_id} · {md(conn.hub_domain or 'unknown domain')}")
-    st.caption(f"{STATUS_LABELS[conn.status]} · installed by {md(conn.installed_by or '—')} at "
-               f"{conn.installed_at:%Y-%m-%d %H:%M} UTC · token fingerprint {conn.token_fingerprint or '—'}"
-               if conn.installed_at else STATUS_LABELS[conn.status])
+    installed = (f" · installed by {md(conn.installed_by or '—')} at {conn.installed_at:%Y-%m-%d %H:%M}"
+                 f" UTC · token fingerprint {conn.token_fingerprint or '—'}" if conn.installed_at else "")
+    st.markdown(f":{status.colour(conn.status)}[**{status.label(conn.status)}**]{installed}")
+    todo = status.what_to_do(conn.status)
+    if todo:
+        st.error(md(todo), icon="🛠️")
     if conn.last_error:
         st.warning(f"Last error ({conn.consecutive_failures} in a row): {md(conn.last_error)}")
+    reasons = reasons_frame(conn)
     b1, b2, b3, b4, b5 = st.columns(5)
     do_refresh = b1.button("Refresh now", key="conn_refresh", disabled=conn.status in ("revoked", "uninstalled"))
     do_test = b2.button("Test connection", key="conn_test", disabled=conn.status in ("revoked", "uninstalled"))
     do_meta = b3.button("Token metadata", key="conn_meta", disabled=conn.status in ("revoked", "uninstalled"))
-    needs_consent = conn.status == "needs_reauth" or bool(conn.missing_optional_scopes)
+    needs_consent = conn.status == "needs_reauth" or bool(reasons["re-consent can help"].any())
     if needs_consent and b4.button("Re-consent link", key="conn_reconsent",
                                    help="A single-use link asking this portal's admin to authorize the app again"):
         _reconsent(ctx, actor, conn)
     if b5.button("Revoke…", key="conn_revoke", type="primary", disabled=conn.status in ("revoked", "uninstalled")):
         st.session_state[REVOKE_TARGET_KEY] = conn.hub_id
+    near = st.container()  # results of the buttons above, next to them
     if do_refresh:
         run_and_flash(f"Refreshing hub {conn.hub_id}…",
                       lambda: refresh.refresh_portal(ctx, conn.hub_id, actor=actor, force=True), refresh_message)
     if do_test:
-        _test(ctx, actor, conn)
+        _test(ctx, actor, conn, near)
     if do_meta:
         _metadata(ctx, actor, conn)
     if st.session_state.get(REVOKE_TARGET_KEY) == conn.hub_id:
@@ -158,6 +182,9 @@ def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
         st.code(reconsent[1], language=None, wrap_lines=True)
         st.caption(f"Send it to the account's HubSpot admin: it works once, for this account only, for "
                    f"{ctx.settings.dashboard_link_ttl_days:g} days, without a dashboard account.")
+    if len(reasons):
+        st.markdown("**Requested scopes not granted**")
+        st.container(key="conn_reasons").dataframe(reasons, hide_index=True, width="stretch")
     left, right = st.columns(2)
     left.markdown("**Requested vs granted scopes**")
     left.container(key="conn_scopes_table").dataframe(

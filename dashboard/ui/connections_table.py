@@ -1,44 +1,64 @@
-"""The Connections table: filters, a page slice, the live "Expires in" countdown and row selection.
+"""The Connections table: filters (kept in the URL), tiles, the live table and row selection.
 
-The countdown is a fragment rerun every second. It receives the visible page slice (already in memory)
-as its argument, recomputes ``expires_in`` from ``expires_at`` and redraws only itself: no database query
-and no full rerun per tick. Selecting rows (also inside the fragment) triggers one full rerun so that
-the details and bulk actions below the table follow the selection.
+Tiles, statuses and the "Expires in" countdown come from one load at one instant (``view.now``). The live
+part is a fragment that reloads every :data:`TICK_SECONDS`: one status aggregate over an index and one page
+of rows from the database, whatever the number of portals, and only itself is redrawn. Selecting rows
+triggers one full rerun so that the details below the table follow the selection.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.connections import STATUS_LABELS, STATUSES, Connection
+from dashboard import status
+from dashboard.actors import Actor
+from dashboard.context import AppContext
+from dashboard.errors import DashboardError
 from dashboard.models import utcnow
 from dashboard.scopes import load_catalog
-from dashboard.ui.connections_view import SORTS, Filters, connections_frame, with_countdown
+from dashboard.ui.connections_view import (
+    SORTS,
+    ConnectionsView,
+    Filters,
+    connections_frame,
+    load_connections_view,
+    with_countdown,
+)
+from dashboard.ui.text import md
 
 TABLE_KEY = "conn_table"
 SELECTED_KEY = "conn_selected_hubs"
 DRAWN_ROWS_KEY = "conn_drawn_rows"
 PAGE_KEY = "conn_page"
 PAGE_SIZE = 100
+CHARTS_KEY = "conn_charts"
+TICK_SECONDS = 10  # a tick reloads one aggregate and one page: about 1 % of a core per open tab
 
-COLUMNS = ("hub_id", "hub_domain", "status_label", "expires_in", "last_refresh_at", "last_refresh_result",
+COLUMNS = ("hub_id", "hub_domain", "status_label", "expires_in", "last_refresh_result", "last_refresh_at",
            "granted_scopes", "missing_optional_scopes", "installed_by", "installed_at")
 COLUMN_CONFIG = {
-    "hub_id": st.column_config.NumberColumn("Hub id", format="%d"),
-    "hub_domain": st.column_config.TextColumn("Domain"),
+    "hub_id": st.column_config.NumberColumn("Hub id", format="%d", pinned=True, width="small"),
+    "hub_domain": st.column_config.TextColumn("Domain", pinned=True),
     "status_label": st.column_config.TextColumn("Status"),
-    "expires_in": st.column_config.TextColumn("Expires in", help="Live countdown to the access token's expiry"),
-    "last_refresh_at": st.column_config.DatetimeColumn("Last refresh", format="YYYY-MM-DD HH:mm:ss"),
+    "expires_in": st.column_config.TextColumn(
+        "Expires in", help=f"Time left on the access token, updated every {TICK_SECONDS} s; for portals whose "
+        "token will not be used, what to do instead"),
+    "last_refresh_at": st.column_config.TextColumn("Last refresh (UTC)"),
     "last_refresh_result": st.column_config.TextColumn("Result"),
     "granted_scopes": st.column_config.ListColumn("Granted scopes"),
     "missing_optional_scopes": st.column_config.ListColumn("Missing optional scopes"),
     "installed_by": st.column_config.TextColumn("Installed by"),
-    "installed_at": st.column_config.DatetimeColumn("Installed at", format="YYYY-MM-DD HH:mm"),
+    "installed_at": st.column_config.TextColumn("Installed at (UTC)"),
 }
+TILES = (("Connected", "connected"), ("Healthy", "healthy"), ("Expiring", "expiring"), ("Expired", "expired"),
+         ("Failing", "refresh_failing"), ("Needs re-auth", "needs_reauth"), ("Revoked", "revoked"))
+# A line for the Needs-attention strip from elsewhere (say the refresh worker's heartbeat): the lead wires
+# callables here; each returns one line of plain text, or None when all is well.
+ATTENTION_SOURCES: list[Callable[[AppContext], str | None]] = []
 
 
 def clear_selection() -> None:
@@ -46,33 +66,40 @@ def clear_selection() -> None:
     st.session_state[TABLE_KEY] = {"selection": {"rows": [], "columns": []}}
     st.session_state[SELECTED_KEY] = []
     st.session_state[DRAWN_ROWS_KEY] = []
+    st.session_state.pop(PAGE_KEY, None)
+    st.session_state["conn_offset"] = 0
 
 
 def filter_bar() -> tuple[Filters, str]:
-    """Search, status and scope filters and the sort order; changing any of them clears the selection."""
-    search_col, status_col, scope_col, sort_col = st.columns([3, 3, 3, 2])
-    search = search_col.text_input("Search", key="conn_search", placeholder="hub id, domain or user email",
-                                   on_change=clear_selection)
-    statuses = status_col.multiselect("Status", STATUSES, key="conn_statuses", on_change=clear_selection,
-                                      format_func=lambda s: STATUS_LABELS[s])
+    """Search, status and scope filters and the sort order, all kept in the URL (a ticket links to a view)."""
+    search_col, status_col, scope_col, sort_col = st.columns([3, 3, 3, 3])
+    search = search_col.text_input("Search", key="conn_search", placeholder="hub id, domain, URL or email",
+                                   on_change=clear_selection, bind="query-params")
+    statuses = status_col.multiselect("Status", status.STATUSES, key="conn_statuses", on_change=clear_selection,
+                                      format_func=status.label, bind="query-params")
     scope = scope_col.selectbox("Has scope", load_catalog().names(), index=None, key="conn_scope",
-                                placeholder="any scope", accept_new_options=True, on_change=clear_selection)
-    sort = sort_col.selectbox("Sort by", list(SORTS), key="conn_sort", on_change=clear_selection)
-    return Filters(search=search, statuses=tuple(statuses), scope=scope), sort
+                                placeholder="any scope", accept_new_options=True, on_change=clear_selection,
+                                bind="query-params")
+    sort = sort_col.selectbox("Sort by", list(SORTS), key="conn_sort", on_change=clear_selection,
+                              format_func=SORTS.__getitem__, bind="query-params")
+    return Filters(search=search or "", statuses=tuple(statuses), scope=scope), sort or "problems"
 
 
-def page_slice(conns: Sequence[Connection]) -> pd.DataFrame:
-    """The chosen page of ``conns`` as a frame (10,000 portals are drawn one page at a time)."""
-    pages = max(1, math.ceil(len(conns) / PAGE_SIZE))
-    if pages == 1:
-        st.session_state.pop(PAGE_KEY, None)
-        return connections_frame(conns)
-    if st.session_state.get(PAGE_KEY, 1) > pages:
-        st.session_state[PAGE_KEY] = pages
-    page = st.number_input(f"Page (of {pages}, {PAGE_SIZE} rows each)", min_value=1, max_value=pages,
-                           step=1, key=PAGE_KEY, on_change=clear_selection)
-    start = (int(page) - 1) * PAGE_SIZE
-    return connections_frame(conns[start:start + PAGE_SIZE])
+def attention_strip(ctx: AppContext, view: ConnectionsView) -> None:
+    """What needs someone now, one short line (plain text: nothing foreign in it)."""
+    counts = view.overview.counts
+    parts = [f"{n} {status.label(s).lower()}" for s, n in counts.items() if n and status.is_problem(s)]
+    extra = [line for line in (source(ctx) for source in ATTENTION_SOURCES) if line]
+    if parts or extra:  # stored status names and other parts' lines are data: shown as typed
+        st.error("Needs attention: " + md("; ".join(parts + extra)), icon="🚨")
+
+
+def tiles(view: ConnectionsView) -> None:
+    totals = view.totals
+    keys = list(TILES) + [(status.label(s), s) for s in status.STATUSES
+                          if s not in dict(TILES).values() and totals.get(s)]
+    for column, (label, key) in zip(st.columns(len(keys)), keys, strict=True):
+        column.metric(label, totals.get(key, 0))
 
 
 def follow_selection(page: pd.DataFrame) -> None:
@@ -91,29 +118,63 @@ def follow_selection(page: pd.DataFrame) -> None:
         st.session_state[TABLE_KEY] = {"selection": {"rows": positions, "columns": []}}
 
 
-def show_table(conns: Sequence[Connection]) -> None:
-    """The chosen page of ``conns`` in the live table, with the selection following its portals."""
-    page = page_slice(conns)
-    follow_selection(page)
-    live_table(page)
-
-
-@st.fragment(run_every=1)
-def live_table(page: pd.DataFrame) -> None:
-    """The table with a countdown recomputed every second from ``page`` (held by the fragment)."""
-    shown = with_countdown(page, utcnow())
-    for column in ("granted_scopes", "missing_optional_scopes"):
-        shown[column] = shown[column].map(list)
-    event = st.dataframe(shown, key=TABLE_KEY, on_select="rerun", selection_mode="multi-row",
-                         hide_index=True, column_order=COLUMNS, column_config=COLUMN_CONFIG,
-                         width="stretch")
-    rows = [r for r in event.selection.rows if 0 <= r < len(page)]
+@st.fragment(run_every=TICK_SECONDS)
+def live_connections(ctx: AppContext, actor: Actor, filters: Filters, sort: str) -> None:
+    """Strip, tiles and table at one instant, reloaded each tick (one aggregate + one page)."""
+    offset = int(st.session_state.get("conn_offset", 0))
+    try:
+        view = load_connections_view(ctx, actor=actor, filters=filters, now=utcnow(), sort=sort,
+                                     limit=PAGE_SIZE, offset=offset)
+    except DashboardError as exc:
+        st.error(str(exc))
+        return
+    attention_strip(ctx, view)
+    tiles(view)
+    total = view.page.total if filters.active else view.overview.total
+    if not view.page.rows:
+        st.info("No portals match." if filters.active else
+                "No portals connected yet. Use **New install** to connect a HubSpot account.")
+        return
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    caption = f"{total} of {view.overview.total} portals match." if filters.active else f"{total} portals."
+    pager, note, charts = st.columns([1, 3, 1], vertical_alignment="bottom")
+    if int(st.session_state.get(PAGE_KEY, 1)) > pages:  # fewer rows since the page was chosen
+        st.session_state[PAGE_KEY] = pages
+        _page_changed()
+    if pages > 1:
+        pager.number_input(f"Page of {pages}", min_value=1, max_value=pages, step=1, key=PAGE_KEY,
+                           on_change=_page_changed)
+    note.caption(caption + f" Status as of {view.now:%H:%M:%S} UTC, updated every {TICK_SECONDS} s.")
+    if charts.toggle("Charts", key=CHARTS_KEY, help="Tokens expiring in the next hour and portals by status"):
+        left, right = st.columns(2)
+        left.caption("Access tokens expiring in the next hour")
+        left.bar_chart(view.expiry_histogram, x="expires in", y="tokens", sort=False, height=180)
+        right.caption("Portals by status")
+        right.bar_chart(view.status_counts, x="status", y="portals", sort=False, height=180)
+    frame = with_countdown(connections_frame(view.page.rows), view.now)
+    follow_selection(frame)
+    event = st.dataframe(frame, key=TABLE_KEY, on_select="rerun", selection_mode="multi-row", hide_index=True,
+                         column_order=COLUMNS, column_config=COLUMN_CONFIG, width="stretch",
+                         height=min(420, 38 + 35 * len(frame)))
+    rows = [r for r in event.selection.rows if 0 <= r < len(frame)]
     st.session_state[DRAWN_ROWS_KEY] = list(event.selection.rows)
-    hubs = [int(h) for h in page["hub_id"].iloc[rows]]
+    hubs = [int(h) for h in frame["hub_id"].iloc[rows]]
     if hubs != st.session_state.get(SELECTED_KEY, []):
         st.session_state[SELECTED_KEY] = hubs
         st.rerun()  # the details and bulk actions live outside this fragment
 
 
+def _page_changed() -> None:
+    st.session_state["conn_offset"] = (int(st.session_state.get(PAGE_KEY, 1)) - 1) * PAGE_SIZE
+    st.session_state[TABLE_KEY] = {"selection": {"rows": [], "columns": []}}
+    st.session_state[SELECTED_KEY] = []
+    st.session_state[DRAWN_ROWS_KEY] = []
+
+
 def selected_hub_ids() -> list[int]:
     return list(st.session_state.get(SELECTED_KEY, []))
+
+
+def select_hub(hub_id: int) -> None:
+    """Open one portal's details (``/?hub=<id>``, a pasted domain)."""
+    st.session_state[SELECTED_KEY] = [hub_id]

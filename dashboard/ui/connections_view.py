@@ -1,98 +1,126 @@
-"""The Connections page's data: one service call, the metrics, the display order and the chart data.
+"""The Connections page's data: tiles, chart and one page of rows, all evaluated at one instant.
 
-No Streamlit here (the benchmark times this module on its own). Only the visible page of the table is
-turned into a frame (10,000 rows would cost more than the query); the live countdown then recomputes
-"Expires in" from that frame's ``expires_at`` column, so a tick never queries the database.
+No Streamlit here (the benchmark times this module on its own). The database counts, filters, sorts and
+pages (:mod:`dashboard.listing`); this module only shapes what it returns: the visible page as a frame
+(at most one page of rows) with its countdown and readable columns.
 """
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 
+from dashboard import status
 from dashboard.actors import Actor
-from dashboard.connections import STATUS_LABELS, Connection, list_connections, summary
+from dashboard.connections import Connection
 from dashboard.context import AppContext
+from dashboard.listing import (
+    DEFAULT_SORT,
+    HISTOGRAM_BUCKET,
+    HISTOGRAM_BUCKETS,
+    SORTS,
+    Filters,
+    Overview,
+    Page,
+    list_page,
+    overview,
+)
 
-_PROBLEMS_FIRST = {s: i for i, s in enumerate(
-    ("needs_reauth", "refresh_failing", "expired", "expiring", "healthy", "revoked"))}
-_NEVER = datetime.max.replace(tzinfo=UTC)
-_LONG_AGO = datetime.min.replace(tzinfo=UTC)
-SortKey = Callable[[Connection], tuple[Any, ...]]
+__all__ = ["DEFAULT_SORT", "SORTS", "ConnectionsView", "Filters", "connections_frame", "load_connections_view",
+           "with_countdown"]
 
-# (key, reverse). Keys compare datetimes directly (cheap at 10,000 rows); unknown times sort last and
-# hub id breaks ties in ascending order either way (negated where the sort is reversed).
-SORTS: dict[str, tuple[SortKey, bool]] = {
-    "Expires soonest": (lambda c: (c.expires_at or _NEVER, c.hub_id), False),
-    "Hub id": (lambda c: (c.hub_id,), False),
-    "Domain": (lambda c: (c.hub_domain is None, c.hub_domain or "", c.hub_id), False),
-    "Status (problems first)": (lambda c: (_PROBLEMS_FIRST.get(c.status, 9), c.hub_id), False),
-    "Last refresh (newest)": (lambda c: (c.last_refresh_at or _LONG_AGO, -c.hub_id), True),
-    "Installed (newest)": (lambda c: (c.installed_at or _LONG_AGO, -c.hub_id), True),
+DOTS = {"green": "🟢", "orange": "🟠", "red": "🔴", "gray": "⚪"}
+# Shown instead of a countdown where the token is not going to be used: what to do about it.
+INSTEAD_OF_COUNTDOWN = {"needs_reauth": "re-consent needed", "revoked": "reinstall to reconnect",
+                        "undecryptable": "restore the key or reinstall", "key_missing": "restore the key"}
+RESULT_TEXT = {
+    "success": "Refreshed", "invalid_grant": "Refresh token rejected (re-consent)",
+    "transient": "HubSpot unavailable, retrying", "rate_limited": "Rate limited, retrying",
+    "undecryptable": "Cannot decrypt tokens", "key_missing": "Encryption key missing",
 }
-HISTOGRAM_BUCKET = timedelta(minutes=5)
-HISTOGRAM_SPAN = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class Filters:
-    search: str = ""
-    statuses: tuple[str, ...] = ()
-    scope: str | None = None
-
-    @property
-    def active(self) -> bool:
-        return bool(self.search.strip() or self.statuses or (self.scope or "").strip())
 
 
 @dataclass(frozen=True)
 class ConnectionsView:
-    """Everything the page draws. ``totals`` and the charts cover every portal; ``connections`` are the
-    filtered ones in display order (the table turns only the visible page into a frame)."""
+    """Everything the page draws, at ``now``: every portal's counts and chart, one page of the table."""
 
-    totals: dict[str, int]
-    connections: list[Connection]
-    expiry_histogram: pd.DataFrame
-    status_counts: pd.DataFrame
-    _by_hub: dict[int, Connection] = field(default_factory=dict, repr=False)
+    now: datetime
+    overview: Overview
+    page: Page
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {"connected": self.overview.connected, **self.overview.counts}
+
+    @property
+    def connections(self) -> list[Connection]:
+        return self.page.rows
 
     def connection(self, hub_id: int) -> Connection | None:
-        if not self._by_hub:
-            self._by_hub.update((c.hub_id, c) for c in self.connections)
-        return self._by_hub.get(hub_id)
+        return self.page.connection(hub_id)
+
+    @property
+    def expiry_histogram(self) -> pd.DataFrame:
+        step = int(HISTOGRAM_BUCKET.total_seconds() // 60)
+        labels = [f"{i * step:02d}-{(i + 1) * step:02d} min" for i in range(HISTOGRAM_BUCKETS)]
+        return pd.DataFrame({"expires in": labels, "tokens": self.overview.histogram})
+
+    @property
+    def status_counts(self) -> pd.DataFrame:
+        shown = [s for s in status.STATUSES if s in ("healthy", "expiring", "expired", "refresh_failing",
+                                                     "needs_reauth", "revoked") or self.overview.counts.get(s)]
+        return pd.DataFrame({"status": [status.label(s) for s in shown],
+                             "portals": [self.overview.counts.get(s, 0) for s in shown]})
+
+
+def load_connections_view(ctx: AppContext, *, actor: Actor, filters: Filters, now: datetime,
+                          sort: str = DEFAULT_SORT, limit: int = 100, offset: int = 0) -> ConnectionsView:
+    """The page's data at ``now``: one status aggregate, the histogram and one page of rows (SQL)."""
+    return ConnectionsView(now=now, overview=overview(ctx, actor=actor, now=now),
+                           page=list_page(ctx, actor=actor, filters=filters, sort=sort, limit=limit,
+                                          offset=offset, now=now, with_total=filters.active))
+
+
+def status_text(code: str) -> str:
+    """The coloured label: a dot the eye finds in a long table, then the words."""
+    return f"{DOTS.get(status.colour(code), '🔴')} {status.label(code)}"
+
+
+def result_text(code: str | None, failures: int) -> str:
+    if not code:
+        return ""
+    text = RESULT_TEXT.get(code, code.replace("_", " ").capitalize())
+    return f"{text} ({failures}×)" if failures > 1 and code != "success" else text
 
 
 def _times(values: list[datetime | None]) -> pd.Series:
     return pd.Series(pd.to_datetime(values, utc=True), dtype="datetime64[ns, UTC]")
 
 
+def _time_text(values: list[datetime | None], fmt: str) -> pd.Series:
+    """UTC times as text, blank when unknown (a datetime column draws a grey "None"); ISO order sorts."""
+    return pd.Series([v.strftime(fmt) if v else "" for v in values], dtype="object")
+
+
 def connections_frame(conns: Sequence[Connection]) -> pd.DataFrame:
-    """One row per connection, built column-wise (no per-row dicts). Never token material."""
+    """One row per connection of the visible page, built column-wise. Never token material."""
     return pd.DataFrame({
         "hub_id": pd.Series([c.hub_id for c in conns], dtype="int64"),
         "hub_domain": pd.Series([c.hub_domain for c in conns], dtype="object"),
         "status": pd.Series([c.status for c in conns], dtype="object"),
-        "status_label": pd.Series([STATUS_LABELS[c.status] for c in conns], dtype="object"),
+        "status_label": pd.Series([status_text(c.status) for c in conns], dtype="object"),
         "expires_at": _times([c.expires_at for c in conns]),
-        "last_refresh_at": _times([c.last_refresh_at for c in conns]),
-        "last_refresh_result": pd.Series([c.last_refresh_result for c in conns], dtype="object"),
-        "granted_scopes": pd.Series([c.granted_scopes for c in conns], dtype="object"),
-        "missing_optional_scopes": pd.Series([c.missing_optional_scopes for c in conns], dtype="object"),
-        "installed_by": pd.Series([c.installed_by for c in conns], dtype="object"),
-        "installed_at": _times([c.installed_at for c in conns]),
+        "last_refresh_at": _time_text([c.last_refresh_at for c in conns], "%Y-%m-%d %H:%M:%S"),
+        "last_refresh_result": pd.Series([result_text(c.last_refresh_result, c.consecutive_failures)
+                                          for c in conns], dtype="object"),
+        "granted_scopes": pd.Series([list(c.granted_scopes) for c in conns], dtype="object"),
+        "missing_optional_scopes": pd.Series([list(c.missing_optional_scopes) for c in conns], dtype="object"),
+        "installed_by": pd.Series([c.installed_by or "" for c in conns], dtype="object"),
+        "installed_at": _time_text([c.installed_at for c in conns], "%Y-%m-%d %H:%M"),
     })
-
-
-def sort_connections(conns: Sequence[Connection], sort: str) -> list[Connection]:
-    """``conns`` in the chosen display order (hub id breaks ties)."""
-    key, reverse = SORTS.get(sort, SORTS["Hub id"])
-    return sorted(conns, key=key, reverse=reverse)
 
 
 def format_remaining(seconds: float | None) -> str:
@@ -107,62 +135,18 @@ def format_remaining(seconds: float | None) -> str:
 
 
 def with_countdown(page: pd.DataFrame, now: datetime) -> pd.DataFrame:
-    """``page`` plus an ``expires_in`` text column, computed from ``expires_at`` in memory.
+    """``page`` plus an ``expires_in`` text column at ``now`` (the instant its statuses were evaluated).
 
-    A revoked portal has no token left, so nothing counts down for it."""
+    Where the token will not be used (needs re-auth, revoked, key problems) it says what to do instead."""
     seconds = (page["expires_at"] - pd.Timestamp(now)).dt.total_seconds()
     shown = page.copy()
-    shown["expires_in"] = [format_remaining(None if pd.isna(v) or status == "revoked" else float(v))
-                           for v, status in zip(seconds, page["status"], strict=True)]
+    shown["expires_in"] = [countdown_cell(code, None if pd.isna(v) else float(v))
+                           for v, code in zip(seconds, page["status"], strict=True)]
     return shown
 
 
-def expiry_histogram(conns: Sequence[Connection], now: datetime) -> pd.DataFrame:
-    """Access tokens expiring in each 5-minute bucket of the next hour (revoked portals left out)."""
-    buckets = int(HISTOGRAM_SPAN / HISTOGRAM_BUCKET)
-    counts = [0] * buckets
-    for c in conns:
-        if c.expires_at is None or c.status == "revoked":
-            continue
-        index = int((c.expires_at - now) / HISTOGRAM_BUCKET)
-        if 0 <= index < buckets and c.expires_at >= now:
-            counts[index] += 1
-    step = int(HISTOGRAM_BUCKET.total_seconds() // 60)
-    labels = [f"{i * step:02d}-{(i + 1) * step:02d} min" for i in range(buckets)]
-    return pd.DataFrame({"expires in": labels, "tokens": counts})
-
-
-def status_counts(totals: dict[str, int]) -> pd.DataFrame:
-    return pd.DataFrame({"status": [STATUS_LABELS[s] for s in STATUS_LABELS],
-                         "portals": [totals.get(s, 0) for s in STATUS_LABELS]})
-
-
-def load_connections_view(ctx: AppContext, *, actor: Actor, filters: Filters, now: datetime,
-                          sort: str = "Hub id") -> ConnectionsView:
-    """The page's one data call: every portal for metrics and charts, the filtered ones for the table."""
-    with gc_paused():
-        everything = list_connections(ctx, actor=actor)
-        shown = everything
-        if filters.active:
-            shown = list_connections(ctx, actor=actor, search=filters.search.strip() or None,
-                                     statuses=filters.statuses, scope=(filters.scope or "").strip() or None)
-        totals = summary(everything)
-        return ConnectionsView(totals=totals, connections=sort_connections(shown, sort),
-                               expiry_histogram=expiry_histogram(everything, now), status_counts=status_counts(totals))
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while building tens of thousands of small acyclic objects.
-
-    In a Streamlit server the heap is large, so the collections that 10,000 connections would trigger
-    (each walking every tracked object) cost more than building them. Reference counting still frees
-    everything; collection resumes afterwards. Process-wide, so concurrent callers only delay it.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+def countdown_cell(code: str, seconds: float | None) -> str:
+    """The countdown where the token is in use (a failing refresh is retried, so it still counts down)."""
+    if code in status.NO_COUNTDOWN or (status.is_problem(code) and code != "refresh_failing"):
+        return INSTEAD_OF_COUNTDOWN.get(code, "see details")
+    return format_remaining(seconds)

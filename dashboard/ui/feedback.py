@@ -1,7 +1,7 @@
 """How actions report back: a spinner while they run, a clear message when they end, never a traceback.
 
 An action that changes data sets a *flash* message and reruns the page, so the tables redraw with the new
-state and the message is shown once at the top of the next run.
+state and the message is shown once in the next run (a toast for a confirmation, inline for a problem).
 """
 
 from __future__ import annotations
@@ -29,10 +29,17 @@ def show(level: Level, text: str) -> None:
     {"success": st.success, "info": st.info, "warning": st.warning, "error": st.error}[level](md(text))
 
 
+TOAST_ICONS = {"success": "✅", "info": "ℹ️"}
+
+
 def show_flash() -> None:
-    """Show (once) the messages queued by the previous run's actions."""
+    """Show (once) the messages queued by the previous run's actions: confirmations as toasts (in view
+    wherever the pressed button was, not at the top of a long page), problems inline at the top."""
     for level, text in st.session_state.pop(FLASH_KEY, []):
-        show(level, text)
+        if level in TOAST_ICONS:
+            st.toast(text, icon=TOAST_ICONS[level], duration="long")
+        else:
+            show(level, text)
 
 
 def run_action(label: str, action: Callable[[], T]) -> T | None:

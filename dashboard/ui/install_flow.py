@@ -18,6 +18,8 @@ from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError, InputError
 from dashboard.install import InstallResult
+from dashboard.link_preview import LinkPreview, preview_link
+from dashboard.scope_sets import app_scope_settings
 from dashboard.scopes import ScopeSet
 from dashboard.ui.text import code_or_text, md
 
@@ -88,3 +90,38 @@ def apply_saved_set(sets: dict[str, ScopeSet]) -> None:
     if chosen is not None:
         st.session_state["install_scopes"] = " ".join(chosen.scope_param())
         st.session_state["install_optional"] = " ".join(chosen.optional_param())
+
+
+def preview(ctx: AppContext, actor: Actor, scopes_text: str, optional_text: str, account_text: str) -> LinkPreview:
+    scope_set = ScopeSet.from_lists(required=split_scopes(scopes_text), optional=split_scopes(optional_text))
+    return preview_link(ctx, actor=actor, scope_set=scope_set, account_id=parse_account_id(account_text),
+                        app_scopes=app_scope_settings(ctx))
+
+
+def show_preview(found: LinkPreview) -> bool:
+    """Lint errors and warnings, and the scopes a connected portal would lose: True when the link must not be
+    created yet (an error, or a loss not confirmed). Scope names are shown in tables, never as Markdown."""
+    for finding in found.findings:
+        if finding.level != "info":
+            {"error": st.error, "warning": st.warning}[finding.level](f"{finding.message} ({finding.code})")
+    change = found.change
+    if change is not None:
+        rows = ([("loses", s) for s in change.lost] + [("gains", s) for s in change.gained]
+                + [("may gain (optional)", s) for s in change.maybe_gained])
+        if rows:
+            st.markdown(f"**Reinstall preview for hub {change.hub_id}** (already connected):")
+            st.container(key="install_preview").dataframe(
+                {"change": [r[0] for r in rows], "scope": [r[1] for r in rows]}, hide_index=True, width="content")
+        else:
+            st.caption(f"Hub {change.hub_id} is already connected; this link keeps its scopes as they are.")
+        if change.lost and not st.checkbox(f"Reinstall hub {change.hub_id} without the {len(change.lost)} "
+                                           "scopes above", key="install_accept_loss"):
+            st.warning(f"Installing this link would remove {len(change.lost)} scopes hub {change.hub_id} has now. "
+                       "Add them to the set, or confirm.")
+            return True
+    elif found.portals_losing:
+        sample = ", ".join(str(h) for h in found.losing_sample)
+        st.warning(f"If this general link is used on an already connected portal it replaces that portal's "
+                   f"scopes: {found.portals_losing} connected portals have scopes it does not ask for "
+                   f"(hub {sample}…). Pin the link to an account id to see one portal's change.")
+    return bool(found.errors)

@@ -1,4 +1,4 @@
-"""What every page shows around its content: the sandbox banner, the shared sidebar, queued messages.
+"""What every page shows around its content: the environment bar, the shared sidebar, queued messages.
 
 The router (``streamlit_app.py``) draws them before running the page. Streamlit also has a legacy mode in
 which it runs a file under ``pages/`` on its own: the first run of a server process that was asked for a
@@ -22,17 +22,29 @@ from dashboard.ui.context import get_context
 from dashboard.ui.feedback import show_flash
 from dashboard.ui.text import code
 
-SANDBOX_BANNER = ("Sandbox mode: this dashboard talks to the built-in sandbox HubSpot{where}, not to HubSpot. "
-                  "Set HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET to connect real accounts.")
+SANDBOX_BANNER = ("Sandbox mode: the built-in sandbox HubSpot{where}, not HubSpot (set HUBSPOT_CLIENT_ID and "
+                  "HUBSPOT_CLIENT_SECRET for real accounts).")
+# Streamlit's default top padding (6rem) and title margins cost a support person the table's first rows.
+SLIM_CSS = ("<style>[data-testid='stMainBlockContainer']{padding-top:2.5rem;padding-bottom:2rem}"
+            "h1{padding-top:0.25rem!important;padding-bottom:0.25rem!important}</style>")
 # Per script run (the router and its page run in one thread); not session state, which st.stop() locks.
 _drawn: ContextVar[bool] = ContextVar("page_chrome_drawn", default=False)
 
 
-def sandbox_banner(ctx: AppContext) -> None:
-    """A warning on every page while the dashboard runs against the sandbox."""
-    if ctx.sandbox_mode:
-        where = f" at {ctx.sandbox_url}" if ctx.sandbox_url else ""
-        st.warning(SANDBOX_BANNER.format(where=where), icon="🧪")
+def sandbox_banner(ctx: AppContext) -> str | None:
+    """The sandbox part of the environment bar (None against the real HubSpot)."""
+    if not ctx.sandbox_mode:
+        return None
+    where = f" at {ctx.sandbox_url}" if ctx.sandbox_url else ""
+    return SANDBOX_BANNER.format(where=where)
+
+
+def environment_bar(ctx: AppContext) -> None:
+    """One slim warning for everything about where this dashboard runs (sandbox, no sign-in): one element
+    at the top instead of a banner each, so the table stays in the first screen."""
+    parts = [p for p in (sandbox_banner(ctx), no_sign_in_banner()) if p]
+    if parts:
+        st.warning(" · ".join(parts), icon="🧪" if ctx.sandbox_mode else "🔓")
 
 
 def sidebar(ctx: AppContext, actor: Actor) -> None:
@@ -44,9 +56,9 @@ def sidebar(ctx: AppContext, actor: Actor) -> None:
 
 
 def _draw(ctx: AppContext, actor: Actor) -> None:
+    st.html(SLIM_CSS)
     sidebar(ctx, actor)
-    no_sign_in_banner()
-    sandbox_banner(ctx)
+    environment_bar(ctx)
     show_flash()
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
+
 import pandas as pd
 import streamlit as st
 
+from dashboard import scope_json
 from dashboard.context import AppContext
+from dashboard.errors import DashboardError
 from dashboard.hubspot.authorize import authorize_url_parts, build_authorize_url
 from dashboard.scope_lint import LintFinding, ScopeDiff
 from dashboard.scopes import BUCKETS, ScopeCatalog, ScopeSet, is_tier_gated
@@ -13,6 +17,9 @@ from dashboard.ui.text import code, md
 
 PICKER_KEYS = {"required": "sb_required", "conditionally_required": "sb_conditional", "optional": "sb_optional"}
 PICKER_LABELS = {"required": "Required", "conditionally_required": "Conditionally required", "optional": "Optional"}
+ADD_KEYS = {"required": "sb_add_required", "conditionally_required": "sb_add_conditional",
+            "optional": "sb_add_optional"}
+ADD_ERROR_KEY = "sb_add_error"
 STATE_PLACEHOLDER = "STATE"
 
 
@@ -27,15 +34,47 @@ def catalog_frame(catalog: ScopeCatalog, search: str, groups: list[str]) -> pd.D
     })
 
 
+def add_typed_scope(catalog: ScopeCatalog, bucket: str) -> None:
+    """Enter in an "add" box: the typed scope, exactly, or nothing (with the reason and close names).
+
+    The multiselects cannot be typed into: a typed prefix plus Enter there picks whatever option is
+    highlighted (once "Select 6 matches", four of them Sensitive Data scopes)."""
+    box = ADD_KEYS[bucket]
+    typed = str(st.session_state.get(box, "")).strip()
+    st.session_state[box] = ""
+    if not typed:
+        return
+    name = typed if typed in catalog else typed.lower()
+    if name not in catalog:
+        close = difflib.get_close_matches(typed.lower(), catalog.names(), n=3, cutoff=0.8)
+        st.session_state[ADD_ERROR_KEY] = (bucket, typed, close)
+        return
+    st.session_state.pop(ADD_ERROR_KEY, None)
+    key = PICKER_KEYS[bucket]
+    current = list(st.session_state.get(key, []))
+    if name not in current:
+        st.session_state[key] = [*current, name]
+
+
 def pickers(catalog: ScopeCatalog) -> dict[str, list[str]]:
-    """Three keyed multiselects; names outside the catalog may be typed (the linter flags them)."""
+    """One full-width, wrapping multiselect per bucket (every chosen scope readable; pick from the list or
+    remove), and an "add" box beside it where Enter adds exactly the typed scope or nothing."""
     st.session_state.setdefault(PICKER_KEYS["required"], ["oauth"])
     chosen: dict[str, list[str]] = {}
-    for column, bucket in zip(st.columns(3), BUCKETS, strict=True):
+    failed = st.session_state.get(ADD_ERROR_KEY)
+    for bucket in BUCKETS:
         key = PICKER_KEYS[bucket]
         extra = [n for n in st.session_state.get(key, []) if n not in catalog]
-        chosen[bucket] = column.multiselect(PICKER_LABELS[bucket], [*catalog.names(), *extra], key=key,
-                                            accept_new_options=True, placeholder="add scopes")
+        left, right = st.columns([4, 1], vertical_alignment="bottom")
+        chosen[bucket] = left.multiselect(PICKER_LABELS[bucket], [*catalog.names(), *extra], key=key,
+                                          filter_mode=None, select_all=False, wrap=True,
+                                          placeholder="choose from the list, or type a name on the right")
+        right.text_input(f"Add to {PICKER_LABELS[bucket].lower()}", key=ADD_KEYS[bucket],
+                         placeholder="exact scope name", on_change=add_typed_scope, args=(catalog, bucket))
+        if failed and failed[0] == bucket:
+            close = ", ".join(failed[2]) or "none"
+            st.error(f"No scope is named {md(failed[1][:100])}: nothing was added. "
+                     f"Close names: {md(close)}.")
     return chosen
 
 
@@ -79,3 +118,47 @@ def show_diff(name_a: str, name_b: str, change: ScopeDiff) -> None:
     lines += [f"- moved {code(m.scope)}: {PICKER_LABELS[m.source].lower()} → {PICKER_LABELS[m.target].lower()}"
               for m in change.moved]
     st.markdown(f"From **{md(name_a)}** to **{md(name_b)}**:\n" + "\n".join(lines))
+
+
+SHARED_KEY = "sb_shared_loaded"
+IMPORT_KEY = "sb_import_json"
+
+
+def load_shared_link() -> None:
+    """A link carrying a scope set (``/scopes?required=oauth+tickets&optional=automation``) fills the pickers
+    once per session, before they are drawn."""
+    if st.session_state.get(SHARED_KEY):
+        return
+    st.session_state[SHARED_KEY] = True
+    try:
+        shared = scope_json.from_query({b: st.query_params.get(b, "") for b in BUCKETS})
+    except DashboardError as exc:
+        st.error(f"The link's scope set was not loaded: {md(str(exc))}")
+        return
+    if shared is not None:
+        load_into_pickers(shared)
+
+
+def _import_json() -> None:
+    try:
+        load_into_pickers(scope_json.from_json(str(st.session_state.get(IMPORT_KEY, ""))))
+    except DashboardError as exc:
+        st.session_state[ADD_ERROR_KEY + "_json"] = str(exc)
+    else:
+        st.session_state.pop(ADD_ERROR_KEY + "_json", None)
+
+
+def share_and_json(scope_set: ScopeSet) -> None:
+    """The current set in the URL (copy the address bar to share it) and as HubSpot's JSON, both ways."""
+    for bucket in BUCKETS:
+        st.query_params.pop(bucket, None)
+    st.query_params.update(scope_json.to_query(scope_set))
+    with st.expander("Share, export or import (JSON)"):
+        st.caption("The address bar now holds this set: copy it to share. As JSON:")
+        st.code(scope_json.to_json(scope_set), language="json")
+        st.text_area("Import JSON", key=IMPORT_KEY, height=120,
+                     placeholder='{"required": ["oauth"], "conditionally_required": [], "optional": []}')
+        st.button("Import into the pickers", key="sb_import", on_click=_import_json)
+        failed = st.session_state.get(ADD_ERROR_KEY + "_json")
+        if failed:
+            st.error(f"Not imported: {md(failed)}")

@@ -56,8 +56,14 @@ def page_text(at: AppTest) -> str:
 
 def messages(at: AppTest, kind: str) -> list[str]:
     """The texts of every ``st.success`` / ``st.error`` / ... on the page, as a reader sees them (foreign text
-    is backslash-escaped Markdown, see ``dashboard.ui.text``)."""
-    return [plain(str(e.value)) for e in getattr(at, kind)]
+    is backslash-escaped Markdown, see ``dashboard.ui.text``; confirmations shown as toasts count as their
+    level: dashboard.ui.feedback.TOAST_ICONS)."""
+    from dashboard.ui.feedback import TOAST_ICONS
+
+    found = [plain(str(e.value)) for e in getattr(at, kind)]
+    if kind in TOAST_ICONS:
+        found += [plain(str(t.value)) for t in at.toast if t.proto.icon == TOAST_ICONS[kind]]
+    return found
 
 
 def sandbox_tokens(sandbox: SandboxServer, hub_id: int | None = None) -> list[str]:

@@ -62,7 +62,7 @@ def test_time_range_and_refresh_chart(open_page: OpenPage, ctx: AppContext,
     at.date_input(key="act_dates").set_value((past, past + timedelta(days=1))).run()
     assert not at.exception
     assert any("No audit events match" in m for m in messages(at, "info"))
-    assert any("No refreshes in this time range" in c.value for c in at.caption)
+    assert any("No refreshes match these filters" in c.value for c in at.caption)
     at.selectbox(key="act_range").select("Last hour").run()
     assert len([r for r in audit(at) if r["action"] == "refresh"]) == 3
 
@@ -71,3 +71,19 @@ def test_empty_log(open_page: OpenPage) -> None:
     at = open_page(ACTIVITY)
     at.selectbox(key="act_action").select("revoke").run()
     assert any("No audit events match" in m for m in messages(at, "info"))
+
+
+def test_refresh_buckets_use_24_hour_labels_and_follow_the_outcome_filter() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from dashboard.models import AuditEvent
+    from dashboard.ui.activity_view import refresh_buckets
+
+    at = datetime(2026, 3, 1, 15, 7, tzinfo=UTC)
+    events = [AuditEvent(at=at, actor="w", action="refresh", outcome="success", detail=""),
+              AuditEvent(at=at + timedelta(minutes=1), actor="w", action="refresh", outcome="failure", detail="")]
+    both = refresh_buckets(events, timedelta(days=1))
+    assert list(both["time"]) == ["15:05"] and list(both["success"]) == [1] and list(both["failure"]) == [1]
+    failures = refresh_buckets(events, timedelta(days=1), "failure")
+    assert list(failures.columns) == ["time", "failure"]
+    assert list(refresh_buckets(events, timedelta(days=7))["time"]) == ["03-01 15:00"]

@@ -46,12 +46,12 @@ def test_empty_dashboard_points_to_the_install_page(open_page: OpenPage) -> None
 def test_lists_installed_portals_with_metrics_and_live_countdown(
         open_page: OpenPage, seeded: dict[int, InstallResult]) -> None:
     at = open_page()
-    assert metrics(at) == {"Connected": 3, "Healthy": 3, "Expiring": 0, "Failing": 0, "Needs re-auth": 0,
-                           "Revoked": 0}
+    assert metrics(at) == {"Connected": 3, "Healthy": 3, "Expiring": 0, "Expired": 0, "Failing": 0,
+                           "Needs re-auth": 0, "Revoked": 0}
     shown = table(at).set_index("hub_id")
     assert sorted(shown.index) == [ACME, GLOBEX, INITECH]
     assert shown.loc[GLOBEX, "hub_domain"] == "globex.hubspot.com"
-    assert shown.loc[ACME, "status_label"] == "Healthy"
+    assert shown.loc[ACME, "status_label"] == "🟢 Healthy"
     assert shown.loc[ACME, "installed_by"] == "admin@acme-corp.hubspot.com"
     assert list(shown.loc[ACME, "missing_optional_scopes"]) == [GATED_OPTIONAL]  # acme's tier dropped it
     assert len(shown.loc[INITECH, "missing_optional_scopes"]) == 0
@@ -107,12 +107,12 @@ def test_selection_opens_details_and_refresh_now_refreshes(
     at = select_hubs(open_page(), GLOBEX)
     assert plain(at.subheader[0].value) == "Hub 1000002 · globex.hubspot.com"
     before = table(at).set_index("hub_id").loc[GLOBEX]
-    assert before.isna()["last_refresh_at"]
+    assert before["last_refresh_at"] == ""  # never refreshed: blank
     at.button(key="conn_refresh").click().run()
     assert not at.exception
     assert any(m.startswith("Hub 1000002: refreshed") for m in messages(at, "success"))
     after = table(at).set_index("hub_id").loc[GLOBEX]
-    assert after["last_refresh_result"] == "success" and not after.isna()["last_refresh_at"]
+    assert after["last_refresh_result"] == "Refreshed" and after["last_refresh_at"]
     assert at.subheader[0].value.startswith("Hub 1000002")  # still the same portal after re-sorting
     history = frame_with(at, "action", "outcome", "detail")
     assert {"install", "refresh"} <= set(history["action"])
@@ -124,13 +124,19 @@ def test_details_scopes_metadata_and_test_connection_never_show_a_token(
     scopes = frame_with(at, "scope", "requested", "granted").set_index("scope")
     assert scopes.loc[GATED_OPTIONAL, "requested"] == "optional" and not scopes.loc[GATED_OPTIONAL, "granted"]
     assert scopes.loc["oauth", "granted"]
+    reasons = frame_with(at, "scope", "why not granted", "re-consent can help").set_index("scope")
+    assert "Content Hub Enterprise" in reasons.loc[GATED_OPTIONAL, "why not granted"]
+    assert not reasons.loc[GATED_OPTIONAL, "re-consent can help"]  # a tier problem: re-consent cannot grant it
+    assert not [b for b in at.button if b.key == "conn_reconsent"]
 
     at.button(key="conn_meta").click().run()
     meta = frame_with(at, "field", "value").set_index("field")["value"]
     assert meta["hub id"] == str(ACME) and meta["active"] == "True"
     assert meta["token fingerprint"] == connections.get_connection(ctx, ACME).token_fingerprint
     at.button(key="conn_test").click().run()
-    assert any(m.startswith("Connection healthy") for m in messages(at, "success"))
+    healthy = [m for m in messages(at, "success") if m.startswith("Connection healthy")]
+    domain = connections.get_connection(ctx, ACME).hub_domain
+    assert healthy and domain and f"(portal {domain})" in healthy[0]  # the portal's own domain, not app.hubspot.com
 
     text = page_text(at)
     tokens = sandbox_tokens(sandbox)
@@ -150,7 +156,7 @@ def test_revoke_needs_the_hub_id_typed_in_the_dialog(
     at.button(key="revoke_submit").click().run()
     assert not at.exception
     assert any("1000003 revoked" in m for m in messages(at, "success"))
-    assert table(at).set_index("hub_id").loc[INITECH, "status_label"] == "Revoked"
+    assert table(at).set_index("hub_id").loc[INITECH, "status_label"] == "⚪ Revoked"
     assert metrics(at)["Revoked"] == 1
     assert connections.get_connection(ctx, INITECH).status == "revoked"
     tokens = sandbox_get(sandbox, f"/_sandbox/tokens?hub_id={INITECH}")["tokens"]
@@ -174,8 +180,8 @@ def test_bulk_refresh_of_selected_rows(open_page: OpenPage, seeded: dict[int, In
     at.button(key="conn_bulk_refresh").click().run()
     assert any(m == "Refreshed 2 of 2 selected portals." for m in messages(at, "success"))
     refreshed = table(at).set_index("hub_id")["last_refresh_result"]
-    assert refreshed[ACME] == refreshed[INITECH] == "success"
-    assert refreshed.isna()[GLOBEX]
+    assert refreshed[ACME] == refreshed[INITECH] == "Refreshed"
+    assert refreshed[GLOBEX] == ""  # never refreshed: blank, not "None"
 
 
 def test_refresh_failure_is_a_clear_message(open_page: OpenPage, sandbox: SandboxServer,

@@ -1,4 +1,6 @@
-"""The Connections page's data helpers (no Streamlit): countdown text, display order, chart data."""
+"""The Connections page's data helpers (no Streamlit): countdown text, readable status and result.
+
+Counts, sorts, paging and the chart are computed in SQL: tests/test_listing.py."""
 
 from __future__ import annotations
 
@@ -9,12 +11,10 @@ import pytest
 
 from dashboard.connections import Connection
 from dashboard.ui.connections_view import (
-    SORTS,
     connections_frame,
-    expiry_histogram,
     format_remaining,
-    gc_paused,
-    sort_connections,
+    result_text,
+    status_text,
     with_countdown,
 )
 
@@ -41,43 +41,23 @@ def test_format_remaining(seconds: float | None, text: str) -> None:
 
 
 def test_countdown_recomputes_from_expires_at_only() -> None:
-    frame = connections_frame([conn(1, 125), conn(2, None), conn(3, -5), conn(4, 60, status="revoked")])
-    assert list(with_countdown(frame, NOW)["expires_in"]) == ["2m 05s", "—", "expired 5s ago", "—"]
+    frame = connections_frame([conn(1, 125), conn(2, None), conn(3, -5), conn(4, 60, status="revoked"),
+                               conn(5, 60, status="needs_reauth"), conn(6, 60, status="refresh_failing"),
+                               conn(7, 60, status="undecryptable"), conn(8, 60, status="something_new")])
+    assert list(with_countdown(frame, NOW)["expires_in"]) == [
+        "2m 05s", "—", "expired 5s ago", "reinstall to reconnect", "re-consent needed", "1m 00s",
+        "restore the key or reinstall", "see details"]
     later = with_countdown(frame, NOW + timedelta(seconds=2))
-    assert list(later["expires_in"]) == ["2m 03s", "—", "expired 7s ago", "—"]
+    assert list(later["expires_in"])[:3] == ["2m 03s", "—", "expired 7s ago"]
     assert "expires_in" not in frame  # the frame held by the fragment is not changed
 
 
-def test_sorting_puts_unknowns_last_and_breaks_ties_by_hub_id() -> None:
-    conns = [conn(3, 50), conn(1, None), conn(2, 50, status="needs_reauth"), conn(4, 10, status="revoked")]
-    assert [c.hub_id for c in sort_connections(conns, "Expires soonest")] == [4, 2, 3, 1]
-    assert [c.hub_id for c in sort_connections(conns, "Status (problems first)")] == [2, 1, 3, 4]
-    assert [c.hub_id for c in sort_connections(conns, "unknown sort")] == [1, 2, 3, 4]
-    refreshed = [conn(5, 1, last_refresh_at=NOW), conn(6, 1), conn(7, 1, last_refresh_at=NOW),
-                 conn(8, 1, last_refresh_at=NOW + timedelta(minutes=1))]
-    assert [c.hub_id for c in sort_connections(refreshed, "Last refresh (newest)")] == [8, 5, 7, 6]
-    assert set(SORTS) >= {"Hub id", "Domain", "Last refresh (newest)", "Installed (newest)"}
-
-
-def test_expiry_histogram_buckets_the_next_hour() -> None:
-    conns = [conn(1, 10), conn(2, 299), conn(3, 301), conn(4, 3599), conn(5, 3600), conn(6, -1),
-             conn(7, 100, status="revoked"), conn(8, None)]
-    hist = expiry_histogram(conns, NOW)
-    assert len(hist) == 12 and hist["expires in"].iloc[0] == "00-05 min"
-    assert list(hist["tokens"]) == [2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
-
-
-def test_gc_paused_restores_the_collector() -> None:
-    import gc
-
-    assert gc.isenabled()
-    with gc_paused():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with gc_paused():
-            pass
-        assert not gc.isenabled()  # it was off before: left off
-    finally:
-        gc.enable()
+def test_readable_status_and_result_text() -> None:
+    frame = connections_frame([conn(1, 10, last_refresh_result="transient", consecutive_failures=3),
+                               conn(2, 10, status="needs_reauth", last_refresh_result="invalid_grant"),
+                               conn(3, 10, status="key_missing")])
+    assert list(frame["status_label"]) == ["🟢 Healthy", "🔴 Needs re-auth", "🔴 Key missing"]
+    assert list(frame["last_refresh_result"]) == ["HubSpot unavailable, retrying (3×)",
+                                                  "Refresh token rejected (re-consent)", ""]
+    assert status_text("brand_new") == "🔴 Brand new"
+    assert result_text(None, 0) == "" and result_text("weird_code", 1) == "Weird code"

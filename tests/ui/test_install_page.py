@@ -12,7 +12,7 @@ from dashboard.context import AppContext
 from dashboard.sandbox import SandboxServer
 from dashboard.scopes import ScopeSet
 from tests.lifecycle_helpers import ADMIN, grant
-from tests.ui.helpers import GATED_OPTIONAL, GLOBEX, INITECH, messages
+from tests.ui.helpers import GATED_OPTIONAL, GLOBEX, INITECH, frame_with, messages
 
 OpenPage = Callable[..., AppTest]
 INSTALL = "pages/install.py"
@@ -52,15 +52,46 @@ def test_create_install_link_from_typed_scopes(open_page: OpenPage, ctx: AppCont
 def test_bad_input_is_a_clear_error(open_page: OpenPage) -> None:
     at = open_page(INSTALL)
     at.text_input(key="install_account").input("12ab").run()
-    at.button(key="install_create").click().run()
     assert not at.exception
     assert any("account id must be a positive whole number" in m for m in messages(at, "error"))
+    assert at.button(key="install_create").disabled
     at.text_input(key="install_account").input("").run()
     at.text_area(key="install_scopes").input('oauth "quoted"').run()
-    at.button(key="install_create").click().run()
     assert not at.exception
     assert any("is not a scope name" in m for m in messages(at, "error"))
+    assert at.button(key="install_create").disabled
     assert not at.get("link_button")
+
+
+def test_error_level_lint_findings_refuse_the_link(open_page: OpenPage) -> None:
+    at = open_page(INSTALL)
+    at.text_area(key="install_scopes").input("oauth tickets").run()
+    at.text_area(key="install_optional").input("tickets").run()  # one scope in two buckets
+    assert any("(" in m for m in messages(at, "error"))
+    assert at.button(key="install_create").disabled
+    at.text_area(key="install_optional").input("").run()
+    assert not at.button(key="install_create").disabled
+
+
+def test_reinstall_preview_lists_the_scopes_a_connected_portal_would_lose(
+        open_page: OpenPage, ctx: AppContext) -> None:
+    from dashboard import repository
+    from dashboard.models import Portal
+
+    with ctx.session() as session:
+        repository.save_portal(session=session, portal=Portal(
+            hub_id=4242, hub_domain="wayne.hubspot.com", granted_scopes="oauth tickets files automation"))
+        session.commit()
+    at = open_page(INSTALL)
+    at.text_area(key="install_scopes").input("oauth tickets crm.objects.contacts.read").run()
+    assert any("4242" in m for m in messages(at, "warning"))  # a general link: portals that would lose scopes
+    at.text_input(key="install_account").input("4242").run()
+    preview = frame_with(at, "change", "scope")
+    assert sorted(preview[preview["change"] == "loses"]["scope"]) == ["automation", "files"]
+    assert list(preview[preview["change"] == "gains"]["scope"]) == ["crm.objects.contacts.read"]
+    assert at.button(key="install_create").disabled
+    at.checkbox(key="install_accept_loss").check().run()
+    assert not at.button(key="install_create").disabled
 
 
 def test_saved_scope_set_fills_the_fields(open_page: OpenPage, ctx: AppContext) -> None:

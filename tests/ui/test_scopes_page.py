@@ -119,3 +119,31 @@ def test_lint_uses_the_apps_scope_settings(app_scopes_file: Path, open_page: Ope
     at.multiselect(key="sb_required").unselect("automation").run()
     at.multiselect(key="sb_optional").select("tickets").run()
     assert any("(not_in_app)" in m and "tickets" in m for m in messages(at, "error"))
+
+
+def test_enter_adds_exactly_the_typed_scope_or_nothing(open_page: OpenPage) -> None:
+    at = open_page(SCOPES)
+    at.text_input(key="sb_add_required").input("crm.objects.contact.read").run()  # a typo
+    assert at.multiselect(key="sb_required").value == ["oauth"]
+    assert any("nothing was added" in m and "crm.objects.contacts.read" in m.replace("\\", "")
+               for m in messages(at, "error"))
+    at.text_input(key="sb_add_required").input("crm.objects.con").run()  # a prefix of several scopes
+    assert at.multiselect(key="sb_required").value == ["oauth"]
+    at.text_input(key="sb_add_optional").input(" Tickets ").run()
+    assert at.multiselect(key="sb_optional").value == ["tickets"]
+    assert not any("nothing was added" in m for m in messages(at, "error"))
+    at.text_input(key="sb_add_required").input("[x](https://evil.example)").run()
+    assert any("\\[x\\]" in m for m in messages(at, "error"))  # shown as typed, not as a link
+
+
+def test_a_shared_link_and_imported_json_fill_the_pickers(open_page: OpenPage) -> None:
+    at = open_page(SCOPES, required="oauth tickets", optional="automation")
+    assert at.multiselect(key="sb_required").value == ["oauth", "tickets"]
+    assert at.multiselect(key="sb_optional").value == ["automation"]
+    at.text_area(key="sb_import_json").input('{"required": ["oauth", "files"], "optional": []}').run()
+    at.button(key="sb_import").click().run()
+    assert at.multiselect(key="sb_required").value == ["files", "oauth"]
+    assert at.multiselect(key="sb_optional").value == []
+    at.text_area(key="sb_import_json").input('{"scopes": []}').run()
+    at.button(key="sb_import").click().run()
+    assert any("Not imported" in m for m in messages(at, "error"))
