@@ -14,10 +14,8 @@ from dashboard.ui import connection_details, connections_table
 from dashboard.ui.layout import start_page
 from dashboard.ui.pending_installs_view import show_pending_installs
 from dashboard.ui.text import md
-from dashboard.ui.worker_status import show_sweep_status
 
 ctx, actor = start_page("Connections")
-show_sweep_status(ctx, actor)
 show_pending_installs(ctx, actor)
 
 filters, sort = connections_table.filter_bar()

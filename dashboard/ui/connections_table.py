@@ -9,7 +9,6 @@ triggers one full rerun so that the details below the table follow the selection
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
@@ -29,6 +28,7 @@ from dashboard.ui.connections_view import (
     with_countdown,
 )
 from dashboard.ui.text import md
+from dashboard.worker import sweep_status
 
 TABLE_KEY = "conn_table"
 SELECTED_KEY = "conn_selected_hubs"
@@ -56,9 +56,6 @@ COLUMN_CONFIG = {
 }
 TILES = (("Connected", "connected"), ("Healthy", "healthy"), ("Expiring", "expiring"), ("Expired", "expired"),
          ("Failing", "refresh_failing"), ("Needs re-auth", "needs_reauth"), ("Revoked", "revoked"))
-# A line for the Needs-attention strip from elsewhere (say the refresh worker's heartbeat): the lead wires
-# callables here; each returns one line of plain text, or None when all is well.
-ATTENTION_SOURCES: list[Callable[[AppContext], str | None]] = []
 
 
 def clear_selection() -> None:
@@ -85,13 +82,22 @@ def filter_bar() -> tuple[Filters, str]:
     return Filters(search=search or "", statuses=tuple(statuses), scope=scope), sort or "problems"
 
 
-def attention_strip(ctx: AppContext, view: ConnectionsView) -> None:
-    """What needs someone now, one short line (plain text: nothing foreign in it)."""
+def attention_strip(ctx: AppContext, actor: Actor, view: ConnectionsView) -> None:
+    """What needs someone now, one short line: problem statuses and a refresh worker that stopped sweeping.
+    When all is well, one quiet line says when the last sweep ran."""
     counts = view.overview.counts
     parts = [f"{n} {status.label(s).lower()}" for s, n in counts.items() if n and status.is_problem(s)]
-    extra = [line for line in (source(ctx) for source in ATTENTION_SOURCES) if line]
-    if parts or extra:  # stored status names and other parts' lines are data: shown as typed
-        st.error("Needs attention: " + md("; ".join(parts + extra)), icon="🚨")
+    try:
+        sweep = sweep_status(ctx, actor=actor, now=view.overview.now)
+    except DashboardError as exc:
+        sweep = None
+        parts.append(f"cannot read the refresh workers' status ({exc})")
+    if sweep is not None and not sweep.healthy:
+        parts.append(sweep.message)
+    if parts:  # status names and worker ids (host names) are data: shown as typed, never as Markdown
+        st.error("Needs attention: " + md("; ".join(parts)), icon="🚨")
+    if sweep is not None and sweep.healthy:
+        st.container(key="worker_status_ok").text(f"🔄 {sweep.message}")
 
 
 def tiles(view: ConnectionsView) -> None:
@@ -128,7 +134,7 @@ def live_connections(ctx: AppContext, actor: Actor, filters: Filters, sort: str)
     except DashboardError as exc:
         st.error(str(exc))
         return
-    attention_strip(ctx, view)
+    attention_strip(ctx, actor, view)
     tiles(view)
     total = view.page.total if filters.active else view.overview.total
     if not view.page.rows:

@@ -50,12 +50,12 @@ def test_a_bad_name_is_one_line(open_page: OpenPage) -> None:
 
 
 def test_settings_and_connections_show_the_last_sweep(open_page: OpenPage, ctx: AppContext) -> None:
-    for page in (SETTINGS, None):
+    for page, level in ((SETTINGS, "warning"), (None, "error")):  # Connections: in the Needs-attention strip
         at = open_page(page) if page else open_page()
-        assert any("No refresh worker has swept yet" in m for m in messages(at, "warning"))
+        assert any("No refresh worker has swept yet" in m for m in messages(at, level))
     w = worker.RefreshWorker(ctx, kind="cli", interval=30)
     w.run(threading.Event(), once=True)
     for page in (SETTINGS, None):
         at = open_page(page) if page else open_page()
         assert f"by {w.worker_id}" in page_text(at) and "Last sweep" in page_text(at)
-        assert not any("swept" in m for m in messages(at, "warning"))
+        assert not any("swept" in m for m in messages(at, "warning") + messages(at, "error"))
