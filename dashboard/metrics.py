@@ -11,19 +11,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from dashboard import repository
+from dashboard import journal, repository
 from dashboard.context import AppContext
 from dashboard.models import PortalStatus, utcnow
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OUTCOMES = ("refreshed", "fresh", "busy", "failed", "needs_reauth", "skipped", "conflict", "stopped")
-JOURNAL_GLOB = "*journal*"  # the refresh engine's spill journal(s) under DASHBOARD_DATA_DIR
 
 
 @dataclass
@@ -83,9 +81,17 @@ def record_api_request(endpoint: str, status: int) -> None:
     _get().api_requests.labels(endpoint, str(status)).inc()
 
 
-def journal_bytes(data_dir: Path) -> int:
+def _journal_entries(ctx: AppContext) -> int:
     try:
-        return sum(p.stat().st_size for p in data_dir.glob(JOURNAL_GLOB) if p.is_file())
+        return journal.size(ctx)
+    except OSError:  # unreadable journal: the bytes gauge still shows it is there
+        return -1
+
+
+def journal_bytes(ctx: AppContext) -> int:
+    """Size of the spill journal file (0 when there is none)."""
+    try:
+        return journal.path(ctx).stat().st_size
     except OSError:
         return 0
 
@@ -104,8 +110,9 @@ class _StateCollector(Collector):
                                                                             PortalStatus.REFRESH_FAILING])
             beats = repository.list_heartbeats(session=session)
         portals = GaugeMetricFamily("dashboard_portals", "Portals by stored status.", labels=["status"])
-        for status in (PortalStatus.ACTIVE, PortalStatus.REFRESH_FAILING, PortalStatus.NEEDS_REAUTH,
-                       PortalStatus.REVOKED):
+        known = (PortalStatus.ACTIVE, PortalStatus.REFRESH_FAILING, PortalStatus.NEEDS_REAUTH, PortalStatus.REVOKED,
+                 PortalStatus.UNINSTALLED)
+        for status in sorted({*known, *counts}):  # a status written by newer code is counted too
             portals.add_metric([status], counts.get(status, 0))
         yield portals
         if earliest is not None:
@@ -119,7 +126,10 @@ class _StateCollector(Collector):
                 last.add_metric([beat.worker_id], beat.last_sweep_ended_at.timestamp())
         yield last
         yield GaugeMetricFamily("dashboard_spill_journal_bytes", "Bytes waiting in the spill journal.",
-                                value=journal_bytes(self.ctx.settings.dashboard_data_dir))
+                                value=journal_bytes(self.ctx))
+        yield GaugeMetricFamily("dashboard_spill_journal_entries",
+                                "Refreshed token pairs waiting in the spill journal for the database.",
+                                value=_journal_entries(self.ctx))
 
 
 def render(ctx: AppContext | None) -> bytes:

@@ -39,3 +39,23 @@ def served(settings_factory: Any) -> Iterator[AppContext]:
 ])
 def test_metrics_access(served: AppContext, host: str, authorization: str | None, allowed: bool) -> None:
     assert _metrics_allowed(request(host, authorization)) is allowed
+
+
+def test_metrics_count_the_spill_journal_and_every_stored_status(ctx) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from dashboard import journal, metrics
+
+    def samples() -> dict[str, float]:
+        found: dict[str, float] = {}
+        for family in text_string_to_metric_families(metrics.render(ctx).decode()):
+            for s in family.samples:
+                found[s.name + (f"{{{s.labels['status']}}}" if "status" in s.labels else "")] = s.value
+        return found
+
+    before = samples()
+    assert before["dashboard_spill_journal_entries"] == 0 and before["dashboard_spill_journal_bytes"] == 0
+    assert before["dashboard_portals{uninstalled}"] == 0
+    assert journal.append(ctx, journal.Entry(7, 1, {"status": "active"}, "worker:test", "refresh"))
+    after = samples()
+    assert after["dashboard_spill_journal_entries"] == 1 and after["dashboard_spill_journal_bytes"] > 0
