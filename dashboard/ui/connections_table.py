@@ -82,9 +82,9 @@ def filter_bar() -> tuple[Filters, str]:
     return Filters(search=search or "", statuses=tuple(statuses), scope=scope), sort or "problems"
 
 
-def attention_strip(ctx: AppContext, actor: Actor, view: ConnectionsView) -> None:
+def attention_strip(ctx: AppContext, actor: Actor, view: ConnectionsView) -> str | None:
     """What needs someone now, one short line: problem statuses and a refresh worker that stopped sweeping.
-    When all is well, one quiet line says when the last sweep ran."""
+    Returns the quiet "last sweep N s ago by WORKER" line when the workers are fine (the caller places it)."""
     counts = view.overview.counts
     parts = [f"{n} {status.label(s).lower()}" for s, n in counts.items() if n and status.is_problem(s)]
     try:
@@ -96,8 +96,7 @@ def attention_strip(ctx: AppContext, actor: Actor, view: ConnectionsView) -> Non
         parts.append(sweep.message)
     if parts:  # status names and worker ids (host names) are data: shown as typed, never as Markdown
         st.error("Needs attention: " + md("; ".join(parts)), icon="🚨")
-    if sweep is not None and sweep.healthy:
-        st.container(key="worker_status_ok").text(f"🔄 {sweep.message}")
+    return sweep.message if sweep is not None and sweep.healthy else None
 
 
 def tiles(view: ConnectionsView) -> None:
@@ -134,12 +133,14 @@ def live_connections(ctx: AppContext, actor: Actor, filters: Filters, sort: str)
     except DashboardError as exc:
         st.error(str(exc))
         return
-    attention_strip(ctx, actor, view)
+    last_sweep = attention_strip(ctx, actor, view)
     tiles(view)
     total = view.page.total if filters.active else view.overview.total
     if not view.page.rows:
         st.info("No portals match." if filters.active else
                 "No portals connected yet. Use **New install** to connect a HubSpot account.")
+        if last_sweep:
+            st.container(key="conn_status_line").text(f"🔄 {last_sweep}")
         return
     pages = max(1, math.ceil(total / PAGE_SIZE))
     caption = f"{total} of {view.overview.total} portals match." if filters.active else f"{total} portals."
@@ -150,7 +151,9 @@ def live_connections(ctx: AppContext, actor: Actor, filters: Filters, sort: str)
     if pages > 1:
         pager.number_input(f"Page of {pages}", min_value=1, max_value=pages, step=1, key=PAGE_KEY,
                            on_change=_page_changed)
-    note.caption(caption + f" Status as of {view.now:%H:%M:%S} UTC, updated every {TICK_SECONDS} s.")
+    sweep_note = f" 🔄 {md(last_sweep)}" if last_sweep else ""  # worker ids are host names: escaped
+    note.container(key="conn_status_line").caption(
+        caption + f" Status as of {view.now:%H:%M:%S} UTC, updated every {TICK_SECONDS} s.{sweep_note}")
     if charts.toggle("Charts", key=CHARTS_KEY, help="Tokens expiring in the next hour and portals by status"):
         left, right = st.columns(2)
         left.caption("Access tokens expiring in the next hour")
@@ -164,8 +167,12 @@ def live_connections(ctx: AppContext, actor: Actor, filters: Filters, sort: str)
                          height=min(420, 38 + 35 * len(frame)))
     rows = [r for r in event.selection.rows if 0 <= r < len(frame)]
     st.session_state[DRAWN_ROWS_KEY] = list(event.selection.rows)
-    hubs = [int(h) for h in frame["hub_id"].iloc[rows]]
-    if hubs != st.session_state.get(SELECTED_KEY, []):
+    # Portals selected but not on this page (opened by /?hub=<id>, or on another page) stay selected: only
+    # the rows drawn here can be (de)selected here.
+    drawn = {int(h) for h in frame["hub_id"]}
+    previous: list[int] = st.session_state.get(SELECTED_KEY, [])
+    hubs = [h for h in previous if h not in drawn] + [int(h) for h in frame["hub_id"].iloc[rows]]
+    if hubs != previous:
         st.session_state[SELECTED_KEY] = hubs
         st.rerun()  # the details and bulk actions live outside this fragment
 

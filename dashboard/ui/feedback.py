@@ -37,7 +37,7 @@ def show_flash() -> None:
     wherever the pressed button was, not at the top of a long page), problems inline at the top."""
     for level, text in st.session_state.pop(FLASH_KEY, []):
         if level in TOAST_ICONS:
-            st.toast(text, icon=TOAST_ICONS[level], duration="long")
+            st.toast(md(text), icon=TOAST_ICONS[level], duration="long")  # may quote foreign text
         else:
             show(level, text)
 

@@ -34,12 +34,17 @@ def _submit(ctx: AppContext, actor: Actor, hub_id: int) -> None:
         return
     _close()
     clear_selection()
+    st.query_params.pop("hub", None)  # the portal leaves the default listing: don't reopen it from the URL
     flash("success", f"Hub {hub_id}: the app was uninstalled from the HubSpot account; the portal is marked "
                      "uninstalled (filter by status to see it).")
 
 
 @st.dialog("Uninstall from HubSpot account", on_dismiss=_close)
 def uninstall_dialog(ctx: AppContext, actor: Actor, hub_id: int) -> None:
+    if st.session_state.get(TARGET_KEY) != hub_id:
+        # The confirm button's callback finished (a click inside a dialog reruns only the dialog): redraw the
+        # whole page, without the dialog, so the table and the confirmation show the new state.
+        st.rerun()
     st.write(f"This uninstalls the app from HubSpot account **{hub_id}**: HubSpot removes it from the account, "
              "its tokens stop working and HubSpot emails the account's super admins. The portal stays here, "
              "marked uninstalled, for the audit trail. Reconnecting needs a new install by the account's admin.")

@@ -115,8 +115,8 @@ def test_the_run_command_alone_refreshes_and_the_page_shows_it_healthy(
             page = pages[-1]
             healthy = page.get_by_test_id("stMetric").filter(has=page.get_by_text("Healthy", exact=True))
             expect(healthy.get_by_test_id("stMetricValue")).to_have_text("1")
-            expect(keyed(page, "worker_status_ok")).to_contain_text("Last sweep")
-            expect(keyed(page, "worker_status_ok")).to_contain_text("embedded:")
+            expect(keyed(page, "conn_status_line")).to_contain_text("Last sweep")
+            expect(keyed(page, "conn_status_line")).to_contain_text("embedded:")
         finally:
             for page in pages:
                 page.close()

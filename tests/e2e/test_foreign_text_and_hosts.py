@@ -132,7 +132,7 @@ def test_hostile_domains_emails_and_error_descriptions_render_as_text(
     wait_for_app(page)
     # Shown as text: what a reader sees is the hostile string itself.
     assert seen(heading) == f"Hub {hub} · {domain[:255]}"
-    assert email in seen(page.get_by_test_id("stCaptionContainer").filter(has_text="installed by"))
+    assert email in seen(page.get_by_test_id("stMarkdown").filter(has_text="installed by"))
     assert error in seen(page.get_by_test_id("stAlert").filter(has_text="Last error"))
     no_link_or_image_to(page, listener)
     screenshot(page, "hostile-details")
