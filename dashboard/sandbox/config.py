@@ -30,7 +30,7 @@ SCOPE_KINDS = ("required", "conditionally_required", "optional")
 class SandboxAccount:
     """A HubSpot account (portal) the app can be installed on.
 
-    ``tier`` uses the sandbox's tier language (see ``tiers.py`` and the README), e.g. ``"free"``,
+    ``tier`` uses the sandbox's tier language (see ``tiers.py`` and docs/sandbox.md), e.g. ``"free"``,
     ``"marketing-professional"``, ``"sales-starter+service-professional"`` or ``"enterprise"``.
     """
 
