@@ -21,8 +21,8 @@ from dashboard.context import build_context
 from dashboard.crypto import generate_key_entry
 from dashboard.export import connections_csv
 from dashboard.settings import load_settings
-from tests.cli_helpers import cli_env, run_cli
-from tests.lifecycle_helpers import ADMIN
+from tests.utils.cli import cli_env, run_cli
+from tests.utils.lifecycle import ADMIN
 
 _HUB_IDS = itertools.count(7_100_000)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -29,8 +29,8 @@ from dashboard.models import InstallLink, utcnow
 from dashboard.sandbox.oidc import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET
 from dashboard.settings import load_settings
 from tests.e2e.conftest import REPO, base_env, free_port, start_dashboard, start_server
-from tests.e2e.streamlit_ui import keyed, wait_for_app
-from tests.lifecycle_helpers import stats
+from tests.utils.browser import keyed, wait_for_app
+from tests.utils.lifecycle import stats
 
 pytestmark = pytest.mark.e2e
 

@@ -23,7 +23,7 @@ from playwright.sync_api import Page, expect
 
 from dashboard.sandbox.oidc import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET
 from tests.e2e.conftest import REPO, start_dashboard
-from tests.e2e.streamlit_ui import keyed, wait_for_app
+from tests.utils.browser import keyed, wait_for_app
 
 pytestmark = pytest.mark.e2e
 

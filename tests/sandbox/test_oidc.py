@@ -16,7 +16,7 @@ from joserfc.jwk import KeySet
 from dashboard.sandbox import SandboxServer
 from dashboard.sandbox.cli import build_parser, config_from_args
 from dashboard.sandbox.oidc import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_REDIRECT_URI, OidcConfig
-from tests.sandbox.helpers import query_of
+from tests.utils.sandbox_oauth import query_of
 
 BASIC = httpx.BasicAuth(OIDC_CLIENT_ID, OIDC_CLIENT_SECRET)
 
