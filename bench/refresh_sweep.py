@@ -39,7 +39,7 @@ from dashboard.context import build_context  # noqa: E402
 from dashboard.crypto import generate_key_entry  # noqa: E402
 from dashboard.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
-from tests.seeding import seed_portals  # noqa: E402
+from tests.utils.seeding import seed_portals  # noqa: E402
 
 
 def start_sandbox() -> tuple[subprocess.Popen[str], str]:

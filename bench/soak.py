@@ -36,7 +36,7 @@ from dashboard.crypto import generate_key_entry  # noqa: E402
 from dashboard.models import PortalStatus  # noqa: E402
 from dashboard.sandbox import SandboxConfig, SandboxServer  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
-from tests.seeding import seed_portals  # noqa: E402
+from tests.utils.seeding import seed_portals  # noqa: E402
 
 FAULTS = [
     {"error_rate": 0.3, "error_status": 429},

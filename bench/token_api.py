@@ -37,7 +37,7 @@ from dashboard.crypto import generate_key_entry  # noqa: E402
 from dashboard.sandbox import SandboxConfig, SandboxServer  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
 from tests.e2e.conftest import base_env, free_port, start_dashboard  # noqa: E402
-from tests.lifecycle_helpers import ADMIN, install_portal  # noqa: E402
+from tests.utils.lifecycle import ADMIN, install_portal  # noqa: E402
 
 
 def quantiles(samples: list[float]) -> tuple[float, float]:

@@ -64,8 +64,8 @@ def decide(*, sign_in_configured: bool, logged_in: bool, email: str | None, serv
                   f"listens on {server_address or 'all interfaces'} without sign-in")
         return AccessDecision(None, (
             f"This dashboard {opened}, so it shows no "
-            "data. Configure sign-in (an [auth] section in .streamlit/secrets.toml, see README 'Sign-in and "
-            "roles') or listen on 127.0.0.1 only (server.address in .streamlit/config.toml)."), no_sign_in=True)
+            "data. Configure sign-in (an [auth] section in .streamlit/secrets.toml, see docs/sign-in.md) "
+            "or listen on 127.0.0.1 only (server.address in .streamlit/config.toml)."), no_sign_in=True)
     if not logged_in:
         return AccessDecision(None, "Please sign in.")
     role = role_for(email, settings)

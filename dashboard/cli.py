@@ -142,6 +142,8 @@ def _connections(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int
     SQL listing as the Connections page; stderr names the ``--after`` for the next page."""
     filters = listing.Filters(search=args.search or "", statuses=(args.status,) if args.status else (),
                               scope=args.scope)
+    if args.csv or args.output:
+        return cli_pages.connections_csv(args, ctx, actor, filters)
     page = listing.list_page(ctx, actor=actor, filters=filters, sort="hub_id", limit=args.limit, after=args.after,
                              with_total=False)
     rows = page.rows
@@ -262,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--scope", help="only portals granted this scope")
     cp.add_argument("--limit", type=int, default=listing.MAX_LIMIT, help=f"rows per page (1-{listing.MAX_LIMIT})")
     cp.add_argument("--after", type=int, help="hub id: list the portals after it (the next page)")
+    cp.add_argument("--csv", action="store_true", help="every matching connection as the page's CSV export")
+    cp.add_argument("-o", "--output", metavar="FILE", help="write the CSV to FILE (implies --csv; - for stdout)")
     cp.set_defaults(handler=_connections)
 
     rp = sub.add_parser("refresh", help="refresh one portal or every due portal")

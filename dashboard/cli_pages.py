@@ -1,5 +1,5 @@
-"""``python -m dashboard scope-sets | scopes lint | token-info | audit``: what the Scope builder, Connections
-and Activity pages do, through the same services.
+"""``python -m dashboard scope-sets | scopes lint | token-info | audit | connections --csv``: what the Scope
+builder, Connections and Activity pages do, through the same services.
 
 Kept beside ``cli.py`` (which registers these parsers) so neither module passes ~300 lines. Scope sets
 travel as HubSpot's JSON (:func:`dashboard.scopes.to_hubspot_json`), the page can offer the same file.
@@ -14,11 +14,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from dashboard import activity, scope_lint, scope_sets, scopes
+from dashboard import activity, export, listing, scope_lint, scope_sets, scopes
 from dashboard import connections as conns
 from dashboard.actors import Actor
 from dashboard.context import AppContext
-from dashboard.errors import InputError
+from dashboard.errors import InputError, UsageError
 from dashboard.scopes import ScopeSet
 
 # The CLI reads a scope-set file whole; HubSpot's catalog as JSON is ~20 kB, so this is generous.
@@ -154,6 +154,29 @@ def _token_info(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
 
 
 # --- audit ---------------------------------------------------------------------------------------------
+
+def connections_csv(args: argparse.Namespace, ctx: AppContext, actor: Actor, filters: listing.Filters) -> int:
+    """Every matching connection as the Connections page's "Export CSV" file (same columns, formulas
+    neutralized), streamed a batch at a time. ``-o FILE`` is written beside FILE and renamed into place, so
+    a failed export never leaves half a file where the last good one was."""
+    if args.json:
+        raise UsageError("--csv and --json are exclusive")
+    rows = listing.iter_connections(ctx, actor=actor, filters=filters)
+    if not args.output or args.output == "-":
+        export.write_connections_csv(rows, sys.stdout)
+        return 0
+    target = Path(args.output)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as out:
+            count = export.write_connections_csv(rows, out)
+        partial.replace(target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise InputError(f"cannot write {target}: {exc.strerror or exc.__class__.__name__}") from exc
+    print(f"{count} connection(s) written to {target}", file=sys.stderr)
+    return 0
+
 
 def _when(text: str) -> datetime:
     """An ISO date or date-time; without an offset it is UTC (the Activity page's dates are UTC days)."""

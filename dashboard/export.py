@@ -60,13 +60,17 @@ def connections_csv_file(conns: Iterable[Connection]) -> BinaryIO:
     return cast(BinaryIO, spool)
 
 
-def write_connections_csv(conns: Iterable[Connection], out: TextIO) -> None:
+def write_connections_csv(conns: Iterable[Connection], out: TextIO) -> int:
+    """Write the header and one row per connection to ``out``; return the number of rows."""
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
+    count = 0
     for c in conns:
+        count += 1
         writer.writerow([_cell(v) for v in (
             c.hub_id, c.hub_domain, c.status, status_label(c.status), c.expires_at,
             c.last_refresh_at, c.last_refresh_result, c.last_error, c.consecutive_failures, c.granted_scopes,
             c.requested_scopes, c.requested_optional_scopes, c.missing_optional_scopes, c.installed_by,
             c.installed_at,
         )])
+    return count

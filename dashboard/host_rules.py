@@ -31,8 +31,8 @@ def is_loopback(address: str | None) -> bool:
 
 
 REFUSED = ("This dashboard runs without sign-in and answers only to a loopback address (127.0.0.1 or "
-           "localhost) on its own port. Configure sign-in to use it under another name (README: Sign-in "
-           "and roles).\n")
+           "localhost) on its own port. Configure sign-in to use it under another name (docs/sign-in.md)."
+           "\n")
 FOREIGN_ORIGIN = "Refused: the request comes from a page that is not this dashboard.\n"
 
 

@@ -48,7 +48,7 @@ def lease_ttl(ctx: AppContext) -> timedelta:
 
     Kept this short on purpose: a worker killed mid-refresh holds its portals until the lease runs out, and a
     refresh token HubSpot rotated for it comes back only if the next refresh (with the previous token) falls
-    within the rotation grace period (README, "Crash safety"). 45 s with the defaults.
+    within the rotation grace period (docs/proofs.md, "Crash safety"). 45 s with the defaults.
     """
     return lease_ttl_for(ctx.settings.dashboard_http_timeout_seconds, ctx.hubspot.retry)
 

@@ -75,7 +75,7 @@ else:
         st.success(f"Every stored token uses the primary key {status.primary_key_id}.")
 
 st.subheader("Token API keys")
-st.caption("Services get fresh tokens from /api/v1 with these keys (README 'Token API').")
+st.caption("Services get fresh tokens from /api/v1 with these keys (docs/operations.md, 'Token API').")
 api_keys_section(ctx, _actor)
 
 st.subheader("Sandbox")

@@ -1,6 +1,6 @@
 """Shared fixtures: a clean environment, a real SQLite file per test, the sandbox over loopback.
 
-PostgreSQL and Redis fixtures live in tests/backends.py; a test asks for them by name.
+PostgreSQL and Redis fixtures live in tests/utils/backends.py; a test asks for them by name.
 """
 
 from __future__ import annotations
@@ -17,14 +17,11 @@ import pytest
 
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
-from dashboard.hubspot.client import RetryPolicy
 from dashboard.sandbox import SandboxConfig, SandboxServer
 from dashboard.settings import Settings, load_settings
+from tests.utils.lifecycle import FAST_RETRY
 
-pytest_plugins = ["tests.backends"]
-
-# Fast retries in tests: the behaviour is the same, only the waits are shorter.
-FAST_RETRY = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.05)
+pytest_plugins = ["tests.utils.backends"]
 
 
 @pytest.fixture(autouse=True)
@@ -87,18 +84,6 @@ def ctx(settings: Settings, sandbox: SandboxServer) -> Iterator[AppContext]:
     context = build_context(settings, sandbox_url=sandbox.url, retry=FAST_RETRY)
     yield context
     context.close()
-
-
-def sandbox_post(sandbox: SandboxServer, path: str, body: dict[str, Any]) -> Any:
-    resp = httpx.post(f"{sandbox.url}{path}", json=body, timeout=10)
-    resp.raise_for_status()
-    return resp.json() if resp.content else None
-
-
-def sandbox_get(sandbox: SandboxServer, path: str) -> Any:
-    resp = httpx.get(f"{sandbox.url}{path}", timeout=10)
-    resp.raise_for_status()
-    return resp.json()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from dashboard.actors import ADMIN, OPERATOR, VIEWER, Actor
 from dashboard.errors import ConfigurationError, PermissionDeniedError
 from dashboard.guard import require
 from dashboard.scopes import ScopeSet
-from tests.lifecycle_helpers import install_portal
+from tests.utils.lifecycle import install_portal
 
 
 def _actions(ctx: Any, hub: int) -> dict[str, Callable[[Actor], object]]:

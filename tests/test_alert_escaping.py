@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from dashboard import alerts
 from dashboard.alerts import slack_escape
 from dashboard.context import build_context
-from tests.conftest import FAST_RETRY
+from tests.utils.lifecycle import FAST_RETRY
 
 HOSTILE = ["<!channel>", "<!here|here>", "<http://evil.example/|re-login here>", "<@U123>", "a&b<c>d",
            "&lt;!channel&gt;"]

@@ -20,7 +20,7 @@ from dashboard.crypto import generate_key_entry
 from dashboard.errors import ApiKeyError
 from dashboard.models import utcnow
 from dashboard.settings import load_settings
-from tests.lifecycle_helpers import ADMIN
+from tests.utils.lifecycle import ADMIN
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from tests.cli_helpers import REPO
+from tests.utils.cli import REPO
 
 SKIP_DIRS = {".venv", "__pycache__", "node_modules", ".git"}
 

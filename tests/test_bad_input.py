@@ -15,7 +15,7 @@ from dashboard.connections import Connection
 from dashboard.errors import DashboardError, InputError, ScopeError
 from dashboard.export import connections_csv
 from dashboard.scopes import ScopeSet
-from tests.lifecycle_helpers import ADMIN, control, install_portal
+from tests.utils.lifecycle import ADMIN, control, install_portal
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

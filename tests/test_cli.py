@@ -14,7 +14,7 @@ from sqlalchemy import inspect
 
 from dashboard import cli, db
 from dashboard.crypto import KeyRing, generate_key_entry
-from tests.cli_helpers import TEST_CLIENT, cli_env, run_cli
+from tests.utils.cli import TEST_CLIENT, cli_env, run_cli
 
 COMMANDS = ["db", "keys", "sandbox", "install", "links", "connections", "refresh", "revoke", "uninstall", "test",
             "audit", "scopes", "workers", "api-keys", "scope-sets", "token-info"]

@@ -13,7 +13,7 @@ import pytest
 
 from dashboard.crypto import generate_key_entry
 from dashboard.sandbox import SANDBOX_CLIENT_SECRET
-from tests.lifecycle_helpers import control, grant, sandbox_tokens, stats
+from tests.utils.lifecycle import control, grant, sandbox_tokens, stats
 
 
 @pytest.fixture

@@ -20,9 +20,8 @@ from dashboard.context import build_context
 from dashboard.crypto import generate_key_entry
 from dashboard.models import AuditEvent
 from dashboard.settings import load_settings
-from tests.cli_helpers import cli_env, run_cli
-from tests.conftest import FAST_RETRY
-from tests.lifecycle_helpers import install_portal, sandbox_tokens
+from tests.utils.cli import cli_env, run_cli
+from tests.utils.lifecycle import FAST_RETRY, install_portal, sandbox_tokens
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ latency, as a real server has it once sent). So these tests pin down what is ach
   strict rotation loses nothing;
 * rotation off (HubSpot's observed behaviour): the stored token is always the live one.
 
-Workers are forked from a zygote (tests/worker_zygote.py), so a trial costs a fork, not an interpreter
+Workers are forked from a zygote (tests/utils/worker_zygote.py), so a trial costs a fork, not an interpreter
 start. Each test prints its figures (run with ``-s``).
 """
 
@@ -45,11 +45,10 @@ from dashboard.crypto import generate_key_entry
 from dashboard.hubspot.client import RetryPolicy
 from dashboard.models import Portal, PortalStatus, utcnow
 from dashboard.settings import Settings, load_settings
-from tests.cli_helpers import cli_env
-from tests.conftest import FAST_RETRY
-from tests.lifecycle_helpers import ADMIN
-from tests.seeding import SEED_SCOPES, make_due, seed_portals
-from tests.worker_zygote import Zygote
+from tests.utils.cli import cli_env
+from tests.utils.lifecycle import ADMIN, FAST_RETRY
+from tests.utils.seeding import SEED_SCOPES, make_due, seed_portals
+from tests.utils.worker_zygote import Zygote
 
 PORTALS = 32
 LATENCY_MS = 100  # a realistic token endpoint; every sweep of 32 portals at concurrency 8 takes ~4 round trips

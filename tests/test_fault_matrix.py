@@ -13,8 +13,7 @@ import pytest
 from dashboard import connections, refresh, repository, vault
 from dashboard.context import AppContext, build_context
 from dashboard.models import PortalStatus, utcnow
-from tests.conftest import FAST_RETRY
-from tests.lifecycle_helpers import ADMIN, add_accounts, control, install_portal, sandbox_tokens, stats
+from tests.utils.lifecycle import ADMIN, FAST_RETRY, add_accounts, control, install_portal, sandbox_tokens, stats
 
 PORTALS = 6
 

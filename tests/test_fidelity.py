@@ -25,8 +25,7 @@ from dashboard.errors import (
     PermissionDeniedError,
 )
 from dashboard.models import PortalStatus, utcnow
-from tests.conftest import FAST_RETRY
-from tests.lifecycle_helpers import ADMIN, control, grant, install_portal, sandbox_tokens, stats
+from tests.utils.lifecycle import ADMIN, FAST_RETRY, control, grant, install_portal, sandbox_tokens, stats
 
 ACME, GLOBEX = 1000001, 1000002
 SCOPES = ("crm.objects.contacts.read", "oauth")

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from dashboard import db
 from dashboard.context import build_context
-from tests.conftest import FAST_RETRY
+from tests.utils.lifecycle import FAST_RETRY
 
 
 def mode(path: Path) -> int:

@@ -21,7 +21,7 @@ from dashboard.actors import VIEWER, Actor
 from dashboard.context import AppContext
 from dashboard.errors import PermissionDeniedError, StateError
 from dashboard.models import InstallAttempt, InstallLink, utcnow
-from tests.lifecycle_helpers import ADMIN, grant, stats
+from tests.utils.lifecycle import ADMIN, grant, stats
 
 SCOPES = ("oauth", "crm.objects.contacts.read")
 

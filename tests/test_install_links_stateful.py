@@ -28,7 +28,7 @@ from dashboard import install, install_links
 from dashboard.context import AppContext
 from dashboard.errors import AuthorizationDenied, InputError, StateError
 from dashboard.models import InstallLink, utcnow
-from tests.lifecycle_helpers import ADMIN, grant, stats
+from tests.utils.lifecycle import ADMIN, grant, stats
 
 
 @dataclass

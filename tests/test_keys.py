@@ -25,7 +25,7 @@ from dashboard import db, keys, repository, vault
 from dashboard.crypto import KeyRing, TokenCipher, generate_key_entry
 from dashboard.errors import CryptoError
 from dashboard.models import Portal, PortalStatus
-from tests.cli_helpers import TEST_CLIENT, cli_command, cli_env, run_cli
+from tests.utils.cli import TEST_CLIENT, cli_command, cli_env, run_cli
 
 OLD = generate_key_entry("old")
 NEW = generate_key_entry("new")

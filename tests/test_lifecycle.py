@@ -12,8 +12,7 @@ from dashboard import connections, install, refresh, repository, vault
 from dashboard.context import build_context
 from dashboard.errors import AuthorizationDenied, InputError, PortalRevokedError, StateError, TransientError
 from dashboard.models import PortalStatus, utcnow
-from tests.conftest import FAST_RETRY
-from tests.lifecycle_helpers import ADMIN, control, grant, install_portal, sandbox_tokens, stats
+from tests.utils.lifecycle import ADMIN, FAST_RETRY, control, grant, install_portal, sandbox_tokens, stats
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from dashboard.context import AppContext, build_context
 from dashboard.errors import InputError
 from dashboard.listing import Filters
 from dashboard.models import Portal, utcnow
-from tests.lifecycle_helpers import ADMIN
+from tests.utils.lifecycle import ADMIN
 
 SCOPES = ["oauth", "crm.objects.contacts.read", "crm.objects.contacts.write", "crm.objects.deals.read",
           "tickets", "files", "automation"]

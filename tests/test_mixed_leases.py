@@ -22,10 +22,9 @@ from dashboard.context import build_context
 from dashboard.crypto import generate_key_entry
 from dashboard.models import PortalStatus
 from dashboard.settings import load_settings
-from tests.cli_helpers import cli_command, cli_env
-from tests.conftest import FAST_RETRY
-from tests.lifecycle_helpers import control, sandbox_tokens, stats
-from tests.seeding import seed_portals
+from tests.utils.cli import cli_command, cli_env
+from tests.utils.lifecycle import FAST_RETRY, control, sandbox_tokens, stats
+from tests.utils.seeding import seed_portals
 
 PORTALS = 100
 LATENCY_MS = 250  # the Redis worker's sweep lasts ~3 s: long enough for the second worker to start

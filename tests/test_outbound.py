@@ -178,7 +178,7 @@ def test_the_cli_in_sandbox_mode_leaves_a_foreign_sandbox_alone(tmp_path: Any) -
     """As a new user meets it: another dashboard's sandbox holds the port; ours must not send installs there."""
     from dashboard.crypto import generate_key_entry
     from dashboard.hubspot.authorize import parse_authorize_url
-    from tests.cli_helpers import cli_env, run_cli
+    from tests.utils.cli import cli_env, run_cli
 
     with SandboxServer(SandboxConfig(redirect_uris=["http://localhost:9999/install"])).start() as foreign:
         port = foreign.url.rsplit(":", 1)[1]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from dashboard import install
 from dashboard.errors import DashboardError
-from tests.lifecycle_helpers import ADMIN, stats
+from tests.utils.lifecycle import ADMIN, stats
 
 PARAM_NAMES = st.sampled_from(["code", "state", "error", "error_description", "scope", "x", ""])
 VALUES = st.one_of(st.text(max_size=300), st.text(alphabet="abcdefABCDEF0123456789-_", min_size=0, max_size=64),

@@ -47,9 +47,8 @@ from dashboard.crypto import KeyRing, TokenCipher, generate_key_entry
 from dashboard.errors import DashboardError
 from dashboard.models import AuditEvent, InstallAttempt, Portal, PortalStatus, utcnow
 from dashboard.settings import load_settings
-from tests.conftest import FAST_RETRY
-from tests.lifecycle_helpers import ADMIN
-from tests.seeding import make_due, seed_portals
+from tests.utils.lifecycle import ADMIN, FAST_RETRY
+from tests.utils.seeding import make_due, seed_portals
 
 PASS_LIMIT_S = 30.0
 

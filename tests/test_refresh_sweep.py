@@ -11,8 +11,8 @@ import pytest
 from dashboard import install, refresh, repository, vault
 from dashboard.errors import InputError
 from dashboard.models import PortalStatus, utcnow
-from tests.lifecycle_helpers import ADMIN, stats
-from tests.seeding import make_due, seed_portals
+from tests.utils.lifecycle import ADMIN, stats
+from tests.utils.seeding import make_due, seed_portals
 
 
 def test_within_wider_than_the_leeway_is_honoured_under_the_lease(ctx: Any, sandbox: Any) -> None:

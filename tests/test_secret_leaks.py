@@ -18,8 +18,7 @@ from dashboard.context import build_context
 from dashboard.crypto import generate_key_entry
 from dashboard.errors import DashboardError
 from dashboard.models import utcnow
-from tests.conftest import FAST_RETRY
-from tests.lifecycle_helpers import ADMIN, control, install_portal, sandbox_tokens
+from tests.utils.lifecycle import ADMIN, FAST_RETRY, control, install_portal, sandbox_tokens
 
 
 def secrets_of(sandbox_url: str, key_entry: str, client_secret: str) -> list[str]:

@@ -33,8 +33,8 @@ from sqlalchemy import event
 from dashboard import journal, refresh, repository, vault
 from dashboard.context import AppContext, build_context
 from dashboard.errors import StorageError
-from tests.conftest import FAST_RETRY, sandbox_get, sandbox_post
-from tests.seeding import seed_portals
+from tests.utils.lifecycle import FAST_RETRY, sandbox_get, sandbox_post
+from tests.utils.seeding import seed_portals
 
 PORTALS = 20
 Fault = Callable[[AppContext, Path], Any]

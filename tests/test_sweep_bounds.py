@@ -17,9 +17,9 @@ from dashboard import refresh, repository
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
 from dashboard.models import PortalStatus
-from tests.cli_helpers import cli_env, run_cli
-from tests.conftest import FAST_RETRY, sandbox_get, sandbox_post
-from tests.seeding import seed_portals
+from tests.utils.cli import cli_env, run_cli
+from tests.utils.lifecycle import FAST_RETRY, sandbox_get, sandbox_post
+from tests.utils.seeding import seed_portals
 
 K1 = generate_key_entry("k1")
 K2 = generate_key_entry("k2")

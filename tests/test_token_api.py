@@ -18,8 +18,7 @@ from dashboard.errors import ApiKeyError, InputError, NotFoundError, PermissionD
 from dashboard.models import utcnow
 from dashboard.sandbox import SandboxServer
 from dashboard.token_api import RateLimiter, TokenApi
-from tests.conftest import FAST_RETRY, sandbox_post
-from tests.lifecycle_helpers import ADMIN, install_portal, stats
+from tests.utils.lifecycle import ADMIN, FAST_RETRY, install_portal, sandbox_post, stats
 
 
 @pytest.fixture

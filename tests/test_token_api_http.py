@@ -28,9 +28,9 @@ from dashboard import api_keys, repository
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
 from dashboard.settings import load_settings
-from tests.cli_helpers import cli_env, run_cli
 from tests.e2e.conftest import Server, base_env, free_port, start_dashboard, start_server
-from tests.lifecycle_helpers import ADMIN, add_accounts, install_portal, sandbox_tokens, stats
+from tests.utils.cli import cli_env, run_cli
+from tests.utils.lifecycle import ADMIN, add_accounts, install_portal, sandbox_tokens, stats
 
 pytestmark = pytest.mark.slow
 KEY_ENTRY = generate_key_entry("api1")

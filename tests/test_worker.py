@@ -16,9 +16,8 @@ from dashboard import worker
 from dashboard.context import AppContext
 from dashboard.models import utcnow
 from dashboard.sandbox import SandboxServer
-from tests.cli_helpers import cli_env, run_cli
-from tests.conftest import sandbox_post
-from tests.lifecycle_helpers import ADMIN, install_portal
+from tests.utils.cli import cli_env, run_cli
+from tests.utils.lifecycle import ADMIN, install_portal, sandbox_post
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """A local HTTP server that behaves like HubSpot's OAuth API, for tests, demos and benchmarks.
 
 It plays HubSpot, so it imports nothing else from ``dashboard``. Behaviour, defaults and every control are
-described in the README.
+described in docs/sandbox.md.
 
 Start one with ``SandboxServer(SandboxConfig()).start()`` (a context manager too); its ``url``, e.g.
 ``http://127.0.0.1:54321``, is both the API host and the authorize-page host.

@@ -11,7 +11,6 @@ from .config import SandboxConfig
 from .control_routes import ControlEndpoints
 from .install_routes import InstallEndpoints
 from .oauth_routes import OAuthEndpoints
-from .oidc_routes import OidcEndpoints
 from .state import SandboxState
 from .tiers import parse_tier
 
@@ -30,7 +29,6 @@ def build_app(config: SandboxConfig) -> tuple[Starlette, SandboxState]:
         *OAuthEndpoints(state).routes(),
         *ApiEndpoints(state).routes(),
         *ControlEndpoints(state).routes(),
-        *OidcEndpoints(state).routes(),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(ConditionsMiddleware, state=state)])
     return app, state

@@ -17,7 +17,6 @@ from .config import (
     load_app_scopes_file,
 )
 from .fidelity import REVOKE_DEAD_STATUSES, UNINSTALL_MODES
-from .oidc import DEFAULT_OIDC_USERS, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_REDIRECT_URI, OidcConfig, OidcUser
 from .server import SandboxServer
 
 DEFAULT_PORT = 8765
@@ -81,25 +80,6 @@ def build_parser(prog: str = "sandbox") -> argparse.ArgumentParser:
     parser.add_argument(
         "--latency-ms", type=int, default=0, help="latency added to every HubSpot endpoint (default: 0)"
     )
-    oidc = parser.add_argument_group("sign-in provider (OpenID Connect, for st.login)")
-    oidc.add_argument("--oidc-client-id", default=OIDC_CLIENT_ID, help=f"default: {OIDC_CLIENT_ID}")
-    oidc.add_argument("--oidc-client-secret", default=OIDC_CLIENT_SECRET, help="default: the published placeholder")
-    oidc.add_argument(
-        "--oidc-redirect-uri",
-        dest="oidc_redirect_uris",
-        action="extend",
-        nargs="+",
-        metavar="URI",
-        help=f"registered sign-in redirect URI, exact match; repeatable (default: {OIDC_REDIRECT_URI})",
-    )
-    oidc.add_argument(
-        "--oidc-user",
-        dest="oidc_users",
-        action="extend",
-        nargs="+",
-        metavar="EMAIL",
-        help=f"who may sign in; repeatable (default: {', '.join(DEFAULT_OIDC_USERS)})",
-    )
     return parser
 
 
@@ -123,12 +103,6 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         uninstall_mode=args.uninstall_mode,
         revoke_dead_token_status=args.revoke_dead_token_status,
         latency_ms=args.latency_ms,
-        oidc=OidcConfig(
-            client_id=args.oidc_client_id,
-            client_secret=args.oidc_client_secret,
-            redirect_uris=args.oidc_redirect_uris or [OIDC_REDIRECT_URI],
-            users=[OidcUser.from_json(e) for e in args.oidc_users or DEFAULT_OIDC_USERS],
-        ),
     )
 
 
@@ -139,8 +113,6 @@ def _print_banner(server: SandboxServer, config: SandboxConfig) -> None:
     print(f"  client id:     {config.client_id}", flush=True)
     print(f"  redirect URIs: {' '.join(config.redirect_uris)}", flush=True)
     print(f"  accounts:      {accounts}; {scopes}", flush=True)
-    print(f"  OIDC sign-in:  {server.url}/.well-known/openid-configuration (client id {config.oidc.client_id})",
-          flush=True)
     print("Press Ctrl-C to stop.", flush=True)
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import unknown_scopes
-from .oidc import OidcConfig
 
 SANDBOX_CLIENT_ID = "5a4db0c1-c11e-4a1d-8000-000000000001"
 """The sandbox app's client id (UUID-shaped like HubSpot's). Safe to print and to commit."""
@@ -30,7 +29,7 @@ SCOPE_KINDS = ("required", "conditionally_required", "optional")
 class SandboxAccount:
     """A HubSpot account (portal) the app can be installed on.
 
-    ``tier`` uses the sandbox's tier language (see ``tiers.py`` and the README), e.g. ``"free"``,
+    ``tier`` uses the sandbox's tier language (see ``tiers.py`` and docs/sandbox.md), e.g. ``"free"``,
     ``"marketing-professional"``, ``"sales-starter+service-professional"`` or ``"enterprise"``.
     """
 
@@ -141,8 +140,8 @@ class SandboxConfig:
     ``app_scopes`` is ``None`` for permissive settings (``oauth`` required, any catalog scope accepted in
     ``scope`` or ``optional_scope``), or a dict with ``required`` / ``conditionally_required`` / ``optional``
     lists for HubSpot's strict matching. ``port=0`` picks a free port. ``code_ttl`` may be fractional so
-    tests can expire a code quickly. ``oidc`` configures the sign-in provider (``oidc.py``), which plays the
-    dashboard's identity provider, not HubSpot.
+    tests can expire a code quickly. (The sign-in provider for offline ``st.login`` is test tooling:
+    ``devtools/oidc/``, not part of the sandbox.)
 
     Defaults follow HubSpot's documents (``fidelity.py``): no refresh-token rotation (HubSpot's refresh guide
     reuses the install's refresh token), token bodies as each version's guide shows them
@@ -168,4 +167,3 @@ class SandboxConfig:
     app_name: str = "HubSpot OAuth Dashboard (sandbox)"
     app_id: int = 4_200_001
     accounts: list[SandboxAccount] = field(default_factory=default_accounts)
-    oidc: OidcConfig = field(default_factory=OidcConfig)

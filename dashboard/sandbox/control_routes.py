@@ -1,4 +1,4 @@
-"""The ``/_sandbox/`` controls: JSON in, JSON out, for tests, scripts and benchmarks (the README).
+"""The ``/_sandbox/`` controls: JSON in, JSON out, for tests, scripts and benchmarks (docs/sandbox.md).
 
 Errors are ``{"error": code, "message": text}`` with a 4xx status. Controls are never slowed or faulted.
 """

@@ -17,7 +17,6 @@ from typing import Any
 
 from .config import AppScopes, SandboxAccount, SandboxConfig
 from .faults import FaultBook
-from .oidc import OidcState
 from .ratelimit import RateLimiter
 
 
@@ -187,7 +186,6 @@ class SandboxState:
         self.stats = Stats()
         self.faults = FaultBook()
         self.rate_limiter = RateLimiter()
-        self.oidc = OidcState(self.config.oidc)  # the sign-in provider: users back to the configured ones
         self.clock_offset = 0.0
         # Fault draws use their own generator so tests can seed it (POST /_sandbox/faults {"seed": n}).
         self.rng = random.Random()

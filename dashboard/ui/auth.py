@@ -18,7 +18,7 @@ from dashboard.ui.text import md
 
 SIGNED_OUT = "You signed out of this dashboard after this sign-in began; please sign in again."
 NO_SIGN_IN_BANNER = ("No sign-in: anyone who can reach this loopback port is admin; configure sign-in before "
-                     "listening elsewhere (README: Sign-in and roles).")
+                     "listening elsewhere (docs/sign-in.md).")
 
 
 def sign_in_configured() -> bool:

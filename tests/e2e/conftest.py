@@ -24,7 +24,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserType, Page, Playwright, sync_playwright
 
-from tests.e2e.streamlit_ui import wait_for_app
+from tests.utils.browser import wait_for_app
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -141,17 +141,35 @@ def signin_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def sandbox_url(tmp_path_factory: pytest.TempPathFactory, redirect_uri: str, signin_port: int) -> Iterator[str]:
-    """``python -m dashboard sandbox`` on a free port, registering the dashboard's redirect URI and, at its
-    OpenID provider, the sign-in dashboard's ``/oauth2callback``."""
+def sandbox_url(tmp_path_factory: pytest.TempPathFactory, redirect_uri: str) -> Iterator[str]:
+    """``python -m dashboard sandbox`` on a free port, registering the dashboard's redirect URI."""
     port = free_port()
     logs = tmp_path_factory.mktemp("e2e-logs")
     server = start_server(
-        [sys.executable, "-m", "dashboard", "sandbox", "--port", str(port), "--redirect-uri", redirect_uri,
-         "--oidc-redirect-uri", f"http://localhost:{signin_port}/oauth2callback"],
+        [sys.executable, "-m", "dashboard", "sandbox", "--port", str(port), "--redirect-uri", redirect_uri],
         url=f"http://127.0.0.1:{port}/_sandbox/stats", probe=lambda r: r.status_code == 200, env=base_env(),
         log=logs / "sandbox.log",
     )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def start_oidc(port: int, redirect_uri: str, log: Path) -> Server:
+    """``python -m devtools.oidc`` (the test OpenID provider) on ``port``, registering ``redirect_uri``."""
+    return start_server(
+        [sys.executable, "-m", "devtools.oidc", "--port", str(port), "--redirect-uri", redirect_uri],
+        url=f"http://127.0.0.1:{port}/.well-known/openid-configuration", probe=lambda r: r.status_code == 200,
+        env=base_env(), log=log, cwd=REPO)
+
+
+@pytest.fixture(scope="session")
+def oidc_url(tmp_path_factory: pytest.TempPathFactory, signin_port: int) -> Iterator[str]:
+    """The test OpenID provider, registering the sign-in dashboard's ``/oauth2callback``."""
+    port = free_port()
+    server = start_oidc(port, f"http://localhost:{signin_port}/oauth2callback",
+                        tmp_path_factory.mktemp("e2e-oidc") / "oidc.log")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

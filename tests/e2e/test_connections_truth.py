@@ -27,7 +27,7 @@ from dashboard.crypto import generate_key_entry
 from dashboard.models import Portal, utcnow
 from dashboard.settings import load_settings
 from tests.e2e.conftest import REPO, SCREENSHOTS, free_port, start_dashboard
-from tests.e2e.streamlit_ui import grid_cell, keyed, open_page, type_and_commit, wait_for_app
+from tests.utils.browser import grid_cell, keyed, open_page, type_and_commit, wait_for_app
 
 pytestmark = pytest.mark.e2e
 

@@ -24,8 +24,8 @@ from dashboard.context import build_context
 from dashboard.models import PortalStatus
 from dashboard.settings import load_settings
 from tests.e2e.conftest import Server, base_env, free_port, start_dashboard, start_server
-from tests.e2e.streamlit_ui import keyed, wait_for_app
-from tests.lifecycle_helpers import add_accounts, install_portal, sandbox_tokens, stats
+from tests.utils.browser import keyed, wait_for_app
+from tests.utils.lifecycle import add_accounts, install_portal, sandbox_tokens, stats
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TTL = 60

@@ -27,9 +27,9 @@ from dashboard.context import AppContext, build_context
 from dashboard.hubspot.authorize import parse_authorize_url
 from dashboard.settings import load_settings
 from tests.e2e.conftest import CHROMIUM_ARGS, free_port, start_dashboard
-from tests.e2e.streamlit_ui import keyed, open_page, wait_for_app
-from tests.lifecycle_helpers import ADMIN
-from tests.seeding import seed_portals
+from tests.utils.browser import keyed, open_page, wait_for_app
+from tests.utils.lifecycle import ADMIN
+from tests.utils.seeding import seed_portals
 
 pytestmark = pytest.mark.e2e
 

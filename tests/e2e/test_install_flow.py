@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from dashboard.sandbox import SANDBOX_CLIENT_SECRET
-from tests.e2e.streamlit_ui import choose, grid_cell, keyed, open_page, type_and_commit, wait_for_app
+from tests.utils.browser import choose, grid_cell, keyed, open_page, type_and_commit, wait_for_app
 
 pytestmark = pytest.mark.e2e
 

@@ -26,11 +26,11 @@ from dashboard import connections, install_links
 from dashboard.actors import Actor
 from dashboard.context import AppContext, build_context
 from dashboard.models import InstallLink, utcnow
-from dashboard.sandbox.oidc import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET
 from dashboard.settings import load_settings
-from tests.e2e.conftest import REPO, base_env, free_port, start_dashboard, start_server
-from tests.e2e.streamlit_ui import keyed, wait_for_app
-from tests.lifecycle_helpers import stats
+from devtools.oidc import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET
+from tests.e2e.conftest import REPO, base_env, free_port, start_dashboard, start_oidc, start_server
+from tests.utils.browser import keyed, wait_for_app
+from tests.utils.lifecycle import stats
 
 pytestmark = pytest.mark.e2e
 
@@ -49,11 +49,12 @@ class Rig:
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     work = tmp_path_factory.mktemp("e2e-links")
-    port, sandbox_port = free_port(), free_port()
+    port, sandbox_port, oidc_port = free_port(), free_port(), free_port()
     base = f"http://localhost:{port}"
+    oidc = start_oidc(oidc_port, f"{base}/oauth2callback", work / "oidc.log")
     sandbox = start_server(
         [sys.executable, "-m", "dashboard", "sandbox", "--port", str(sandbox_port), "--redirect-uri",
-         f"{base}/install", "--oidc-redirect-uri", f"{base}/oauth2callback"],
+         f"{base}/install"],
         url=f"http://127.0.0.1:{sandbox_port}/_sandbox/stats", probe=lambda r: r.status_code == 200,
         env=base_env(), log=work / "sandbox.log")
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
@@ -66,7 +67,8 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         f'cookie_secret = "{secrets.token_hex(32)}"\n'
         f'client_id = "{OIDC_CLIENT_ID}"\n'
         f'client_secret = "{OIDC_CLIENT_SECRET}"\n'
-        f'server_metadata_url = "{sandbox_url}/.well-known/openid-configuration"\n', encoding="utf-8")
+        f'server_metadata_url = "http://127.0.0.1:{oidc_port}/.well-known/openid-configuration"\n',
+        encoding="utf-8")
     server = start_dashboard(work=work, port=port, sandbox_url=sandbox_url, cwd=work,
                              env={"PYTHONPATH": str(REPO), "HUBSPOT_REDIRECT_URI": f"{base}/install", **ROLES})
     # The operator's side, on the dashboard's own database (and its sandbox-mode key file).
@@ -79,6 +81,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         ctx.close()
         server.stop()
         sandbox.stop()
+        oidc.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
-"""Sign-in end to end, offline: ``st.login`` in the real dashboard against the sandbox's OpenID provider.
+"""Sign-in end to end, offline: ``st.login`` in the real dashboard against the test OpenID provider
+(devtools/oidc).
 
 The dashboard runs from a temporary directory holding ``.streamlit/secrets.toml`` (an ``[auth]`` section
-pointing at the sandbox's discovery URL) and the shipped ``.streamlit/config.toml``; roles come from
+pointing at the provider's discovery URL) and the shipped ``.streamlit/config.toml``; roles come from
 DASHBOARD_ADMINS / DASHBOARD_VIEWERS. The browser uses ``http://localhost:<port>`` throughout, the host of the
 registered redirect URI, so Streamlit's auth cookies and the OAuth state cookie are sent back.
 
@@ -21,9 +22,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from dashboard.sandbox.oidc import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET
+from devtools.oidc import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET
 from tests.e2e.conftest import REPO, start_dashboard
-from tests.e2e.streamlit_ui import keyed, wait_for_app
+from tests.utils.browser import keyed, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -31,8 +32,9 @@ ROLES = {"DASHBOARD_ADMINS": "boss@example.com", "DASHBOARD_VIEWERS": "@example.
 
 
 @pytest.fixture(scope="module")
-def signin_url(tmp_path_factory: pytest.TempPathFactory, signin_port: int, sandbox_url: str) -> Iterator[str]:
-    """The dashboard with sign-in configured against the sandbox's OpenID provider; yields its base URL."""
+def signin_url(tmp_path_factory: pytest.TempPathFactory, signin_port: int, sandbox_url: str,
+               oidc_url: str) -> Iterator[str]:
+    """The dashboard with sign-in configured against the test OpenID provider; yields its base URL."""
     work = tmp_path_factory.mktemp("e2e-signin")
     settings = work / ".streamlit"
     settings.mkdir()
@@ -43,7 +45,7 @@ def signin_url(tmp_path_factory: pytest.TempPathFactory, signin_port: int, sandb
         f'cookie_secret = "{secrets.token_hex(32)}"\n'
         f'client_id = "{OIDC_CLIENT_ID}"\n'
         f'client_secret = "{OIDC_CLIENT_SECRET}"\n'
-        f'server_metadata_url = "{sandbox_url}/.well-known/openid-configuration"\n',
+        f'server_metadata_url = "{oidc_url}/.well-known/openid-configuration"\n',
         encoding="utf-8",
     )
     server = start_dashboard(work=work, port=signin_port, sandbox_url=sandbox_url, cwd=work,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.streamlit_ui import add_options, grid_cell, keyed, open_page, type_and_commit, wait_for_app
+from tests.utils.browser import add_options, grid_cell, keyed, open_page, type_and_commit, wait_for_app
 
 pytestmark = pytest.mark.e2e
 

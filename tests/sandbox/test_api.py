@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from .helpers import FREE_HUB, PRO_HUB, bearer, issue
+from tests.utils.sandbox_oauth import FREE_HUB, PRO_HUB, bearer, issue
 
 CONTACTS = ["oauth", "crm.objects.contacts.read"]
 

@@ -13,8 +13,7 @@ import time
 import httpx
 
 from dashboard.sandbox import SandboxServer
-
-from .helpers import CLIENT
+from tests.utils.sandbox_oauth import CLIENT
 
 CONCURRENT = 200
 LATENCY_MS = 100

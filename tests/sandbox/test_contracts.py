@@ -18,8 +18,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from tests.contracts.departures import KEYS
-
-from .helpers import CLIENT, exchange, get_code, install, refresh
+from tests.utils.sandbox_oauth import CLIENT, exchange, get_code, install, refresh
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
 SPECS = {

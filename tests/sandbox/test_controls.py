@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 
 from dashboard.sandbox import DEFAULT_REDIRECT_URI, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SandboxServer
-
-from .helpers import (
+from tests.utils.sandbox_oauth import (
     ENTERPRISE_HUB,
     FREE_HUB,
     PRO_HUB,

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from .helpers import FREE_HUB, bearer, install, issue, refresh
+from tests.utils.sandbox_oauth import FREE_HUB, bearer, install, issue, refresh
 
 
 def set_faults(http: httpx.Client, **rule: object) -> dict[str, object]:

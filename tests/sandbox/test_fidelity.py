@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from .helpers import CLIENT, FREE_HUB, PRO_HUB, bearer, exchange, get_code, install, issue, refresh
+from tests.utils.sandbox_oauth import CLIENT, FREE_HUB, PRO_HUB, bearer, exchange, get_code, install, issue, refresh
 
 UNINSTALL_PATHS = ("/appinstalls/v3/external-install", "/appinstalls/2026-03/external-install")
 

@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 from dashboard.sandbox import DEFAULT_REDIRECT_URI, SANDBOX_CLIENT_ID, SandboxServer
-
-from .helpers import ENTERPRISE_HUB, FREE_HUB, PRO_HUB, authorize_url, consent, exchange, query_of
+from tests.utils.sandbox_oauth import ENTERPRISE_HUB, FREE_HUB, PRO_HUB, authorize_url, consent, exchange, query_of
 
 
 class FormReader(HTMLParser):

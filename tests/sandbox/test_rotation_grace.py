@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from .helpers import CLIENT, issue, refresh
+from tests.utils.sandbox_oauth import CLIENT, issue, refresh
 
 
 @pytest.fixture(autouse=True)

@@ -25,8 +25,7 @@ from schemathesis import GenerationMode
 
 from dashboard.sandbox import DEFAULT_REDIRECT_URI, SandboxServer
 from tests.contracts.departures import KEYS, departure_for
-
-from .helpers import CLIENT, FREE_HUB, authorize_url, consent, query_of
+from tests.utils.sandbox_oauth import CLIENT, FREE_HUB, authorize_url, consent, query_of
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
 SPECS = {

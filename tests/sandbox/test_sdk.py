@@ -8,8 +8,7 @@ from hubspot import HubSpot
 from hubspot.oauth import ApiException
 
 from dashboard.sandbox import DEFAULT_REDIRECT_URI, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SandboxServer
-
-from .helpers import FREE_HUB, get_code
+from tests.utils.sandbox_oauth import FREE_HUB, get_code
 
 
 def test_sdk_full_token_lifecycle(http: httpx.Client, sb: SandboxServer) -> None:

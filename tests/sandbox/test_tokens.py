@@ -10,8 +10,7 @@ import httpx
 import pytest
 
 from dashboard.sandbox import DEFAULT_REDIRECT_URI, SANDBOX_CLIENT_ID, SandboxServer
-
-from .helpers import CLIENT, FREE_HUB, bearer, exchange, get_code, install, issue, refresh
+from tests.utils.sandbox_oauth import CLIENT, FREE_HUB, bearer, exchange, get_code, install, issue, refresh
 
 VERSIONS = ["v1", "v3", "2026-03"]
 REFRESH_FORMAT = re.compile(r"^na1-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

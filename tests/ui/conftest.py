@@ -19,8 +19,8 @@ from dashboard.install import InstallResult
 from dashboard.sandbox import SandboxServer
 from dashboard.settings import Settings
 from dashboard.ui.context import reset_context
-from tests.lifecycle_helpers import install_portal
-from tests.ui.helpers import ACME, APP, GATED_OPTIONAL, GLOBEX, INITECH, TIMEOUT
+from tests.utils.lifecycle import install_portal
+from tests.utils.pages import ACME, APP, GATED_OPTIONAL, GLOBEX, INITECH, TIMEOUT
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from dashboard.context import AppContext
 from dashboard.install import InstallResult
 from dashboard.models import utcnow
 from dashboard.sandbox import SandboxServer
-from tests.conftest import sandbox_post
-from tests.ui.helpers import ACME, GLOBEX, INITECH, frame_with, messages
+from tests.utils.lifecycle import sandbox_post
+from tests.utils.pages import ACME, GLOBEX, INITECH, frame_with, messages
 
 OpenPage = Callable[..., AppTest]
 ACTIVITY = "pages/activity.py"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from dashboard import scope_sets
-from tests.lifecycle_helpers import ADMIN
-from tests.ui.helpers import messages
+from tests.utils.lifecycle import ADMIN
+from tests.utils.pages import messages
 
 
 def test_scope_builder_bad_fields_show_errors_and_save_nothing(open_page: Any, ctx: Any) -> None:

@@ -13,9 +13,8 @@ from dashboard.install import InstallResult
 from dashboard.sandbox import SandboxServer
 from dashboard.ui.connection_details import REVOKE_TARGET_KEY
 from dashboard.ui.text import plain
-from tests.conftest import sandbox_get, sandbox_post
-from tests.lifecycle_helpers import ADMIN, grant
-from tests.ui.helpers import (
+from tests.utils.lifecycle import ADMIN, grant, sandbox_get, sandbox_post, sandbox_tokens
+from tests.utils.pages import (
     ACME,
     GATED_OPTIONAL,
     GLOBEX,
@@ -23,7 +22,6 @@ from tests.ui.helpers import (
     frame_with,
     messages,
     page_text,
-    sandbox_tokens,
     select_hubs,
     table,
 )
@@ -139,7 +137,7 @@ def test_details_scopes_metadata_and_test_connection_never_show_a_token(
     assert healthy and domain and f"(portal {domain})" in healthy[0]  # the portal's own domain, not app.hubspot.com
 
     text = page_text(at)
-    tokens = sandbox_tokens(sandbox)
+    tokens = [t["token"] for t in sandbox_tokens(sandbox.url)]
     assert tokens
     assert not [t for t in tokens if t in text]
 

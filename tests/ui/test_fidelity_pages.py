@@ -14,9 +14,8 @@ from dashboard.install import InstallResult
 from dashboard.sandbox import SandboxServer
 from dashboard.settings import Settings
 from dashboard.ui.uninstall_action import TARGET_KEY
-from tests.conftest import FAST_RETRY, sandbox_get, sandbox_post
-from tests.lifecycle_helpers import ADMIN, grant
-from tests.ui.helpers import ACME, GLOBEX, INITECH, messages, page_text, sandbox_tokens, select_hubs, table
+from tests.utils.lifecycle import ADMIN, FAST_RETRY, grant, sandbox_get, sandbox_post, sandbox_tokens
+from tests.utils.pages import ACME, GLOBEX, INITECH, messages, page_text, select_hubs, table
 
 OpenPage = Callable[..., AppTest]
 
@@ -49,7 +48,7 @@ def test_a_pending_install_finishes_from_the_page(open_page: OpenPage, ctx: AppC
     assert not any("not finished" in m for m in messages(at, "warning"))
     assert connections.get_connection(ctx, GLOBEX).granted_scopes == ("oauth",)
     text = page_text(at)
-    assert not [t for t in sandbox_tokens(sandbox) if t in text]
+    assert not [t["token"] for t in sandbox_tokens(sandbox.url) if t["token"] in text]
 
 
 def test_uninstall_from_account_needs_the_hub_id_typed(open_page: OpenPage, ctx: AppContext, sandbox: SandboxServer,

@@ -11,8 +11,8 @@ from dashboard import activity, connections, install, scope_sets
 from dashboard.context import AppContext
 from dashboard.sandbox import SandboxServer
 from dashboard.scopes import ScopeSet
-from tests.lifecycle_helpers import ADMIN, grant
-from tests.ui.helpers import GATED_OPTIONAL, GLOBEX, INITECH, frame_with, messages
+from tests.utils.lifecycle import ADMIN, grant
+from tests.utils.pages import GATED_OPTIONAL, GLOBEX, INITECH, frame_with, messages
 
 OpenPage = Callable[..., AppTest]
 INSTALL = "pages/install.py"

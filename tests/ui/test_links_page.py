@@ -11,9 +11,9 @@ from streamlit.testing.v1 import AppTest
 from dashboard import connections, install, install_links
 from dashboard.context import AppContext
 from dashboard.sandbox import SandboxServer
-from tests.lifecycle_helpers import ADMIN, grant
-from tests.ui.helpers import APP, INITECH, TIMEOUT, messages
 from tests.ui.test_sign_in import AUTH, ROLES
+from tests.utils.lifecycle import ADMIN, grant
+from tests.utils.pages import APP, INITECH, TIMEOUT, messages
 
 OpenPage = Callable[..., AppTest]
 INSTALL = "pages/install.py"

@@ -9,8 +9,8 @@ from dashboard import refresh
 from dashboard.context import AppContext
 from dashboard.install import InstallResult
 from dashboard.sandbox import SANDBOX_CLIENT_SECRET, SandboxServer
-from tests.lifecycle_helpers import ADMIN, control, sandbox_tokens
-from tests.ui.helpers import ACME, GLOBEX, INITECH, page_text, select_hubs
+from tests.utils.lifecycle import ADMIN, control, sandbox_tokens
+from tests.utils.pages import ACME, GLOBEX, INITECH, page_text, select_hubs
 
 PAGES = ["pages/install.py", "pages/scopes.py", "pages/activity.py", "pages/settings.py"]
 

@@ -13,7 +13,7 @@ from dashboard import repository
 from dashboard.context import AppContext
 from dashboard.install import InstallResult
 from dashboard.settings import Settings
-from tests.ui.helpers import GLOBEX, messages, page_text, select_hubs
+from tests.utils.pages import GLOBEX, messages, page_text, select_hubs
 
 OpenPage = Callable[..., AppTest]
 

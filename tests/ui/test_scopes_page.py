@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import scope_sets
 from dashboard.context import AppContext
 from dashboard.scopes import ScopeSet
-from tests.ui.helpers import frame_with, messages
+from tests.utils.pages import frame_with, messages
 
 OpenPage = Callable[..., AppTest]
 SCOPES = "pages/scopes.py"

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.crypto import generate_key_entry
 from dashboard.install import InstallResult
-from tests.ui.helpers import frame_with, messages, page_text
+from tests.utils.pages import frame_with, messages, page_text
 
 OpenPage = Callable[..., AppTest]
 SETTINGS = "pages/settings.py"

@@ -13,7 +13,7 @@ from dashboard import connections, repository
 from dashboard.context import AppContext
 from dashboard.install import InstallResult
 from dashboard.ui.auth import NO_SIGN_IN_BANNER
-from tests.ui.helpers import APP, GLOBEX, INITECH, TIMEOUT, messages, select_hubs, table
+from tests.utils.pages import APP, GLOBEX, INITECH, TIMEOUT, messages, select_hubs, table
 
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test-cookie-secret-0123456789",
         "client_id": "dashboard", "client_secret": "oidc-test-secret",

@@ -1,7 +1,7 @@
 """CLI worker processes in milliseconds: forked from a parent that has already imported the dashboard.
 
 A fresh interpreter spends ~0.7 s of CPU importing SQLAlchemy, pydantic and httpx; the crash-safety trials
-start (and SIGKILL) dozens of workers. The parent, ``python -m tests.worker_zygote``, imports
+start (and SIGKILL) dozens of workers. The parent, ``python -m tests.utils.worker_zygote``, imports
 ``dashboard.cli`` once and starts no thread, so forking it is safe. It reads one JSON request per line:
 
 * ``{"spawn": [argv...], "env": {...}, "cwd": "...", "log": "..."}`` forks a child that runs
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.cli_helpers import REPO, cli_env
+from tests.utils.cli import REPO, cli_env
 
 
 def _warm_up() -> None:
@@ -69,7 +69,7 @@ class Zygote:
     """The test's handle on a zygote process: ``spawn`` workers, ``kill`` and ``wait`` for them."""
 
     def __init__(self) -> None:
-        self._proc = subprocess.Popen([sys.executable, "-m", "tests.worker_zygote"], cwd=REPO, env=cli_env(),
+        self._proc = subprocess.Popen([sys.executable, "-m", "tests.utils.worker_zygote"], cwd=REPO, env=cli_env(),
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def _ask(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -1,12 +1,15 @@
 """A minimal OpenID Connect provider, so the dashboard's sign-in (``st.login``) runs end to end offline.
 
+Test and demo tooling, not part of the product (``python -m devtools.oidc``; the tests start it too).
+
 Authorization code flow only, as Streamlit's Authlib client uses it: discovery, an authorize page listing
 the sign-in users, a token endpoint (``client_secret_basic`` or ``client_secret_post``; PKCE S256 when the
 authorize request carried a challenge; single-use codes bound to client and redirect URI), RS256 ID tokens
 with the request's ``nonce``, and userinfo. The protocol is pure functions over :class:`OidcState`;
-``oidc_routes.py`` does the HTTP. Not HubSpot: this plays the team's identity provider (Google, Entra, ...).
+``routes.py`` does the HTTP. Not HubSpot: this plays the team's identity provider (Google, Entra, ...).
 
-Errors: :class:`~.errors.AuthorizeError` for a request the provider must not redirect (unknown client,
+Errors: :class:`~dashboard.sandbox.errors.AuthorizeError` (the sandbox's) for a request the provider must
+not redirect (unknown client,
 unregistered redirect URI), shown on its own page; :class:`OidcError` for everything else, redirected to
 the client from the authorize endpoint or answered as ``{"error", "error_description"}`` by the others.
 """
@@ -21,8 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
-from .errors import AuthorizeError
-from .oidc_keys import SigningKey, b64url, half_hash
+from dashboard.sandbox.errors import AuthorizeError
+
+from .keys import SigningKey, b64url, half_hash
 
 OIDC_CLIENT_ID = "dashboard"
 OIDC_CLIENT_SECRET = "sandbox-oidc-secret"  # noqa: S105 - a published placeholder for the local provider
@@ -141,7 +145,7 @@ class OidcAccess:
 
 
 class OidcState:
-    """What the provider remembers; part of the sandbox state, so ``/_sandbox/reset`` clears it."""
+    """What the provider remembers; ``/_oidc/reset`` clears it."""
 
     def __init__(self, config: OidcConfig) -> None:
         self.config = config

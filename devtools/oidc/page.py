@@ -1,4 +1,4 @@
-"""The sandbox OpenID provider's HTML: the sign-in page and its error page.
+"""The test OpenID provider's HTML: the sign-in page and its error page.
 
 Stable ids for browser tests: ``input#email`` and ``button#signin`` (type any listed email),
 ``#users`` with one ``button.user[data-email]`` per sign-in user (one click signs in), ``button#cancel``,
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .oidc import OidcUser
+from .protocol import OidcUser
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;background:#f3f4f6;color:#1f2937;margin:0}

@@ -17,7 +17,7 @@ import httpx
 from dashboard import install, repository
 from dashboard.context import AppContext
 from dashboard.models import utcnow
-from tests.lifecycle_helpers import ADMIN, add_accounts, install_portal
+from tests.utils.lifecycle import ADMIN, add_accounts, install_portal
 
 SEED_SCOPES = ("oauth", "crm.objects.contacts.read")
 

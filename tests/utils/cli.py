@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # Non-placeholder credentials: the CLI runs outside sandbox mode, so it neither starts nor finds a sandbox.
 TEST_CLIENT = {"HUBSPOT_CLIENT_ID": "cli-test-client", "HUBSPOT_CLIENT_SECRET": "cli-test-secret-0e4b7a"}

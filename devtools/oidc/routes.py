@@ -1,5 +1,5 @@
-"""HTTP for the sandbox OpenID provider (protocol in ``oidc.py``): discovery, JWKS, authorize, token, userinfo,
-and the ``/_sandbox/oidc/users`` control.
+"""HTTP for the test OpenID provider (protocol in ``protocol.py``): discovery, JWKS, authorize, token, userinfo,
+and the ``/_oidc/`` controls (``users``, ``clock``, ``reset``).
 
 The issuer is the URL the request came in on (``http://127.0.0.1:<port>``), so discovery and ID tokens agree
 for any client that uses one host. These routes are never slowed or faulted (``conditions.py``).
@@ -7,19 +7,25 @@ for any client that uses one host. These routes are never slowed or faulted (``c
 
 from __future__ import annotations
 
+import time
 from functools import cached_property
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .authorize import first_values
-from .bodies import form_fields, json_object
-from .errors import AuthorizeError
-from .oidc import (
+from dashboard.sandbox.authorize import first_values
+from dashboard.sandbox.bodies import form_fields, json_object
+from dashboard.sandbox.errors import AuthorizeError
+
+from .keys import SigningKey
+from .page import error_page, sign_in_page
+from .protocol import (
+    OidcConfig,
     OidcError,
     OidcRedirect,
     OidcRequest,
+    OidcState,
     OidcUser,
     authenticate,
     client_credentials,
@@ -30,19 +36,33 @@ from .oidc import (
     sign_in,
     userinfo,
 )
-from .oidc_keys import SigningKey
-from .oidc_page import error_page, sign_in_page
-from .state import SandboxState
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_USERS = 1000
 
 
-class OidcEndpoints:
-    """Handlers bound to one sandbox's state; the signing key is made on first use and kept for the server's
-    life (``/_sandbox/reset`` forgets codes and tokens, not the key, so clients' cached JWKS stay valid)."""
+class ProviderState:
+    """The provider's memory and its clock (``/_oidc/clock`` moves it, so tests expire codes and tokens)."""
 
-    def __init__(self, state: SandboxState) -> None:
+    def __init__(self, config: OidcConfig) -> None:
+        self.config = config
+        self.clock_offset = 0.0
+        self.oidc = OidcState(config)
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    def reset(self) -> None:
+        """Forget codes and tokens, restore the configured users and the real clock."""
+        self.clock_offset = 0.0
+        self.oidc = OidcState(self.config)
+
+
+class OidcEndpoints:
+    """Handlers bound to one provider's state; the signing key is made on first use and kept for the server's
+    life (``/_oidc/reset`` forgets codes and tokens, not the key, so clients' cached JWKS stay valid)."""
+
+    def __init__(self, state: ProviderState) -> None:
         self.state = state
 
     @cached_property
@@ -57,8 +77,10 @@ class OidcEndpoints:
             Route("/oidc/authorize", self.submit, methods=["POST"]),
             Route("/oidc/token", self.token, methods=["POST"]),
             Route("/oidc/userinfo", self.userinfo, methods=["GET", "POST"]),
-            Route("/_sandbox/oidc/users", self.get_users, methods=["GET"]),
-            Route("/_sandbox/oidc/users", self.set_users, methods=["POST"]),
+            Route("/_oidc/users", self.get_users, methods=["GET"]),
+            Route("/_oidc/users", self.set_users, methods=["POST"]),
+            Route("/_oidc/clock", self.clock, methods=["POST"]),
+            Route("/_oidc/reset", self.reset, methods=["POST"]),
         ]
 
     @staticmethod
@@ -70,7 +92,7 @@ class OidcEndpoints:
         headers = dict(NO_STORE)
         if error.status == 401:
             scheme = "Bearer" if error.error == "invalid_token" else "Basic"
-            headers["WWW-Authenticate"] = f'{scheme} realm="sandbox", error="{error.error}"'
+            headers["WWW-Authenticate"] = f'{scheme} realm="test-oidc", error="{error.error}"'
         return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
     async def metadata(self, request: Request) -> Response:
@@ -152,3 +174,18 @@ class OidcEndpoints:
             return JSONResponse({"error": "bad_request", "message": str(exc)}, status_code=400)
         self.state.oidc.users = list({u.email.lower(): u for u in users}.values())
         return await self.get_users(request)
+
+    async def clock(self, request: Request) -> Response:
+        """``{"advance": seconds}`` moves the provider's clock forward."""
+        try:
+            advance = (await json_object(request)).get("advance")
+            if isinstance(advance, bool) or not isinstance(advance, int | float) or advance < 0:
+                raise ValueError("'advance' must be a number of seconds, not negative")
+        except ValueError as exc:
+            return JSONResponse({"error": "bad_request", "message": str(exc)}, status_code=400)
+        self.state.clock_offset += float(advance)
+        return JSONResponse({"clock_offset": self.state.clock_offset})
+
+    async def reset(self, request: Request) -> Response:
+        self.state.reset()
+        return JSONResponse({})

@@ -1,4 +1,7 @@
-"""Helpers for driving installs through the sandbox, shared by lifecycle, CLI, UI and concurrency tests."""
+"""Helpers for driving installs through the sandbox, shared by lifecycle, CLI, UI and concurrency tests.
+
+``sandbox_tokens`` is the one way to list the tokens the sandbox issued (dicts with ``token``, ``hub_id``, ...).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,13 @@ import httpx
 from dashboard import install
 from dashboard.actors import Actor
 from dashboard.context import AppContext
+from dashboard.hubspot.client import RetryPolicy
+from dashboard.sandbox import SandboxServer
 
 ADMIN = Actor("tester@example.com", "admin")
+
+# Fast retries in tests: the behaviour is the same, only the waits are shorter.
+FAST_RETRY = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.05)
 
 
 def grant(sandbox_url: str, authorize_url: str, *, account_id: int | None = None,
@@ -62,3 +70,15 @@ def control(sandbox_url: str, path: str, body: dict[str, Any]) -> Any:
     resp = httpx.post(f"{sandbox_url}/_sandbox/{path}", json=body, timeout=10)
     resp.raise_for_status()
     return resp.json() if resp.content else None
+
+
+def sandbox_post(sandbox: SandboxServer, path: str, body: dict[str, Any]) -> Any:
+    resp = httpx.post(f"{sandbox.url}{path}", json=body, timeout=10)
+    resp.raise_for_status()
+    return resp.json() if resp.content else None
+
+
+def sandbox_get(sandbox: SandboxServer, path: str) -> Any:
+    resp = httpx.get(f"{sandbox.url}{path}", timeout=10)
+    resp.raise_for_status()
+    return resp.json()

@@ -1,11 +1,13 @@
-"""The sandbox's OpenID Connect provider: discovery, the code flow with PKCE, ID tokens checked with an
-independent JOSE library (joserfc, which Authlib uses), and every refusal a client may meet."""
+"""The test OpenID Connect provider (devtools/oidc, not the product): discovery, the code flow with PKCE,
+ID tokens checked with an independent JOSE library (joserfc, which Authlib uses), and every refusal a client
+may meet."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,12 +15,30 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from dashboard.sandbox import SandboxServer
-from dashboard.sandbox.cli import build_parser, config_from_args
-from dashboard.sandbox.oidc import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_REDIRECT_URI, OidcConfig
-from tests.sandbox.helpers import query_of
+from devtools.oidc import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_REDIRECT_URI, OidcConfig, OidcServer
+from devtools.oidc.__main__ import build_parser, config_from_args
+from tests.utils.sandbox_oauth import query_of
 
 BASIC = httpx.BasicAuth(OIDC_CLIENT_ID, OIDC_CLIENT_SECRET)
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[OidcServer]:
+    with OidcServer() as server:
+        yield server
+
+
+@pytest.fixture
+def sb(idp: OidcServer) -> OidcServer:
+    """The module's provider, reset: no codes or tokens, the configured users, the real clock."""
+    httpx.post(f"{idp.url}/_oidc/reset", timeout=10).raise_for_status()
+    return idp
+
+
+@pytest.fixture
+def http(sb: OidcServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sb.url, timeout=10) as client:
+        yield client
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -60,7 +80,7 @@ def verified_claims(http: httpx.Client, id_token: str) -> dict[str, Any]:
     return dict(decoded.claims)
 
 
-def test_discovery_describes_the_provider(http: httpx.Client, sb: SandboxServer) -> None:
+def test_discovery_describes_the_provider(http: httpx.Client, sb: OidcServer) -> None:
     meta = http.get("/.well-known/openid-configuration").json()
     assert meta["issuer"] == sb.url
     assert meta["authorization_endpoint"] == f"{sb.url}/oidc/authorize"
@@ -89,7 +109,7 @@ def test_authorize_page_lists_the_sign_in_users(http: httpx.Client) -> None:
     assert 'id="email"' in email_form and 'class="user"' not in email_form
 
 
-def test_code_flow_with_pkce_gives_a_verifiable_id_token_and_userinfo(http: httpx.Client, sb: SandboxServer) -> None:
+def test_code_flow_with_pkce_gives_a_verifiable_id_token_and_userinfo(http: httpx.Client, sb: OidcServer) -> None:
     verifier, challenge = pkce_pair()
     query = sign_in(http, code_challenge=challenge, code_challenge_method="S256")
     assert query["state"] == "st-123"
@@ -213,29 +233,29 @@ def test_other_bad_token_requests(http: httpx.Client, form: dict[str, str]) -> N
     assert resp.json()["error"] == ("unsupported_grant_type" if "grant_type" in form else "invalid_grant")
 
 
-def test_codes_and_access_tokens_expire_on_the_sandbox_clock(http: httpx.Client) -> None:
+def test_codes_and_access_tokens_expire_on_the_providers_clock(http: httpx.Client) -> None:
     code = sign_in(http)["code"]
     access = token(http, sign_in(http)["code"]).json()["access_token"]
-    http.post("/_sandbox/clock", json={"advance": 3600}).raise_for_status()
+    http.post("/_oidc/clock", json={"advance": 3600}).raise_for_status()
     assert token(http, code).json()["error"] == "invalid_grant"
     assert http.get("/oidc/userinfo", headers={"authorization": f"Bearer {access}"}).status_code == 401
 
 
 def test_the_users_control_replaces_who_may_sign_in_until_reset(http: httpx.Client) -> None:
-    resp = http.post("/_sandbox/oidc/users", json={"users": ["zoe@example.com", {"email": "yan@x.org", "name": "Y"}]})
+    resp = http.post("/_oidc/users", json={"users": ["zoe@example.com", {"email": "yan@x.org", "name": "Y"}]})
     assert [(u["email"], u["name"]) for u in resp.json()["users"]] == [("zoe@example.com", "Zoe"), ("yan@x.org", "Y")]
     assert 'data-email="zoe@example.com"' in http.get("/oidc/authorize", params=authorize_params()).text
     refused = http.post("/oidc/authorize", params=authorize_params(), data={"user": "ana@example.com"})
     assert refused.status_code == 400
     for bad in ({"users": "zoe@example.com"}, {"users": ["not-an-email"]}, {"users": [{"name": "x"}]}, {}):
-        assert http.post("/_sandbox/oidc/users", json=bad).status_code == 400
-    http.post("/_sandbox/reset").raise_for_status()
-    assert len(http.get("/_sandbox/oidc/users").json()["users"]) == 4
+        assert http.post("/_oidc/users", json=bad).status_code == 400
+    http.post("/_oidc/reset").raise_for_status()
+    assert len(http.get("/_oidc/users").json()["users"]) == 4
 
 
-def test_client_and_redirect_uris_are_configurable(make_sandbox: Any) -> None:
-    sb = make_sandbox(oidc=OidcConfig(client_id="c1", client_secret="s1", redirect_uris=["http://localhost:9/cb"]))
-    with httpx.Client(base_url=sb.url) as http:
+def test_client_and_redirect_uris_are_configurable() -> None:
+    config = OidcConfig(client_id="c1", client_secret="s1", redirect_uris=["http://localhost:9/cb"])
+    with OidcServer(config) as sb, httpx.Client(base_url=sb.url) as http:
         resp = http.post("/oidc/authorize", data={"user": "ana@example.com"}, params=authorize_params(
             client_id="c1", redirect_uri="http://localhost:9/cb"))
         code = query_of(resp.headers["location"])["code"]
@@ -245,11 +265,11 @@ def test_client_and_redirect_uris_are_configurable(make_sandbox: Any) -> None:
 
 
 def test_the_cli_configures_the_provider() -> None:
-    args = build_parser().parse_args(["--oidc-redirect-uri", "http://localhost:1234/oauth2callback",
-                                      "--oidc-user", "a@example.com", "b@example.com", "--oidc-client-id", "x"])
-    oidc = config_from_args(args).oidc
+    args = build_parser().parse_args(["--redirect-uri", "http://localhost:1234/oauth2callback",
+                                      "--user", "a@example.com", "b@example.com", "--client-id", "x"])
+    oidc = config_from_args(args)
     assert oidc.redirect_uris == ["http://localhost:1234/oauth2callback"] and oidc.client_id == "x"
     assert [u.email for u in oidc.users] == ["a@example.com", "b@example.com"]
-    assert config_from_args(build_parser().parse_args([])).oidc == OidcConfig()
+    assert config_from_args(build_parser().parse_args([])) == OidcConfig()
     with pytest.raises(ValueError, match="not an email"):
-        config_from_args(build_parser().parse_args(["--oidc-user", "nobody"]))
+        config_from_args(build_parser().parse_args(["--user", "nobody"]))

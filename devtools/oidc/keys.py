@@ -1,6 +1,6 @@
-"""The sandbox OpenID provider's signing key: an RSA key made at start, published as a JWK, signing RS256 JWTs.
+"""The test OpenID provider's signing key: an RSA key made at start, published as a JWK, signing RS256 JWTs.
 
-Built on ``cryptography`` alone (already a runtime dependency), so the sandbox needs no JOSE library and the
+Built on ``cryptography`` alone (already a runtime dependency), so the provider needs no JOSE library and the
 tests can check its tokens with an independent one (joserfc, which Authlib uses).
 """
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from dashboard.sandbox import SandboxServer
 from dashboard.ui.connections_table import TABLE_KEY
 from dashboard.ui.text import plain
 
@@ -66,6 +64,3 @@ def messages(at: AppTest, kind: str) -> list[str]:
     return found
 
 
-def sandbox_tokens(sandbox: SandboxServer, hub_id: int | None = None) -> list[str]:
-    url = f"{sandbox.url}/_sandbox/tokens" + (f"?hub_id={hub_id}" if hub_id else "")
-    return [t["token"] for t in httpx.get(url, timeout=10).json()["tokens"]]

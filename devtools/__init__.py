@@ -1,0 +1,1 @@
+"""Test and demo tooling that is not part of the product (``dashboard`` never imports it)."""
