@@ -46,5 +46,3 @@ def cli_actor(explicit: str | None = None) -> Actor:
         user = "unknown"
     return Actor(f"cli:{user}", ADMIN)
 
-
-SYSTEM = Actor("system:refresh-worker", ADMIN)

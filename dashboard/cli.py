@@ -84,10 +84,7 @@ def _keys_status(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int
 
 
 def _keys_rotate(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
-    from dashboard.guard import require
-
-    require(ctx.engine, actor, "keys", action="keys.rotate")
-    res = keys.rotate_keys(ctx.engine, ctx.cipher, actor=actor.name, batch_size=args.batch_size,
+    res = keys.rotate_keys(ctx.engine, ctx.cipher, actor=actor, batch_size=args.batch_size,
                            on_batch=lambda n: print(f"rotated {n} rows", file=sys.stderr))
     for row in res.unreadable:
         print(f"could not read {row.describe()}; left as it is", file=sys.stderr)
@@ -185,7 +182,7 @@ def _refresh(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
         within = timedelta(seconds=args.within) if args.within is not None else None
         stop = threading.Event()
         loop = RefreshWorker(ctx, kind="cli", interval=args.interval, concurrency=args.concurrency,
-                             within=within, actor=actor, on_pass=report)
+                             within=within, on_pass=report)  # audited as worker:cli:<host>:<pid>:<id>
         with _stop_on_sigterm(stop):
             last = loop.run(stop, once=not args.loop)  # --loop survives database errors with backoff
         return 1 if last.error or last.failures else 0

@@ -16,9 +16,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from dashboard import audit, repository, vault
+from dashboard.actors import Actor
 from dashboard.crypto import TokenCipher
 from dashboard.db import storage_errors
 from dashboard.errors import CryptoError, InputError, KeyNotFoundError
+from dashboard.guard import require
 from dashboard.models import Portal, utcnow
 
 
@@ -97,7 +99,7 @@ def check_primary_key(engine: Engine, cipher: TokenCipher) -> None:
 
 
 def rotate_keys(
-    engine: Engine, cipher: TokenCipher, *, actor: str, batch_size: int = 100,
+    engine: Engine, cipher: TokenCipher, *, actor: Actor, batch_size: int = 100,
     on_batch: Callable[[int], None] | None = None,
 ) -> RotationResult:
     """Re-encrypt every row to the primary key.
@@ -105,6 +107,7 @@ def rotate_keys(
     A wrong primary key is refused before any write. Rows that cannot be read (key missing, ciphertext
     damaged) are skipped and returned in ``unreadable``; the run pages past them by hub id, so it ends.
     """
+    require(engine, actor, "keys", action="keys.rotate")
     if batch_size < 1:
         raise InputError("batch size must be at least 1")
     check_primary_key(engine, cipher)
@@ -137,7 +140,7 @@ def rotate_keys(
             on_batch(rotated)
     status = key_status(engine, cipher)
     with storage_errors(), Session(engine) as session:
-        audit.record(session, actor=actor, action="keys.rotate", outcome="failure" if unreadable else "success",
+        audit.record(session, actor=actor.name, action="keys.rotate", outcome="failure" if unreadable else "success",
                      detail=f"rotated={rotated} to key {primary}; remaining={status.rows_to_rotate}; "
                      f"unreadable={len(unreadable)}")
         session.commit()

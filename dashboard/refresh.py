@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dashboard import alerts, journal, repository, vault
-from dashboard.actors import SYSTEM, Actor
+from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import (
     CryptoError,
@@ -68,7 +68,7 @@ def _refreshed_recently(portal: Portal, now: datetime) -> bool:
         portal.last_refresh_at > now - MIN_TOKEN_AGE
 
 
-def refresh_portal(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM, force: bool = False,
+def refresh_portal(ctx: AppContext, hub_id: int, *, actor: Actor, force: bool = False,
                    automatic: bool = False, within: timedelta | None = None) -> RefreshOutcome:
     """Refresh one portal. ``force`` refreshes even a fresh token; ``automatic`` is the worker's call.
 
@@ -160,7 +160,7 @@ def _grant_and_store(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor
 
 
 def refresh_due(ctx: AppContext, *, within: timedelta | None = None, concurrency: int = 8,
-                actor: Actor = SYSTEM, limit: int | None = None,
+                actor: Actor, limit: int | None = None,
                 stop: threading.Event | None = None) -> list[RefreshOutcome]:
     """Refresh every portal expiring within ``within`` (default: the leeway), ``concurrency`` at a time.
 
@@ -266,7 +266,7 @@ def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, worke
                 queue.clear()  # the database refused a store: the rest waits for the next pass
 
 
-def get_access_token(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> str:
+def get_access_token(ctx: AppContext, hub_id: int, *, actor: Actor) -> str:
     """A valid access token for ``hub_id``, refreshed first when it expires within the leeway."""
     leeway = timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds)
     with ctx.session() as session:
