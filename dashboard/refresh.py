@@ -16,7 +16,6 @@ import uuid
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
-from typing import Any
 
 from dashboard import alerts, journal, repository, vault
 from dashboard.actors import Actor
@@ -32,7 +31,7 @@ from dashboard.errors import (
 )
 from dashboard.guard import require
 from dashboard.hubspot.client import RetryPolicy
-from dashboard.models import Portal, PortalStatus, utcnow
+from dashboard.models import Portal, PortalStatus, PortalUpdate, utcnow
 from dashboard.refresh_store import Lease, record_failure, release, store_tokens
 from dashboard.refresh_store import RefreshOutcome as RefreshOutcome
 from dashboard.refresh_store import backoff_for as backoff_for
@@ -135,7 +134,7 @@ def _grant_and_store(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor
         return record_failure(ctx, portal, lease, actor, exc, reauth=False)
     now = utcnow()
     new_pair = vault.TokenPair(resp.access_token, resp.refresh_token or tokens.refresh_token)
-    values: dict[str, Any] = {
+    values: PortalUpdate = {
         **vault.seal(ctx.cipher, hub_id, new_pair),
         "expires_at": now + timedelta(seconds=resp.expires_in), "last_refresh_at": now,
         "last_refresh_result": "success", "last_error": None, "consecutive_failures": 0,

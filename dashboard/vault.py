@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
 
 from dashboard.crypto import TokenCipher, associated_data
 from dashboard.errors import CryptoError
-from dashboard.models import Portal
+from dashboard.models import Portal, PortalUpdate
 
 ACCESS = "access_token"
 REFRESH = "refresh_token"
@@ -34,7 +33,7 @@ class TokenPair:
         return f"TokenPair(access=…{fingerprint(self.access_token)}, refresh=…)"
 
 
-def seal(cipher: TokenCipher, hub_id: int, tokens: TokenPair) -> dict[str, Any]:
+def seal(cipher: TokenCipher, hub_id: int, tokens: TokenPair) -> PortalUpdate:
     """Column values for a portal row holding ``tokens``."""
     key_id, access_ct = cipher.encrypt(tokens.access_token, aad=associated_data(hub_id, ACCESS))
     _, refresh_ct = cipher.encrypt(tokens.refresh_token, aad=associated_data(hub_id, REFRESH))
@@ -56,4 +55,4 @@ def open_tokens(cipher: TokenCipher, portal: Portal) -> TokenPair:
     )
 
 
-ERASED: dict[str, Any] = {"access_token_ct": None, "refresh_token_ct": None, "key_id": None}
+ERASED: PortalUpdate = {"access_token_ct": None, "refresh_token_ct": None, "key_id": None}
