@@ -1,10 +1,12 @@
 """SQLModel tables: portals (and their granted scopes), install attempts, pending installs, audit events,
 saved scope sets, worker heartbeats, API keys, sendable links, sign-outs.
 
-Naming follows the full-stack FastAPI template: ``XBase`` holds shared fields, ``X`` is the table,
-``XPublic`` is what leaves the core (never token material). Scope lists are stored space-joined, the
-same form HubSpot uses on the wire, so a scope filter is a plain ``LIKE``. All times are timezone-aware
-UTC; :class:`UTCDateTime` restores the zone that SQLite drops.
+Naming follows the full-stack FastAPI template where it applies: ``PortalBase`` holds the portal's
+non-secret fields, ``Portal`` is the table. There are no ``XPublic`` models: what leaves the core is a
+plain dataclass built by its service (``connections.Connection``, ``install_links.LinkPublic``, ...), never
+token material; :class:`PortalUpdate` lists the columns a repository update may set. Scope lists are
+stored space-joined, the same form HubSpot uses on the wire, so a scope filter is a plain ``LIKE``. All
+times are timezone-aware UTC; :class:`UTCDateTime` restores the zone that SQLite drops.
 """
 
 from __future__ import annotations

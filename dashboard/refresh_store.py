@@ -14,6 +14,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal, get_args
 
 from dashboard import alerts, audit, journal, repository
 from dashboard.actors import Actor
@@ -27,12 +28,19 @@ STORE_WAITS = (0.25, 0.5, 1.0, 2.0)  # seconds between store attempts, while the
 KEY_PROBLEMS = ("key_missing", "undecryptable")
 
 
+# A Literal, not an Enum: outcomes are compared with plain strings everywhere and mypy catches a misspelt one.
+RefreshResult = Literal["refreshed", "journaled", "fresh", "busy", "conflict", "failed", "needs_reauth", "skipped",
+                        "stopped"]
+REFRESH_RESULTS: tuple[RefreshResult, ...] = get_args(RefreshResult)
+
+
 @dataclass(frozen=True)
 class RefreshOutcome:
-    """What happened to one portal: refreshed, journaled, fresh, busy, conflict, failed, needs_reauth, skipped."""
+    """What happened to one portal: refreshed, journaled, fresh, busy, conflict, failed, needs_reauth, skipped,
+    stopped (a sweep asked to stop before reaching it)."""
 
     hub_id: int
-    result: str
+    result: RefreshResult
     expires_at: datetime | None = None
     message: str = ""
 
@@ -147,7 +155,7 @@ def record_failure(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, 
     if not written:
         return RefreshOutcome(portal.hub_id, "conflict", message="another process refreshed this portal meanwhile")
     _alert(ctx, portal, kind, description, failures, reauth=reauth)
-    result = "needs_reauth" if reauth else "failed"
+    result: RefreshResult = "needs_reauth" if reauth else "failed"
     return RefreshOutcome(portal.hub_id, result, portal.expires_at, description)
 
 
