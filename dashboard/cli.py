@@ -24,7 +24,6 @@ from dashboard.actors import Actor, cli_actor
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
 from dashboard.errors import ConfigurationError, DashboardError, InputError, UsageError
-from dashboard.hubspot.authorize import build_authorize_url
 from dashboard.scopes import ScopeSet
 from dashboard.settings import load_settings
 
@@ -207,9 +206,7 @@ def _test(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
 
 def _scopes_url(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     s = ScopeSet.from_lists(required=_flatten(args.scope), optional=_flatten(args.optional_scope))
-    print(build_authorize_url(app_base_url=ctx.app.app_base_url, client_id=ctx.app.client_id,
-                              redirect_uri=ctx.app.redirect_uri, scopes=s.scope_param(),
-                              optional_scopes=s.optional_param(), state=args.state, account_id=args.account_id))
+    print(ctx.authorize_url(s, state=args.state, account_id=args.account_id))
     return 0
 
 
