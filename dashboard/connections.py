@@ -145,9 +145,7 @@ def token_metadata(ctx: AppContext, hub_id: int, *, actor: Actor) -> TokenInfo:
     """Introspection of the stored access token, on demand. Returns metadata, never the token."""
     require(ctx.engine, actor, "view", action="token.introspect", hub_id=hub_id)
     with ctx.session() as session:
-        portal = repository.get_portal(session=session, hub_id=hub_id)
-    if portal is None:
-        raise NotFoundError(f"no connected portal with hub id {hub_id}")
+        portal = repository.portal_or_not_found(session=session, hub_id=hub_id)
     return ctx.hubspot.introspect(vault.open_tokens(ctx.cipher, portal).access_token)
 
 
@@ -155,9 +153,7 @@ def revoke(ctx: AppContext, hub_id: int, *, actor: Actor, local_only: bool = Fal
     """Revoke at HubSpot, then erase the ciphertexts. If HubSpot fails, nothing local changes."""
     require(ctx.engine, actor, "revoke", action="revoke", hub_id=hub_id)
     with ctx.session() as session:
-        portal = repository.get_portal(session=session, hub_id=hub_id)
-    if portal is None:
-        raise NotFoundError(f"no connected portal with hub id {hub_id}")
+        portal = repository.portal_or_not_found(session=session, hub_id=hub_id)
     already_dead = False
     if not local_only and portal.refresh_token_ct is not None:
         try:

@@ -24,7 +24,6 @@ from dashboard.errors import (
     CryptoError,
     DashboardError,
     InvalidGrantError,
-    NotFoundError,
     PortalRevokedError,
     StorageError,
     TransientError,
@@ -81,8 +80,7 @@ def refresh_portal(ctx: AppContext, hub_id: int, *, actor: Actor, force: bool = 
     ttl = lease_ttl(ctx)
     if not ctx.leases.acquire(hub_id, owner, ttl):
         with ctx.session() as session:  # a database lease cannot be taken on a missing row
-            if repository.get_portal(session=session, hub_id=hub_id) is None:
-                raise NotFoundError(f"no connected portal with hub id {hub_id}")
+            repository.portal_or_not_found(session=session, hub_id=hub_id)
         return RefreshOutcome(hub_id, "busy", message="another process is refreshing this portal right now")
     lease = Lease(hub_id, owner, ctx.leases.in_row, deadline=time.monotonic() + ttl.total_seconds())
     try:
@@ -98,9 +96,7 @@ def _refresh_under_lease(ctx: AppContext, lease: Lease, *, actor: Actor, force: 
     if within is not None:
         leeway = max(leeway, within)
     with ctx.session() as session:
-        portal = repository.get_portal(session=session, hub_id=hub_id)
-    if portal is None:
-        raise NotFoundError(f"no connected portal with hub id {hub_id}")
+        portal = repository.portal_or_not_found(session=session, hub_id=hub_id)
     if portal.status == PortalStatus.REVOKED or portal.refresh_token_ct is None:
         return RefreshOutcome(hub_id, "skipped", message="this connection was revoked; reinstall it")
     if automatic and portal.status == PortalStatus.NEEDS_REAUTH:
@@ -269,9 +265,7 @@ def get_access_token(ctx: AppContext, hub_id: int, *, actor: Actor) -> str:
     """A valid access token for ``hub_id``, refreshed first when it expires within the leeway."""
     leeway = timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds)
     with ctx.session() as session:
-        portal = repository.get_portal(session=session, hub_id=hub_id)
-    if portal is None:
-        raise NotFoundError(f"no connected portal with hub id {hub_id}")
+        portal = repository.portal_or_not_found(session=session, hub_id=hub_id)
     if portal.status in (PortalStatus.REVOKED, PortalStatus.UNINSTALLED) or portal.refresh_token_ct is None:
         raise PortalRevokedError(f"portal {hub_id} was revoked; reinstall it")
     if _needs_refresh(portal, utcnow(), leeway):
@@ -290,9 +284,7 @@ def _reread(ctx: AppContext, hub_id: int, *, wait_for_newer_than: int | None, ti
     deadline = time.monotonic() + timeout
     while True:
         with ctx.session() as session:
-            portal = repository.get_portal(session=session, hub_id=hub_id)
-        if portal is None:
-            raise NotFoundError(f"no connected portal with hub id {hub_id}")
+            portal = repository.portal_or_not_found(session=session, hub_id=hub_id)
         if wait_for_newer_than is None or portal.token_version > wait_for_newer_than or \
                 time.monotonic() >= deadline:
             return portal

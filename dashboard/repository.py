@@ -31,6 +31,7 @@ from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
 from dashboard import status as status_rule
+from dashboard.errors import NotFoundError
 from dashboard.models import (
     ApiKey,
     AuditEvent,
@@ -71,6 +72,14 @@ def _write(session: Session, stmt: Any) -> int:
 
 def get_portal(*, session: Session, hub_id: int) -> Portal | None:
     return session.get(Portal, hub_id, populate_existing=True)
+
+
+def portal_or_not_found(*, session: Session, hub_id: int) -> Portal:
+    """The portal row, or :class:`NotFoundError` with the one message every caller shows."""
+    portal = get_portal(session=session, hub_id=hub_id)
+    if portal is None:
+        raise NotFoundError(f"no connected portal with hub id {hub_id}")
+    return portal
 
 
 def save_portal(*, session: Session, portal: Portal) -> None:
