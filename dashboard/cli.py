@@ -68,11 +68,11 @@ def _db_upgrade(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
 
 
 def _keys_status(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
-    st = keys.key_status(ctx.engine, ctx.cipher)
+    st = keys.key_status(ctx.engine, ctx.cipher, actor=actor)
     print(f"primary key: {st.primary_key_id}")
-    for kid in sorted(set(st.configured_key_ids) | set(st.rows_per_key)):
-        mark = "" if kid in st.configured_key_ids else "  (NOT CONFIGURED: rows unreadable)"
-        print(f"{kid}: {st.rows_per_key.get(kid, 0)} rows{mark}")
+    for key in st.table():
+        mark = "  (NOT CONFIGURED: rows unreadable)" if key.role == keys.NOT_CONFIGURED else ""
+        print(f"{key.key_id}: {key.rows} rows{mark}")
     print(f"rows to rotate: {st.rows_to_rotate}")
     unreadable = keys.unreadable_rows(ctx.engine, ctx.cipher)
     for row in unreadable:

@@ -74,6 +74,22 @@ class KeyStatus:
     def rows_to_rotate(self) -> int:
         return sum(n for k, n in self.rows_per_key.items() if k != self.primary_key_id)
 
+    def table(self) -> list[KeyRow]:
+        """One row per key id, configured or found in rows: the view ``keys status`` and Settings both show."""
+        return [KeyRow(k, PRIMARY if k == self.primary_key_id else CONFIGURED if k in self.configured_key_ids
+                       else NOT_CONFIGURED, self.rows_per_key.get(k, 0))
+                for k in sorted(set(self.configured_key_ids) | set(self.rows_per_key))]
+
+
+PRIMARY, CONFIGURED, NOT_CONFIGURED = "primary", "configured", "NOT CONFIGURED"
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    key_id: str
+    role: str  # PRIMARY, CONFIGURED or NOT_CONFIGURED (rows on it cannot be decrypted)
+    rows: int
+
 
 @dataclass(frozen=True)
 class RotationResult:
@@ -83,7 +99,8 @@ class RotationResult:
     unreadable: tuple[UnreadableRow, ...] = ()
 
 
-def key_status(engine: Engine, cipher: TokenCipher) -> KeyStatus:
+def key_status(engine: Engine, cipher: TokenCipher, *, actor: Actor) -> KeyStatus:
+    require(engine, actor, "view", action="keys.status")
     with storage_errors(), Session(engine) as session:
         counts = repository.rows_per_key(session=session)
     return KeyStatus(cipher.primary_key_id, cipher.key_ids, counts)
@@ -138,7 +155,7 @@ def rotate_keys(
             session.commit()
         if on_batch is not None:
             on_batch(rotated)
-    status = key_status(engine, cipher)
+    status = key_status(engine, cipher, actor=actor)
     with storage_errors(), Session(engine) as session:
         audit.record(session, actor=actor.name, action="keys.rotate", outcome="failure" if unreadable else "success",
                      detail=f"rotated={rotated} to key {primary}; remaining={status.rows_to_rotate}; "

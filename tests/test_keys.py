@@ -108,7 +108,7 @@ def test_status_counts_rows_per_key(engine: Engine, db_file: Path, tmp_path: Pat
         repository.save_portal(session=session, portal=Portal(hub_id=99, status=PortalStatus.REVOKED))
         session.commit()
 
-    status = keys.key_status(engine, cipher_for(NEW, OLD))
+    status = keys.key_status(engine, cipher_for(NEW, OLD), actor=ADMIN)
     assert status.rows_per_key == {"old": 7, "new": 3, "ghost": 2}
     assert status.unknown_key_ids == ["ghost"]
     assert status.rows_to_rotate == 9
