@@ -43,7 +43,7 @@ def _scope_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
     p.add_argument("--scope", action="append", nargs="+", required=required, metavar="S",
                    help="required scope(s); repeatable")
     p.add_argument("--optional-scope", action="append", nargs="+", metavar="S", help="optional scope(s)")
-    p.add_argument("--account-id", type=int, help="pin the install to one HubSpot account")
+    p.add_argument("--account-id", type=cli_links.account_id_arg, help="pin the install to one HubSpot account")
 
 
 def _positive_int(text: str) -> int:
