@@ -167,9 +167,8 @@ def revoke(ctx: AppContext, hub_id: int, *, actor: Actor, local_only: bool = Fal
             raise exc.reworded(f"revoking at HubSpot failed, nothing was changed here: {exc.description}") from exc
     now = utcnow()
     with ctx.session() as session:
-        repository.update_portal(session=session, hub_id=hub_id, values={
-            **vault.ERASED, "status": PortalStatus.REVOKED, "revoked_at": now, "updated_at": now,
-            "token_version": portal.token_version + 1, "next_attempt_at": None})
+        repository.update_portal(session=session, hub_id=hub_id,
+                                 values=vault.disconnected(portal, PortalStatus.REVOKED, now))
         detail = ("tokens forgotten locally only" if local_only else
                   "HubSpot already considered the refresh token dead; counted as revoked" if already_dead else
                   "refresh token revoked at HubSpot")

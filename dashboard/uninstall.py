@@ -38,9 +38,8 @@ def uninstall_from_account(ctx: AppContext, hub_id: int, *, actor: Actor) -> Non
         raise exc.reworded(f"uninstalling at HubSpot failed, nothing was changed here: {exc.description}") from exc
     now = utcnow()
     with ctx.session() as session:
-        repository.update_portal(session=session, hub_id=hub_id, values={
-            **vault.ERASED, "status": PortalStatus.UNINSTALLED, "revoked_at": now, "updated_at": now,
-            "token_version": portal.token_version + 1, "next_attempt_at": None})
+        repository.update_portal(session=session, hub_id=hub_id,
+                                 values=vault.disconnected(portal, PortalStatus.UNINSTALLED, now))
         audit.record(session, actor=actor.name, action="uninstall", outcome="success", hub_id=hub_id,
                      detail="app uninstalled from the HubSpot account (HubSpot emails its super admins); "
                             "tokens erased here")

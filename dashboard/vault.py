@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from dashboard.crypto import TokenCipher, associated_data
 from dashboard.errors import CryptoError
@@ -56,3 +57,10 @@ def open_tokens(cipher: TokenCipher, portal: Portal) -> TokenPair:
 
 
 ERASED: PortalUpdate = {"access_token_ct": None, "refresh_token_ct": None, "key_id": None}
+
+
+def disconnected(portal: Portal, status: str, now: datetime) -> PortalUpdate:
+    """A portal that is no longer connected (revoked, uninstalled): tokens erased, never refreshed again,
+    and a new token version so a refresh in flight cannot store over it."""
+    return {**ERASED, "status": status, "revoked_at": now, "updated_at": now,
+            "token_version": portal.token_version + 1, "next_attempt_at": None}
