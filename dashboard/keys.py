@@ -46,8 +46,10 @@ def _try_open(cipher: TokenCipher, portal: Portal) -> vault.TokenPair | Unreadab
         return UnreadableRow(portal.hub_id, portal.key_id, "undecryptable")
 
 
-def unreadable_rows(engine: Engine, cipher: TokenCipher, *, batch_size: int = 500) -> list[UnreadableRow]:
+def unreadable_rows(engine: Engine, cipher: TokenCipher, *, actor: Actor,
+                    batch_size: int = 500) -> list[UnreadableRow]:
     """Every row holding tokens that this cipher cannot decrypt (each row is opened, a page at a time)."""
+    require(engine, actor, "view", action="keys.status")
     found: list[UnreadableRow] = []
     after: int | None = None
     while True:
