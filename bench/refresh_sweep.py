@@ -35,11 +35,14 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from dashboard import refresh, repository, vault  # noqa: E402
+from dashboard.actors import OPERATOR, Actor  # noqa: E402
 from dashboard.context import build_context  # noqa: E402
 from dashboard.crypto import generate_key_entry  # noqa: E402
 from dashboard.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
 from tests.utils.seeding import seed_portals  # noqa: E402
+
+BENCH = Actor("bench:refresh-sweep", OPERATOR)  # the sweep as a worker would run it
 
 
 def start_sandbox() -> tuple[subprocess.Popen[str], str]:
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 before = http.get("/_sandbox/stats").json()["token_requests"]["refresh_token"]
 
                 t0 = time.perf_counter()
-                outcomes = refresh.refresh_due(ctx, within=timedelta(minutes=5), concurrency=conc)
+                outcomes = refresh.refresh_due(ctx, within=timedelta(minutes=5), concurrency=conc, actor=BENCH)
                 wall = time.perf_counter() - t0
 
                 results = Counter(o.result for o in outcomes)

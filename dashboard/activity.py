@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from dashboard import repository
-from dashboard.actors import SYSTEM, Actor
+from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.guard import require
 from dashboard.models import AuditEvent
 
 
-def audit_events(ctx: AppContext, *, actor: Actor = SYSTEM, hub_id: int | None = None, action: str | None = None,
+def audit_events(ctx: AppContext, *, actor: Actor, hub_id: int | None = None, action: str | None = None,
                  outcome: str | None = None, who: str | None = None, since: datetime | None = None,
                  until: datetime | None = None, limit: int = 500) -> list[AuditEvent]:
     """Newest first. ``who`` filters by the acting person; ``actor`` is who is asking."""

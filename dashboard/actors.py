@@ -1,18 +1,31 @@
 """Who is acting, and what their role allows. Enforced in the services, not only by hidden buttons.
 
 Roles: ``viewer`` sees everything but token material; ``operator`` adds install, refresh and test;
-``admin`` adds revoke, key rotation and settings.
+``admin`` adds revoke, key rotation and settings (the token API keys). Permission names are a ``Literal``:
+mypy refuses a misspelt one at every ``require`` / ``can``.
 """
 
 from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
 
-VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
-ROLES = (VIEWER, OPERATOR, ADMIN)
 
-PERMISSIONS: dict[str, str] = {
+class Role(StrEnum):
+    """Roles in rising order; each a ``str`` (stored in API keys, compared with settings text)."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
+ROLES: tuple[str, ...] = tuple(Role)
+
+Permission = Literal["view", "install", "refresh", "test", "scopes.save", "revoke", "keys", "settings"]
+PERMISSIONS: dict[Permission, Role] = {
     "view": VIEWER,
     "install": OPERATOR,
     "refresh": OPERATOR,
@@ -20,7 +33,7 @@ PERMISSIONS: dict[str, str] = {
     "scopes.save": OPERATOR,
     "revoke": ADMIN,
     "keys": ADMIN,
-    "settings": ADMIN,
+    "settings": ADMIN,  # managing the token API keys (api_keys.py); the Settings page shows no secret to anyone
 }
 
 
@@ -31,7 +44,7 @@ class Actor:
     name: str
     role: str = ADMIN
 
-    def can(self, permission: str) -> bool:
+    def can(self, permission: Permission) -> bool:
         needed = PERMISSIONS[permission]
         return self.role in ROLES and ROLES.index(self.role) >= ROLES.index(needed)
 
@@ -46,5 +59,3 @@ def cli_actor(explicit: str | None = None) -> Actor:
         user = "unknown"
     return Actor(f"cli:{user}", ADMIN)
 
-
-SYSTEM = Actor("system:refresh-worker", ADMIN)

@@ -24,7 +24,6 @@ from dashboard.actors import Actor, cli_actor
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
 from dashboard.errors import ConfigurationError, DashboardError, InputError, UsageError
-from dashboard.hubspot.authorize import build_authorize_url
 from dashboard.scopes import ScopeSet
 from dashboard.settings import load_settings
 
@@ -44,7 +43,7 @@ def _scope_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
     p.add_argument("--scope", action="append", nargs="+", required=required, metavar="S",
                    help="required scope(s); repeatable")
     p.add_argument("--optional-scope", action="append", nargs="+", metavar="S", help="optional scope(s)")
-    p.add_argument("--account-id", type=int, help="pin the install to one HubSpot account")
+    p.add_argument("--account-id", type=cli_links.account_id_arg, help="pin the install to one HubSpot account")
 
 
 def _positive_int(text: str) -> int:
@@ -69,13 +68,13 @@ def _db_upgrade(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
 
 
 def _keys_status(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
-    st = keys.key_status(ctx.engine, ctx.cipher)
+    st = keys.key_status(ctx.engine, ctx.cipher, actor=actor)
     print(f"primary key: {st.primary_key_id}")
-    for kid in sorted(set(st.configured_key_ids) | set(st.rows_per_key)):
-        mark = "" if kid in st.configured_key_ids else "  (NOT CONFIGURED: rows unreadable)"
-        print(f"{kid}: {st.rows_per_key.get(kid, 0)} rows{mark}")
+    for key in st.table():
+        mark = "  (NOT CONFIGURED: rows unreadable)" if key.role == keys.NOT_CONFIGURED else ""
+        print(f"{key.key_id}: {key.rows} rows{mark}")
     print(f"rows to rotate: {st.rows_to_rotate}")
-    unreadable = keys.unreadable_rows(ctx.engine, ctx.cipher)
+    unreadable = keys.unreadable_rows(ctx.engine, ctx.cipher, actor=actor)
     for row in unreadable:
         print(f"unreadable: {row.describe()}", file=sys.stderr)
     if unreadable:
@@ -84,10 +83,7 @@ def _keys_status(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int
 
 
 def _keys_rotate(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
-    from dashboard.guard import require
-
-    require(ctx.engine, actor, "keys", action="keys.rotate")
-    res = keys.rotate_keys(ctx.engine, ctx.cipher, actor=actor.name, batch_size=args.batch_size,
+    res = keys.rotate_keys(ctx.engine, ctx.cipher, actor=actor, batch_size=args.batch_size,
                            on_batch=lambda n: print(f"rotated {n} rows", file=sys.stderr))
     for row in res.unreadable:
         print(f"could not read {row.describe()}; left as it is", file=sys.stderr)
@@ -187,7 +183,7 @@ def _refresh(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
         within = timedelta(seconds=args.within) if args.within is not None else None
         stop = threading.Event()
         loop = RefreshWorker(ctx, kind="cli", interval=args.interval, concurrency=args.concurrency,
-                             within=within, actor=actor, on_pass=report)
+                             within=within, on_pass=report)  # audited as worker:cli:<host>:<pid>:<id>
         with _stop_on_sigterm(stop):
             last = loop.run(stop, once=not args.loop)  # --loop survives database errors with backoff
         return 1 if last.error or last.failures else 0
@@ -212,9 +208,7 @@ def _test(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
 
 def _scopes_url(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     s = ScopeSet.from_lists(required=_flatten(args.scope), optional=_flatten(args.optional_scope))
-    print(build_authorize_url(app_base_url=ctx.app.app_base_url, client_id=ctx.app.client_id,
-                              redirect_uri=ctx.app.redirect_uri, scopes=s.scope_param(),
-                              optional_scopes=s.optional_param(), state=args.state, account_id=args.account_id))
+    print(ctx.authorize_url(s, state=args.state, account_id=args.account_id))
     return 0
 
 

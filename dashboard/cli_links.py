@@ -13,6 +13,19 @@ from datetime import timedelta
 from dashboard import install_links
 from dashboard.actors import Actor
 from dashboard.context import AppContext
+from dashboard.errors import InputError
+from dashboard.hubspot.authorize import parse_account_id
+
+
+def account_id_arg(text: str) -> int:
+    """``--account-id``: the Install page's rule (a positive whole number), as an argparse error."""
+    try:
+        value = parse_account_id(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.description) from None
+    if value is None:
+        raise argparse.ArgumentTypeError("the account id must not be blank")
+    return value
 
 
 def _items(values: list[list[str]] | None) -> list[str]:
@@ -58,7 +71,7 @@ def add_parser(sub: argparse._SubParsersAction, parser_class: type[argparse.Argu
     create = lp.add_parser("create", help="a link for a customer's HubSpot admin (URL on the last line)")
     create.add_argument("--scope", action="append", nargs="+", required=True, metavar="S")
     create.add_argument("--optional-scope", action="append", nargs="+", metavar="S")
-    create.add_argument("--account-id", type=int, help="pin the link to one HubSpot account")
+    create.add_argument("--account-id", type=account_id_arg, help="pin the link to one HubSpot account")
     create.add_argument("--days", type=float, help="lifetime (default DASHBOARD_LINK_TTL_DAYS, 7)")
     create.set_defaults(handler=_create)
     rec = lp.add_parser("reconsent", help="a re-consent link pinned to a connected account")

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dashboard import audit, repository, vault
-from dashboard.actors import SYSTEM, Actor
+from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import ApiAuthError, DashboardError, NotFoundError
 from dashboard.guard import require
@@ -96,7 +96,7 @@ def connection_from_row(row: dict[str, Any], now: datetime, leeway: timedelta) -
     return conn
 
 
-def list_connections(ctx: AppContext, *, actor: Actor = SYSTEM, search: str | None = None,
+def list_connections(ctx: AppContext, *, actor: Actor, search: str | None = None,
                      statuses: Sequence[str] = (), scope: str | None = None, limit: int | None = None,
                      offset: int = 0) -> list[Connection]:
     """Connections matching the filters. Display statuses are filtered after derivation; uninstalled portals
@@ -115,7 +115,7 @@ def list_connections(ctx: AppContext, *, actor: Actor = SYSTEM, search: str | No
     return conns
 
 
-def get_connection(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> Connection:
+def get_connection(ctx: AppContext, hub_id: int, *, actor: Actor) -> Connection:
     """One portal as :class:`Connection`: its row by primary key, never its tokens."""
     require(ctx.engine, actor, "view", action="connections.get", hub_id=hub_id)
     with ctx.session() as session:
@@ -133,7 +133,7 @@ def summary(connections: Sequence[Connection]) -> dict[str, int]:
     return {"connected": len(connections) - counts["revoked"] - counts.get("uninstalled", 0), **counts}
 
 
-def reconsent_url(ctx: AppContext, conn: Connection, *, actor: Actor = SYSTEM) -> str:
+def reconsent_url(ctx: AppContext, conn: Connection, *, actor: Actor) -> str:
     """A re-consent link: a real pending install (single-use ``state``, 10 minutes) pinned to the portal,
     asking again for what it was asked before, so the callback completes like any install."""
     scopes = conn.requested_scopes or conn.granted_scopes or ("oauth",)
@@ -141,23 +141,19 @@ def reconsent_url(ctx: AppContext, conn: Connection, *, actor: Actor = SYSTEM) -
                          account_id=conn.hub_id).url
 
 
-def token_metadata(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> TokenInfo:
+def token_metadata(ctx: AppContext, hub_id: int, *, actor: Actor) -> TokenInfo:
     """Introspection of the stored access token, on demand. Returns metadata, never the token."""
     require(ctx.engine, actor, "view", action="token.introspect", hub_id=hub_id)
     with ctx.session() as session:
-        portal = repository.get_portal(session=session, hub_id=hub_id)
-    if portal is None:
-        raise NotFoundError(f"no connected portal with hub id {hub_id}")
+        portal = repository.portal_or_not_found(session=session, hub_id=hub_id)
     return ctx.hubspot.introspect(vault.open_tokens(ctx.cipher, portal).access_token)
 
 
-def revoke(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM, local_only: bool = False) -> None:
+def revoke(ctx: AppContext, hub_id: int, *, actor: Actor, local_only: bool = False) -> None:
     """Revoke at HubSpot, then erase the ciphertexts. If HubSpot fails, nothing local changes."""
     require(ctx.engine, actor, "revoke", action="revoke", hub_id=hub_id)
     with ctx.session() as session:
-        portal = repository.get_portal(session=session, hub_id=hub_id)
-    if portal is None:
-        raise NotFoundError(f"no connected portal with hub id {hub_id}")
+        portal = repository.portal_or_not_found(session=session, hub_id=hub_id)
     already_dead = False
     if not local_only and portal.refresh_token_ct is not None:
         try:
@@ -171,9 +167,8 @@ def revoke(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM, local_only: b
             raise exc.reworded(f"revoking at HubSpot failed, nothing was changed here: {exc.description}") from exc
     now = utcnow()
     with ctx.session() as session:
-        repository.update_portal(session=session, hub_id=hub_id, values={
-            **vault.ERASED, "status": PortalStatus.REVOKED, "revoked_at": now, "updated_at": now,
-            "token_version": portal.token_version + 1, "next_attempt_at": None})
+        repository.update_portal(session=session, hub_id=hub_id,
+                                 values=vault.disconnected(portal, PortalStatus.REVOKED, now))
         detail = ("tokens forgotten locally only" if local_only else
                   "HubSpot already considered the refresh token dead; counted as revoked" if already_dead else
                   "refresh token revoked at HubSpot")
@@ -182,7 +177,7 @@ def revoke(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM, local_only: b
         session.commit()
 
 
-def call_api(ctx: AppContext, hub_id: int, method: str, path: str, *, actor: Actor = SYSTEM,
+def call_api(ctx: AppContext, hub_id: int, method: str, path: str, *, actor: Actor,
              params: dict[str, Any] | None = None, json_body: Any = None) -> Any:
     """A HubSpot API call for ``hub_id``; on 401 it refreshes once and retries."""
     token = get_access_token(ctx, hub_id, actor=actor)
@@ -205,7 +200,7 @@ class HealthReport:
     scopes: tuple[str, ...] = ()
 
 
-def test_connection(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> HealthReport:  # noqa: PT028
+def test_connection(ctx: AppContext, hub_id: int, *, actor: Actor) -> HealthReport:
     """Introspection plus ``GET /account-info/v3/details``: healthy, or the reason it is not."""
     require(ctx.engine, actor, "test", action="test", hub_id=hub_id)
     try:

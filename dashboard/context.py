@@ -25,10 +25,12 @@ from dashboard import db, outbound
 from dashboard.crypto import TokenCipher, build_cipher
 from dashboard.errors import ConfigurationError
 from dashboard.file_modes import private_dir
+from dashboard.hubspot.authorize import build_authorize_url
 from dashboard.hubspot.client import HubSpotApp, HubSpotClient, RetryPolicy
 from dashboard.hubspot.transport import HttpClient, Transport, build_http_client
 from dashboard.locks import DatabaseLeases, LeaseProvider, RedisLeases
 from dashboard.logredact import install_redaction
+from dashboard.scopes import ScopeSet
 from dashboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,12 @@ class AppContext:
     @property
     def sandbox_mode(self) -> bool:
         return self.settings.sandbox_mode
+
+    def authorize_url(self, scope_set: ScopeSet, *, state: str | None, account_id: int | None = None) -> str:
+        """HubSpot's authorize URL for ``scope_set`` with this app's client id and redirect URI."""
+        return build_authorize_url(app_base_url=self.app.app_base_url, client_id=self.app.client_id,
+                                   redirect_uri=self.app.redirect_uri, scopes=scope_set.scope_param(),
+                                   optional_scopes=scope_set.optional_param(), state=state, account_id=account_id)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -6,11 +6,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from dashboard import audit
-from dashboard.actors import PERMISSIONS, Actor
+from dashboard.actors import PERMISSIONS, Actor, Permission
 from dashboard.errors import PermissionDeniedError
 
 
-def require(engine: Engine, actor: Actor, permission: str, *, action: str, hub_id: int | None = None) -> None:
+def require(engine: Engine, actor: Actor, permission: Permission, *, action: str, hub_id: int | None = None) -> None:
     """Raise :class:`PermissionDeniedError` (and audit it) unless ``actor`` may do ``permission``."""
     if actor.can(permission):
         return

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import repository, worker
-from dashboard.actors import SYSTEM
+from dashboard.actors import VIEWER, Actor
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError
+
+# A named system actor is the truth here: /readyz is asked by a probe, not by a person or a worker.
+READINESS_PROBE = Actor("system:readiness-probe", VIEWER)
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ def readiness(ctx: AppContext) -> Readiness:
     else:
         checks["keys"] = "ok"
     try:
-        status = worker.sweep_status(ctx, actor=SYSTEM)
+        status = worker.sweep_status(ctx, actor=READINESS_PROBE)
         checks["worker"] = "ok" if status.healthy else "no worker swept within twice its interval"
     except (SQLAlchemyError, DashboardError) as exc:
         checks["worker"] = f"cannot read the heartbeats ({exc.__class__.__name__})"

@@ -30,7 +30,6 @@ from dashboard.errors import (
 )
 from dashboard.guard import require
 from dashboard.hubspot import protocol
-from dashboard.hubspot.authorize import build_authorize_url
 from dashboard.hubspot.protocol import TokenInfo
 from dashboard.models import InstallAttempt, Portal, PortalStatus, utcnow
 from dashboard.scopes import ScopeSet
@@ -77,9 +76,7 @@ def new_state(ctx: AppContext, *, creator: str, scope_set: ScopeSet, account_id:
     actor who created it.
     """
     state = secrets.token_urlsafe(32)  # 256 bits
-    url = build_authorize_url(app_base_url=ctx.app.app_base_url, client_id=ctx.app.client_id,
-                              redirect_uri=ctx.app.redirect_uri, scopes=scope_set.scope_param(),
-                              optional_scopes=scope_set.optional_param(), state=state, account_id=account_id)
+    url = ctx.authorize_url(scope_set, state=state, account_id=account_id)
     now = utcnow()
     with ctx.session() as session:
         repository.purge_install_attempts(session=session, before=now - timedelta(days=1))

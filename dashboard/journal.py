@@ -26,11 +26,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from dashboard import audit, repository
 from dashboard.context import AppContext
 from dashboard.errors import StorageError
+from dashboard.models import PortalUpdate
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class Entry:
 
     hub_id: int
     base_version: int
-    values: dict[str, Any]
+    values: PortalUpdate
     actor: str
     audit_detail: str
 
@@ -59,7 +60,8 @@ class Entry:
         data = json.loads(line)
         values = {k: (datetime.fromisoformat(v) if k in _DATETIMES and isinstance(v, str) else v)
                   for k, v in data["values"].items()}
-        return cls(int(data["hub_id"]), int(data["base_version"]), values, str(data["actor"]),
+        # Read back from our own file; the repository still refuses a key that names no column.
+        return cls(int(data["hub_id"]), int(data["base_version"]), cast(PortalUpdate, values), str(data["actor"]),
                    str(data["audit_detail"]))
 
 

@@ -16,9 +16,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from dashboard import audit, repository, vault
+from dashboard.actors import Actor
 from dashboard.crypto import TokenCipher
 from dashboard.db import storage_errors
 from dashboard.errors import CryptoError, InputError, KeyNotFoundError
+from dashboard.guard import require
 from dashboard.models import Portal, utcnow
 
 
@@ -44,8 +46,10 @@ def _try_open(cipher: TokenCipher, portal: Portal) -> vault.TokenPair | Unreadab
         return UnreadableRow(portal.hub_id, portal.key_id, "undecryptable")
 
 
-def unreadable_rows(engine: Engine, cipher: TokenCipher, *, batch_size: int = 500) -> list[UnreadableRow]:
+def unreadable_rows(engine: Engine, cipher: TokenCipher, *, actor: Actor,
+                    batch_size: int = 500) -> list[UnreadableRow]:
     """Every row holding tokens that this cipher cannot decrypt (each row is opened, a page at a time)."""
+    require(engine, actor, "view", action="keys.status")
     found: list[UnreadableRow] = []
     after: int | None = None
     while True:
@@ -72,6 +76,22 @@ class KeyStatus:
     def rows_to_rotate(self) -> int:
         return sum(n for k, n in self.rows_per_key.items() if k != self.primary_key_id)
 
+    def table(self) -> list[KeyRow]:
+        """One row per key id, configured or found in rows: the view ``keys status`` and Settings both show."""
+        return [KeyRow(k, PRIMARY if k == self.primary_key_id else CONFIGURED if k in self.configured_key_ids
+                       else NOT_CONFIGURED, self.rows_per_key.get(k, 0))
+                for k in sorted(set(self.configured_key_ids) | set(self.rows_per_key))]
+
+
+PRIMARY, CONFIGURED, NOT_CONFIGURED = "primary", "configured", "NOT CONFIGURED"
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    key_id: str
+    role: str  # PRIMARY, CONFIGURED or NOT_CONFIGURED (rows on it cannot be decrypted)
+    rows: int
+
 
 @dataclass(frozen=True)
 class RotationResult:
@@ -81,7 +101,8 @@ class RotationResult:
     unreadable: tuple[UnreadableRow, ...] = ()
 
 
-def key_status(engine: Engine, cipher: TokenCipher) -> KeyStatus:
+def key_status(engine: Engine, cipher: TokenCipher, *, actor: Actor) -> KeyStatus:
+    require(engine, actor, "view", action="keys.status")
     with storage_errors(), Session(engine) as session:
         counts = repository.rows_per_key(session=session)
     return KeyStatus(cipher.primary_key_id, cipher.key_ids, counts)
@@ -97,7 +118,7 @@ def check_primary_key(engine: Engine, cipher: TokenCipher) -> None:
 
 
 def rotate_keys(
-    engine: Engine, cipher: TokenCipher, *, actor: str, batch_size: int = 100,
+    engine: Engine, cipher: TokenCipher, *, actor: Actor, batch_size: int = 100,
     on_batch: Callable[[int], None] | None = None,
 ) -> RotationResult:
     """Re-encrypt every row to the primary key.
@@ -105,6 +126,7 @@ def rotate_keys(
     A wrong primary key is refused before any write. Rows that cannot be read (key missing, ciphertext
     damaged) are skipped and returned in ``unreadable``; the run pages past them by hub id, so it ends.
     """
+    require(engine, actor, "keys", action="keys.rotate")
     if batch_size < 1:
         raise InputError("batch size must be at least 1")
     check_primary_key(engine, cipher)
@@ -135,9 +157,9 @@ def rotate_keys(
             session.commit()
         if on_batch is not None:
             on_batch(rotated)
-    status = key_status(engine, cipher)
+    status = key_status(engine, cipher, actor=actor)
     with storage_errors(), Session(engine) as session:
-        audit.record(session, actor=actor, action="keys.rotate", outcome="failure" if unreadable else "success",
+        audit.record(session, actor=actor.name, action="keys.rotate", outcome="failure" if unreadable else "success",
                      detail=f"rotated={rotated} to key {primary}; remaining={status.rows_to_rotate}; "
                      f"unreadable={len(unreadable)}")
         session.commit()

@@ -1,17 +1,20 @@
 """SQLModel tables: portals (and their granted scopes), install attempts, pending installs, audit events,
 saved scope sets, worker heartbeats, API keys, sendable links, sign-outs.
 
-Naming follows the full-stack FastAPI template: ``XBase`` holds shared fields, ``X`` is the table,
-``XPublic`` is what leaves the core (never token material). Scope lists are stored space-joined, the
-same form HubSpot uses on the wire, so a scope filter is a plain ``LIKE``. All times are timezone-aware
-UTC; :class:`UTCDateTime` restores the zone that SQLite drops.
+Naming follows the full-stack FastAPI template where it applies: ``PortalBase`` holds the portal's
+non-secret fields, ``Portal`` is the table. There are no ``XPublic`` models: what leaves the core is a
+plain dataclass built by its service (``connections.Connection``, ``install_links.LinkPublic``, ...), never
+token material; :class:`PortalUpdate` lists the columns a repository update may set. Scope lists are
+stored space-joined, the same form HubSpot uses on the wire, so a scope filter is a plain ``LIKE``. All
+times are timezone-aware UTC; :class:`UTCDateTime` restores the zone that SQLite drops.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypedDict
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, Text
 from sqlalchemy.engine import Dialect
@@ -67,8 +70,11 @@ def _dt(nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
 
 
-class PortalStatus:
-    """Stored statuses. The displayed status (``expiring``/``expired``) is derived from ``expires_at``."""
+class PortalStatus(StrEnum):
+    """Stored statuses (each a ``str``: stored, compared and printed as its value).
+
+    The displayed status (``expiring``/``expired``) is derived from ``expires_at`` (:mod:`dashboard.status`).
+    """
 
     ACTIVE = "active"
     REFRESH_FAILING = "refresh_failing"
@@ -121,6 +127,36 @@ class Portal(PortalBase, table=True):
     revoked_at: datetime | None = _dt()
     created_at: datetime | None = _dt()
     updated_at: datetime | None = _dt()
+
+
+class PortalUpdate(TypedDict, total=False):
+    """The portal columns a repository update may set (hub id never changes), checked by mypy, not at run time."""
+
+    hub_domain: str | None
+    app_id: int | None
+    installed_by: str | None
+    user_id: int | None
+    requested_scopes: str
+    requested_optional_scopes: str
+    granted_scopes: str
+    status: str
+    access_token_ct: str | None
+    refresh_token_ct: str | None
+    key_id: str | None
+    token_fingerprint: str | None
+    expires_at: datetime | None
+    last_refresh_at: datetime | None
+    last_refresh_result: str | None
+    last_error: str | None
+    consecutive_failures: int
+    next_attempt_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    token_version: int
+    installed_at: datetime | None
+    revoked_at: datetime | None
+    created_at: datetime | None
+    updated_at: datetime | None
 
 
 class PortalScope(SQLModel, table=True):

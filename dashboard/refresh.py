@@ -16,23 +16,21 @@ import uuid
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
-from typing import Any
 
 from dashboard import alerts, journal, repository, vault
-from dashboard.actors import SYSTEM, Actor
+from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import (
     CryptoError,
     DashboardError,
     InvalidGrantError,
-    NotFoundError,
     PortalRevokedError,
     StorageError,
     TransientError,
 )
 from dashboard.guard import require
 from dashboard.hubspot.client import RetryPolicy
-from dashboard.models import Portal, PortalStatus, utcnow
+from dashboard.models import Portal, PortalStatus, PortalUpdate, utcnow
 from dashboard.refresh_store import Lease, record_failure, release, store_tokens
 from dashboard.refresh_store import RefreshOutcome as RefreshOutcome
 from dashboard.refresh_store import backoff_for as backoff_for
@@ -68,7 +66,7 @@ def _refreshed_recently(portal: Portal, now: datetime) -> bool:
         portal.last_refresh_at > now - MIN_TOKEN_AGE
 
 
-def refresh_portal(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM, force: bool = False,
+def refresh_portal(ctx: AppContext, hub_id: int, *, actor: Actor, force: bool = False,
                    automatic: bool = False, within: timedelta | None = None) -> RefreshOutcome:
     """Refresh one portal. ``force`` refreshes even a fresh token; ``automatic`` is the worker's call.
 
@@ -82,8 +80,7 @@ def refresh_portal(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM, force
     ttl = lease_ttl(ctx)
     if not ctx.leases.acquire(hub_id, owner, ttl):
         with ctx.session() as session:  # a database lease cannot be taken on a missing row
-            if repository.get_portal(session=session, hub_id=hub_id) is None:
-                raise NotFoundError(f"no connected portal with hub id {hub_id}")
+            repository.portal_or_not_found(session=session, hub_id=hub_id)
         return RefreshOutcome(hub_id, "busy", message="another process is refreshing this portal right now")
     lease = Lease(hub_id, owner, ctx.leases.in_row, deadline=time.monotonic() + ttl.total_seconds())
     try:
@@ -99,9 +96,7 @@ def _refresh_under_lease(ctx: AppContext, lease: Lease, *, actor: Actor, force: 
     if within is not None:
         leeway = max(leeway, within)
     with ctx.session() as session:
-        portal = repository.get_portal(session=session, hub_id=hub_id)
-    if portal is None:
-        raise NotFoundError(f"no connected portal with hub id {hub_id}")
+        portal = repository.portal_or_not_found(session=session, hub_id=hub_id)
     if portal.status == PortalStatus.REVOKED or portal.refresh_token_ct is None:
         return RefreshOutcome(hub_id, "skipped", message="this connection was revoked; reinstall it")
     if automatic and portal.status == PortalStatus.NEEDS_REAUTH:
@@ -135,7 +130,7 @@ def _grant_and_store(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor
         return record_failure(ctx, portal, lease, actor, exc, reauth=False)
     now = utcnow()
     new_pair = vault.TokenPair(resp.access_token, resp.refresh_token or tokens.refresh_token)
-    values: dict[str, Any] = {
+    values: PortalUpdate = {
         **vault.seal(ctx.cipher, hub_id, new_pair),
         "expires_at": now + timedelta(seconds=resp.expires_in), "last_refresh_at": now,
         "last_refresh_result": "success", "last_error": None, "consecutive_failures": 0,
@@ -160,7 +155,7 @@ def _grant_and_store(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor
 
 
 def refresh_due(ctx: AppContext, *, within: timedelta | None = None, concurrency: int = 8,
-                actor: Actor = SYSTEM, limit: int | None = None,
+                actor: Actor, limit: int | None = None,
                 stop: threading.Event | None = None) -> list[RefreshOutcome]:
     """Refresh every portal expiring within ``within`` (default: the leeway), ``concurrency`` at a time.
 
@@ -266,13 +261,11 @@ def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, worke
                 queue.clear()  # the database refused a store: the rest waits for the next pass
 
 
-def get_access_token(ctx: AppContext, hub_id: int, *, actor: Actor = SYSTEM) -> str:
+def get_access_token(ctx: AppContext, hub_id: int, *, actor: Actor) -> str:
     """A valid access token for ``hub_id``, refreshed first when it expires within the leeway."""
     leeway = timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds)
     with ctx.session() as session:
-        portal = repository.get_portal(session=session, hub_id=hub_id)
-    if portal is None:
-        raise NotFoundError(f"no connected portal with hub id {hub_id}")
+        portal = repository.portal_or_not_found(session=session, hub_id=hub_id)
     if portal.status in (PortalStatus.REVOKED, PortalStatus.UNINSTALLED) or portal.refresh_token_ct is None:
         raise PortalRevokedError(f"portal {hub_id} was revoked; reinstall it")
     if _needs_refresh(portal, utcnow(), leeway):
@@ -291,9 +284,7 @@ def _reread(ctx: AppContext, hub_id: int, *, wait_for_newer_than: int | None, ti
     deadline = time.monotonic() + timeout
     while True:
         with ctx.session() as session:
-            portal = repository.get_portal(session=session, hub_id=hub_id)
-        if portal is None:
-            raise NotFoundError(f"no connected portal with hub id {hub_id}")
+            portal = repository.portal_or_not_found(session=session, hub_id=hub_id)
         if wait_for_newer_than is None or portal.token_version > wait_for_newer_than or \
                 time.monotonic() >= deadline:
             return portal

@@ -14,13 +14,13 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Literal, get_args
 
 from dashboard import alerts, audit, journal, repository
 from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import CryptoError, DashboardError, KeyNotFoundError, StorageError
-from dashboard.models import Portal, PortalStatus, utcnow
+from dashboard.models import Portal, PortalStatus, PortalUpdate, utcnow
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
@@ -28,12 +28,19 @@ STORE_WAITS = (0.25, 0.5, 1.0, 2.0)  # seconds between store attempts, while the
 KEY_PROBLEMS = ("key_missing", "undecryptable")
 
 
+# A Literal, not an Enum: outcomes are compared with plain strings everywhere and mypy catches a misspelt one.
+RefreshResult = Literal["refreshed", "journaled", "fresh", "busy", "conflict", "failed", "needs_reauth", "skipped",
+                        "stopped"]
+REFRESH_RESULTS: tuple[RefreshResult, ...] = get_args(RefreshResult)
+
+
 @dataclass(frozen=True)
 class RefreshOutcome:
-    """What happened to one portal: refreshed, journaled, fresh, busy, conflict, failed, needs_reauth, skipped."""
+    """What happened to one portal: refreshed, journaled, fresh, busy, conflict, failed, needs_reauth, skipped,
+    stopped (a sweep asked to stop before reaching it)."""
 
     hub_id: int
-    result: str
+    result: RefreshResult
     expires_at: datetime | None = None
     message: str = ""
 
@@ -76,7 +83,7 @@ def release(ctx: AppContext, lease: Lease) -> None:
         log.warning("could not release the lease of hub %s; it expires on its own", lease.hub_id)
 
 
-def _write_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, values: dict[str, Any],
+def _write_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, values: PortalUpdate,
                   detail: str) -> bool:
     with ctx.session() as session, ctx.writing():
         stored = repository.update_portal_if_version(session=session, hub_id=portal.hub_id,
@@ -89,7 +96,7 @@ def _write_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, v
     return stored
 
 
-def store_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, values: dict[str, Any],
+def store_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, values: PortalUpdate,
                  detail: str) -> bool | None:
     """Store refreshed tokens read at ``portal.token_version``: True stored, False a newer row won,
     None the database refused every attempt and the values went to the spill journal."""
@@ -131,7 +138,7 @@ def record_failure(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, 
     kind = "invalid_grant" if reauth else failure_kind(exc)
     description = _key_advice(portal, kind, exc) if kind in KEY_PROBLEMS else exc.description
     if reauth:
-        values: dict[str, Any] = {"status": PortalStatus.NEEDS_REAUTH, "next_attempt_at": None}
+        values: PortalUpdate = {"status": PortalStatus.NEEDS_REAUTH, "next_attempt_at": None}
     else:
         values = {"status": PortalStatus.REFRESH_FAILING, "next_attempt_at": now + backoff_for(failures)}
     values.update({"last_refresh_result": kind, "last_error": description[:500], "consecutive_failures": failures,
@@ -148,7 +155,7 @@ def record_failure(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, 
     if not written:
         return RefreshOutcome(portal.hub_id, "conflict", message="another process refreshed this portal meanwhile")
     _alert(ctx, portal, kind, description, failures, reauth=reauth)
-    result = "needs_reauth" if reauth else "failed"
+    result: RefreshResult = "needs_reauth" if reauth else "failed"
     return RefreshOutcome(portal.hub_id, result, portal.expires_at, description)
 
 

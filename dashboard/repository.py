@@ -31,6 +31,7 @@ from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
 from dashboard import status as status_rule
+from dashboard.errors import NotFoundError
 from dashboard.models import (
     ApiKey,
     AuditEvent,
@@ -40,6 +41,7 @@ from dashboard.models import (
     Portal,
     PortalScope,
     PortalStatus,
+    PortalUpdate,
     ScopeSetRecord,
     UserSignOut,
     WorkerHeartbeat,
@@ -70,6 +72,14 @@ def _write(session: Session, stmt: Any) -> int:
 
 def get_portal(*, session: Session, hub_id: int) -> Portal | None:
     return session.get(Portal, hub_id, populate_existing=True)
+
+
+def portal_or_not_found(*, session: Session, hub_id: int) -> Portal:
+    """The portal row, or :class:`NotFoundError` with the one message every caller shows."""
+    portal = get_portal(session=session, hub_id=hub_id)
+    if portal is None:
+        raise NotFoundError(f"no connected portal with hub id {hub_id}")
+    return portal
 
 
 def save_portal(*, session: Session, portal: Portal) -> None:
@@ -225,7 +235,7 @@ _UPDATES = {  # (only if the version still matches, release a lease) -> statemen
 _UPDATES_AT_VERSION = {False: _UPDATE_AT_VERSION, True: _UPDATE_AT_VERSION.values(**_RELEASING)}
 
 
-def _update(session: Session, hub_id: int, values: dict[str, Any], *, version: int | None,
+def _update(session: Session, hub_id: int, values: PortalUpdate, *, version: int | None,
             release_lease_of: str | None, bump: bool = True) -> bool:
     unknown = values.keys() - _COLUMNS
     if unknown:  # a parameter that names no column would be dropped silently
@@ -244,7 +254,7 @@ def _update(session: Session, hub_id: int, values: dict[str, Any], *, version: i
 
 
 def update_portal_if_version(
-    *, session: Session, hub_id: int, version: int, values: dict[str, Any], release_lease_of: str | None = None,
+    *, session: Session, hub_id: int, version: int, values: PortalUpdate, release_lease_of: str | None = None,
 ) -> bool:
     """Apply ``values`` and bump ``token_version`` only if nobody changed the tokens since ``version``.
 
@@ -254,7 +264,7 @@ def update_portal_if_version(
 
 
 def update_portal_at_version(
-    *, session: Session, hub_id: int, version: int, values: dict[str, Any], release_lease_of: str | None = None,
+    *, session: Session, hub_id: int, version: int, values: PortalUpdate, release_lease_of: str | None = None,
 ) -> bool:
     """Apply ``values`` only while the row still holds ``version``, leaving ``token_version`` as it is.
 
@@ -265,7 +275,7 @@ def update_portal_at_version(
 
 
 def update_portal(
-    *, session: Session, hub_id: int, values: dict[str, Any], release_lease_of: str | None = None,
+    *, session: Session, hub_id: int, values: PortalUpdate, release_lease_of: str | None = None,
 ) -> bool:
     return _update(session, hub_id, values, version=None, release_lease_of=release_lease_of)
 

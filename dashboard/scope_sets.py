@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dashboard import audit, repository
-from dashboard.actors import SYSTEM, Actor
+from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import InputError, NotFoundError
 from dashboard.guard import require
@@ -19,13 +19,13 @@ def _record_to_set(record: ScopeSetRecord) -> ScopeSet:
                                optional=record.optional.split())
 
 
-def list_scope_sets(ctx: AppContext, *, actor: Actor = SYSTEM) -> dict[str, ScopeSet]:
+def list_scope_sets(ctx: AppContext, *, actor: Actor) -> dict[str, ScopeSet]:
     require(ctx.engine, actor, "view", action="scope_sets.list")
     with ctx.session() as session:
         return {r.name: _record_to_set(r) for r in repository.list_scope_sets(session=session)}
 
 
-def load_scope_set(ctx: AppContext, name: str, *, actor: Actor = SYSTEM) -> ScopeSet:
+def load_scope_set(ctx: AppContext, name: str, *, actor: Actor) -> ScopeSet:
     require(ctx.engine, actor, "view", action="scope_sets.load")
     with ctx.session() as session:
         record = repository.get_scope_set(session=session, name=name)
@@ -34,7 +34,7 @@ def load_scope_set(ctx: AppContext, name: str, *, actor: Actor = SYSTEM) -> Scop
     return _record_to_set(record)
 
 
-def save_scope_set(ctx: AppContext, name: str, scope_set: ScopeSet, *, actor: Actor = SYSTEM) -> None:
+def save_scope_set(ctx: AppContext, name: str, scope_set: ScopeSet, *, actor: Actor) -> None:
     """Create or overwrite the named set."""
     require(ctx.engine, actor, "scopes.save", action="scope_sets.save")
     clean = " ".join(name.split())
@@ -54,7 +54,7 @@ def save_scope_set(ctx: AppContext, name: str, scope_set: ScopeSet, *, actor: Ac
         session.commit()
 
 
-def delete_scope_set(ctx: AppContext, name: str, *, actor: Actor = SYSTEM) -> None:
+def delete_scope_set(ctx: AppContext, name: str, *, actor: Actor) -> None:
     require(ctx.engine, actor, "scopes.save", action="scope_sets.delete")
     with ctx.session() as session:
         if not repository.delete_scope_set(session=session, name=name):

@@ -38,7 +38,7 @@ MAX_SCOPE_LENGTH: Final = 200
 _NO_TIER: Final = "Any account"
 
 
-def _shown(value: object, limit: int = 60) -> str:
+def shown(value: object, limit: int = 60) -> str:
     """repr() of a rejected value, truncated so a pasted blob cannot flood an error message."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -50,12 +50,12 @@ def validate_scope_name(name: str) -> str:
     Unknown but well-formed names pass: the catalog lags behind HubSpot, so :func:`lint` warns instead.
     """
     if not isinstance(name, str):
-        raise ScopeError(f"A scope name must be text, got {type(name).__name__} {_shown(name)}.")
+        raise ScopeError(f"A scope name must be text, got {type(name).__name__} {shown(name)}.")
     if len(name) > MAX_SCOPE_LENGTH:
-        raise ScopeError(f"Scope name {_shown(name)} is longer than {MAX_SCOPE_LENGTH} characters.")
+        raise ScopeError(f"Scope name {shown(name)} is longer than {MAX_SCOPE_LENGTH} characters.")
     if not _TOKEN_RE.fullmatch(name):
         raise ScopeError(
-            f"{_shown(name)} is not a scope name: use printable ASCII without spaces, quotes or "
+            f"{shown(name)} is not a scope name: use printable ASCII without spaces, quotes or "
             "backslashes, like crm.objects.contacts.read."
         )
     return name
@@ -153,7 +153,7 @@ def load_catalog() -> ScopeCatalog:
 def _as_names(names: Iterable[str], bucket: Bucket) -> tuple[str, ...]:
     """The names as a tuple. A bare string is an Iterable[str] too, but never means one scope per letter."""
     if isinstance(names, str):
-        raise ScopeError(f"The {BUCKET_LABELS[bucket]} scopes must be a list of names, not {_shown(names)}.")
+        raise ScopeError(f"The {BUCKET_LABELS[bucket]} scopes must be a list of names, not {shown(names)}.")
     return tuple(names)
 
 
@@ -230,7 +230,7 @@ def from_hubspot_json(data: object) -> ScopeSet:
                          f"and optional lists, not {type(data).__name__}.")
     unknown = sorted(str(k) for k in data if k not in BUCKETS)
     if unknown:
-        raise ScopeError(f"Unknown key {_shown(unknown[0])} in the scope set; use required, "
+        raise ScopeError(f"Unknown key {shown(unknown[0])} in the scope set; use required, "
                          "conditionally_required and optional.")
     lists: dict[Bucket, list[str]] = {}
     for bucket in BUCKETS:

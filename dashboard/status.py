@@ -12,14 +12,30 @@ A key problem recorded as the last refresh result (``key_missing`` / ``undecrypt
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+
+class DisplayStatus(StrEnum):
+    """The statuses people see, in the Status filter's order. Each is a ``str``: an unknown stored status
+    (see above) is shown as its own text, so :func:`display_status` returns ``str``."""
+
+    HEALTHY = "healthy"
+    EXPIRING = "expiring"
+    EXPIRED = "expired"
+    REFRESH_FAILING = "refresh_failing"
+    NEEDS_REAUTH = "needs_reauth"
+    UNDECRYPTABLE = "undecryptable"
+    KEY_MISSING = "key_missing"
+    REVOKED = "revoked"
+    UNINSTALLED = "uninstalled"
+
 
 ACTIVE = "active"
 KEY_PROBLEMS = ("key_missing", "undecryptable")
 # Known display statuses in "problems first" order; unknown stored statuses rank with the key problems.
 PROBLEMS_FIRST = ("needs_reauth", "undecryptable", "key_missing", "refresh_failing", "expired", "expiring",
                   "healthy", "revoked", "uninstalled")
-STATUSES = ("healthy", "expiring", "expired", "refresh_failing", "needs_reauth", "undecryptable", "key_missing",
-            "revoked", "uninstalled")
+STATUSES: tuple[str, ...] = tuple(s.value for s in DisplayStatus)  # plain text: widget options, JSON
 # Listed only when a status filter asks for them: the app was uninstalled from the account (kept for audit).
 HIDDEN_BY_DEFAULT = ("uninstalled",)
 # Not connected any more: left out of the "Connected" count.
@@ -55,10 +71,10 @@ def display_status(stored: str, expires_at: datetime | None, now: datetime, leew
     if last_result in KEY_PROBLEMS:
         return last_result
     if expires_at is None or expires_at <= now:
-        return "expired"
+        return DisplayStatus.EXPIRED
     if expires_at <= now + leeway:
-        return "expiring"
-    return "healthy"
+        return DisplayStatus.EXPIRING
+    return DisplayStatus.HEALTHY
 
 
 def rank(status: str) -> int:

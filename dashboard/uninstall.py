@@ -12,7 +12,7 @@ from __future__ import annotations
 from dashboard import audit, repository, vault
 from dashboard.actors import Actor
 from dashboard.context import AppContext
-from dashboard.errors import ApiAuthError, DashboardError, InputError, NotFoundError
+from dashboard.errors import ApiAuthError, DashboardError, InputError
 from dashboard.guard import require
 from dashboard.models import PortalStatus, utcnow
 from dashboard.refresh import get_access_token, refresh_portal
@@ -22,9 +22,7 @@ def uninstall_from_account(ctx: AppContext, hub_id: int, *, actor: Actor) -> Non
     """Uninstall the app from ``hub_id``'s account at HubSpot, then mark the portal uninstalled."""
     require(ctx.engine, actor, "revoke", action="uninstall", hub_id=hub_id)
     with ctx.session() as session:
-        portal = repository.get_portal(session=session, hub_id=hub_id)
-    if portal is None:
-        raise NotFoundError(f"no connected portal with hub id {hub_id}")
+        portal = repository.portal_or_not_found(session=session, hub_id=hub_id)
     if portal.status == PortalStatus.UNINSTALLED:
         raise InputError(f"hub {hub_id} was already uninstalled from its HubSpot account")
     if portal.refresh_token_ct is None:
@@ -40,9 +38,8 @@ def uninstall_from_account(ctx: AppContext, hub_id: int, *, actor: Actor) -> Non
         raise exc.reworded(f"uninstalling at HubSpot failed, nothing was changed here: {exc.description}") from exc
     now = utcnow()
     with ctx.session() as session:
-        repository.update_portal(session=session, hub_id=hub_id, values={
-            **vault.ERASED, "status": PortalStatus.UNINSTALLED, "revoked_at": now, "updated_at": now,
-            "token_version": portal.token_version + 1, "next_attempt_at": None})
+        repository.update_portal(session=session, hub_id=hub_id,
+                                 values=vault.disconnected(portal, PortalStatus.UNINSTALLED, now))
         audit.record(session, actor=actor.name, action="uninstall", outcome="success", hub_id=hub_id,
                      detail="app uninstalled from the HubSpot account (HubSpot emails its super admins); "
                             "tokens erased here")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 from dashboard.crypto import TokenCipher, associated_data
 from dashboard.errors import CryptoError
-from dashboard.models import Portal
+from dashboard.models import Portal, PortalUpdate
 
 ACCESS = "access_token"
 REFRESH = "refresh_token"
@@ -34,7 +34,7 @@ class TokenPair:
         return f"TokenPair(access=…{fingerprint(self.access_token)}, refresh=…)"
 
 
-def seal(cipher: TokenCipher, hub_id: int, tokens: TokenPair) -> dict[str, Any]:
+def seal(cipher: TokenCipher, hub_id: int, tokens: TokenPair) -> PortalUpdate:
     """Column values for a portal row holding ``tokens``."""
     key_id, access_ct = cipher.encrypt(tokens.access_token, aad=associated_data(hub_id, ACCESS))
     _, refresh_ct = cipher.encrypt(tokens.refresh_token, aad=associated_data(hub_id, REFRESH))
@@ -56,4 +56,11 @@ def open_tokens(cipher: TokenCipher, portal: Portal) -> TokenPair:
     )
 
 
-ERASED: dict[str, Any] = {"access_token_ct": None, "refresh_token_ct": None, "key_id": None}
+ERASED: PortalUpdate = {"access_token_ct": None, "refresh_token_ct": None, "key_id": None}
+
+
+def disconnected(portal: Portal, status: str, now: datetime) -> PortalUpdate:
+    """A portal that is no longer connected (revoked, uninstalled): tokens erased, never refreshed again,
+    and a new token version so a refresh in flight cannot store over it."""
+    return {**ERASED, "status": status, "revoked_at": now, "updated_at": now,
+            "token_version": portal.token_version + 1, "next_attempt_at": None}

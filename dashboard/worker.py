@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import metrics, refresh, repository
-from dashboard.actors import SYSTEM, Actor
+from dashboard.actors import OPERATOR, Actor
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError
 from dashboard.guard import require
@@ -33,12 +33,16 @@ log = logging.getLogger(__name__)
 MAX_ERROR_BACKOFF = 60.0  # seconds: a database outage is retried at least once a minute
 FORGET_AFTER = timedelta(days=7)  # heartbeat rows of workers silent this long are removed
 FAILED_RESULTS = frozenset({"failed", "needs_reauth"})
-EMBEDDED_ACTOR = Actor("system:embedded-worker", SYSTEM.role)
 
 
 def new_worker_id(kind: str) -> str:
     host = socket.gethostname()[:30]
     return f"{kind}:{host}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def worker_actor(worker_id: str) -> Actor:
+    """Who a worker is in the audit log: ``worker:<its id>``, with the operator role refreshing needs."""
+    return Actor(f"worker:{worker_id}", OPERATOR)
 
 
 def error_backoff(errors: int, interval: float) -> float:
@@ -64,16 +68,16 @@ class RefreshWorker:
     """One worker: ``run(stop)`` sweeps every ``interval`` seconds until ``stop`` is set."""
 
     def __init__(self, ctx: AppContext, *, kind: str, interval: float, concurrency: int = 8,
-                 within: timedelta | None = None, actor: Actor = SYSTEM,
+                 within: timedelta | None = None,
                  on_pass: Callable[[PassResult], None] | None = None) -> None:
         self.ctx = ctx
         self.kind = kind
         self.interval = interval
         self.concurrency = concurrency
         self.within = within
-        self.actor = actor
         self.on_pass = on_pass
         self.worker_id = new_worker_id(kind)
+        self.actor = worker_actor(self.worker_id)  # a worker acts as itself, never as whoever started it
         self._totals = {"total_sweeps": 0, "total_refreshed": 0, "total_failures": 0}
         self._started = False
 
@@ -154,7 +158,7 @@ class EmbeddedWorker:
     def __init__(self, ctx: AppContext) -> None:
         s = ctx.settings
         self.worker = RefreshWorker(ctx, kind="embedded", interval=s.dashboard_worker_interval_seconds,
-                                    concurrency=s.dashboard_worker_concurrency, actor=EMBEDDED_ACTOR)
+                                    concurrency=s.dashboard_worker_concurrency)
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._main, name="embedded-refresh-worker", daemon=True)
 

@@ -8,9 +8,9 @@ import streamlit as st
 
 from dashboard import activity
 from dashboard.errors import DashboardError
+from dashboard.hubspot.authorize import parse_account_id
 from dashboard.models import utcnow
 from dashboard.ui import activity_view as av
-from dashboard.ui.install_flow import parse_account_id
 from dashboard.ui.layout import start_page
 from dashboard.ui.text import md
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import install, scope_sets
 from dashboard.errors import DashboardError
+from dashboard.hubspot.authorize import parse_account_id
 from dashboard.ui import install_flow, send_links
 from dashboard.ui.layout import start_page
 from dashboard.ui.pending_installs_view import show_pending_installs
@@ -47,7 +48,7 @@ if st.button("Create install link", key="install_create", type="primary", disabl
         try:
             started = install.start_install(ctx, actor=actor, scopes=install_flow.split_scopes(scopes_text),
                                             optional_scopes=install_flow.split_scopes(optional_text),
-                                            account_id=install_flow.parse_account_id(account_text))
+                                            account_id=parse_account_id(account_text))
         except DashboardError as exc:
             st.error(md(exc))
         else:
@@ -68,5 +69,5 @@ st.subheader("Send a link to the customer")
 with contextlib.suppress(DashboardError):  # a bad account id was reported above
     send_links.create_button(ctx, actor, scopes=install_flow.split_scopes(scopes_text),
                              optional=install_flow.split_scopes(optional_text),
-                             account_id=install_flow.parse_account_id(account_text))
+                             account_id=parse_account_id(account_text))
 send_links.links_panel(ctx, actor)

@@ -6,9 +6,9 @@ import streamlit as st
 
 from dashboard import scope_lint, scope_sets, scopes
 from dashboard.errors import DashboardError
+from dashboard.hubspot.authorize import parse_account_id
 from dashboard.ui import scope_builder as sb
 from dashboard.ui.feedback import flash, run_and_flash
-from dashboard.ui.install_flow import parse_account_id
 from dashboard.ui.layout import start_page
 from dashboard.ui.text import md
 

@@ -55,16 +55,13 @@ show_sweep_status(ctx, _actor)
 
 st.subheader("Encryption keys")
 try:
-    status = keys.key_status(ctx.engine, ctx.cipher)
+    status = keys.key_status(ctx.engine, ctx.cipher, actor=_actor)
 except DashboardError as exc:
     st.error(md(exc))
 else:
-    key_ids = sorted(set(status.configured_key_ids) | set(status.rows_per_key))
+    table = status.table()
     st.container(key="set_keys_table").dataframe(pd.DataFrame({
-        "key id": key_ids,
-        "role": ["primary" if k == status.primary_key_id else "configured" if k in status.configured_key_ids
-                 else "NOT CONFIGURED" for k in key_ids],
-        "rows": [status.rows_per_key.get(k, 0) for k in key_ids],
+        "key id": [r.key_id for r in table], "role": [r.role for r in table], "rows": [r.rows for r in table],
     }), hide_index=True, width="stretch")
     if status.unknown_key_ids:
         st.error("Rows are encrypted with key ids that are not configured: "

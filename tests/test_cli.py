@@ -160,6 +160,9 @@ def test_missing_keys_outside_sandbox_is_exit_2(
     ["test", "--hub-id"],
     ["connections", "--status", "sleeping"],
     ["install", "start"],
+    ["install", "start", "--scope", "oauth", "--account-id", "0"],
+    ["install", "start", "--scope", "oauth", "--account-id", "-7"],
+    ["links", "create", "--scope", "oauth", "--account-id", "12ab"],
 ], ids=lambda argv: " ".join(argv) or "no-arguments")
 def test_bad_usage_is_one_line_exit_2(
     configured: Path, capsys: pytest.CaptureFixture[str], argv: list[str],

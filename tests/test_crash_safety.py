@@ -115,7 +115,7 @@ class Rig:
             session.commit()
         self.control("clock", {"advance": ttl.total_seconds()})
         self.control("config", {"latency_ms": 0})
-        return refresh.refresh_due(self.ctx, concurrency=8)
+        return refresh.refresh_due(self.ctx, concurrency=8, actor=ADMIN)
 
 
 def stored_refresh_tokens(ctx: AppContext, hubs: list[int]) -> dict[int, str]:

@@ -70,7 +70,7 @@ def fctx(settings_factory: Any, sandbox: Any) -> Any:
 def test_fault_during_sweep(fctx: AppContext, sandbox: Any, name: str) -> None:
     hubs = _seed(fctx, sandbox.url)
     control(sandbox.url, "faults", {"target": "token", **FAULTS[name]})
-    outcomes = {o.hub_id: o for o in refresh.refresh_due(fctx, concurrency=4)}
+    outcomes = {o.hub_id: o for o in refresh.refresh_due(fctx, concurrency=4, actor=ADMIN)}
     assert set(outcomes) == set(hubs)
     _assert_no_token_lost(fctx, sandbox.url, hubs)
     _assert_no_duplicates(sandbox.url)
@@ -93,7 +93,7 @@ def test_fault_during_sweep(fctx: AppContext, sandbox: Any, name: str) -> None:
     control(sandbox.url, "faults", {"target": "token"})
     failed = [h for h, o in outcomes.items() if o.result != "refreshed"]
     _make_due(fctx, failed)
-    healed = refresh.refresh_due(fctx, concurrency=4)
+    healed = refresh.refresh_due(fctx, concurrency=4, actor=ADMIN)
     assert {o.hub_id for o in healed} == set(failed)
     assert all(o.result == "refreshed" for o in healed)
     assert {c.status for c in connections.list_connections(fctx, actor=ADMIN)} == {"healthy"}
@@ -108,13 +108,13 @@ def test_sandbox_unreachable_then_back(settings_factory: Any, sandbox: Any) -> N
     down = build_context(settings, sandbox_url="http://127.0.0.1:9", retry=FAST_RETRY)  # discard port: refused
     try:
         hubs = _seed(up, sandbox.url)
-        outcomes = refresh.refresh_due(down, concurrency=4)
+        outcomes = refresh.refresh_due(down, concurrency=4, actor=ADMIN)
         assert {o.result for o in outcomes} == {"failed"}
         assert all("cannot reach HubSpot" in o.message for o in outcomes)
         assert {c.status for c in connections.list_connections(up, actor=ADMIN)} == {PortalStatus.REFRESH_FAILING}
         _assert_no_token_lost(up, sandbox.url, hubs)
         _make_due(up, hubs)
-        assert {o.result for o in refresh.refresh_due(up, concurrency=4)} == {"refreshed"}
+        assert {o.result for o in refresh.refresh_due(up, concurrency=4, actor=ADMIN)} == {"refreshed"}
         _assert_no_token_lost(up, sandbox.url, hubs)
         _assert_no_duplicates(sandbox.url)
     finally:

@@ -26,6 +26,7 @@ from dashboard.crypto import KeyRing, TokenCipher, generate_key_entry
 from dashboard.errors import CryptoError
 from dashboard.models import Portal, PortalStatus
 from tests.utils.cli import TEST_CLIENT, cli_command, cli_env, run_cli
+from tests.utils.lifecycle import ADMIN
 
 OLD = generate_key_entry("old")
 NEW = generate_key_entry("new")
@@ -107,7 +108,7 @@ def test_status_counts_rows_per_key(engine: Engine, db_file: Path, tmp_path: Pat
         repository.save_portal(session=session, portal=Portal(hub_id=99, status=PortalStatus.REVOKED))
         session.commit()
 
-    status = keys.key_status(engine, cipher_for(NEW, OLD))
+    status = keys.key_status(engine, cipher_for(NEW, OLD), actor=ADMIN)
     assert status.rows_per_key == {"old": 7, "new": 3, "ghost": 2}
     assert status.unknown_key_ids == ["ghost"]
     assert status.rows_to_rotate == 9
@@ -236,7 +237,7 @@ def test_missing_or_wrong_key_is_counted_and_changes_no_row(
         assert secret.split(":", 1)[1] not in done.stderr + done.stdout
     assert token_rows(engine) == before
 
-    result = keys.rotate_keys(engine, cipher_for(keys_setting), actor="test", batch_size=10)
+    result = keys.rotate_keys(engine, cipher_for(keys_setting), actor=ADMIN, batch_size=10)
     assert result.rotated == 0 and result.remaining == 30
     assert sorted(r.hub_id for r in result.unreadable) == list(range(1, 31))
     assert {r.reason for r in result.unreadable} == {reason}
@@ -252,7 +253,7 @@ def test_rotation_continues_past_unreadable_rows(engine: Engine, db_file: Path, 
     corrupt(engine, 7)
     ghost_before = [r for r in token_rows(engine) if r[1] == "ghost" or r[0] == 7]
 
-    result = keys.rotate_keys(engine, cipher_for(NEW, OLD), actor="test", batch_size=10)
+    result = keys.rotate_keys(engine, cipher_for(NEW, OLD), actor=ADMIN, batch_size=10)
     assert result.rotated == 63
     assert sorted(r.hub_id for r in result.unreadable) == [7, *range(51, 66)]
     assert {r.hub_id: r.reason for r in result.unreadable}[7] == "undecryptable"
@@ -271,14 +272,14 @@ def test_wrong_primary_key_is_refused_before_any_write(engine: Engine) -> None:
     add_portals(engine, cipher_for(OLD), range(6, 21))
     impostor_new = generate_key_entry("new")
     with pytest.raises(CryptoError, match="'new'"):
-        keys.rotate_keys(engine, cipher_for(impostor_new, OLD), actor="test", batch_size=10)
+        keys.rotate_keys(engine, cipher_for(impostor_new, OLD), actor=ADMIN, batch_size=10)
     assert rows_per_key(engine) == {"new": 5, "old": 15}
 
 
 def test_rotation_in_process_reports_progress(engine: Engine) -> None:
     add_portals(engine, cipher_for(OLD), range(1, 26))
     progress: list[int] = []
-    result = keys.rotate_keys(engine, cipher_for(NEW, OLD), actor="test", batch_size=10,
+    result = keys.rotate_keys(engine, cipher_for(NEW, OLD), actor=ADMIN, batch_size=10,
                               on_batch=progress.append)
     assert progress == [10, 20, 25]
     assert (result.rotated, result.skipped_concurrent, result.remaining) == (25, 0, 0)

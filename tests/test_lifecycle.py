@@ -154,12 +154,12 @@ def test_uninstall_gives_needs_reauth_and_worker_stops(ctx: Any, sandbox: Any) -
     hub = install_portal(ctx, sandbox.url).hub_id
     control(sandbox.url, "uninstall", {"hub_id": hub})
     _expire(ctx, hub)
-    outcomes = refresh.refresh_due(ctx, concurrency=2)
+    outcomes = refresh.refresh_due(ctx, concurrency=2, actor=ADMIN)
     assert [o.result for o in outcomes] == ["needs_reauth"]
     portal = _portal(ctx, hub)
     assert portal.status == PortalStatus.NEEDS_REAUTH and portal.refresh_token_ct is not None
     requests = stats(sandbox.url)["token_requests"]["refresh_token"]
-    assert refresh.refresh_due(ctx, concurrency=2) == []  # never retried automatically
+    assert refresh.refresh_due(ctx, concurrency=2, actor=ADMIN) == []  # never retried automatically
     assert stats(sandbox.url)["token_requests"]["refresh_token"] == requests
     conn = connections.get_connection(ctx, hub, actor=ADMIN)
     assert conn.status == "needs_reauth"
@@ -191,7 +191,7 @@ def test_transient_failures_are_retried_then_recorded_tokens_intact(ctx: Any, sa
     # Faulted answers never reach the grant logic; malformed JSON is a protocol error, not retried.
     assert stats(sandbox.url)["faults"] == (1 if "malformed_rate" in fault else FAST_RETRY.attempts)
     # Backing off: the worker leaves it alone until next_attempt_at.
-    assert refresh.refresh_due(ctx) == []
+    assert refresh.refresh_due(ctx, actor=ADMIN) == []
     control(sandbox.url, "faults", {"target": "token"})  # a rule with no faults
     assert refresh.refresh_portal(ctx, hub, actor=ADMIN).result == "refreshed"
     assert _portal(ctx, hub).status == PortalStatus.ACTIVE
@@ -214,11 +214,11 @@ def test_timeouts_are_transient(settings_factory: Any, sandbox: Any) -> None:
 
 def test_get_access_token_refreshes_inside_leeway_and_call_api_works(ctx: Any, sandbox: Any) -> None:
     hub = install_portal(ctx, sandbox.url).hub_id
-    first = refresh.get_access_token(ctx, hub)
-    assert refresh.get_access_token(ctx, hub) == first  # fresh: no refresh
+    first = refresh.get_access_token(ctx, hub, actor=ADMIN)
+    assert refresh.get_access_token(ctx, hub, actor=ADMIN) == first  # fresh: no refresh
     _expire(ctx, hub)
-    assert refresh.get_access_token(ctx, hub) != first
-    body = connections.call_api(ctx, hub, "GET", "/crm/v3/objects/contacts", params={"limit": 2})
+    assert refresh.get_access_token(ctx, hub, actor=ADMIN) != first
+    body = connections.call_api(ctx, hub, "GET", "/crm/v3/objects/contacts", params={"limit": 2}, actor=ADMIN)
     assert len(body["results"]) == 2
 
 
@@ -234,7 +234,7 @@ def test_revoke_failure_changes_nothing_and_local_only_forgets(ctx: Any, sandbox
     assert _portal(ctx, hub).status == PortalStatus.REVOKED
     _expire(ctx, hub)
     with pytest.raises(PortalRevokedError, match="revoked"):  # its own error, not a TransientError to retry
-        refresh.get_access_token(ctx, hub)
+        refresh.get_access_token(ctx, hub, actor=ADMIN)
     with ctx.session() as s:
         assert repository.list_audit_events(session=s, hub_id=hub, action="revoke.local")
 
@@ -255,7 +255,7 @@ def test_get_access_token_waits_for_a_refresh_in_another_process(ctx: Any, sandb
     timer = threading.Timer(0.5, other_process_finishes)
     timer.start()
     try:
-        token = refresh.get_access_token(ctx, hub)
+        token = refresh.get_access_token(ctx, hub, actor=ADMIN)
     finally:
         timer.join()
     assert token != stale

@@ -137,7 +137,7 @@ class Engine(RuleBasedStateMachine):
         before = self.grants_by_hub()
         started = time.monotonic()
         outcomes = refresh.refresh_due(self.ctx, within=None if within is None else timedelta(seconds=within),
-                                       concurrency=concurrency, limit=limit)
+                                       concurrency=concurrency, limit=limit, actor=ADMIN)
         assert time.monotonic() - started < PASS_LIMIT_S, "the pass did not end in time"
         after = self.grants_by_hub()
         made = {h: n - before.get(h, 0) for h, n in after.items() if n != before.get(h, 0)}
@@ -208,7 +208,7 @@ class Engine(RuleBasedStateMachine):
         self.step()
         self.keys.insert(0, generate_key_entry(f"m{len(self.keys)}"))
         self.ctx = self._with(self.keys)
-        result = keys.rotate_keys(self.ctx.engine, self.ctx.cipher, actor=ADMIN.name, batch_size=3)
+        result = keys.rotate_keys(self.ctx.engine, self.ctx.cipher, actor=ADMIN, batch_size=3)
         assert result.unreadable == () and result.remaining == 0
 
     @precondition(lambda self: not self.missing)

@@ -51,7 +51,7 @@ def test_no_secret_in_logs_errors_alerts_or_exports(settings_factory: Any, sandb
         control(sandbox.url, "faults", {"target": "token"})
         control(sandbox.url, "uninstall", {"hub_id": hub})
         texts.append(refresh.refresh_portal(ctx, hub, actor=ADMIN, force=True).message)
-        for call in (lambda: connections.call_api(ctx, hub, "GET", "/crm/v3/objects/contacts"),
+        for call in (lambda: connections.call_api(ctx, hub, "GET", "/crm/v3/objects/contacts", actor=ADMIN),
                      lambda: connections.revoke(ctx, hub, actor=ADMIN)):
             try:
                 call()

@@ -33,7 +33,7 @@ from sqlalchemy import event
 from dashboard import journal, refresh, repository, vault
 from dashboard.context import AppContext, build_context
 from dashboard.errors import StorageError
-from tests.utils.lifecycle import FAST_RETRY, sandbox_get, sandbox_post
+from tests.utils.lifecycle import ADMIN, FAST_RETRY, sandbox_get, sandbox_post
 from tests.utils.seeding import seed_portals
 
 PORTALS = 20
@@ -117,7 +117,7 @@ def test_a_database_fault_during_a_sweep_loses_no_rotated_token(
         sandbox_post(sandbox, "/_sandbox/config", {"rotate_refresh_tokens": True, "rotation_grace_s": 0,
                                                    "latency_ms": 300})
         outcomes: list[refresh.RefreshOutcome] = []
-        sweep = threading.Thread(target=lambda: outcomes.extend(refresh.refresh_due(ctx, concurrency=8)))
+        sweep = threading.Thread(target=lambda: outcomes.extend(refresh.refresh_due(ctx, concurrency=8, actor=ADMIN)))
         sweep.start()
         while sandbox_get(sandbox, "/_sandbox/stats")["token_requests"]["refresh_token"] == 0:
             time.sleep(0.01)
@@ -125,7 +125,7 @@ def test_a_database_fault_during_a_sweep_loses_no_rotated_token(
             sweep.join(timeout=60)
             assert not sweep.is_alive(), "the sweep did not end while the database refused writes"
             with pytest.raises(StorageError) as info:  # the page's "Refresh now" meanwhile: one line, no SQL
-                refresh.refresh_portal(ctx, hubs[-1], force=True)
+                refresh.refresh_portal(ctx, hubs[-1], force=True, actor=ADMIN)
         message = str(info.value)
         assert "\n" not in message and "UPDATE" not in message.upper() and "portal" not in message.lower()
 
@@ -137,7 +137,7 @@ def test_a_database_fault_during_a_sweep_loses_no_rotated_token(
         assert not any(token in text for token in live_refresh_tokens(sandbox).values())  # sealed, never plain
 
         sandbox_post(sandbox, "/_sandbox/config", {"latency_ms": 0})
-        second = refresh.refresh_due(ctx, concurrency=8)  # replays the journal first
+        second = refresh.refresh_due(ctx, concurrency=8, actor=ADMIN)  # replays the journal first
         assert journal.size(ctx) == 0 and not journal.path(ctx).exists()
         assert not set(journaled) & {o.hub_id for o in second if o.result == "refreshed"}
 

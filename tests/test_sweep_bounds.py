@@ -18,7 +18,7 @@ from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
 from dashboard.models import PortalStatus
 from tests.utils.cli import cli_env, run_cli
-from tests.utils.lifecycle import FAST_RETRY, sandbox_get, sandbox_post
+from tests.utils.lifecycle import ADMIN, FAST_RETRY, sandbox_get, sandbox_post
 from tests.utils.seeding import seed_portals
 
 K1 = generate_key_entry("k1")
@@ -56,7 +56,7 @@ def test_a_window_longer_than_the_token_lifetime_still_ends_with_one_grant_per_p
     assert json.loads(done.stdout.splitlines()[-1]) == {"due": 0}
     assert grants(sandbox) - before == 12
     # ... while a forced refresh (the page's "Refresh now") still goes through.
-    assert refresh.refresh_portal(ctx, hubs[0], force=True).result == "refreshed"
+    assert refresh.refresh_portal(ctx, hubs[0], force=True, actor=ADMIN).result == "refreshed"
     assert grants(sandbox) - before == 13
 
 
@@ -113,7 +113,7 @@ def test_a_corrupt_ciphertext_is_undecryptable_and_the_other_portals_refresh(
         repository.update_portal(session=session, hub_id=hubs[0], values={"refresh_token_ct": other.refresh_token_ct})
         session.commit()
     before = grants(sandbox)
-    outcomes = {o.hub_id: o for o in refresh.refresh_due(ctx)}
+    outcomes = {o.hub_id: o for o in refresh.refresh_due(ctx, actor=ADMIN)}
     assert outcomes[hubs[0]].result == "failed" and "Restore the key" in outcomes[hubs[0]].message
     assert {outcomes[h].result for h in hubs[1:]} == {"refreshed"}
     assert grants(sandbox) - before == 4
@@ -121,4 +121,4 @@ def test_a_corrupt_ciphertext_is_undecryptable_and_the_other_portals_refresh(
         portal = repository.get_portal(session=session, hub_id=hubs[0])
         assert portal is not None and portal.last_refresh_result == "undecryptable"
         assert f"hub {hubs[0]}" in (portal.last_error or "") and "'test1'" in (portal.last_error or "")
-    assert refresh.refresh_due(ctx) == []  # backing off: not tried again in the next pass
+    assert refresh.refresh_due(ctx, actor=ADMIN) == []  # backing off: not tried again in the next pass

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard import worker
+from dashboard import repository, worker
 from dashboard.context import AppContext
 from dashboard.models import utcnow
 from dashboard.sandbox import SandboxServer
@@ -46,6 +46,11 @@ def test_a_pass_writes_the_heartbeat_and_the_status_line(ctx: AppContext, sandbo
     assert view.stopped_at is not None
     late = worker.sweep_status(ctx, actor=ADMIN, now=utcnow() + timedelta(seconds=12))
     assert not late.healthy and "twice its interval" in late.message and w.worker_id in late.message
+    # The worker acts as itself (operator: it may refresh, never revoke), named in the audit log.
+    assert w.actor.name == f"worker:{w.worker_id}" and w.actor.can("refresh") and not w.actor.can("revoke")
+    with ctx.session() as s:
+        refreshes = repository.list_audit_events(session=s, hub_id=hub, action="refresh")
+    assert [e.actor for e in refreshes] == [w.actor.name]
 
 
 def test_no_worker_at_all_is_a_warning(ctx: AppContext) -> None:

@@ -16,6 +16,7 @@ from typing import Final
 from urllib.parse import quote, unquote_plus, urlsplit
 
 from dashboard.errors import InputError, ScopeError
+from dashboard.scopes import shown as _shown
 from dashboard.scopes import validate_scope_name
 
 PARAM_ORDER: Final = ("client_id", "redirect_uri", "scope", "optional_scope", "state")
@@ -24,9 +25,14 @@ _PATH_RE: Final = re.compile(r"(?P<prefix>.*)/oauth(?:/(?P<account>[1-9][0-9]*))
 _UNSAFE_URL_CHARS: Final = re.compile(r"[\x00-\x20\x7f]")
 
 
-def _shown(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def parse_account_id(text: str) -> int | None:
+    """A typed account (hub) id: None when blank, else a positive whole number or :class:`InputError`."""
+    text = text.strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) <= 0:
+        raise InputError(f"the account id must be a positive whole number (HubSpot's hub id), not {text[:40]!r}")
+    return int(text)
 
 
 def _check_http_url(value: object, what: str, *, allow_query: bool, echo: bool = True) -> str:

@@ -82,7 +82,8 @@ def _sign_out(actor: Actor) -> None:
     st.logout()
 
 
-def sign_out_button(actor: Actor | None = None) -> None:
+def sign_out_button(actor: Actor | None) -> None:
+    """None: signed in without a role here; signing out still works, with no session epoch to end."""
     if sign_in_configured() and st.user.is_logged_in:
         if actor is None:
             st.button("Sign out", key="auth_logout", on_click=st.logout)

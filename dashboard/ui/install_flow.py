@@ -16,7 +16,8 @@ import streamlit as st
 from dashboard import install
 from dashboard.actors import Actor
 from dashboard.context import AppContext
-from dashboard.errors import DashboardError, InputError
+from dashboard.errors import DashboardError
+from dashboard.hubspot.authorize import parse_account_id
 from dashboard.install import InstallResult
 from dashboard.link_preview import LinkPreview, preview_link
 from dashboard.scope_sets import app_scope_settings
@@ -73,15 +74,6 @@ def show_result() -> None:
 def split_scopes(text: str) -> list[str]:
     """Scope names typed with spaces, commas or new lines between them."""
     return [s for s in re.split(r"[\s,]+", text) if s]
-
-
-def parse_account_id(text: str) -> int | None:
-    text = text.strip()
-    if not text:
-        return None
-    if not text.isdigit() or int(text) <= 0:
-        raise InputError(f"the account id must be a positive whole number (HubSpot's hub id), not {text[:40]!r}")
-    return int(text)
 
 
 def apply_saved_set(sets: dict[str, ScopeSet]) -> None:

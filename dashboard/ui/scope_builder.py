@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard import scope_json
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError
-from dashboard.hubspot.authorize import authorize_url_parts, build_authorize_url
+from dashboard.hubspot.authorize import authorize_url_parts
 from dashboard.scope_lint import LintFinding, ScopeDiff
 from dashboard.scopes import BUCKETS, ScopeCatalog, ScopeSet, is_tier_gated
 from dashboard.ui.text import code, md
@@ -94,10 +94,7 @@ def show_findings(findings: list[LintFinding]) -> None:
 
 def preview_url(ctx: AppContext, scope_set: ScopeSet, account_id: int | None = None) -> str:
     """The encoded authorize URL for ``scope_set`` with the app's values and the placeholder state."""
-    return build_authorize_url(app_base_url=ctx.app.app_base_url, client_id=ctx.app.client_id,
-                               redirect_uri=ctx.app.redirect_uri, scopes=scope_set.scope_param(),
-                               optional_scopes=scope_set.optional_param(), state=STATE_PLACEHOLDER,
-                               account_id=account_id)
+    return ctx.authorize_url(scope_set, state=STATE_PLACEHOLDER, account_id=account_id)
 
 
 def show_url(url: str) -> None:

@@ -30,7 +30,7 @@ from dashboard.settings import load_settings
 from devtools.oidc import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET
 from tests.e2e.conftest import REPO, base_env, free_port, start_dashboard, start_oidc, start_server
 from tests.utils.browser import keyed, wait_for_app
-from tests.utils.lifecycle import stats
+from tests.utils.lifecycle import ADMIN, stats
 
 pytestmark = pytest.mark.e2e
 
@@ -127,7 +127,7 @@ def test_a_customer_who_never_signed_in_installs_from_a_link_and_sees_nothing_el
         expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
     finally:
         customer.close()
-    conn = connections.get_connection(rig.ctx, 1000003)
+    conn = connections.get_connection(rig.ctx, 1000003, actor=ADMIN)
     assert conn.status == "healthy"
     [listed] = [x for x in install_links.list_links(rig.ctx, actor=OPERATOR) if x.link_id == link.link_id]
     assert listed.status == "used" and listed.used_hub_id == 1000003

@@ -13,7 +13,7 @@ from dashboard.context import AppContext
 from dashboard.install import InstallResult
 from dashboard.models import utcnow
 from dashboard.sandbox import SandboxServer
-from tests.utils.lifecycle import sandbox_post
+from tests.utils.lifecycle import ADMIN, sandbox_post
 from tests.utils.pages import ACME, GLOBEX, INITECH, frame_with, messages
 
 OpenPage = Callable[..., AppTest]
@@ -53,7 +53,7 @@ def test_filters_by_portal_action_outcome_and_actor(open_page: OpenPage, ctx: Ap
 def test_time_range_and_refresh_chart(open_page: OpenPage, ctx: AppContext,
                                       seeded: dict[int, InstallResult]) -> None:
     for hub in (ACME, GLOBEX, INITECH):
-        refresh.refresh_portal(ctx, hub, force=True)
+        refresh.refresh_portal(ctx, hub, force=True, actor=ADMIN)
     at = open_page(ACTIVITY)
     assert at.selectbox(key="act_range").value == "Last 24 hours"
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")  # the refresh chart is drawn

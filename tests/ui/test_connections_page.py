@@ -73,7 +73,7 @@ def test_search_by_domain_hub_id_and_user(open_page: OpenPage, seeded: dict[int,
 
 def test_status_and_scope_filters(open_page: OpenPage, ctx: AppContext,
                                   seeded: dict[int, InstallResult]) -> None:
-    connections.revoke(ctx, ACME)
+    connections.revoke(ctx, ACME, actor=ADMIN)
     at = open_page()
     at.multiselect(key="conn_statuses").select("revoked").run()
     assert list(table(at)["hub_id"]) == [ACME]
@@ -90,7 +90,7 @@ def test_status_and_scope_filters(open_page: OpenPage, ctx: AppContext,
 
 
 def test_sorting(open_page: OpenPage, ctx: AppContext, seeded: dict[int, InstallResult]) -> None:
-    connections.revoke(ctx, GLOBEX)
+    connections.revoke(ctx, GLOBEX, actor=ADMIN)
     at = open_page()
     at.selectbox(key="conn_sort").select("Hub id").run()
     assert list(table(at)["hub_id"]) == [ACME, GLOBEX, INITECH]
@@ -130,10 +130,10 @@ def test_details_scopes_metadata_and_test_connection_never_show_a_token(
     at.button(key="conn_meta").click().run()
     meta = frame_with(at, "field", "value").set_index("field")["value"]
     assert meta["hub id"] == str(ACME) and meta["active"] == "True"
-    assert meta["token fingerprint"] == connections.get_connection(ctx, ACME).token_fingerprint
+    assert meta["token fingerprint"] == connections.get_connection(ctx, ACME, actor=ADMIN).token_fingerprint
     at.button(key="conn_test").click().run()
     healthy = [m for m in messages(at, "success") if m.startswith("Connection healthy")]
-    domain = connections.get_connection(ctx, ACME).hub_domain
+    domain = connections.get_connection(ctx, ACME, actor=ADMIN).hub_domain
     assert healthy and domain and f"(portal {domain})" in healthy[0]  # the portal's own domain, not app.hubspot.com
 
     text = page_text(at)
@@ -156,7 +156,7 @@ def test_revoke_needs_the_hub_id_typed_in_the_dialog(
     assert any("1000003 revoked" in m for m in messages(at, "success"))
     assert table(at).set_index("hub_id").loc[INITECH, "status_label"] == "⚪ Revoked"
     assert metrics(at)["Revoked"] == 1
-    assert connections.get_connection(ctx, INITECH).status == "revoked"
+    assert connections.get_connection(ctx, INITECH, actor=ADMIN).status == "revoked"
     tokens = sandbox_get(sandbox, f"/_sandbox/tokens?hub_id={INITECH}")["tokens"]
     assert not [t for t in tokens if t["active"] and t["kind"] == "refresh"]
 
@@ -167,7 +167,7 @@ def test_cancel_closes_the_revoke_dialog(open_page: OpenPage, ctx: AppContext,
     at.button(key="conn_revoke").click().run()
     at.button(key="revoke_cancel").click().run()
     assert REVOKE_TARGET_KEY not in at.session_state
-    assert connections.get_connection(ctx, ACME).status == "healthy"
+    assert connections.get_connection(ctx, ACME, actor=ADMIN).status == "healthy"
 
 
 def test_bulk_refresh_of_selected_rows(open_page: OpenPage, seeded: dict[int, InstallResult]) -> None:
@@ -196,7 +196,7 @@ def test_refresh_failure_is_a_clear_message(open_page: OpenPage, sandbox: Sandbo
 def test_reconsent_link_reinstalls_the_portal(open_page: OpenPage, ctx: AppContext, sandbox: SandboxServer,
                                               seeded: dict[int, InstallResult]) -> None:
     sandbox_post(sandbox, "/_sandbox/uninstall", {"hub_id": ACME})
-    refresh.refresh_portal(ctx, ACME, force=True)  # invalid_grant: needs re-auth
+    refresh.refresh_portal(ctx, ACME, force=True, actor=ADMIN)  # invalid_grant: needs re-auth
     at = select_hubs(open_page(), ACME)
     at.button(key="conn_reconsent").click().run()
     link = next(b for b in at.get("link_button") if b.proto.label.startswith("Open the re-consent page"))
@@ -208,7 +208,7 @@ def test_reconsent_link_reinstalls_the_portal(open_page: OpenPage, ctx: AppConte
     # The admin follows the link and consents; HubSpot sends the browser back to /install.
     result = install.finish_install(ctx, actor=ADMIN, params=install.callback_params(grant(sandbox.url, url)))
     assert result.hub_id == ACME and result.reinstall
-    assert connections.get_connection(ctx, ACME).status == "healthy"
+    assert connections.get_connection(ctx, ACME, actor=ADMIN).status == "healthy"
 
 
 def test_no_reconsent_for_a_complete_healthy_portal(open_page: OpenPage, seeded: dict[int, InstallResult]) -> None:

@@ -46,7 +46,7 @@ def test_a_pending_install_finishes_from_the_page(open_page: OpenPage, ctx: AppC
     assert not at.exception
     assert any("hub 1000002 (globex.hubspot.com) is connected" in m for m in messages(at, "success"))
     assert not any("not finished" in m for m in messages(at, "warning"))
-    assert connections.get_connection(ctx, GLOBEX).granted_scopes == ("oauth",)
+    assert connections.get_connection(ctx, GLOBEX, actor=ADMIN).granted_scopes == ("oauth",)
     text = page_text(at)
     assert not [t["token"] for t in sandbox_tokens(sandbox.url) if t["token"] in text]
 
@@ -69,4 +69,4 @@ def test_uninstall_from_account_needs_the_hub_id_typed(open_page: OpenPage, ctx:
     at.multiselect(key="conn_statuses").select("uninstalled").run()
     assert list(table(at)["hub_id"]) == [INITECH]
     assert table(at).set_index("hub_id").loc[INITECH, "status_label"].endswith("Uninstalled")
-    assert connections.get_connection(ctx, INITECH).status == "uninstalled"
+    assert connections.get_connection(ctx, INITECH, actor=ADMIN).status == "uninstalled"

@@ -45,7 +45,7 @@ def test_create_install_link_from_typed_scopes(open_page: OpenPage, ctx: AppCont
     assert query["optional_scope"] == [GATED_OPTIONAL]
     assert query["redirect_uri"] == ["http://localhost:8501/install"]
     assert len(query["state"][0]) >= 40
-    starts = activity.audit_events(ctx, action="install.start")
+    starts = activity.audit_events(ctx, action="install.start", actor=ADMIN)
     assert len(starts) == 1 and starts[0].actor == "local-admin"
 
 
@@ -96,7 +96,7 @@ def test_reinstall_preview_lists_the_scopes_a_connected_portal_would_lose(
 
 def test_saved_scope_set_fills_the_fields(open_page: OpenPage, ctx: AppContext) -> None:
     scope_sets.save_scope_set(ctx, "CRM", ScopeSet.from_lists(required=["oauth", "crm.objects.contacts.read"],
-                                                              optional=["automation"]))
+                                                              optional=["automation"]), actor=ADMIN)
     at = open_page(INSTALL)
     at.selectbox(key="install_set").select("CRM").run()
     assert at.text_area(key="install_scopes").value == "crm.objects.contacts.read oauth"
@@ -112,12 +112,12 @@ def test_callback_completes_the_install_once_and_clears_the_query(
     assert any(m.startswith(f"Installed hub {INITECH} (initech.hubspot.com)") for m in messages(at, "success"))
     assert any(GATED_OPTIONAL in md.value for md in at.markdown)
     assert dict(at.query_params) == {}
-    assert connections.get_connection(ctx, INITECH).status == "healthy"
+    assert connections.get_connection(ctx, INITECH, actor=ADMIN).status == "healthy"
 
     at.run()  # a rerun (or the same redirect again) must not send the code to HubSpot twice
     assert not at.exception and messages(at, "error") == []
     assert any(m.startswith(f"Installed hub {INITECH}") for m in messages(at, "success"))
-    assert len(activity.audit_events(ctx, action="install")) == 1
+    assert len(activity.audit_events(ctx, action="install", actor=ADMIN)) == 1
 
     at.button(key="install_dismiss").click().run()
     assert not any(m.startswith("Installed hub") for m in messages(at, "success"))

@@ -65,7 +65,7 @@ def test_a_signed_out_customer_sees_only_the_result(signed_out: Callable[[dict[s
     assert len(at.sidebar.children) == 0  # no "Signed in as", no sign-out, no mode
     assert not at.get("arrow_data_frame") and not at.button
     assert dict(at.query_params) == {}
-    assert connections.get_connection(ctx, INITECH).status == "healthy"
+    assert connections.get_connection(ctx, INITECH, actor=ADMIN).status == "healthy"
 
 
 @pytest.mark.parametrize("params", [{"code": "x", "state": "forged"}, {"state": "forged", "error": "access_denied",

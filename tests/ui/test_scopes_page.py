@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import scope_sets
 from dashboard.context import AppContext
 from dashboard.scopes import ScopeSet
+from tests.utils.lifecycle import ADMIN
 from tests.utils.pages import frame_with, messages
 
 OpenPage = Callable[..., AppTest]
@@ -76,7 +77,7 @@ def test_url_preview_parameter_table_and_account_variant(open_page: OpenPage, ct
 
 def test_save_load_compare_and_delete_sets(open_page: OpenPage, ctx: AppContext) -> None:
     scope_sets.save_scope_set(ctx, "Old", ScopeSet.from_lists(required=["oauth", "tickets"],
-                                                              optional=["automation"]))
+                                                              optional=["automation"]), actor=ADMIN)
     at = open_page(SCOPES)
     at.multiselect(key="sb_required").select("crm.objects.contacts.read").run()
     at.multiselect(key="sb_optional").select("tickets").run()
@@ -84,7 +85,7 @@ def test_save_load_compare_and_delete_sets(open_page: OpenPage, ctx: AppContext)
     at.button(key="sb_save").click().run()
     assert not at.exception
     assert "Saved scope set New set." in messages(at, "success")
-    saved = scope_sets.load_scope_set(ctx, "New set")
+    saved = scope_sets.load_scope_set(ctx, "New set", actor=ADMIN)
     assert saved.required == ("crm.objects.contacts.read", "oauth") and saved.optional == ("tickets",)
 
     diff = "\n".join(md.value for md in at.markdown)
@@ -100,7 +101,7 @@ def test_save_load_compare_and_delete_sets(open_page: OpenPage, ctx: AppContext)
 
     at.button(key="sb_delete").click().run()
     assert "Deleted scope set Old." in messages(at, "success")
-    assert list(scope_sets.list_scope_sets(ctx)) == ["New set"]
+    assert list(scope_sets.list_scope_sets(ctx, actor=ADMIN)) == ["New set"]
 
 
 @pytest.fixture

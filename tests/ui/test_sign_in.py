@@ -13,6 +13,7 @@ from dashboard import connections, repository
 from dashboard.context import AppContext
 from dashboard.install import InstallResult
 from dashboard.ui.auth import NO_SIGN_IN_BANNER
+from tests.utils.lifecycle import ADMIN
 from tests.utils.pages import APP, GLOBEX, INITECH, TIMEOUT, messages, select_hubs, table
 
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test-cookie-secret-0123456789",
@@ -103,7 +104,7 @@ def test_operator_refreshes_but_may_not_revoke(signed_in: Any, ctx: AppContext,
     at.text_input(key="revoke_confirm").input(str(INITECH)).run()
     at.button(key="revoke_submit").click().run()
     assert not at.exception
-    assert connections.get_connection(ctx, INITECH).status != "revoked"
+    assert connections.get_connection(ctx, INITECH, actor=ADMIN).status != "revoked"
     with ctx.session() as s:
         events = repository.list_audit_events(session=s, actor="olga@ops.example.com")
     assert {(e.action, e.outcome) for e in events} >= {("refresh", "success"), ("revoke", "denied")}
@@ -114,6 +115,6 @@ def test_admin_revokes(signed_in: Any, ctx: AppContext, seeded: dict[int, Instal
     at.button(key="conn_revoke").click().run()
     at.text_input(key="revoke_confirm").input(str(INITECH)).run()
     at.button(key="revoke_submit").click().run()
-    assert connections.get_connection(ctx, INITECH).status == "revoked"
+    assert connections.get_connection(ctx, INITECH, actor=ADMIN).status == "revoked"
     with ctx.session() as s:
         assert repository.list_audit_events(session=s, actor="boss@example.com", action="revoke")

@@ -16,7 +16,7 @@ import httpx
 
 from dashboard import install, repository
 from dashboard.context import AppContext
-from dashboard.models import utcnow
+from dashboard.models import PortalUpdate, utcnow
 from tests.utils.lifecycle import ADMIN, add_accounts, install_portal
 
 SEED_SCOPES = ("oauth", "crm.objects.contacts.read")
@@ -52,7 +52,7 @@ def make_due(ctx: AppContext, hub_ids: Sequence[int], *, expires_at: datetime | 
     when = expires_at or utcnow() - timedelta(minutes=1)
     with ctx.session() as session:
         for hub_id in hub_ids:
-            values: dict[str, object] = {"expires_at": when}
+            values: PortalUpdate = {"expires_at": when}
             portal = repository.get_portal(session=session, hub_id=hub_id)
             if portal is not None and portal.last_refresh_at is not None:
                 values["last_refresh_at"] = min(portal.last_refresh_at, when - timedelta(minutes=30))
