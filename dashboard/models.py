@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Text
+from sqlalchemy import BigInteger, Column, DateTime, Index, SmallInteger, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -77,7 +77,14 @@ class PortalStatus:
     UNINSTALLED = "uninstalled"  # the app was uninstalled from the account; kept for the audit trail
 
 
+DEFAULT_APP = "default"
+"""The app id of rows made before connections were keyed by (app, hub id), and ``DASHBOARD_APP_ID``'s default."""
+
+
 class PortalBase(SQLModel):
+    # A connection is one app's install in one HubSpot account: (app, hub_id). One app is configured today
+    # (DASHBOARD_APP_ID); a second is configuration. ``app_id`` below is HubSpot's numeric id, as reported.
+    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), primary_key=True, nullable=False))
     hub_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     hub_domain: str | None = Field(default=None, max_length=255)
     app_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
@@ -107,6 +114,9 @@ class Portal(PortalBase, table=True):
     access_token_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     refresh_token_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     key_id: str | None = Field(default=None, max_length=32, index=True)
+    # Which associated data the ciphertexts are bound to (crypto.associated_data): 1 = hub id only (rows
+    # written before apps), 2 = app and hub id. Written with the tokens; `keys rotate` rewrites to the newest.
+    binding: int = Field(default=2, sa_column=Column(SmallInteger, nullable=False, default=2))
     token_fingerprint: str | None = Field(default=None, max_length=16)
     expires_at: datetime | None = _dt(index=True)
     last_refresh_at: datetime | None = _dt()
@@ -130,8 +140,9 @@ class PortalScope(SQLModel, table=True):
     """
 
     __tablename__ = "portal_scope"
-    __table_args__ = (Index("ix_portal_scope_hub_id", "hub_id"),)
+    __table_args__ = (Index("ix_portal_scope_app_hub_id", "app", "hub_id"),)
 
+    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), primary_key=True, nullable=False))
     scope: str = Field(max_length=128, primary_key=True)
     hub_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
 

@@ -32,6 +32,7 @@ from sqlmodel import Session, col
 
 from dashboard import status as status_rule
 from dashboard.models import (
+    DEFAULT_APP,
     ApiKey,
     AuditEvent,
     InstallAttempt,
@@ -67,14 +68,23 @@ def _write(session: Session, stmt: Any) -> int:
 
 
 # --- portals -------------------------------------------------------------------------------------------
+# A connection is (app, hub_id). The app is the session's (``session.info["app"]``, set by
+# AppContext.session from DASHBOARD_APP_ID), so callers keep passing a hub id: one app is configured per
+# process, and a second app is configuration, not new signatures.
+
+def session_app(session: Session) -> str:
+    """The app this session's hub ids belong to (the default app for sessions made without one)."""
+    return str(session.info.get("app", DEFAULT_APP))
+
 
 def get_portal(*, session: Session, hub_id: int) -> Portal | None:
-    return session.get(Portal, hub_id, populate_existing=True)
+    return session.get(Portal, (session_app(session), hub_id), populate_existing=True)
 
 
 def save_portal(*, session: Session, portal: Portal) -> None:
     session.add(portal)
-    replace_portal_scopes(session=session, hub_id=portal.hub_id, scopes=portal.granted_scopes.split())
+    replace_portal_scopes(session=session, hub_id=portal.hub_id, scopes=portal.granted_scopes.split(),
+                          app=portal.app)
 
 
 def portal_filters(
@@ -191,7 +201,7 @@ def try_acquire_lease(
     stmt = (
         update(Portal)
         .where(
-            col(Portal.hub_id) == hub_id,
+            col(Portal.app) == session_app(session), col(Portal.hub_id) == hub_id,
             or_(col(Portal.lease_owner).is_(None), col(Portal.lease_expires_at) < now,
                 col(Portal.lease_owner) == owner),
         )
@@ -203,7 +213,8 @@ def try_acquire_lease(
 def release_lease(*, session: Session, hub_id: int, owner: str) -> None:
     """Release only a lease this owner holds (compare-and-delete)."""
     _write(session, update(Portal)
-           .where(col(Portal.hub_id) == hub_id, col(Portal.lease_owner) == owner)
+           .where(col(Portal.app) == session_app(session), col(Portal.hub_id) == hub_id,
+                  col(Portal.lease_owner) == owner)
            .values(lease_owner=None, lease_expires_at=None))
 
 
@@ -214,7 +225,7 @@ _HELD = _PORTAL.c.lease_owner == bindparam("b_lease_owner")
 _RELEASING = {"lease_owner": case((_HELD, None), else_=_PORTAL.c.lease_owner),
               "lease_expires_at": case((_HELD, None), else_=_PORTAL.c.lease_expires_at)}
 _COLUMNS = frozenset(_PORTAL.c.keys())
-_UPDATE = update(_PORTAL).where(_PORTAL.c.hub_id == bindparam("b_hub_id"))
+_UPDATE = update(_PORTAL).where(_PORTAL.c.app == bindparam("b_app"), _PORTAL.c.hub_id == bindparam("b_hub_id"))
 _UPDATE_IF_VERSION = _UPDATE.where(_PORTAL.c.token_version == bindparam("b_version")).values(
     token_version=_PORTAL.c.token_version + 1)
 _UPDATE_AT_VERSION = _UPDATE.where(_PORTAL.c.token_version == bindparam("b_version"))  # no bump: no new tokens
@@ -226,11 +237,12 @@ _UPDATES_AT_VERSION = {False: _UPDATE_AT_VERSION, True: _UPDATE_AT_VERSION.value
 
 
 def _update(session: Session, hub_id: int, values: dict[str, Any], *, version: int | None,
-            release_lease_of: str | None, bump: bool = True) -> bool:
+            release_lease_of: str | None, bump: bool = True, app: str | None = None) -> bool:
     unknown = values.keys() - _COLUMNS
     if unknown:  # a parameter that names no column would be dropped silently
         raise ValueError(f"not portal columns: {', '.join(sorted(unknown))}")
-    params = {**values, "b_hub_id": hub_id}
+    app = app or session_app(session)
+    params = {**values, "b_app": app, "b_hub_id": hub_id}
     if version is not None:
         params["b_version"] = version
     if release_lease_of is not None:
@@ -239,18 +251,21 @@ def _update(session: Session, hub_id: int, values: dict[str, Any], *, version: i
         _UPDATES_AT_VERSION[release_lease_of is not None]
     stored = _rowcount(session.connection().execute(stmt, params)) == 1
     if stored and "granted_scopes" in values:
-        replace_portal_scopes(session=session, hub_id=hub_id, scopes=str(values["granted_scopes"]).split())
+        replace_portal_scopes(session=session, hub_id=hub_id, scopes=str(values["granted_scopes"]).split(),
+                              app=app)
     return stored
 
 
 def update_portal_if_version(
     *, session: Session, hub_id: int, version: int, values: dict[str, Any], release_lease_of: str | None = None,
+    app: str | None = None,
 ) -> bool:
     """Apply ``values`` and bump ``token_version`` only if nobody changed the tokens since ``version``.
 
-    ``release_lease_of`` also releases that owner's database lease in the same statement.
+    ``release_lease_of`` also releases that owner's database lease in the same statement. ``app``: the row's
+    app when it is not the session's (key rotation rewrites every app's rows).
     """
-    return _update(session, hub_id, values, version=version, release_lease_of=release_lease_of)
+    return _update(session, hub_id, values, version=version, release_lease_of=release_lease_of, app=app)
 
 
 def update_portal_at_version(
@@ -297,11 +312,16 @@ def first_portal_on_key(*, session: Session, key_id: str) -> Portal | None:
     return session.execute(stmt).scalars().first()
 
 
-def portals_not_on_key(*, session: Session, key_id: str, limit: int, after_hub_id: int | None = None) -> list[Portal]:
-    """Rows on another key, by hub id; ``after_hub_id`` pages on (keyset) past rows a caller skipped."""
+def portals_not_on_key(*, session: Session, key_id: str, limit: int, after_hub_id: int | None = None,
+                       binding: int | None = None) -> list[Portal]:
+    """Rows on another key (or, given ``binding``, bound by an older version), by hub id; ``after_hub_id``
+    pages on (keyset) past rows a caller skipped."""
+    stale = col(Portal.key_id) != key_id
+    if binding is not None:
+        stale = or_(stale, col(Portal.binding) != binding)
     stmt = (
         select(Portal)
-        .where(col(Portal.key_id).is_not(None), col(Portal.key_id) != key_id)
+        .where(col(Portal.key_id).is_not(None), stale)
         .order_by(col(Portal.hub_id))
         .limit(limit)
     )
@@ -644,7 +664,8 @@ def listing_filters(*, now: datetime, leeway: timedelta, search: str | None = No
     if scope and scope.strip():
         # Correlated: the sort's index drives and each row probes portal_scope's primary key (scope, hub_id),
         # so a page stops after its rows instead of first collecting every portal with the scope.
-        where.append(select(_SCOPES.c.hub_id).where(_SCOPES.c.scope == scope.strip(),
+        where.append(select(_SCOPES.c.hub_id).where(_SCOPES.c.app == col(Portal.app),
+                                                    _SCOPES.c.scope == scope.strip(),
                                                     _SCOPES.c.hub_id == col(Portal.hub_id)).exists())
     return where
 
@@ -817,16 +838,18 @@ def expiry_histogram_counts(*, session: Session, now: datetime, bucket: timedelt
     return counts
 
 
-def replace_portal_scopes(*, session: Session, hub_id: int, scopes: Sequence[str]) -> None:
+def replace_portal_scopes(*, session: Session, hub_id: int, scopes: Sequence[str], app: str | None = None) -> None:
     """Make the portal's rows in portal_scope equal ``scopes`` (called wherever granted_scopes is written)."""
     conn = session.connection()
+    app = app or session_app(session)
     unique = sorted(set(scopes))
+    mine = and_(_SCOPES.c.app == app, _SCOPES.c.hub_id == hub_id)
     # A refresh usually returns the scopes the portal already has: one indexed read, no write, then.
-    if sorted(conn.execute(select(_SCOPES.c.scope).where(_SCOPES.c.hub_id == hub_id)).scalars()) == unique:
+    if sorted(conn.execute(select(_SCOPES.c.scope).where(mine)).scalars()) == unique:
         return
-    conn.execute(delete(_SCOPES).where(_SCOPES.c.hub_id == hub_id))
+    conn.execute(delete(_SCOPES).where(mine))
     if unique:
-        conn.execute(insert(_SCOPES), [{"scope": s, "hub_id": hub_id} for s in unique])
+        conn.execute(insert(_SCOPES), [{"app": app, "scope": s, "hub_id": hub_id} for s in unique])
 
 
 def fill_portal_scopes(*, session: Session) -> int:
@@ -834,8 +857,8 @@ def fill_portal_scopes(*, session: Session) -> int:
     a benchmark's bulk insert). How many pairs it wrote."""
     conn = session.connection()
     conn.execute(delete(_SCOPES))
-    rows = conn.execute(select(col(Portal.hub_id), col(Portal.granted_scopes))).fetchall()
-    pairs = [{"scope": s, "hub_id": h} for h, granted in rows for s in set((granted or "").split())]
+    rows = conn.execute(select(col(Portal.app), col(Portal.hub_id), col(Portal.granted_scopes))).fetchall()
+    pairs = [{"app": a, "scope": s, "hub_id": h} for a, h, granted in rows for s in set((granted or "").split())]
     if pairs:
         conn.execute(insert(_SCOPES), pairs)
     return len(pairs)
@@ -845,7 +868,7 @@ def portals_losing_scopes(*, session: Session, keep: Sequence[str], sample: int 
     """Connected (not revoked) portals granted a scope outside ``keep``: a link asking only for ``keep`` would
     take those scopes away if used on them. Their number and the first few hub ids (portal_scope does it)."""
     losing = (select(_SCOPES.c.hub_id).distinct()
-              .join(Portal, col(Portal.hub_id) == _SCOPES.c.hub_id)
+              .join(Portal, and_(col(Portal.app) == _SCOPES.c.app, col(Portal.hub_id) == _SCOPES.c.hub_id))
               .where(col(Portal.status) != PortalStatus.REVOKED, _SCOPES.c.scope.not_in(list(keep))))
     conn = session.connection()
     count = int(conn.execute(select(func.count()).select_from(losing.subquery())).scalar_one())
