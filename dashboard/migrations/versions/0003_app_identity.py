@@ -11,6 +11,7 @@ Revision ID: 0003_app_identity
 Revises: 0002_i16_i12_connections
 Create Date: 2026-12-01 16:20:00
 """
+import warnings
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -31,7 +32,11 @@ def _rekey(table: str, new_pk: list[str]) -> None:
         # A server default fills the existing rows in the same statement; dropped below, so an insert that
         # forgets its app fails instead of landing in the default app.
         batch_op.add_column(sa.Column('app', sa.String(length=64), nullable=False, server_default=EXISTING_APP))
-    with op.batch_alter_table(table, schema=None) as batch_op:
+    with warnings.catch_warnings(), op.batch_alter_table(table, schema=None) as batch_op:
+        # SQLite's copy keeps the reflected primary_key flag on the old key's columns, and SQLAlchemy warns
+        # that it sets the new key instead: that is the change wanted here.
+        warnings.filterwarnings('ignore', message=r".*specifies columns .* as primary_key=True, not matching",
+                                category=sa.exc.SAWarning)
         batch_op.alter_column('app', existing_type=sa.String(length=64), server_default=None)
         if postgres:
             batch_op.drop_constraint(f'{table}_pkey', type_='primary')
@@ -58,7 +63,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_portal_scope_app_hub_id')
         batch_op.create_index('ix_portal_scope_hub_id', ['hub_id'], unique=False)
     for table, pk in (('portal_scope', ['scope', 'hub_id']), ('portal', ['hub_id'])):
-        with op.batch_alter_table(table, schema=None) as batch_op:
+        with warnings.catch_warnings(), op.batch_alter_table(table, schema=None) as batch_op:
+            warnings.filterwarnings('ignore', message=r".*specifies columns .* as primary_key=True, not matching",
+                                    category=sa.exc.SAWarning)
             if postgres:
                 batch_op.drop_constraint(f'{table}_pkey', type_='primary')
             batch_op.create_primary_key(f'{table}_pkey', pk)
