@@ -153,6 +153,8 @@ class InstallAttempt(SQLModel, table=True):
     __tablename__ = "install_attempt"
 
     id: int | None = Field(default=None, primary_key=True)
+    # The app of the connection this row is about (see Portal.app); the repository fills it from the session.
+    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), nullable=False, server_default=DEFAULT_APP))
     state_hash: str = Field(max_length=64, unique=True, index=True)
     required_scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     optional_scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
@@ -175,6 +177,8 @@ class PendingInstall(SQLModel, table=True):
     __tablename__ = "pending_install"
 
     id: int | None = Field(default=None, primary_key=True)
+    # The app of the connection this row is about (see Portal.app); the repository fills it from the session.
+    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), nullable=False, server_default=DEFAULT_APP))
     ref: str = Field(max_length=32, unique=True, index=True)
     access_token_ct: str = Field(sa_column=Column(Text, nullable=False))
     refresh_token_ct: str = Field(sa_column=Column(Text, nullable=False))
@@ -198,6 +202,8 @@ class AuditEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime | None = _dt(nullable=False, index=True)
+    # The app of the connection this row is about (see Portal.app); the repository fills it from the session.
+    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), nullable=False, server_default=DEFAULT_APP))
     actor: str = Field(max_length=320, index=True)
     hub_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     action: str = Field(max_length=64, index=True)
@@ -273,6 +279,8 @@ class InstallLink(SQLModel, table=True):
     __tablename__ = "install_link"
 
     id: int | None = Field(default=None, primary_key=True)
+    # The app of the connection this row is about (see Portal.app); the repository fills it from the session.
+    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), nullable=False, server_default=DEFAULT_APP))
     link_hash: str = Field(max_length=64, unique=True, index=True)
     purpose: str = Field(default="install", max_length=16)  # install | reconsent
     required_scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

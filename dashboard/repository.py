@@ -345,11 +345,14 @@ def portals_with_tokens(*, session: Session, limit: int, after_hub_id: int | Non
 # --- install attempts ----------------------------------------------------------------------------------
 
 def add_install_attempt(*, session: Session, attempt: InstallAttempt) -> None:
+    attempt.app = session_app(session)
     session.add(attempt)
 
 
 def get_install_attempt(*, session: Session, state_hash: str) -> InstallAttempt | None:
-    stmt = select(InstallAttempt).where(col(InstallAttempt.state_hash) == state_hash)
+    # A state made for another app's install is not this app's to finish.
+    stmt = select(InstallAttempt).where(col(InstallAttempt.state_hash) == state_hash,
+                                        col(InstallAttempt.app) == session_app(session))
     return session.execute(stmt).scalars().first()
 
 
@@ -379,7 +382,8 @@ _INSERT_AUDIT = insert(AuditEvent.metadata.tables["audit_event"])
 
 def add_audit_event(*, session: Session, event: AuditEvent) -> None:
     """Insert at once, in the caller's transaction (a prebuilt INSERT: the ORM flush cost a refresh more)."""
-    session.connection().execute(_INSERT_AUDIT, {"at": event.at, "actor": event.actor, "hub_id": event.hub_id,
+    session.connection().execute(_INSERT_AUDIT, {"at": event.at, "app": session_app(session),
+                                                 "actor": event.actor, "hub_id": event.hub_id,
                                                  "action": event.action, "outcome": event.outcome,
                                                  "detail": event.detail})
 
@@ -391,7 +395,7 @@ def list_audit_events(
 ) -> list[AuditEvent]:
     conds: list[ColumnElement[bool]] = []
     if hub_id is not None:
-        conds.append(col(AuditEvent.hub_id) == hub_id)
+        conds.extend([col(AuditEvent.hub_id) == hub_id, col(AuditEvent.app) == session_app(session)])
     if action:
         conds.append(col(AuditEvent.action) == action)
     if outcome:
@@ -500,15 +504,18 @@ def ping(*, session: Session) -> None:
 # --- pending installs ------------------------------------------------------------------------------------
 
 def add_pending_install(*, session: Session, record: PendingInstall) -> None:
+    record.app = session_app(session)
     session.add(record)
 
 
 def get_pending_install(*, session: Session, pending_id: int) -> PendingInstall | None:
-    return session.get(PendingInstall, pending_id, populate_existing=True)
+    record = session.get(PendingInstall, pending_id, populate_existing=True)
+    return record if record is not None and record.app == session_app(session) else None
 
 
 def list_pending_installs(*, session: Session) -> list[PendingInstall]:
-    stmt = select(PendingInstall).order_by(col(PendingInstall.id))
+    stmt = select(PendingInstall).where(col(PendingInstall.app) == session_app(session)).order_by(
+        col(PendingInstall.id))
     return list(session.execute(stmt.execution_options(populate_existing=True)).scalars())
 
 
@@ -526,18 +533,21 @@ def delete_pending_install(*, session: Session, pending_id: int) -> bool:
 # --- sendable install links ----------------------------------------------------------------------------
 
 def add_install_link(*, session: Session, link: InstallLink) -> None:
+    link.app = session_app(session)
     session.add(link)
 
 
 def get_install_link(*, session: Session, link_id: int | None = None, link_hash: str | None = None,
                      ) -> InstallLink | None:
     stmt = select(InstallLink).where(col(InstallLink.id) == link_id if link_id is not None
-                                     else col(InstallLink.link_hash) == link_hash)
+                                     else col(InstallLink.link_hash) == link_hash,
+                                     col(InstallLink.app) == session_app(session))
     return session.execute(stmt.execution_options(populate_existing=True)).scalars().first()
 
 
 def list_install_links(*, session: Session, limit: int = 200) -> list[InstallLink]:
-    stmt = select(InstallLink).order_by(col(InstallLink.created_at).desc(), col(InstallLink.id).desc()).limit(limit)
+    stmt = (select(InstallLink).where(col(InstallLink.app) == session_app(session))
+            .order_by(col(InstallLink.created_at).desc(), col(InstallLink.id).desc()).limit(limit))
     return list(session.execute(stmt).scalars())
 
 

@@ -116,7 +116,7 @@ def test_migration_keeps_every_token_readable(fresh_db: object, population: dict
         assert insp.get_pk_constraint("portal_scope")["constrained_columns"] == ["app", "scope", "hub_id"]
         c = cipher()
         with Session(engine) as session:  # no app in the session: the default app, as migrated rows have
-            for hub_id, (tokens, granted) in population.items():
+            for hub_id, (tokens, _) in population.items():
                 portal = repository.get_portal(session=session, hub_id=hub_id)
                 assert portal is not None and portal.app == DEFAULT_APP and portal.binding == BINDING_V1
                 if tokens is None:

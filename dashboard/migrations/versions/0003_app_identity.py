@@ -50,6 +50,12 @@ def upgrade() -> None:
     with op.batch_alter_table('portal', schema=None) as batch_op:
         batch_op.alter_column('binding', existing_type=sa.SmallInteger(), server_default=None)
     _rekey('portal_scope', ['app', 'scope', 'hub_id'])
+    # Rows about a connection: the app beside the hub id. The server default stays (SQLite adds such a column
+    # without copying the table, which matters for a long audit trail); the repository always sets it.
+    for table in ('install_attempt', 'pending_install', 'audit_event', 'install_link'):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column('app', sa.String(length=64), nullable=False,
+                                          server_default=EXISTING_APP))
     with op.batch_alter_table('portal_scope', schema=None) as batch_op:
         batch_op.drop_index('ix_portal_scope_hub_id')
         batch_op.create_index('ix_portal_scope_app_hub_id', ['app', 'hub_id'], unique=False)
@@ -59,6 +65,9 @@ def downgrade() -> None:
     # Only while one app is in use: hub_id alone must be unique again. Rows bound by app (binding 2) do not
     # decrypt under the previous code: run this only on a database whose rows the previous code wrote.
     postgres = op.get_bind().dialect.name == 'postgresql'
+    for table in ('install_attempt', 'pending_install', 'audit_event', 'install_link'):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column('app')
     with op.batch_alter_table('portal_scope', schema=None) as batch_op:
         batch_op.drop_index('ix_portal_scope_app_hub_id')
         batch_op.create_index('ix_portal_scope_hub_id', ['hub_id'], unique=False)
