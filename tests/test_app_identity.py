@@ -210,3 +210,34 @@ def test_app_id_setting_is_validated(settings_factory: object) -> None:
     assert settings_factory().dashboard_app_id == DEFAULT_APP
     with pytest.raises((ConfigurationError, ValueError)):
         settings_factory(dashboard_app_id="a:b")
+
+
+def test_links_pending_installs_states_and_audit_belong_to_their_app(any_db_url: str) -> None:
+    from dashboard.models import AuditEvent, InstallAttempt, InstallLink, PendingInstall
+
+    engine = db.create_db_engine(any_db_url)
+    db.upgrade(engine)
+    now = utcnow()
+    try:
+        with _session(engine, "app-a") as session:
+            repository.add_install_link(session=session, link=InstallLink(
+                link_hash="h" * 64, created_by="ana@example.com", expires_at=now + timedelta(days=1)))
+            repository.add_pending_install(session=session, record=PendingInstall(
+                ref="r1", access_token_ct="x", refresh_token_ct="y", key_id="k1", actor="ana@example.com",
+                expires_at=now + timedelta(days=1), created_at=now))
+            repository.add_install_attempt(session=session, attempt=InstallAttempt(
+                state_hash="s" * 64, redirect_uri="http://localhost/cb", actor="ana@example.com",
+                expires_at=now + timedelta(minutes=10)))
+            repository.add_audit_event(session=session, event=AuditEvent(
+                at=now, actor="ana@example.com", hub_id=42, action="install", outcome="success"))
+            session.commit()
+        for app, seen in (("app-a", 1), ("app-b", 0)):
+            with _session(engine, app) as session:
+                assert len(repository.list_install_links(session=session)) == seen
+                assert (repository.get_install_link(session=session, link_hash="h" * 64) is not None) == bool(seen)
+                assert len(repository.list_pending_installs(session=session)) == seen
+                assert (repository.get_install_attempt(session=session, state_hash="s" * 64) is not None) == bool(seen)
+                assert len(repository.list_audit_events(session=session, hub_id=42)) == seen
+                assert len(repository.list_audit_events(session=session)) == 1  # the trail as a whole
+    finally:
+        engine.dispose()
