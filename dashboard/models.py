@@ -84,7 +84,8 @@ DEFAULT_APP = "default"
 class PortalBase(SQLModel):
     # A connection is one app's install in one HubSpot account: (app, hub_id). One app is configured today
     # (DASHBOARD_APP_ID); a second is configuration. ``app_id`` below is HubSpot's numeric id, as reported.
-    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), primary_key=True, nullable=False))
+    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), primary_key=True, nullable=False,
+                                                          default=DEFAULT_APP))
     hub_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     hub_domain: str | None = Field(default=None, max_length=255)
     app_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
@@ -142,7 +143,8 @@ class PortalScope(SQLModel, table=True):
     __tablename__ = "portal_scope"
     __table_args__ = (Index("ix_portal_scope_app_hub_id", "app", "hub_id"),)
 
-    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), primary_key=True, nullable=False))
+    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), primary_key=True, nullable=False,
+                                                          default=DEFAULT_APP))
     scope: str = Field(max_length=128, primary_key=True)
     hub_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
 
