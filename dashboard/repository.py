@@ -119,6 +119,8 @@ def list_portal_rows(
     """Portal rows as dicts of :data:`LISTING_COLUMNS`, by hub id."""
     filters = portal_filters(search=search, statuses=statuses, scope=scope, hub_id=hub_id,
                              exclude_statuses=exclude_statuses)
+    if hub_id is not None:  # one connection: a primary key lookup
+        filters.append(col(Portal.app) == session_app(session))
     stmt = select(*LISTING_COLUMNS).where(*filters)
     stmt = stmt.order_by(col(Portal.hub_id)).offset(offset)
     if limit is not None:
@@ -159,7 +161,8 @@ def _due(now: datetime, within: timedelta, issued_before: datetime | None = None
 def due_hub_ids(*, session: Session, now: datetime, within: timedelta, limit: int | None = None,
                 issued_before: datetime | None = None) -> list[int]:
     """Portals expiring within ``within`` that may be refreshed now (not reauth/revoked/backing off)."""
-    stmt = select(col(Portal.hub_id)).where(*_due(now, within, issued_before)).order_by(col(Portal.expires_at))
+    stmt = select(col(Portal.hub_id)).where(col(Portal.app) == session_app(session), *_due(now, within, issued_before)
+                                            ).order_by(col(Portal.expires_at))
     if limit is not None:
         stmt = stmt.limit(limit)
     return [int(h) for h in session.execute(stmt).scalars()]
@@ -176,7 +179,8 @@ def claim_due_portals(
     ``hub_ids`` restricts the claim to those portals (a sweep claims only what was due when it started).
     Read the claimed rows with :func:`portals_leased_to` (after the commit: they stay leased to ``owner``).
     """
-    where = _due(now, within, issued_before)
+    app = col(Portal.app) == session_app(session)  # a sweep refreshes its own app's connections
+    where = [app, *_due(now, within, issued_before)]
     if hub_ids is not None:
         where.append(col(Portal.hub_id).in_(list(hub_ids)))
     due = (
@@ -184,7 +188,7 @@ def claim_due_portals(
         .with_for_update(skip_locked=True)
     )
     return _write(session, update(Portal)
-                  .where(col(Portal.hub_id).in_(due.scalar_subquery()),
+                  .where(app, col(Portal.hub_id).in_(due.scalar_subquery()),
                          or_(col(Portal.lease_owner).is_(None), col(Portal.lease_expires_at) < now))
                   .values(lease_owner=owner, lease_expires_at=now + ttl))
 
@@ -797,7 +801,9 @@ def portal_rows_by_id(*, session: Session, hub_ids: Sequence[int]) -> list[dict[
     """Listing rows for ``hub_ids``, in that order (ids without a row are left out)."""
     if not hub_ids:
         return []
-    result = session.connection().execute(select(*LISTING_COLUMNS).where(col(Portal.hub_id).in_(list(hub_ids))))
+    # The app first: the primary key is (app, hub_id), so hub ids alone would scan the table.
+    result = session.connection().execute(select(*LISTING_COLUMNS).where(
+        col(Portal.app) == session_app(session), col(Portal.hub_id).in_(list(hub_ids))))
     keys = tuple(result.keys())
     by_id = {row[0]: dict(zip(keys, row, strict=True)) for row in result.fetchall()}
     return [by_id[h] for h in hub_ids if h in by_id]
