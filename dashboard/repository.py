@@ -661,7 +661,8 @@ def normalize_search(text: str | None) -> str:
 
 
 def listing_filters(*, now: datetime, leeway: timedelta, search: str | None = None,
-                    statuses: Sequence[str] = (), scope: str | None = None) -> list[ColumnElement[bool]]:
+                    statuses: Sequence[str] = (), scope: str | None = None,
+                    app: str = DEFAULT_APP) -> list[ColumnElement[bool]]:
     """WHERE terms: search (hub id, domain or email), display statuses at ``now``, granted scope."""
     where: list[ColumnElement[bool]] = []
     text = normalize_search(search)
@@ -680,9 +681,11 @@ def listing_filters(*, now: datetime, leeway: timedelta, search: str | None = No
     elif statuses:
         where.append(or_(*(status_predicate(s, now, leeway) for s in statuses)))
     if scope and scope.strip():
-        # Correlated: the sort's index drives and each row probes portal_scope's primary key (scope, hub_id),
-        # so a page stops after its rows instead of first collecting every portal with the scope.
-        where.append(select(_SCOPES.c.hub_id).where(_SCOPES.c.app == col(Portal.app),
+        # Correlated: the sort's index drives and each row probes portal_scope's primary key (app, scope,
+        # hub_id), so a page stops after its rows instead of first collecting every portal with the scope.
+        # ``app`` is the listing's app as a constant: comparing portal.app (the row's last column) per row
+        # made a filtered scan of 100,000 portals twice as slow.
+        where.append(select(_SCOPES.c.hub_id).where(_SCOPES.c.app == app,
                                                     _SCOPES.c.scope == scope.strip(),
                                                     _SCOPES.c.hub_id == col(Portal.hub_id)).exists())
     return where
