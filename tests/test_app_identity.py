@@ -241,3 +241,18 @@ def test_links_pending_installs_states_and_audit_belong_to_their_app(any_db_url:
                 assert len(repository.list_audit_events(session=session)) == 1  # the trail as a whole
     finally:
         engine.dispose()
+
+
+def test_downgrade_and_upgrade_again(any_db_url: str) -> None:
+    from alembic import command
+
+    engine = db.create_db_engine(any_db_url)
+    try:
+        db.upgrade(engine)
+        command.downgrade(db.alembic_config(engine), PREVIOUS)
+        assert inspect(engine).get_pk_constraint("portal")["constrained_columns"] == ["hub_id"]
+        assert "app" not in {c["name"] for c in inspect(engine).get_columns("audit_event")}
+        db.upgrade(engine)
+        assert inspect(engine).get_pk_constraint("portal")["constrained_columns"] == ["app", "hub_id"]
+    finally:
+        engine.dispose()
