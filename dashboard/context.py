@@ -56,6 +56,11 @@ class AppContext:
     def sandbox_mode(self) -> bool:
         return self.settings.sandbox_mode
 
+    @property
+    def app_id(self) -> str:
+        """The app this context's connections belong to (DASHBOARD_APP_ID): a connection is (app, hub id)."""
+        return self.settings.dashboard_app_id
+
     def authorize_url(self, scope_set: ScopeSet, *, state: str | None, account_id: int | None = None) -> str:
         """HubSpot's authorize URL for ``scope_set`` with this app's client id and redirect URI."""
         return build_authorize_url(app_base_url=self.app.app_base_url, client_id=self.app.client_id,
@@ -65,7 +70,9 @@ class AppContext:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session whose database errors surface as :class:`StorageError` (one line, no SQL)."""
-        with db.storage_errors(), Session(self.engine, expire_on_commit=False) as session:
+        # The repository reads the app from the session: services keep passing hub ids.
+        with db.storage_errors(), Session(self.engine, expire_on_commit=False,
+                                          info={"app": self.app_id}) as session:
             yield session
 
     def writing(self) -> AbstractContextManager[object]:
@@ -179,11 +186,11 @@ def build_context(
     lock_url = settings.dashboard_lock_url
     if lock_url is not None:
         prefix = lock_prefix or settings.dashboard_lock_prefix
-        redis_leases = RedisLeases(lock_url.get_secret_value(), prefix=prefix)
+        redis_leases = RedisLeases(lock_url.get_secret_value(), prefix=prefix, app=settings.dashboard_app_id)
         closers.append(redis_leases.close)
         leases = redis_leases
     else:
-        leases = DatabaseLeases(engine)
+        leases = DatabaseLeases(engine, app=settings.dashboard_app_id)
     return AppContext(settings=settings, engine=engine, cipher=cipher, app=app,
                       hubspot=HubSpotClient(app, http, retry=retry), leases=leases, http=http,
                       sandbox_url=found_sandbox, _closers=closers,

@@ -32,9 +32,23 @@ KEY_BYTES = 32
 _KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 
-def associated_data(hub_id: int, field: str) -> bytes:
-    """What each ciphertext is bound to: its portal and its column."""
-    return f"hubspot-portal:{hub_id}:{field}".encode()
+BINDING_V1 = 1
+BINDING_V2 = 2
+BINDING_LATEST = BINDING_V2
+
+
+def associated_data(hub_id: int, field: str, *, app: str | None = None, binding: int = BINDING_V1) -> bytes:
+    """What each ciphertext is bound to: its connection and its column.
+
+    Version 1 (rows written before connections had an app) names the hub id only; version 2 names the app
+    too, so a ciphertext copied to the same account under another app fails to decrypt. The versions'
+    prefixes differ, so no version-1 text equals a version-2 one. The row stores its version.
+    """
+    if binding == BINDING_V1:
+        return f"hubspot-portal:{hub_id}:{field}".encode()
+    if binding == BINDING_V2 and app:
+        return f"hubspot-portal-v2:{app}:{hub_id}:{field}".encode()
+    raise CryptoError(f"unknown token binding version {binding!r} (or no app for version 2)")
 
 
 def generate_key_entry(key_id: str | None = None) -> str:

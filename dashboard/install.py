@@ -337,7 +337,7 @@ def _store_tokens(ctx: AppContext, actor: Actor, tokens: protocol.TokenResponse,
         reinstall = portal is not None
         old = set(portal.granted_scopes.split()) if portal else set()
         if portal is None:
-            portal = Portal(hub_id=hub_id, created_at=now)
+            portal = Portal(app=ctx.app_id, hub_id=hub_id, created_at=now)
         portal.hub_domain = info.hub_domain if info and info.hub_domain else portal.hub_domain
         portal.app_id = info.app_id if info and info.app_id else portal.app_id
         portal.installed_by = info.user if info and info.user else (portal.installed_by or actor.name)
@@ -346,7 +346,7 @@ def _store_tokens(ctx: AppContext, actor: Actor, tokens: protocol.TokenResponse,
             portal.requested_scopes = attempt.required_scopes
             portal.requested_optional_scopes = attempt.optional_scopes
         portal.granted_scopes = " ".join(sorted(granted))
-        for key, value in vault.seal(ctx.cipher, hub_id, pair).items():
+        for key, value in vault.seal(ctx.cipher, hub_id, pair, app=ctx.app_id).items():
             setattr(portal, key, value)
         portal.status = PortalStatus.ACTIVE
         portal.expires_at = now + timedelta(seconds=tokens.expires_in)

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from dashboard import audit, repository, vault
 from dashboard.actors import Actor
-from dashboard.crypto import TokenCipher
+from dashboard.crypto import BINDING_LATEST, TokenCipher
 from dashboard.db import storage_errors
 from dashboard.errors import CryptoError, InputError, KeyNotFoundError
 from dashboard.guard import require
@@ -52,13 +52,15 @@ def unreadable_rows(engine: Engine, cipher: TokenCipher, *, actor: Actor,
     require(engine, actor, "view", action="keys.status")
     found: list[UnreadableRow] = []
     after: int | None = None
+    after_app = ""
     while True:
         with storage_errors(), Session(engine) as session:
-            page = repository.portals_with_tokens(session=session, limit=batch_size, after_hub_id=after)
+            page = repository.portals_with_tokens(session=session, limit=batch_size, after_hub_id=after,
+                                                  after_app=after_app)
         if not page:
             return found
         found.extend(r for r in (_try_open(cipher, p) for p in page) if isinstance(r, UnreadableRow))
-        after = page[-1].hub_id
+        after, after_app = page[-1].hub_id, page[-1].app
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ def rotate_keys(
     engine: Engine, cipher: TokenCipher, *, actor: Actor, batch_size: int = 100,
     on_batch: Callable[[int], None] | None = None,
 ) -> RotationResult:
-    """Re-encrypt every row to the primary key.
+    """Re-encrypt every row (of every app) to the primary key and the newest binding (crypto.associated_data).
 
     A wrong primary key is refused before any write. Rows that cannot be read (key missing, ciphertext
     damaged) are skipped and returned in ``unreadable``; the run pages past them by hub id, so it ends.
@@ -134,21 +136,23 @@ def rotate_keys(
     rotated = skipped = 0
     unreadable: list[UnreadableRow] = []
     after: int | None = None
+    after_app = ""
     while True:
         with storage_errors(), Session(engine) as session:
             batch = repository.portals_not_on_key(session=session, key_id=primary, limit=batch_size,
-                                                  after_hub_id=after)
+                                                  after_hub_id=after, after_app=after_app,
+                                                  binding=BINDING_LATEST)
             if not batch:
                 break
-            after = batch[-1].hub_id
+            after, after_app = batch[-1].hub_id, batch[-1].app
             for portal in batch:
                 tokens = _try_open(cipher, portal)
                 if isinstance(tokens, UnreadableRow):
                     unreadable.append(tokens)
                     continue
                 ok = repository.update_portal_if_version(
-                    session=session, hub_id=portal.hub_id, version=portal.token_version,
-                    values={**vault.seal(cipher, portal.hub_id, tokens), "updated_at": utcnow()},
+                    session=session, hub_id=portal.hub_id, version=portal.token_version, app=portal.app,
+                    values={**vault.seal(cipher, portal.hub_id, tokens, app=portal.app), "updated_at": utcnow()},
                 )
                 if ok:
                     rotated += 1

@@ -121,7 +121,7 @@ def list_page(ctx: AppContext, *, actor: Actor, filters: Filters = Filters(), so
         raise InputError("'after' pages by hub id: use sort 'hub_id' (or offset)")
     now, leeway = now or utcnow(), _leeway(ctx)
     where = repository.listing_filters(now=now, leeway=leeway, search=filters.search, statuses=filters.statuses,
-                                       scope=filters.scope)
+                                       scope=filters.scope, app=ctx.app_id)
     with ctx.session() as session:
         if filters.search.strip() and after is None:  # the search reads every row: one scan, one top-N sort
             ids = repository.listing_page_ids_by_order(session=session, where=where, limit=limit, offset=offset,

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from dashboard import repository
 from dashboard.db import storage_errors
 from dashboard.errors import ConfigurationError, StorageError
-from dashboard.models import utcnow
+from dashboard.models import DEFAULT_APP, utcnow
 
 # Compare-and-delete: only the owner may release (an expired lease may belong to someone else by now).
 _RELEASE_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
@@ -40,28 +40,29 @@ class DatabaseLeases:
     name = "database"
     in_row = True
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, app: str = DEFAULT_APP) -> None:
         self._engine = engine
+        self._info = {"app": app}  # the row is the connection (app, hub id): see repository.session_app
 
     def acquire(self, hub_id: int, owner: str, ttl: timedelta) -> bool:
-        with storage_errors(), Session(self._engine) as session:
+        with storage_errors(), Session(self._engine, info=self._info) as session:
             ok = repository.try_acquire_lease(session=session, hub_id=hub_id, owner=owner, now=utcnow(), ttl=ttl)
             session.commit()
             return ok
 
     def release(self, hub_id: int, owner: str) -> None:
-        with storage_errors(), Session(self._engine) as session:
+        with storage_errors(), Session(self._engine, info=self._info) as session:
             repository.release_lease(session=session, hub_id=hub_id, owner=owner)
             session.commit()
 
 
 class RedisLeases:
-    """Leases in Redis under ``{prefix}lease:{hub_id}``."""
+    """Leases in Redis under ``{prefix}lease:{app}:{hub_id}``: one per connection (app, hub id)."""
 
     name = "redis"
     in_row = False
 
-    def __init__(self, url: str, *, prefix: str = "hubspot-dashboard:") -> None:
+    def __init__(self, url: str, *, prefix: str = "hubspot-dashboard:", app: str = DEFAULT_APP) -> None:
         import redis
 
         try:
@@ -69,10 +70,11 @@ class RedisLeases:
         except ValueError:
             raise ConfigurationError("DASHBOARD_LOCK_URL: is not a valid Redis URL") from None
         self._prefix = prefix
+        self._app = app
         self._release = self._redis.register_script(_RELEASE_LUA)
 
     def _key(self, hub_id: int) -> str:
-        return f"{self._prefix}lease:{hub_id}"
+        return f"{self._prefix}lease:{self._app}:{hub_id}"
 
     def acquire(self, hub_id: int, owner: str, ttl: timedelta) -> bool:
         import redis

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypedDict
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Text
+from sqlalchemy import BigInteger, Column, DateTime, Index, SmallInteger, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -83,7 +83,15 @@ class PortalStatus(StrEnum):
     UNINSTALLED = "uninstalled"  # the app was uninstalled from the account; kept for the audit trail
 
 
+DEFAULT_APP = "default"
+"""The app id of rows made before connections were keyed by (app, hub id), and ``DASHBOARD_APP_ID``'s default."""
+
+
 class PortalBase(SQLModel):
+    # A connection is one app's install in one HubSpot account: (app, hub_id). One app is configured today
+    # (DASHBOARD_APP_ID); a second is configuration. ``app_id`` below is HubSpot's numeric id, as reported.
+    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), primary_key=True, nullable=False,
+                                                          default=DEFAULT_APP))
     hub_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     hub_domain: str | None = Field(default=None, max_length=255)
     app_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
@@ -113,6 +121,9 @@ class Portal(PortalBase, table=True):
     access_token_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     refresh_token_ct: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     key_id: str | None = Field(default=None, max_length=32, index=True)
+    # Which associated data the ciphertexts are bound to (crypto.associated_data): 1 = hub id only (rows
+    # written before apps), 2 = app and hub id. Written with the tokens; `keys rotate` rewrites to the newest.
+    binding: int = Field(default=2, sa_column=Column(SmallInteger, nullable=False, default=2))
     token_fingerprint: str | None = Field(default=None, max_length=16)
     expires_at: datetime | None = _dt(index=True)
     last_refresh_at: datetime | None = _dt()
@@ -130,7 +141,7 @@ class Portal(PortalBase, table=True):
 
 
 class PortalUpdate(TypedDict, total=False):
-    """The portal columns a repository update may set (hub id never changes), checked by mypy, not at run time."""
+    """The portal columns a repository update may set (the identity, app and hub id, never changes), checked by mypy, not at run time."""
 
     hub_domain: str | None
     app_id: int | None
@@ -153,6 +164,7 @@ class PortalUpdate(TypedDict, total=False):
     lease_owner: str | None
     lease_expires_at: datetime | None
     token_version: int
+    binding: int
     installed_at: datetime | None
     revoked_at: datetime | None
     created_at: datetime | None
@@ -166,8 +178,10 @@ class PortalScope(SQLModel, table=True):
     """
 
     __tablename__ = "portal_scope"
-    __table_args__ = (Index("ix_portal_scope_hub_id", "hub_id"),)
+    __table_args__ = (Index("ix_portal_scope_app_hub_id", "app", "hub_id"),)
 
+    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), primary_key=True, nullable=False,
+                                                          default=DEFAULT_APP))
     scope: str = Field(max_length=128, primary_key=True)
     hub_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
 
@@ -178,6 +192,8 @@ class InstallAttempt(SQLModel, table=True):
     __tablename__ = "install_attempt"
 
     id: int | None = Field(default=None, primary_key=True)
+    # The app of the connection this row is about (see Portal.app); the repository fills it from the session.
+    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), nullable=False, server_default=DEFAULT_APP))
     state_hash: str = Field(max_length=64, unique=True, index=True)
     required_scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     optional_scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
@@ -200,6 +216,8 @@ class PendingInstall(SQLModel, table=True):
     __tablename__ = "pending_install"
 
     id: int | None = Field(default=None, primary_key=True)
+    # The app of the connection this row is about (see Portal.app); the repository fills it from the session.
+    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), nullable=False, server_default=DEFAULT_APP))
     ref: str = Field(max_length=32, unique=True, index=True)
     access_token_ct: str = Field(sa_column=Column(Text, nullable=False))
     refresh_token_ct: str = Field(sa_column=Column(Text, nullable=False))
@@ -223,6 +241,8 @@ class AuditEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime | None = _dt(nullable=False, index=True)
+    # The app of the connection this row is about (see Portal.app); the repository fills it from the session.
+    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), nullable=False, server_default=DEFAULT_APP))
     actor: str = Field(max_length=320, index=True)
     hub_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     action: str = Field(max_length=64, index=True)
@@ -298,6 +318,8 @@ class InstallLink(SQLModel, table=True):
     __tablename__ = "install_link"
 
     id: int | None = Field(default=None, primary_key=True)
+    # The app of the connection this row is about (see Portal.app); the repository fills it from the session.
+    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), nullable=False, server_default=DEFAULT_APP))
     link_hash: str = Field(max_length=64, unique=True, index=True)
     purpose: str = Field(default="install", max_length=16)  # install | reconsent
     required_scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

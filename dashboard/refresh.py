@@ -131,7 +131,7 @@ def _grant_and_store(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor
     now = utcnow()
     new_pair = vault.TokenPair(resp.access_token, resp.refresh_token or tokens.refresh_token)
     values: PortalUpdate = {
-        **vault.seal(ctx.cipher, hub_id, new_pair),
+        **vault.seal(ctx.cipher, hub_id, new_pair, app=portal.app),
         "expires_at": now + timedelta(seconds=resp.expires_in), "last_refresh_at": now,
         "last_refresh_result": "success", "last_error": None, "consecutive_failures": 0,
         "next_attempt_at": None, "status": PortalStatus.ACTIVE, "updated_at": now,

@@ -33,6 +33,7 @@ from sqlmodel import Session, col
 from dashboard import status as status_rule
 from dashboard.errors import NotFoundError
 from dashboard.models import (
+    DEFAULT_APP,
     ApiKey,
     AuditEvent,
     InstallAttempt,
@@ -69,9 +70,17 @@ def _write(session: Session, stmt: Any) -> int:
 
 
 # --- portals -------------------------------------------------------------------------------------------
+# A connection is (app, hub_id). The app is the session's (``session.info["app"]``, set by
+# AppContext.session from DASHBOARD_APP_ID), so callers keep passing a hub id: one app is configured per
+# process, and a second app is configuration, not new signatures.
+
+def session_app(session: Session) -> str:
+    """The app this session's hub ids belong to (the default app for sessions made without one)."""
+    return str(session.info.get("app", DEFAULT_APP))
+
 
 def get_portal(*, session: Session, hub_id: int) -> Portal | None:
-    return session.get(Portal, hub_id, populate_existing=True)
+    return session.get(Portal, (session_app(session), hub_id), populate_existing=True)
 
 
 def portal_or_not_found(*, session: Session, hub_id: int) -> Portal:
@@ -84,7 +93,8 @@ def portal_or_not_found(*, session: Session, hub_id: int) -> Portal:
 
 def save_portal(*, session: Session, portal: Portal) -> None:
     session.add(portal)
-    replace_portal_scopes(session=session, hub_id=portal.hub_id, scopes=portal.granted_scopes.split())
+    replace_portal_scopes(session=session, hub_id=portal.hub_id, scopes=portal.granted_scopes.split(),
+                          app=portal.app)
 
 
 def portal_filters(
@@ -119,6 +129,8 @@ def list_portal_rows(
     """Portal rows as dicts of :data:`LISTING_COLUMNS`, by hub id."""
     filters = portal_filters(search=search, statuses=statuses, scope=scope, hub_id=hub_id,
                              exclude_statuses=exclude_statuses)
+    if hub_id is not None:  # one connection: a primary key lookup
+        filters.append(col(Portal.app) == session_app(session))
     stmt = select(*LISTING_COLUMNS).where(*filters)
     stmt = stmt.order_by(col(Portal.hub_id)).offset(offset)
     if limit is not None:
@@ -159,7 +171,8 @@ def _due(now: datetime, within: timedelta, issued_before: datetime | None = None
 def due_hub_ids(*, session: Session, now: datetime, within: timedelta, limit: int | None = None,
                 issued_before: datetime | None = None) -> list[int]:
     """Portals expiring within ``within`` that may be refreshed now (not reauth/revoked/backing off)."""
-    stmt = select(col(Portal.hub_id)).where(*_due(now, within, issued_before)).order_by(col(Portal.expires_at))
+    stmt = select(col(Portal.hub_id)).where(col(Portal.app) == session_app(session), *_due(now, within, issued_before)
+                                            ).order_by(col(Portal.expires_at))
     if limit is not None:
         stmt = stmt.limit(limit)
     return [int(h) for h in session.execute(stmt).scalars()]
@@ -176,7 +189,8 @@ def claim_due_portals(
     ``hub_ids`` restricts the claim to those portals (a sweep claims only what was due when it started).
     Read the claimed rows with :func:`portals_leased_to` (after the commit: they stay leased to ``owner``).
     """
-    where = _due(now, within, issued_before)
+    app = col(Portal.app) == session_app(session)  # a sweep refreshes its own app's connections
+    where = [app, *_due(now, within, issued_before)]
     if hub_ids is not None:
         where.append(col(Portal.hub_id).in_(list(hub_ids)))
     due = (
@@ -184,7 +198,7 @@ def claim_due_portals(
         .with_for_update(skip_locked=True)
     )
     return _write(session, update(Portal)
-                  .where(col(Portal.hub_id).in_(due.scalar_subquery()),
+                  .where(app, col(Portal.hub_id).in_(due.scalar_subquery()),
                          or_(col(Portal.lease_owner).is_(None), col(Portal.lease_expires_at) < now))
                   .values(lease_owner=owner, lease_expires_at=now + ttl))
 
@@ -201,7 +215,7 @@ def try_acquire_lease(
     stmt = (
         update(Portal)
         .where(
-            col(Portal.hub_id) == hub_id,
+            col(Portal.app) == session_app(session), col(Portal.hub_id) == hub_id,
             or_(col(Portal.lease_owner).is_(None), col(Portal.lease_expires_at) < now,
                 col(Portal.lease_owner) == owner),
         )
@@ -213,7 +227,8 @@ def try_acquire_lease(
 def release_lease(*, session: Session, hub_id: int, owner: str) -> None:
     """Release only a lease this owner holds (compare-and-delete)."""
     _write(session, update(Portal)
-           .where(col(Portal.hub_id) == hub_id, col(Portal.lease_owner) == owner)
+           .where(col(Portal.app) == session_app(session), col(Portal.hub_id) == hub_id,
+                  col(Portal.lease_owner) == owner)
            .values(lease_owner=None, lease_expires_at=None))
 
 
@@ -224,7 +239,7 @@ _HELD = _PORTAL.c.lease_owner == bindparam("b_lease_owner")
 _RELEASING = {"lease_owner": case((_HELD, None), else_=_PORTAL.c.lease_owner),
               "lease_expires_at": case((_HELD, None), else_=_PORTAL.c.lease_expires_at)}
 _COLUMNS = frozenset(_PORTAL.c.keys())
-_UPDATE = update(_PORTAL).where(_PORTAL.c.hub_id == bindparam("b_hub_id"))
+_UPDATE = update(_PORTAL).where(_PORTAL.c.app == bindparam("b_app"), _PORTAL.c.hub_id == bindparam("b_hub_id"))
 _UPDATE_IF_VERSION = _UPDATE.where(_PORTAL.c.token_version == bindparam("b_version")).values(
     token_version=_PORTAL.c.token_version + 1)
 _UPDATE_AT_VERSION = _UPDATE.where(_PORTAL.c.token_version == bindparam("b_version"))  # no bump: no new tokens
@@ -236,11 +251,12 @@ _UPDATES_AT_VERSION = {False: _UPDATE_AT_VERSION, True: _UPDATE_AT_VERSION.value
 
 
 def _update(session: Session, hub_id: int, values: PortalUpdate, *, version: int | None,
-            release_lease_of: str | None, bump: bool = True) -> bool:
+            release_lease_of: str | None, bump: bool = True, app: str | None = None) -> bool:
     unknown = values.keys() - _COLUMNS
     if unknown:  # a parameter that names no column would be dropped silently
         raise ValueError(f"not portal columns: {', '.join(sorted(unknown))}")
-    params = {**values, "b_hub_id": hub_id}
+    app = app or session_app(session)
+    params = {**values, "b_app": app, "b_hub_id": hub_id}
     if version is not None:
         params["b_version"] = version
     if release_lease_of is not None:
@@ -249,18 +265,21 @@ def _update(session: Session, hub_id: int, values: PortalUpdate, *, version: int
         _UPDATES_AT_VERSION[release_lease_of is not None]
     stored = _rowcount(session.connection().execute(stmt, params)) == 1
     if stored and "granted_scopes" in values:
-        replace_portal_scopes(session=session, hub_id=hub_id, scopes=str(values["granted_scopes"]).split())
+        replace_portal_scopes(session=session, hub_id=hub_id, scopes=str(values["granted_scopes"]).split(),
+                              app=app)
     return stored
 
 
 def update_portal_if_version(
     *, session: Session, hub_id: int, version: int, values: PortalUpdate, release_lease_of: str | None = None,
+    app: str | None = None,
 ) -> bool:
     """Apply ``values`` and bump ``token_version`` only if nobody changed the tokens since ``version``.
 
-    ``release_lease_of`` also releases that owner's database lease in the same statement.
+    ``release_lease_of`` also releases that owner's database lease in the same statement. ``app``: the row's
+    app when it is not the session's (key rotation rewrites every app's rows).
     """
-    return _update(session, hub_id, values, version=version, release_lease_of=release_lease_of)
+    return _update(session, hub_id, values, version=version, release_lease_of=release_lease_of, app=app)
 
 
 def update_portal_at_version(
@@ -307,35 +326,47 @@ def first_portal_on_key(*, session: Session, key_id: str) -> Portal | None:
     return session.execute(stmt).scalars().first()
 
 
-def portals_not_on_key(*, session: Session, key_id: str, limit: int, after_hub_id: int | None = None) -> list[Portal]:
-    """Rows on another key, by hub id; ``after_hub_id`` pages on (keyset) past rows a caller skipped."""
+def portals_not_on_key(*, session: Session, key_id: str, limit: int, after_hub_id: int | None = None,
+                       binding: int | None = None, after_app: str = "") -> list[Portal]:
+    """Rows of every app on another key (or, given ``binding``, bound by an older version), by (hub id, app);
+    ``after_hub_id``/``after_app`` page on (keyset) past rows a caller skipped."""
+    stale = col(Portal.key_id) != key_id
+    if binding is not None:
+        stale = or_(stale, col(Portal.binding) != binding)
     stmt = (
         select(Portal)
-        .where(col(Portal.key_id).is_not(None), col(Portal.key_id) != key_id)
-        .order_by(col(Portal.hub_id))
+        .where(col(Portal.key_id).is_not(None), stale)
+        .order_by(col(Portal.hub_id), col(Portal.app))
         .limit(limit)
     )
     if after_hub_id is not None:
-        stmt = stmt.where(col(Portal.hub_id) > after_hub_id)
+        stmt = stmt.where(or_(col(Portal.hub_id) > after_hub_id,
+                              and_(col(Portal.hub_id) == after_hub_id, col(Portal.app) > after_app)))
     return list(session.execute(stmt).scalars())
 
 
-def portals_with_tokens(*, session: Session, limit: int, after_hub_id: int | None = None) -> list[Portal]:
-    """Rows holding tokens, by hub id, a page at a time (keyset)."""
-    stmt = select(Portal).where(col(Portal.key_id).is_not(None)).order_by(col(Portal.hub_id)).limit(limit)
+def portals_with_tokens(*, session: Session, limit: int, after_hub_id: int | None = None,
+                        after_app: str = "") -> list[Portal]:
+    """Rows of every app holding tokens, by (hub id, app), a page at a time (keyset)."""
+    stmt = (select(Portal).where(col(Portal.key_id).is_not(None))
+            .order_by(col(Portal.hub_id), col(Portal.app)).limit(limit))
     if after_hub_id is not None:
-        stmt = stmt.where(col(Portal.hub_id) > after_hub_id)
+        stmt = stmt.where(or_(col(Portal.hub_id) > after_hub_id,
+                              and_(col(Portal.hub_id) == after_hub_id, col(Portal.app) > after_app)))
     return list(session.execute(stmt).scalars())
 
 
 # --- install attempts ----------------------------------------------------------------------------------
 
 def add_install_attempt(*, session: Session, attempt: InstallAttempt) -> None:
+    attempt.app = session_app(session)
     session.add(attempt)
 
 
 def get_install_attempt(*, session: Session, state_hash: str) -> InstallAttempt | None:
-    stmt = select(InstallAttempt).where(col(InstallAttempt.state_hash) == state_hash)
+    # A state made for another app's install is not this app's to finish.
+    stmt = select(InstallAttempt).where(col(InstallAttempt.state_hash) == state_hash,
+                                        col(InstallAttempt.app) == session_app(session))
     return session.execute(stmt).scalars().first()
 
 
@@ -365,7 +396,8 @@ _INSERT_AUDIT = insert(AuditEvent.metadata.tables["audit_event"])
 
 def add_audit_event(*, session: Session, event: AuditEvent) -> None:
     """Insert at once, in the caller's transaction (a prebuilt INSERT: the ORM flush cost a refresh more)."""
-    session.connection().execute(_INSERT_AUDIT, {"at": event.at, "actor": event.actor, "hub_id": event.hub_id,
+    session.connection().execute(_INSERT_AUDIT, {"at": event.at, "app": session_app(session),
+                                                 "actor": event.actor, "hub_id": event.hub_id,
                                                  "action": event.action, "outcome": event.outcome,
                                                  "detail": event.detail})
 
@@ -377,7 +409,7 @@ def list_audit_events(
 ) -> list[AuditEvent]:
     conds: list[ColumnElement[bool]] = []
     if hub_id is not None:
-        conds.append(col(AuditEvent.hub_id) == hub_id)
+        conds.extend([col(AuditEvent.hub_id) == hub_id, col(AuditEvent.app) == session_app(session)])
     if action:
         conds.append(col(AuditEvent.action) == action)
     if outcome:
@@ -486,15 +518,18 @@ def ping(*, session: Session) -> None:
 # --- pending installs ------------------------------------------------------------------------------------
 
 def add_pending_install(*, session: Session, record: PendingInstall) -> None:
+    record.app = session_app(session)
     session.add(record)
 
 
 def get_pending_install(*, session: Session, pending_id: int) -> PendingInstall | None:
-    return session.get(PendingInstall, pending_id, populate_existing=True)
+    record = session.get(PendingInstall, pending_id, populate_existing=True)
+    return record if record is not None and record.app == session_app(session) else None
 
 
 def list_pending_installs(*, session: Session) -> list[PendingInstall]:
-    stmt = select(PendingInstall).order_by(col(PendingInstall.id))
+    stmt = select(PendingInstall).where(col(PendingInstall.app) == session_app(session)).order_by(
+        col(PendingInstall.id))
     return list(session.execute(stmt.execution_options(populate_existing=True)).scalars())
 
 
@@ -512,18 +547,21 @@ def delete_pending_install(*, session: Session, pending_id: int) -> bool:
 # --- sendable install links ----------------------------------------------------------------------------
 
 def add_install_link(*, session: Session, link: InstallLink) -> None:
+    link.app = session_app(session)
     session.add(link)
 
 
 def get_install_link(*, session: Session, link_id: int | None = None, link_hash: str | None = None,
                      ) -> InstallLink | None:
     stmt = select(InstallLink).where(col(InstallLink.id) == link_id if link_id is not None
-                                     else col(InstallLink.link_hash) == link_hash)
+                                     else col(InstallLink.link_hash) == link_hash,
+                                     col(InstallLink.app) == session_app(session))
     return session.execute(stmt.execution_options(populate_existing=True)).scalars().first()
 
 
 def list_install_links(*, session: Session, limit: int = 200) -> list[InstallLink]:
-    stmt = select(InstallLink).order_by(col(InstallLink.created_at).desc(), col(InstallLink.id).desc()).limit(limit)
+    stmt = (select(InstallLink).where(col(InstallLink.app) == session_app(session))
+            .order_by(col(InstallLink.created_at).desc(), col(InstallLink.id).desc()).limit(limit))
     return list(session.execute(stmt).scalars())
 
 
@@ -633,7 +671,8 @@ def normalize_search(text: str | None) -> str:
 
 
 def listing_filters(*, now: datetime, leeway: timedelta, search: str | None = None,
-                    statuses: Sequence[str] = (), scope: str | None = None) -> list[ColumnElement[bool]]:
+                    statuses: Sequence[str] = (), scope: str | None = None,
+                    app: str = DEFAULT_APP) -> list[ColumnElement[bool]]:
     """WHERE terms: search (hub id, domain or email), display statuses at ``now``, granted scope."""
     where: list[ColumnElement[bool]] = []
     text = normalize_search(search)
@@ -652,9 +691,12 @@ def listing_filters(*, now: datetime, leeway: timedelta, search: str | None = No
     elif statuses:
         where.append(or_(*(status_predicate(s, now, leeway) for s in statuses)))
     if scope and scope.strip():
-        # Correlated: the sort's index drives and each row probes portal_scope's primary key (scope, hub_id),
-        # so a page stops after its rows instead of first collecting every portal with the scope.
-        where.append(select(_SCOPES.c.hub_id).where(_SCOPES.c.scope == scope.strip(),
+        # Correlated: the sort's index drives and each row probes portal_scope's primary key (app, scope,
+        # hub_id), so a page stops after its rows instead of first collecting every portal with the scope.
+        # ``app`` is the listing's app as a constant: comparing portal.app (the row's last column) per row
+        # made a filtered scan of 100,000 portals twice as slow.
+        where.append(select(_SCOPES.c.hub_id).where(_SCOPES.c.app == app,
+                                                    _SCOPES.c.scope == scope.strip(),
                                                     _SCOPES.c.hub_id == col(Portal.hub_id)).exists())
     return where
 
@@ -772,7 +814,9 @@ def portal_rows_by_id(*, session: Session, hub_ids: Sequence[int]) -> list[dict[
     """Listing rows for ``hub_ids``, in that order (ids without a row are left out)."""
     if not hub_ids:
         return []
-    result = session.connection().execute(select(*LISTING_COLUMNS).where(col(Portal.hub_id).in_(list(hub_ids))))
+    # The app first: the primary key is (app, hub_id), so hub ids alone would scan the table.
+    result = session.connection().execute(select(*LISTING_COLUMNS).where(
+        col(Portal.app) == session_app(session), col(Portal.hub_id).in_(list(hub_ids))))
     keys = tuple(result.keys())
     by_id = {row[0]: dict(zip(keys, row, strict=True)) for row in result.fetchall()}
     return [by_id[h] for h in hub_ids if h in by_id]
@@ -827,16 +871,18 @@ def expiry_histogram_counts(*, session: Session, now: datetime, bucket: timedelt
     return counts
 
 
-def replace_portal_scopes(*, session: Session, hub_id: int, scopes: Sequence[str]) -> None:
+def replace_portal_scopes(*, session: Session, hub_id: int, scopes: Sequence[str], app: str | None = None) -> None:
     """Make the portal's rows in portal_scope equal ``scopes`` (called wherever granted_scopes is written)."""
     conn = session.connection()
+    app = app or session_app(session)
     unique = sorted(set(scopes))
+    mine = and_(_SCOPES.c.app == app, _SCOPES.c.hub_id == hub_id)
     # A refresh usually returns the scopes the portal already has: one indexed read, no write, then.
-    if sorted(conn.execute(select(_SCOPES.c.scope).where(_SCOPES.c.hub_id == hub_id)).scalars()) == unique:
+    if sorted(conn.execute(select(_SCOPES.c.scope).where(mine)).scalars()) == unique:
         return
-    conn.execute(delete(_SCOPES).where(_SCOPES.c.hub_id == hub_id))
+    conn.execute(delete(_SCOPES).where(mine))
     if unique:
-        conn.execute(insert(_SCOPES), [{"scope": s, "hub_id": hub_id} for s in unique])
+        conn.execute(insert(_SCOPES), [{"app": app, "scope": s, "hub_id": hub_id} for s in unique])
 
 
 def fill_portal_scopes(*, session: Session) -> int:
@@ -844,8 +890,8 @@ def fill_portal_scopes(*, session: Session) -> int:
     a benchmark's bulk insert). How many pairs it wrote."""
     conn = session.connection()
     conn.execute(delete(_SCOPES))
-    rows = conn.execute(select(col(Portal.hub_id), col(Portal.granted_scopes))).fetchall()
-    pairs = [{"scope": s, "hub_id": h} for h, granted in rows for s in set((granted or "").split())]
+    rows = conn.execute(select(col(Portal.app), col(Portal.hub_id), col(Portal.granted_scopes))).fetchall()
+    pairs = [{"app": a, "scope": s, "hub_id": h} for a, h, granted in rows for s in set((granted or "").split())]
     if pairs:
         conn.execute(insert(_SCOPES), pairs)
     return len(pairs)
@@ -855,7 +901,7 @@ def portals_losing_scopes(*, session: Session, keep: Sequence[str], sample: int 
     """Connected (not revoked) portals granted a scope outside ``keep``: a link asking only for ``keep`` would
     take those scopes away if used on them. Their number and the first few hub ids (portal_scope does it)."""
     losing = (select(_SCOPES.c.hub_id).distinct()
-              .join(Portal, col(Portal.hub_id) == _SCOPES.c.hub_id)
+              .join(Portal, and_(col(Portal.app) == _SCOPES.c.app, col(Portal.hub_id) == _SCOPES.c.hub_id))
               .where(col(Portal.status) != PortalStatus.REVOKED, _SCOPES.c.scope.not_in(list(keep))))
     conn = session.connection()
     count = int(conn.execute(select(func.count()).select_from(losing.subquery())).scalar_one())

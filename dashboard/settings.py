@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     hubspot_api_base_url: str = "https://api.hubapi.com"
     hubspot_oauth_api: OAuthApi = "2026-03"
     hubspot_app_scopes_file: Path | None = None
+    # Which app this dashboard's connections belong to: a connection is (app, hub id). One app today; rows
+    # made before apps existed belong to "default". Changing it on a running install hides the other app's
+    # connections (and their tokens stay bound to their app): pick it once.
+    dashboard_app_id: str = "default"
 
     # repr=False: a PostgreSQL URL may carry a password.
     dashboard_database_url: str = Field(default="sqlite:///data/dashboard.db", repr=False)
@@ -170,6 +174,14 @@ class Settings(BaseSettings):
             return None
         if not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis:// or rediss:// URL, or unset to use database leases")
+        return value
+
+    @field_validator("dashboard_app_id")
+    @classmethod
+    def _app_id(cls, value: str) -> str:
+        # It goes into the encryption binding and lease keys, which use ':' as a separator.
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
+            raise ValueError("must be 1-64 letters, digits, '.', '_' or '-', e.g. default")
         return value
 
     @field_validator("dashboard_lock_prefix")

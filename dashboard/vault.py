@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from dashboard.crypto import TokenCipher, associated_data
+from dashboard.crypto import BINDING_LATEST, TokenCipher, associated_data
 from dashboard.errors import CryptoError
 from dashboard.models import Portal, PortalUpdate
 
@@ -34,12 +34,15 @@ class TokenPair:
         return f"TokenPair(access=…{fingerprint(self.access_token)}, refresh=…)"
 
 
-def seal(cipher: TokenCipher, hub_id: int, tokens: TokenPair) -> PortalUpdate:
-    """Column values for a portal row holding ``tokens``."""
-    key_id, access_ct = cipher.encrypt(tokens.access_token, aad=associated_data(hub_id, ACCESS))
-    _, refresh_ct = cipher.encrypt(tokens.refresh_token, aad=associated_data(hub_id, REFRESH))
+def seal(cipher: TokenCipher, hub_id: int, tokens: TokenPair, *, app: str) -> PortalUpdate:
+    """Column values for the row of connection ``(app, hub_id)`` holding ``tokens``: the newest binding."""
+    binding = BINDING_LATEST
+    key_id, access_ct = cipher.encrypt(tokens.access_token,
+                                       aad=associated_data(hub_id, ACCESS, app=app, binding=binding))
+    _, refresh_ct = cipher.encrypt(tokens.refresh_token,
+                                   aad=associated_data(hub_id, REFRESH, app=app, binding=binding))
     return {
-        "access_token_ct": access_ct, "refresh_token_ct": refresh_ct, "key_id": key_id,
+        "access_token_ct": access_ct, "refresh_token_ct": refresh_ct, "key_id": key_id, "binding": binding,
         "token_fingerprint": fingerprint(tokens.access_token),
     }
 
@@ -48,11 +51,12 @@ def open_tokens(cipher: TokenCipher, portal: Portal) -> TokenPair:
     """Decrypt both tokens of a row; :class:`CryptoError` when the row holds none."""
     if portal.access_token_ct is None or portal.refresh_token_ct is None or portal.key_id is None:
         raise CryptoError(f"portal {portal.hub_id} holds no tokens (revoked or never installed)")
+    app, binding = portal.app, portal.binding  # the version the row was written with
     return TokenPair(
         access_token=cipher.decrypt(portal.key_id, portal.access_token_ct,
-                                    aad=associated_data(portal.hub_id, ACCESS)),
+                                    aad=associated_data(portal.hub_id, ACCESS, app=app, binding=binding)),
         refresh_token=cipher.decrypt(portal.key_id, portal.refresh_token_ct,
-                                     aad=associated_data(portal.hub_id, REFRESH)),
+                                     aad=associated_data(portal.hub_id, REFRESH, app=app, binding=binding)),
     )
 
 

@@ -26,7 +26,7 @@ from dashboard.crypto import (
     sandbox_key_file,
 )
 from dashboard.errors import ConfigurationError, CryptoError, KeyNotFoundError
-from dashboard.models import Portal
+from dashboard.models import DEFAULT_APP, Portal
 
 PLAIN = "pat-na1-PLAINTEXT-7f3c9e1b-distinctive"
 AAD = associated_data(101, vault.ACCESS)
@@ -127,7 +127,7 @@ def _row(hub_id: int, values: dict[str, object]) -> Portal:
 def test_ciphertext_moved_to_another_portal_fails() -> None:
     cipher = make_cipher(ENTRY_A)
     pair = vault.TokenPair(access_token=PLAIN, refresh_token="refresh-" + PLAIN)
-    sealed_a = vault.seal(cipher, 111, pair)
+    sealed_a = vault.seal(cipher, 111, pair, app=DEFAULT_APP)
     assert vault.open_tokens(cipher, _row(111, sealed_a)) == pair
     with pytest.raises(CryptoError) as info:
         vault.open_tokens(cipher, _row(222, sealed_a))
@@ -136,7 +136,8 @@ def test_ciphertext_moved_to_another_portal_fails() -> None:
 
 def test_access_and_refresh_columns_swapped_fails() -> None:
     cipher = make_cipher(ENTRY_A)
-    sealed = vault.seal(cipher, 111, vault.TokenPair(access_token=PLAIN, refresh_token="refresh-" + PLAIN))
+    sealed = vault.seal(cipher, 111, vault.TokenPair(access_token=PLAIN, refresh_token="refresh-" + PLAIN),
+                        app=DEFAULT_APP)
     swapped = {**sealed, "access_token_ct": sealed["refresh_token_ct"],
                "refresh_token_ct": sealed["access_token_ct"]}
     with pytest.raises(CryptoError) as info:

@@ -24,7 +24,7 @@ from sqlmodel import Session
 from dashboard import db, keys, repository, vault
 from dashboard.crypto import KeyRing, TokenCipher, generate_key_entry
 from dashboard.errors import CryptoError
-from dashboard.models import Portal, PortalStatus
+from dashboard.models import DEFAULT_APP, Portal, PortalStatus
 from tests.utils.cli import TEST_CLIENT, cli_command, cli_env, run_cli
 from tests.utils.lifecycle import ADMIN
 
@@ -58,7 +58,7 @@ def engine(db_file: Path) -> Iterator[Engine]:
 def add_portals(engine: Engine, cipher: TokenCipher, hub_ids: range) -> None:
     with Session(engine) as session:
         for hub_id in hub_ids:
-            values = vault.seal(cipher, hub_id, tokens_for(hub_id))
+            values = vault.seal(cipher, hub_id, tokens_for(hub_id), app=DEFAULT_APP)
             repository.save_portal(session=session, portal=Portal(hub_id=hub_id, **values))
         session.commit()
 
@@ -209,7 +209,7 @@ def corrupt(engine: Engine, hub_id: int) -> None:
     with Session(engine) as session:
         portal = repository.get_portal(session=session, hub_id=hub_id)
         assert portal is not None and portal.access_token_ct is not None
-        other = vault.seal(cipher_for(OLD), hub_id + 1, tokens_for(hub_id))  # bound to another row
+        other = vault.seal(cipher_for(OLD), hub_id + 1, tokens_for(hub_id), app=DEFAULT_APP)  # bound to another row
         repository.update_portal(session=session, hub_id=hub_id, values={"access_token_ct": other["access_token_ct"]})
         session.commit()
 

@@ -182,12 +182,12 @@ def test_replay_stores_an_entry_at_its_version_and_drops_one_a_newer_row_superse
     with ctx.session() as session:
         rows = {h: repository.get_portal(session=session, hub_id=h) for h in (first, second)}
     pair = vault.TokenPair("access-from-the-journal", "refresh-from-the-journal")
-    values = {**vault.seal(ctx.cipher, first, pair), "last_refresh_result": "success"}
+    values = {**vault.seal(ctx.cipher, first, pair, app=ctx.app_id), "last_refresh_result": "success"}
     current = rows[first]
     stale = rows[second]
     assert current is not None and stale is not None
     assert journal.append(ctx, journal.Entry(first, current.token_version, values, "worker", "expires_in=1800s"))
-    stale_values = {**vault.seal(ctx.cipher, second, pair), "last_refresh_result": "success"}
+    stale_values = {**vault.seal(ctx.cipher, second, pair, app=ctx.app_id), "last_refresh_result": "success"}
     assert journal.append(ctx, journal.Entry(second, stale.token_version - 1, stale_values, "worker", "x"))
     assert journal.size(ctx) == 2
 
@@ -214,7 +214,7 @@ def test_replay_while_the_database_still_refuses_keeps_every_entry(
         with ctx.session() as session:
             versions = {h: p.token_version for h in hubs if (p := repository.get_portal(session=session, hub_id=h))}
         for hub in hubs:
-            sealed = vault.seal(ctx.cipher, hub, vault.TokenPair(f"a-{hub}", f"r-{hub}"))
+            sealed = vault.seal(ctx.cipher, hub, vault.TokenPair(f"a-{hub}", f"r-{hub}"), app=ctx.app_id)
             assert journal.append(ctx, journal.Entry(hub, versions[hub], sealed, "worker", "d"))
         db_file = Path(ctx.settings.dashboard_database_url.removeprefix("sqlite:///"))
         with locked(ctx, db_file), pytest.raises(StorageError, match="3 refreshed token"):

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from dashboard import db, repository, vault
 from dashboard.crypto import KeyRing, TokenCipher, generate_key_entry
 from dashboard.errors import ConfigurationError, StorageError
-from dashboard.models import Portal
+from dashboard.models import DEFAULT_APP, Portal
 
 TABLES = {"portal", "install_attempt", "pending_install", "audit_event", "scope_set", "alembic_version"}
 
@@ -41,7 +41,7 @@ def cipher() -> TokenCipher:
 def store(engine: Engine, cipher: TokenCipher, hub_id: int, tokens: vault.TokenPair, **extra: object) -> None:
     with Session(engine) as session:
         repository.save_portal(session=session, portal=Portal(hub_id=hub_id, **extra,
-                                                              **vault.seal(cipher, hub_id, tokens)))
+                                                              **vault.seal(cipher, hub_id, tokens, app=DEFAULT_APP)))
         session.commit()
 
 

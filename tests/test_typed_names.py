@@ -15,7 +15,7 @@ from dashboard.refresh_store import REFRESH_RESULTS, RefreshOutcome
 
 def test_portal_update_names_every_column_but_the_key() -> None:
     columns = {c.name for c in Portal.__table__.columns}  # type: ignore[attr-defined]
-    assert set(PortalUpdate.__annotations__) == columns - {"hub_id"}
+    assert set(PortalUpdate.__annotations__) == columns - {"app", "hub_id"}  # the identity never changes
     assert PortalUpdate.__total__ is False
 
 
