@@ -141,7 +141,8 @@ class Portal(PortalBase, table=True):
 
 
 class PortalUpdate(TypedDict, total=False):
-    """The portal columns a repository update may set (the identity, app and hub id, never changes), checked by mypy, not at run time."""
+    """The portal columns a repository update may set (never the identity: app and hub id). mypy checks them;
+    the repository also refuses unknown keys at run time (journal entries are read back from disk)."""
 
     hub_domain: str | None
     app_id: int | None

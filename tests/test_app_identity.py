@@ -26,6 +26,7 @@ from dashboard.crypto import BINDING_LATEST, BINDING_V1, KeyRing, TokenCipher, a
 from dashboard.errors import CryptoError
 from dashboard.locks import DatabaseLeases, RedisLeases
 from dashboard.models import DEFAULT_APP, Portal, utcnow
+from tests.utils.lifecycle import ADMIN
 
 PREVIOUS = "0002_i16_i12_connections"
 ENTRY = generate_key_entry("k1")
@@ -129,7 +130,7 @@ def test_migration_keeps_every_token_readable(fresh_db: object, population: dict
         assert sorted(scope_rows) == sorted((DEFAULT_APP, s, h) for h, (_, g) in population.items() for s in g)
 
         # `keys rotate` re-binds every old row to the newest version (same key), and each still opens.
-        result = keys.rotate_keys(engine, c, actor="test", batch_size=7)
+        result = keys.rotate_keys(engine, c, actor=ADMIN, batch_size=7)
         with_tokens = {h: t for h, (t, _) in population.items() if t is not None}
         assert result.rotated == len(with_tokens) and not result.unreadable
         with Session(engine) as session:
@@ -137,7 +138,7 @@ def test_migration_keeps_every_token_readable(fresh_db: object, population: dict
                 portal = repository.get_portal(session=session, hub_id=hub_id)
                 assert portal is not None and portal.binding == BINDING_LATEST
                 assert vault.open_tokens(c, portal) == vault.TokenPair(*tokens)
-        assert keys.rotate_keys(engine, c, actor="test").rotated == 0  # nothing left to re-bind
+        assert keys.rotate_keys(engine, c, actor=ADMIN).rotated == 0  # nothing left to re-bind
     finally:
         engine.dispose()
 
