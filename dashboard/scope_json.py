@@ -9,38 +9,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
 
 from dashboard.errors import InputError
-from dashboard.scopes import BUCKETS, ScopeSet
+from dashboard.scopes import BUCKETS, ScopeSet, parse_hubspot_json, to_hubspot_json
 
 MAX_JSON = 20_000
 
 
 def to_json(scope_set: ScopeSet) -> str:
-    return json.dumps({b: list(scope_set.bucket(b)) for b in BUCKETS}, indent=2)
+    return json.dumps(to_hubspot_json(scope_set), indent=2)
 
 
 def from_json(text: str) -> ScopeSet:
-    """A scope set from HubSpot-style JSON; :class:`InputError` for anything else."""
+    """A scope set from HubSpot-style JSON (:func:`dashboard.scopes.parse_hubspot_json`, shared with the CLI's
+    ``scope-sets import``); one clear :class:`InputError` line for anything else."""
     if len(text) > MAX_JSON:
         raise InputError(f"the scope JSON is longer than {MAX_JSON} characters")
-    try:
-        data: Any = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not JSON: {exc.msg} at line {exc.lineno}") from exc
-    if not isinstance(data, dict):
-        raise InputError("the scope JSON must be an object with required / conditionally_required / optional")
-    unknown = sorted(set(data) - set(BUCKETS))
-    if unknown:
-        raise InputError(f"unknown key {unknown[0][:40]!r}; use {', '.join(BUCKETS)}")
-    lists: dict[str, list[str]] = {}
-    for bucket in BUCKETS:
-        names = data.get(bucket, [])
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise InputError(f"{bucket} must be a list of scope names")
-        lists[bucket] = names
-    return ScopeSet.from_lists(**lists)
+    return parse_hubspot_json(text)
 
 
 def to_query(scope_set: ScopeSet) -> dict[str, str]:
