@@ -55,7 +55,8 @@ def test_bad_json_is_one_clear_line() -> None:
     from dashboard.errors import InputError
     from dashboard.scope_json import from_json
 
-    for text, fragment in (("{", "not JSON"), ("[]", "must be an object"), ('{"scopes": []}', "unknown key"),
-                           ('{"required": "oauth"}', "list of scope names")):
+    # The same parser as the CLI's `scope-sets import` (dashboard.scopes.parse_hubspot_json).
+    for text, fragment in (("{", "not valid JSON"), ("[]", "is an object"), ('{"scopes": []}', "Unknown key"),
+                           ('{"required": "oauth"}', "must be a list of names")):
         with pytest.raises(InputError, match=fragment):
             from_json(text)
