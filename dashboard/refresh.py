@@ -136,8 +136,9 @@ def _grant_and_store(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor
         "last_refresh_result": "success", "last_error": None, "consecutive_failures": 0,
         "next_attempt_at": None, "status": PortalStatus.ACTIVE, "updated_at": now,
     }
-    if resp.scopes:
-        values["granted_scopes"] = " ".join(sorted(resp.scopes))
+    granted = " ".join(sorted(resp.scopes)) if resp.scopes else None
+    if granted is not None and granted != portal.granted_scopes:  # unchanged: no portal_scope work in the write
+        values["granted_scopes"] = granted
     rotated = resp.refresh_token is not None and resp.refresh_token != tokens.refresh_token
     took_ms = round((time.monotonic() - started) * 1000)  # HubSpot's answer, retries included
     detail = f"expires_in={resp.expires_in}s; refresh token {'rotated' if rotated else 'kept'}; took={took_ms}ms"
@@ -243,7 +244,7 @@ def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, worke
                                                      issued_before=now - MIN_TOKEN_AGE)
                         session.commit()
                     with ctx.session() as session:
-                        claimed = repository.portals_leased_to(session=session, owner=owner)
+                        claimed = repository.portals_leased_to(session=session, owner=owner, hub_ids=batch)
                 except DashboardError as exc:  # the database refuses: the rest waits for the next pass
                     log.warning("could not claim due portals (%s); %s left for the next sweep", exc,
                                 len(batch) + len(queue))
