@@ -15,8 +15,9 @@ import httpx
 
 from dashboard.errors import OutboundError
 
-# A sandbox on loopback answers in milliseconds; anything slower is not ours to reuse.
-PROBE_TIMEOUT_SECONDS = 0.5
+# A sandbox on loopback answers in milliseconds; the probe runs once at start-up, so a generous limit costs
+# nothing and keeps a loaded machine from mistaking our own sandbox for a hung stranger.
+PROBE_TIMEOUT_SECONDS = 2.0
 
 
 def post_json(http: httpx.Client, url: str, payload: Mapping[str, Any], *, timeout: float) -> None:
@@ -51,8 +52,10 @@ def probe_sandbox(url: str, *, client_id: str, redirect_uri: str,
     """
     try:
         resp = httpx.get(f"{url.rstrip('/')}/_sandbox", timeout=timeout)
-    except httpx.HTTPError:
+    except (httpx.ConnectError, httpx.ConnectTimeout):
         return SandboxProbe("absent")
+    except httpx.HTTPError as exc:  # something holds the port but does not answer like a sandbox
+        return SandboxProbe("foreign", f"it did not answer /_sandbox ({exc.__class__.__name__})")
     try:
         info = resp.json() if resp.status_code == 200 else None
     except ValueError:

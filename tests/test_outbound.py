@@ -84,7 +84,7 @@ infos = st.one_of(
 def test_probe_accepts_exactly_a_sandbox_with_our_client_id_and_redirect_uri(scripted: Scripted, info: Any,
                                                                               status: int) -> None:
     scripted.status, scripted.body = status, json.dumps(info).encode()
-    probe = outbound.probe_sandbox(scripted.url, client_id=SANDBOX_CLIENT_ID, redirect_uri=OURS)
+    probe = outbound.probe_sandbox(scripted.url, client_id=SANDBOX_CLIENT_ID, redirect_uri=OURS, timeout=30)
     ours = (status == 200 and isinstance(info, dict) and info.get("client_id") == SANDBOX_CLIENT_ID
             and isinstance(info.get("redirect_uris"), list) and OURS in info["redirect_uris"])
     assert probe.verdict == ("accepts" if ours else "foreign")
@@ -96,6 +96,16 @@ def test_probe_of_a_closed_port_is_absent_and_of_garbage_is_foreign(scripted: Sc
                                   redirect_uri=OURS).verdict == "absent"
     scripted.status, scripted.body = 200, b"<html>not json</html>"
     assert outbound.probe_sandbox(scripted.url, client_id=SANDBOX_CLIENT_ID, redirect_uri=OURS).verdict == "foreign"
+
+
+def test_probe_of_a_port_that_accepts_but_never_answers_is_foreign_not_absent() -> None:
+    # The port is taken: starting our own sandbox there would fail, so this is not "absent".
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(1)
+        probe = outbound.probe_sandbox(f"http://127.0.0.1:{hung.getsockname()[1]}", client_id=SANDBOX_CLIENT_ID,
+                                       redirect_uri=OURS, timeout=0.2)
+    assert probe.verdict == "foreign" and "Timeout" in probe.reason
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

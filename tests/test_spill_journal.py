@@ -110,10 +110,18 @@ def test_a_database_fault_during_a_sweep_loses_no_rotated_token(
     fault: Fault, db_dir: Path, settings_factory: Any, sandbox: Any,
 ) -> None:
     db_file = db_dir / "dashboard.db"
-    settings = settings_factory(dashboard_database_url=f"sqlite:///{db_file}", dashboard_sqlite_busy_timeout_ms=300)
+    url = f"sqlite:///{db_file}"
+    # Seeding writes from 8 threads: it gets the default busy timeout, so a loaded machine cannot fail it
+    # before the fault; the sweep under test then runs with a short one, so the fault bites quickly.
+    seeding = settings_factory(dashboard_database_url=url)  # one key for both contexts
+    seeder = build_context(seeding, sandbox_url=sandbox.url)
+    try:
+        hubs = seed_portals(seeder, sandbox.url, PORTALS)
+    finally:
+        seeder.close()
+    settings = seeding.model_copy(update={"dashboard_sqlite_busy_timeout_ms": 300})
     ctx = build_context(settings, sandbox_url=sandbox.url, retry=FAST_RETRY)
     try:
-        hubs = seed_portals(ctx, sandbox.url, PORTALS)
         sandbox_post(sandbox, "/_sandbox/config", {"rotate_refresh_tokens": True, "rotation_grace_s": 0,
                                                    "latency_ms": 300})
         outcomes: list[refresh.RefreshOutcome] = []
