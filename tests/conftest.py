@@ -24,6 +24,14 @@ from tests.utils.lifecycle import FAST_RETRY
 pytest_plugins = ["tests.utils.backends"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``--dist loadgroup``, the README's test command) every browser test goes to one
+    worker: they share a session's dashboard, sandbox and Chromium, which each worker would otherwise start."""
+    for item in items:
+        if item.nodeid.startswith("tests/e2e/"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """No HUBSPOT_* / DASHBOARD_* variable from the developer's shell leaks into a test."""

@@ -119,7 +119,8 @@ def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ("DASHBOARD_ENCRYPTION_KEYS", "no-colon-here"),
     ("DASHBOARD_ENCRYPTION_KEYS", f"k1:{base64.b64encode(bytes(16)).decode()}"),
     ("DASHBOARD_ENCRYPTION_KEYS", "k1:***"),
-    ("DASHBOARD_ENCRYPTION_KEYS", f"{generate_key_entry('k1')},{generate_key_entry('k1')}"),
+    pytest.param("DASHBOARD_ENCRYPTION_KEYS", f"{generate_key_entry('k1')},{generate_key_entry('k1')}",
+                 id="DASHBOARD_ENCRYPTION_KEYS-one-id-twice"),  # a stable id: pytest-xdist workers must agree
 ])
 @pytest.mark.parametrize("command", [["db", "upgrade"], ["keys", "status"], ["connections"]])
 def test_every_bad_setting_is_one_line_exit_2(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import stat
 import threading
 import traceback
@@ -152,8 +151,9 @@ def test_token_pair_repr_hides_tokens() -> None:
 
 # --- KeyRing.parse -------------------------------------------------------------------------------------
 
-def _b64(n: int) -> str:
-    return base64.b64encode(os.urandom(n)).decode()
+def _b64(n: int, salt: int = 0) -> str:
+    """``n`` bytes of key text, the same in every process: pytest-xdist workers must collect equal test ids."""
+    return base64.b64encode(bytes((i * 151 + n * 7 + salt * 31) % 256 for i in range(n))).decode()
 
 
 GOOD_B64 = _b64(32)
@@ -174,7 +174,7 @@ GOOD_B64 = _b64(32)
     ("a:not*base64!", "key 'a' is not valid base64"),
     (f"a:{GOOD_B64[:-2]}", "key 'a' is not valid base64"),
     (f"a:{GOOD_B64.replace('+', '-').replace('/', '_')}x", "key 'a' is not valid base64"),
-    (f"a:{GOOD_B64},b:{_b64(32)},a:{_b64(32)}", "key id 'a' appears twice"),
+    (f"a:{GOOD_B64},b:{_b64(32, 1)},a:{_b64(32, 2)}", "key id 'a' appears twice"),
 ])
 def test_keyring_parse_refuses(text: str, hint: str) -> None:
     with pytest.raises(ConfigurationError) as info:

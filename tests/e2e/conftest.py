@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserType, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserType, Page, Playwright, expect, sync_playwright
 
 from tests.utils.browser import wait_for_app
 
@@ -32,6 +32,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 START_TIMEOUT = 60.0
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
+
+# Playwright's 5 s default for expect() is a fast machine's figure: on 2 loaded cores a Streamlit rerun after
+# a click can take longer. A passing assertion returns as soon as it holds, so this only slows failures.
+expect.set_options(timeout=15_000)
 
 
 def free_port() -> int:

@@ -57,6 +57,7 @@ def test_uninstall_from_account_journey(page: Page, app_url: str, sandbox_url: s
     submit = keyed(page, "uninstall_submit").get_by_role("button")
     expect(submit).to_be_disabled()
     type_and_commit(page, "uninstall_confirm", str(HUB_ID))
+    expect(keyed(page, "uninstall_confirm").locator("input")).to_have_value(str(HUB_ID))
     expect(submit).to_be_enabled()
     screenshot(page, "uninstall-dialog")
     submit.click()
