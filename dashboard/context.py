@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -25,6 +25,7 @@ from dashboard import db, outbound
 from dashboard.crypto import TokenCipher, build_cipher
 from dashboard.errors import ConfigurationError
 from dashboard.file_modes import private_dir
+from dashboard.group_commit import GroupCommit
 from dashboard.hubspot.authorize import build_authorize_url
 from dashboard.hubspot.client import HubSpotApp, HubSpotClient, RetryPolicy
 from dashboard.hubspot.transport import HttpClient, Transport, build_http_client
@@ -35,6 +36,7 @@ from dashboard.settings import Settings
 
 log = logging.getLogger(__name__)
 DEFAULT_SANDBOX_PORT = 8765
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,6 +53,11 @@ class AppContext:
     sandbox_url: str | None = None
     _closers: list[Any] = field(default_factory=list, repr=False)
     _writer: threading.Lock | None = field(default=None, repr=False)
+    _group: GroupCommit | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self._writer is not None:
+            self._group = GroupCommit(self.session, self.writing)
 
     @property
     def sandbox_mode(self) -> bool:
@@ -85,6 +92,19 @@ class AppContext:
         On PostgreSQL it does nothing.
         """
         return self._writer if self._writer is not None else nullcontext()
+
+    def write_together(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` in a committed write transaction and its result.
+
+        On SQLite the transaction may carry other threads' writes too (dashboard/group_commit.py): the hot
+        path of a sweep, one store per refresh. On PostgreSQL each runs in its own, in parallel.
+        """
+        if self._group is not None:
+            return self._group.run(work)
+        with self.session() as session, self.writing():
+            result = work(session)
+            session.commit()
+        return result
 
     def close(self) -> None:
         for closer in reversed(self._closers):

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, get_args
 
+from sqlmodel import Session
+
 from dashboard import alerts, audit, journal, repository
 from dashboard.actors import Actor
 from dashboard.context import AppContext
@@ -85,13 +87,17 @@ def release(ctx: AppContext, lease: Lease) -> None:
 
 def _write_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, values: PortalUpdate,
                   detail: str) -> bool:
-    with ctx.session() as session, ctx.writing():
+    release_lease_of = lease.row_owner
+
+    def write(session: Session) -> bool:
         stored = repository.update_portal_if_version(session=session, hub_id=portal.hub_id,
                                                      version=portal.token_version, values=values,
-                                                     release_lease_of=lease.row_owner)
+                                                     release_lease_of=release_lease_of)
         audit.record(session, actor=actor.name, action="refresh", outcome="success" if stored else "conflict",
                      hub_id=portal.hub_id, detail=detail)
-        session.commit()
+        return stored
+
+    stored = ctx.write_together(write)  # committed, maybe with other refreshes' stores (group commit)
     lease.released_with_row(stored)
     return stored
 
