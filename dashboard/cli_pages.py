@@ -17,6 +17,7 @@ from typing import Any
 from dashboard import activity, export, listing, scope_lint, scope_sets, scopes
 from dashboard import connections as conns
 from dashboard.actors import Actor
+from dashboard.cli_groups import command_group
 from dashboard.context import AppContext
 from dashboard.errors import InputError, UsageError
 from dashboard.scopes import ScopeSet
@@ -258,8 +259,8 @@ def add_lint_parser(scopes_sub: Any) -> None:
 
 def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     """Register ``scope-sets`` and ``token-info`` on the CLI's subcommand table."""
-    sp = sub.add_parser("scope-sets", help="saved scope sets (the scope builder's save / load)"
-                        ).add_subparsers(dest="scope_sets_cmd", required=True, parser_class=parser_class)
+    sp = command_group(sub, "scope-sets", help="saved scope sets (the scope builder's save / load)",
+                       parser_class=parser_class)
     ls = sp.add_parser("list", help="names and scope counts")
     ls.add_argument("--json", action="store_true", help="every set as HubSpot's JSON, by name")
     ls.set_defaults(handler=_sets_list, offline=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from dashboard import api_keys, worker
 from dashboard.actors import Actor
+from dashboard.cli_groups import command_group
 from dashboard.context import AppContext
 from dashboard.models import utcnow
 
@@ -86,8 +87,7 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     wp = sub.add_parser("workers", help="refresh workers and their last sweep (exit 1 when none swept on time)")
     wp.set_defaults(handler=_workers)
 
-    kp = sub.add_parser("api-keys", help="token API keys").add_subparsers(dest="api_keys_cmd", required=True,
-                                                                          parser_class=parser_class)
+    kp = command_group(sub, "api-keys", help="token API keys", parser_class=parser_class)
     create = kp.add_parser("create", help="create a key (printed once, on the last line)")
     create.add_argument("--name", required=True)
     create.add_argument("--role", choices=api_keys.KEY_ROLES, default=api_keys.READER,

@@ -1,0 +1,50 @@
+"""The audit log: append an event, list events, and ask whether one was recorded lately."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, insert, select
+from sqlmodel import Session, col
+
+from dashboard.models import AuditEvent
+from dashboard.repository._common import session_app
+
+_INSERT_AUDIT = insert(AuditEvent.metadata.tables["audit_event"])
+
+
+def add_audit_event(*, session: Session, event: AuditEvent) -> None:
+    """Insert at once, in the caller's transaction (a prebuilt INSERT: the ORM flush cost a refresh more)."""
+    session.connection().execute(_INSERT_AUDIT, {"at": event.at, "app": session_app(session),
+                                                 "actor": event.actor, "hub_id": event.hub_id,
+                                                 "action": event.action, "outcome": event.outcome,
+                                                 "detail": event.detail})
+
+
+def list_audit_events(
+    *, session: Session, hub_id: int | None = None, action: str | None = None, outcome: str | None = None,
+    actor: str | None = None, since: datetime | None = None, until: datetime | None = None,
+    limit: int = 500,
+) -> list[AuditEvent]:
+    conds: list[ColumnElement[bool]] = []
+    if hub_id is not None:
+        conds.extend([col(AuditEvent.hub_id) == hub_id, col(AuditEvent.app) == session_app(session)])
+    if action:
+        conds.append(col(AuditEvent.action) == action)
+    if outcome:
+        conds.append(col(AuditEvent.outcome) == outcome)
+    if actor:
+        conds.append(col(AuditEvent.actor) == actor)
+    if since is not None:
+        conds.append(col(AuditEvent.at) >= since)
+    if until is not None:
+        conds.append(col(AuditEvent.at) <= until)
+    stmt = select(AuditEvent).where(*conds).order_by(col(AuditEvent.id).desc()).limit(limit)
+    return list(session.execute(stmt).scalars())
+
+
+def recent_audit_exists(*, session: Session, actor: str, action: str, hub_id: int | None, since: datetime) -> bool:
+    stmt = select(col(AuditEvent.id)).where(col(AuditEvent.actor) == actor, col(AuditEvent.action) == action,
+                                            col(AuditEvent.at) >= since)
+    stmt = stmt.where(col(AuditEvent.hub_id).is_(None) if hub_id is None else col(AuditEvent.hub_id) == hub_id)
+    return session.execute(stmt.limit(1)).first() is not None
