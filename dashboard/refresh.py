@@ -14,8 +14,9 @@ import threading
 import time
 import uuid
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
+from queue import SimpleQueue
 
 from dashboard import alerts, journal, repository, vault
 from dashboard.actors import Actor
@@ -217,7 +218,10 @@ def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, worke
     """
     ttl = lease_ttl(ctx)
     outcomes: list[RefreshOutcome] = []
-    running: set[Future[RefreshOutcome]] = set()
+    running = 0
+    # Each refresh reports here when it ends: O(1) per refresh, where wait(FIRST_COMPLETED) on every running
+    # future cost O(workers) and set the pace of the dispatcher at 50 workers.
+    finished: SimpleQueue[Future[RefreshOutcome]] = SimpleQueue()
     queue = deque(due)
 
     def one(portal: Portal, lease: Lease) -> RefreshOutcome:
@@ -232,8 +236,8 @@ def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, worke
         while True:
             if stop is not None and stop.is_set():
                 queue.clear()
-            if queue and len(running) <= workers - max(1, workers // 8):
-                batch = [queue.popleft() for _ in range(min(workers - len(running), len(queue)))]
+            if queue and running <= workers - max(1, workers // 8):
+                batch = [queue.popleft() for _ in range(min(workers - running, len(queue)))]
                 owner = uuid.uuid4().hex
                 now = utcnow()
                 deadline = time.monotonic() + ttl.total_seconds()
@@ -250,15 +254,21 @@ def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, worke
                                 len(batch) + len(queue))
                     queue.clear()
                     claimed = []
-                running.update(pool.submit(one, portal, Lease(portal.hub_id, owner, in_row=True, deadline=deadline))
-                               for portal in claimed)
+                for portal in claimed:
+                    pool.submit(one, portal, Lease(portal.hub_id, owner, in_row=True, deadline=deadline)
+                                ).add_done_callback(finished.put)
+                    running += 1
             if not running:
                 if queue:
                     continue
                 return outcomes
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            outcomes.extend(f.result() for f in done)
-            if any(o.result == "journaled" for o in outcomes[-len(done):]):
+            done = [finished.get()]
+            while not finished.empty():
+                done.append(finished.get())
+            running -= len(done)
+            results = [f.result() for f in done]
+            outcomes.extend(results)
+            if any(o.result == "journaled" for o in results):
                 queue.clear()  # the database refused a store: the rest waits for the next pass
 
 

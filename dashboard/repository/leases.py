@@ -3,42 +3,66 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import BindParameter, bindparam, func, or_, select, update
 from sqlmodel import Session, col
 
 from dashboard.models import Portal, PortalStatus
-from dashboard.repository._common import _write, session_app
+from dashboard.repository._common import _rowcount, _write, session_app
+
+# The due conditions, built once with bind parameters: a sweep claims its portals in many small batches, and
+# building these expressions for each claim cost more than running it (the refresh sweep benchmark).
+_NOW: BindParameter[datetime] = bindparam("d_now")
+_DUE_BY: BindParameter[datetime] = bindparam("d_due_by")
+_ISSUED_BEFORE: BindParameter[datetime] = bindparam("d_issued_before")
+_APP: BindParameter[str] = bindparam("d_app")
+_LEASE_FREE = or_(col(Portal.lease_owner).is_(None), col(Portal.lease_expires_at) < _NOW)
+_DUE = (
+    col(Portal.app) == _APP,
+    col(Portal.status).in_([PortalStatus.ACTIVE, PortalStatus.REFRESH_FAILING]),
+    col(Portal.refresh_token_ct).is_not(None),
+    or_(col(Portal.expires_at).is_(None), col(Portal.expires_at) <= _DUE_BY),
+    or_(col(Portal.next_attempt_at).is_(None), col(Portal.next_attempt_at) <= _NOW),
+    _LEASE_FREE,
+    or_(col(Portal.last_refresh_at).is_(None), col(Portal.last_refresh_at) <= _ISSUED_BEFORE,
+        func.coalesce(col(Portal.last_refresh_result), "") != "success"),
+)
+_NO_LIMIT = datetime(9999, 1, 1, tzinfo=UTC)  # "issued before" that leaves no portal out
+_HUB_IDS: BindParameter[list[int]] = bindparam("d_hub_ids", expanding=True)
+_DUE_IDS = select(col(Portal.hub_id)).where(*_DUE).order_by(col(Portal.expires_at))
 
 
-def _due(now: datetime, within: timedelta, issued_before: datetime | None = None) -> list[ColumnElement[bool]]:
+def _claim(restricted: bool) -> Any:
+    due = _DUE_IDS.where(col(Portal.hub_id).in_(_HUB_IDS)) if restricted else _DUE_IDS
+    due = due.limit(bindparam("d_limit")).with_for_update(skip_locked=True)
+    return (update(Portal)
+            .where(col(Portal.app) == _APP, col(Portal.hub_id).in_(due.scalar_subquery()), _LEASE_FREE)
+            .values(lease_owner=bindparam("d_owner"), lease_expires_at=bindparam("d_until")))
+
+
+_CLAIMS = {restricted: _claim(restricted) for restricted in (False, True)}
+_LEASED_TO = select(Portal).where(col(Portal.lease_owner) == bindparam("d_owner"), col(Portal.app) == _APP,
+                                  col(Portal.hub_id).in_(_HUB_IDS)).order_by(col(Portal.expires_at))
+
+
+def _due_params(session: Session, now: datetime, within: timedelta,
+                issued_before: datetime | None) -> dict[str, Any]:
     """Expiring within ``within``, refreshable now (not reauth/revoked/backing off) and not leased.
 
     ``issued_before``: also leave out portals a refresh succeeded for after that moment (a token that young
-    is never refreshed again automatically, whatever the window).
+    is never refreshed again automatically, whatever the window); None leaves none out.
     """
-    conds = [
-        col(Portal.status).in_([PortalStatus.ACTIVE, PortalStatus.REFRESH_FAILING]),
-        col(Portal.refresh_token_ct).is_not(None),
-        or_(col(Portal.expires_at).is_(None), col(Portal.expires_at) <= now + within),
-        or_(col(Portal.next_attempt_at).is_(None), col(Portal.next_attempt_at) <= now),
-        or_(col(Portal.lease_owner).is_(None), col(Portal.lease_expires_at) < now),
-    ]
-    if issued_before is not None:
-        conds.append(or_(col(Portal.last_refresh_at).is_(None), col(Portal.last_refresh_at) <= issued_before,
-                         func.coalesce(col(Portal.last_refresh_result), "") != "success"))
-    return conds
+    return {"d_app": session_app(session), "d_now": now, "d_due_by": now + within,
+            "d_issued_before": issued_before if issued_before is not None else _NO_LIMIT}
 
 
 def due_hub_ids(*, session: Session, now: datetime, within: timedelta, limit: int | None = None,
                 issued_before: datetime | None = None) -> list[int]:
     """Portals expiring within ``within`` that may be refreshed now (not reauth/revoked/backing off)."""
-    stmt = select(col(Portal.hub_id)).where(col(Portal.app) == session_app(session), *_due(now, within, issued_before)
-                                            ).order_by(col(Portal.expires_at))
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return [int(h) for h in session.execute(stmt).scalars()]
+    stmt = _DUE_IDS if limit is None else _DUE_IDS.limit(limit)
+    return [int(h) for h in session.execute(stmt, _due_params(session, now, within, issued_before)).scalars()]
 
 
 def claim_due_portals(
@@ -50,30 +74,21 @@ def claim_due_portals(
     The due conditions (lease free or expired included) are evaluated inside the UPDATE, so two workers
     never claim the same portal; on PostgreSQL the inner select skips rows another claim has locked.
     ``hub_ids`` restricts the claim to those portals (a sweep claims only what was due when it started).
-    Read the claimed rows with :func:`portals_leased_to` (after the commit: they stay leased to ``owner``).
+    A sweep runs this per batch. Read the claimed rows with :func:`portals_leased_to` (after the commit:
+    they stay leased to ``owner``).
     """
-    app = col(Portal.app) == session_app(session)  # a sweep refreshes its own app's connections
-    where = [app, *_due(now, within, issued_before)]
+    params = {**_due_params(session, now, within, issued_before), "d_limit": limit, "d_owner": owner,
+              "d_until": now + ttl}
     if hub_ids is not None:
-        where.append(col(Portal.hub_id).in_(list(hub_ids)))
-    due = (
-        select(col(Portal.hub_id)).where(*where).order_by(col(Portal.expires_at)).limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return _write(session, update(Portal)
-                  .where(app, col(Portal.hub_id).in_(due.scalar_subquery()),
-                         or_(col(Portal.lease_owner).is_(None), col(Portal.lease_expires_at) < now))
-                  .values(lease_owner=owner, lease_expires_at=now + ttl))
+        params["d_hub_ids"] = list(hub_ids)
+    return _rowcount(session.connection().execute(_CLAIMS[hub_ids is not None], params))
 
 
-def portals_leased_to(*, session: Session, owner: str, hub_ids: Sequence[int] | None = None) -> list[Portal]:
-    """Rows leased to ``owner``. Give the ``hub_ids`` a claim asked for: then the primary key finds them (no
-    index covers lease_owner, and a scan per claimed batch made a 10,000-portal sweep quadratic)."""
-    stmt = select(Portal).where(col(Portal.lease_owner) == owner)
-    if hub_ids is not None:
-        stmt = stmt.where(col(Portal.app) == session_app(session), col(Portal.hub_id).in_(list(hub_ids)))
-    stmt = stmt.order_by(col(Portal.expires_at))
-    return list(session.execute(stmt.execution_options(populate_existing=True)).scalars())
+def portals_leased_to(*, session: Session, owner: str, hub_ids: Sequence[int]) -> list[Portal]:
+    """The rows of ``hub_ids`` (those a claim asked for) leased to ``owner``. The primary key finds them: no
+    index covers lease_owner, and a scan per claimed batch made a 10,000-portal sweep quadratic."""
+    params = {"d_owner": owner, "d_app": session_app(session), "d_hub_ids": list(hub_ids)}
+    return list(session.execute(_LEASED_TO.execution_options(populate_existing=True), params).scalars())
 
 
 def try_acquire_lease(
