@@ -113,7 +113,8 @@ def _grant_and_store(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor
     """The refresh grant, then the new tokens stored at once, under ``lease`` (read ``portal`` under it).
 
     Between HubSpot's answer and the commit there is nothing but sealing and one UPDATE (which also
-    releases a database lease): with rotating refresh tokens, a crash in that window loses the new token.
+    releases a database lease), committed with the other threads' stores that are ready (group commit on
+    SQLite): with rotating refresh tokens, a crash in that window loses the new token.
     A row we cannot decrypt is a failure of its own kind (``key_missing`` / ``undecryptable``), recorded
     with backoff like any other, so a sweep never spins on it.
     """
