@@ -53,7 +53,7 @@ def refresh_many_message(outcomes: Sequence[RefreshOutcome]) -> tuple[Level, str
 def refresh_selected(ctx: AppContext, actor: Actor, hub_ids: Sequence[int]) -> None:
     """Force-refresh each selected portal, one at a time, with progress."""
     outcomes: list[RefreshOutcome] = []
-    with st.status(f"Refreshing {len(hub_ids)} portals…", expanded=False) as status:
+    with st.status(f"Refreshing {len(hub_ids)} portal{'' if len(hub_ids) == 1 else 's'}…", expanded=False) as status:
         for hub_id in hub_ids:
             try:
                 outcomes.append(refresh.refresh_portal(ctx, hub_id, actor=actor, force=True))

@@ -143,7 +143,9 @@ def live_connections(ctx: AppContext, actor: Actor, filters: Filters, sort: str)
             st.container(key="conn_status_line").text(f"🔄 {last_sweep}")
         return
     pages = max(1, math.ceil(total / PAGE_SIZE))
-    caption = f"{total} of {view.overview.total} portals match." if filters.active else f"{total} portals."
+    noun = "portal" if view.overview.total == 1 else "portals"
+    caption = (f"{total} of {view.overview.total} {noun} match{'es' if total == 1 else ''}." if filters.active
+               else f"{total} {'portal' if total == 1 else 'portals'}.")
     pager, note, charts = st.columns([1, 3, 1], vertical_alignment="bottom")
     if int(st.session_state.get(PAGE_KEY, 1)) > pages:  # fewer rows since the page was chosen
         st.session_state[PAGE_KEY] = pages
