@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashboard import cli_links, cli_pages, cli_refresh, install, keys, listing, pending_installs, uninstall
 from dashboard import connections as conns
 from dashboard.actors import Actor, cli_actor
+from dashboard.cli_groups import command_group
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
 from dashboard.errors import ConfigurationError, DashboardError, InputError, UsageError
@@ -177,11 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG (never logs tokens)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    dbp = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True, parser_class=_Parser)
+    dbp = command_group(sub, "db", help="database", parser_class=_Parser)
     dbp.add_parser("upgrade", help="apply migrations").set_defaults(handler=_db_upgrade)
 
-    kp = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="keys_cmd", required=True,
-                                                                        parser_class=_Parser)
+    kp = command_group(sub, "keys", help="encryption keys", parser_class=_Parser)
     gen = kp.add_parser("generate", help="print a new key_id:base64 entry")
     gen.add_argument("--key-id")
     gen.set_defaults(handler=None)
@@ -192,8 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("sandbox", help="run the sandbox HubSpot (see `sandbox --help`)", add_help=False)
 
-    ip = sub.add_parser("install", help="install flow").add_subparsers(dest="install_cmd", required=True,
-                                                                        parser_class=_Parser)
+    ip = command_group(sub, "install", help="install flow", parser_class=_Parser)
     st = ip.add_parser("start", help="print an authorization URL (last line)")
     _scope_args(st)
     st.set_defaults(handler=_install_start)
@@ -236,8 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_pages.add_audit_parser(sub)
 
-    sp = sub.add_parser("scopes", help="scope tools").add_subparsers(dest="scopes_cmd", required=True,
-                                                                      parser_class=_Parser)
+    sp = command_group(sub, "scopes", help="scope tools", parser_class=_Parser)
     url = sp.add_parser("url", help="print the encoded authorization URL")
     _scope_args(url)
     url.add_argument("--state")
