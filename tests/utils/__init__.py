@@ -1,7 +1,8 @@
 """Test helpers and fixtures, one concern per module (none of them is a test).
 
 - ``backends``: PostgreSQL and Redis fixtures (registered by ``tests/conftest.py``'s ``pytest_plugins``).
-- ``cli``: running ``python -m dashboard`` as a subprocess with a clean environment.
+- ``cli``: running ``python -m dashboard`` as a subprocess with a clean environment; ``SandboxCli``, the CLI
+  tests' command runner against the sandbox.
 - ``lifecycle``: installs and sandbox controls (grant, stats, tokens, faults), ``ADMIN``, ``FAST_RETRY``.
 - ``seeding``: many connected, due portals at once (tests and ``bench/``).
 - ``worker_zygote``: CLI workers forked in milliseconds (``python -m tests.utils.worker_zygote``).
