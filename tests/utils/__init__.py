@@ -7,6 +7,7 @@
 - ``seeding``: many connected, due portals at once (tests and ``bench/``).
 - ``worker_zygote``: CLI workers forked in milliseconds (``python -m tests.utils.worker_zygote``).
 - ``pages``: AppTest helpers and the sample portals of the page tests.
+- ``sandbox_process``: ``python -m dashboard sandbox`` in a subprocess of its own, on a given port.
 - ``sandbox_oauth``: raw OAuth round trips against the sandbox (the sandbox's own tests).
 - ``browser``: Playwright helpers for Streamlit pages (e2e tests).
 """
