@@ -72,6 +72,14 @@ class Client:
             self.writer.close()
 
 
+async def timed_get(client: Client, latencies: list[float]) -> None:
+    """One request; its latency goes to ``latencies``. Anything but 200 stops the run."""
+    started = time.perf_counter()
+    status = await client.get()
+    latencies.append(time.perf_counter() - started)
+    assert status == 200, status
+
+
 async def closed_loop(target: tuple[str, int, str, str], clients: int, seconds: float) -> list[float]:
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
@@ -80,10 +88,7 @@ async def closed_loop(target: tuple[str, int, str, str], clients: int, seconds: 
         client = Client(*target)
         try:
             while time.monotonic() < deadline:
-                started = time.perf_counter()
-                status = await client.get()
-                latencies.append(time.perf_counter() - started)
-                assert status == 200, status
+                await timed_get(client, latencies)
         finally:
             await client.close()
 
@@ -103,10 +108,7 @@ async def open_loop(target: tuple[str, int, str, str], clients: int, seconds: fl
                 delay = start + i / per_client - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                started = time.perf_counter()
-                status = await client.get()
-                latencies.append(time.perf_counter() - started)
-                assert status == 200, status
+                await timed_get(client, latencies)
         finally:
             await client.close()
 

@@ -9,18 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import timedelta
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import cli_links, cli_pages, install, keys, listing, pending_installs, refresh, uninstall
+from dashboard import cli_links, cli_pages, cli_refresh, install, keys, listing, pending_installs, uninstall
 from dashboard import connections as conns
 from dashboard.actors import Actor, cli_actor
+from dashboard.cli_groups import command_group
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
 from dashboard.errors import ConfigurationError, DashboardError, InputError, UsageError
@@ -155,45 +152,6 @@ def _connections(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int
     return 0
 
 
-@contextmanager
-def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM (systemd stop, docker stop, a deploy) sets ``stop``: refreshes in flight finish and store their
-    tokens, none starts. Dying mid-request instead would lose every refresh token HubSpot rotated meanwhile."""
-    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _refresh(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
-    if args.due:
-        from dashboard.worker import PassResult, RefreshWorker
-
-        def report(result: PassResult) -> None:
-            counts: dict[str, int] = {}
-            for o in result.outcomes:
-                counts[o.result] = counts.get(o.result, 0) + 1
-            print(json.dumps({"due": len(result.outcomes), **counts,
-                              **({"error": result.error} if result.error else {})}), flush=True)
-
-        within = timedelta(seconds=args.within) if args.within is not None else None
-        stop = threading.Event()
-        loop = RefreshWorker(ctx, kind="cli", interval=args.interval, concurrency=args.concurrency,
-                             within=within, on_pass=report)  # audited as worker:cli:<host>:<pid>:<id>
-        with _stop_on_sigterm(stop):
-            last = loop.run(stop, once=not args.loop)  # --loop survives database errors with backoff
-        return 1 if last.error or last.failures else 0
-    if args.hub_id is None:
-        raise UsageError("refresh: give --hub-id N or --due")
-    out = refresh.refresh_portal(ctx, args.hub_id, actor=actor, force=args.force)
-    print(f"{out.hub_id}: {out.result}" + (f" ({out.message})" if out.result != "refreshed" else ""))
-    return 0 if out.result in ("refreshed", "fresh") else 1
-
-
 def _revoke(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     conns.revoke(ctx, args.hub_id, actor=actor, local_only=args.local_only)
     print(f"{args.hub_id}: revoked" + (" (local only)" if args.local_only else ""))
@@ -220,11 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG (never logs tokens)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    dbp = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True, parser_class=_Parser)
+    dbp = command_group(sub, "db", help="database", parser_class=_Parser)
     dbp.add_parser("upgrade", help="apply migrations").set_defaults(handler=_db_upgrade)
 
-    kp = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="keys_cmd", required=True,
-                                                                        parser_class=_Parser)
+    kp = command_group(sub, "keys", help="encryption keys", parser_class=_Parser)
     gen = kp.add_parser("generate", help="print a new key_id:base64 entry")
     gen.add_argument("--key-id")
     gen.set_defaults(handler=None)
@@ -235,8 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("sandbox", help="run the sandbox HubSpot (see `sandbox --help`)", add_help=False)
 
-    ip = sub.add_parser("install", help="install flow").add_subparsers(dest="install_cmd", required=True,
-                                                                        parser_class=_Parser)
+    ip = command_group(sub, "install", help="install flow", parser_class=_Parser)
     st = ip.add_parser("start", help="print an authorization URL (last line)")
     _scope_args(st)
     st.set_defaults(handler=_install_start)
@@ -262,15 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("-o", "--output", metavar="FILE", help="write the CSV to FILE (implies --csv; - for stdout)")
     cp.set_defaults(handler=_connections)
 
-    rp = sub.add_parser("refresh", help="refresh one portal or every due portal")
-    rp.add_argument("--hub-id", type=int)
-    rp.add_argument("--force", action="store_true")
-    rp.add_argument("--due", action="store_true")
-    rp.add_argument("--within", type=int, help="seconds (default: DASHBOARD_REFRESH_LEEWAY_SECONDS)")
-    rp.add_argument("--concurrency", type=int, default=8)
-    rp.add_argument("--loop", action="store_true")
-    rp.add_argument("--interval", type=float, default=60.0)
-    rp.set_defaults(handler=_refresh)
+    cli_refresh.add_parser(sub)
 
     vp = sub.add_parser("revoke", help="revoke a connection at HubSpot and forget its tokens")
     vp.add_argument("--hub-id", type=int, required=True)
@@ -287,8 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_pages.add_audit_parser(sub)
 
-    sp = sub.add_parser("scopes", help="scope tools").add_subparsers(dest="scopes_cmd", required=True,
-                                                                      parser_class=_Parser)
+    sp = command_group(sub, "scopes", help="scope tools", parser_class=_Parser)
     url = sp.add_parser("url", help="print the encoded authorization URL")
     _scope_args(url)
     url.add_argument("--state")

@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import timedelta
+from typing import Any
 
 from dashboard import install_links
 from dashboard.actors import Actor
+from dashboard.cli_groups import command_group
 from dashboard.context import AppContext
 from dashboard.errors import InputError
 from dashboard.hubspot.authorize import parse_account_id
@@ -65,9 +67,8 @@ def _revoke(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction, parser_class: type[argparse.ArgumentParser]) -> None:  # type: ignore[type-arg]
-    lp = sub.add_parser("links", help="sendable install and re-consent links").add_subparsers(
-        dest="links_cmd", required=True, parser_class=parser_class)
+def add_parser(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    lp = command_group(sub, "links", help="sendable install and re-consent links", parser_class=parser_class)
     create = lp.add_parser("create", help="a link for a customer's HubSpot admin (URL on the last line)")
     create.add_argument("--scope", action="append", nargs="+", required=True, metavar="S")
     create.add_argument("--optional-scope", action="append", nargs="+", metavar="S")

@@ -2,7 +2,8 @@
 
 ``state`` is 256 random bits, stored only as its SHA-256, valid 10 minutes, consumed atomically. A
 callback is checked completely (state present, known, unexpired, unused) before any network call, so a
-forged or replayed callback never reaches HubSpot's token endpoint.
+forged or replayed callback never reaches HubSpot's token endpoint. What is done with the tokens HubSpot
+grants (naming their account, writing the portal) is :mod:`dashboard.grants`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlsplit
 
-from dashboard import audit, pending_installs, repository, vault
+from dashboard import audit, grants, pending_installs, repository
 from dashboard.actors import OPERATOR, VIEWER, Actor
 from dashboard.context import AppContext
 from dashboard.errors import (
@@ -28,10 +29,10 @@ from dashboard.errors import (
     RedirectUriMismatchError,
     StateError,
 )
+from dashboard.grants import InstallResult as InstallResult  # callers import it from here
 from dashboard.guard import require
 from dashboard.hubspot import protocol
-from dashboard.hubspot.protocol import TokenInfo
-from dashboard.models import InstallAttempt, Portal, PortalStatus, utcnow
+from dashboard.models import InstallAttempt, utcnow
 from dashboard.scopes import ScopeSet
 
 STATE_TTL = timedelta(minutes=10)
@@ -46,17 +47,6 @@ def hash_state(state: str) -> str:
 class InstallStart:
     url: str
     expires_in_seconds: int
-
-
-@dataclass(frozen=True)
-class InstallResult:
-    hub_id: int
-    hub_domain: str | None
-    granted_scopes: tuple[str, ...]
-    dropped_optional_scopes: tuple[str, ...]
-    reinstall: bool
-    added_scopes: tuple[str, ...] = ()
-    removed_scopes: tuple[str, ...] = ()
 
 
 def start_install(ctx: AppContext, *, actor: Actor, scopes: Sequence[str], optional_scopes: Sequence[str] = (),
@@ -241,7 +231,7 @@ def _exchange_and_store(ctx: AppContext, actor: Actor, code: str, attempt: Insta
     if tokens.refresh_token is None:
         raise ProtocolError("HubSpot's code exchange returned no refresh token")
     try:
-        identity = _identify(ctx, tokens)
+        identity = grants.identify(ctx, tokens)
     except ProtocolError as exc:
         # The code is spent: these tokens are the grant. Keep them rather than lose the install.
         kept = pending_installs.keep(ctx, actor=actor, tokens=tokens, attempt=attempt, error=exc.description)
@@ -250,7 +240,7 @@ def _exchange_and_store(ctx: AppContext, actor: Actor, code: str, attempt: Insta
                          detail=f"pending install #{kept.id} kept: {exc.description}"[:500])
             session.commit()
         raise _pending_error(kept.id, exc.description) from exc
-    return _store_tokens(ctx, actor, tokens, attempt, action="install", identity=identity)
+    return grants.store_tokens(ctx, actor, tokens, attempt, action="install", identity=identity)
 
 
 def _mismatch_message(sent: str, attempt: InstallAttempt | None) -> str:
@@ -268,42 +258,17 @@ def _pending_error(pending_id: int, why: str) -> InstallPendingError:
         f"or with `python -m dashboard install resume {pending_id}`.", pending_id=pending_id)
 
 
-def _identify(ctx: AppContext, tokens: protocol.TokenResponse) -> tuple[int, tuple[str, ...], TokenInfo | None]:
-    """The account and granted scopes of fresh tokens: from the token body, else from token metadata.
-
-    HubSpot's v1 body names neither (V1GUIDE), so metadata is asked (the client retries transient failures);
-    when the access token is no longer active (a late retry), the refresh token's metadata names them too.
-    :class:`ProtocolError` when neither is known.
-    """
-    try:
-        info: TokenInfo | None = ctx.hubspot.introspect(tokens.access_token)
-        if info is not None and not info.active and tokens.refresh_token:
-            info = ctx.hubspot.introspect(tokens.refresh_token, hint="refresh_token")
-    except DashboardError as exc:
-        if tokens.hub_id is not None and tokens.scopes:
-            return tokens.hub_id, tokens.scopes, None  # metadata is a nicety here
-        raise ProtocolError(f"HubSpot's token response names no hub id or scopes, and the token metadata "
-                            f"lookup failed: {exc.description}") from exc
-    usable = info if info is not None and info.active else None
-    hub_id = tokens.hub_id or (usable.hub_id if usable else None)
-    granted = tokens.scopes or (usable.scopes if usable else ())
-    if hub_id is None or not granted:
-        raise ProtocolError("HubSpot's token response names no hub id or scopes, and its token metadata "
-                            "says the tokens are not active")
-    return hub_id, granted, usable
-
-
 def finish_pending_install(ctx: AppContext, *, actor: Actor, pending_id: int) -> InstallResult:
     """Retry a pending install: look the account up again and, if it is named now, store the portal."""
     require(ctx.engine, actor, "install", action="install.resume")
     opened = pending_installs.open_pending(ctx, pending_id)
     try:
-        identity = _identify(ctx, opened.tokens)
+        identity = grants.identify(ctx, opened.tokens)
     except ProtocolError as exc:
         pending_installs.note_failure(ctx, pending_id, exc.description)
         _audit_fail(ctx, actor, "install.resume", f"pending install #{pending_id}: {exc.description}"[:500])
         raise _pending_error(pending_id, exc.description) from exc
-    result = _store_tokens(ctx, actor, opened.tokens, opened.attempt, action="install", identity=identity)
+    result = grants.store_tokens(ctx, actor, opened.tokens, opened.attempt, action="install", identity=identity)
     pending_installs.forget(ctx, pending_id)
     return result
 
@@ -320,48 +285,4 @@ def import_tokens(ctx: AppContext, *, actor: Actor, token_response_json: str | b
     tokens = protocol.parse_token_response(raw)
     if tokens.refresh_token is None:
         raise InputError("the token response to import has no refresh_token")
-    return _store_tokens(ctx, actor, tokens, None, action="import", identity=_identify(ctx, tokens))
-
-
-def _store_tokens(ctx: AppContext, actor: Actor, tokens: protocol.TokenResponse, attempt: InstallAttempt | None,
-                  *, action: str, identity: tuple[int, tuple[str, ...], TokenInfo | None]) -> InstallResult:
-    """Write (or rewrite) the portal row for freshly granted ``tokens``; one audited transaction."""
-    assert tokens.refresh_token is not None
-    hub_id, granted, info = identity
-    requested_optional = tuple(attempt.optional_scopes.split()) if attempt else ()
-    dropped = tuple(s for s in requested_optional if s not in granted)
-    pair = vault.TokenPair(tokens.access_token, tokens.refresh_token)
-    now = utcnow()
-    with ctx.session() as session:
-        portal = repository.get_portal(session=session, hub_id=hub_id)
-        reinstall = portal is not None
-        old = set(portal.granted_scopes.split()) if portal else set()
-        if portal is None:
-            portal = Portal(app=ctx.app_id, hub_id=hub_id, created_at=now)
-        portal.hub_domain = info.hub_domain if info and info.hub_domain else portal.hub_domain
-        portal.app_id = info.app_id if info and info.app_id else portal.app_id
-        portal.installed_by = info.user if info and info.user else (portal.installed_by or actor.name)
-        portal.user_id = tokens.user_id or (info.user_id if info else None) or portal.user_id
-        if attempt is not None:
-            portal.requested_scopes = attempt.required_scopes
-            portal.requested_optional_scopes = attempt.optional_scopes
-        portal.granted_scopes = " ".join(sorted(granted))
-        for key, value in vault.seal(ctx.cipher, hub_id, pair, app=ctx.app_id).items():
-            setattr(portal, key, value)
-        portal.status = PortalStatus.ACTIVE
-        portal.expires_at = now + timedelta(seconds=tokens.expires_in)
-        portal.last_refresh_result, portal.last_error = None, None
-        portal.consecutive_failures, portal.next_attempt_at = 0, None
-        portal.token_version = (portal.token_version or 0) + 1
-        portal.installed_at, portal.revoked_at, portal.updated_at = now, None, now
-        repository.save_portal(session=session, portal=portal)
-        added = tuple(sorted(set(granted) - old)) if reinstall else ()
-        removed = tuple(sorted(old - set(granted))) if reinstall else ()
-        change = f"; scope change +{' '.join(added) or '-'} -{' '.join(removed) or '-'}" if reinstall else ""
-        kind = action if action != "install" else ("reinstall" if reinstall else "install")
-        audit.record(session, actor=actor.name, action=kind, outcome="success", hub_id=hub_id,
-                     detail=f"granted={len(granted)} scopes; dropped optional={' '.join(dropped) or '-'}{change}")
-        session.commit()
-    return InstallResult(hub_id=hub_id, hub_domain=portal.hub_domain, granted_scopes=tuple(sorted(granted)),
-                         dropped_optional_scopes=dropped, reinstall=reinstall, added_scopes=added,
-                         removed_scopes=removed)
+    return grants.store_tokens(ctx, actor, tokens, None, action="import", identity=grants.identify(ctx, tokens))

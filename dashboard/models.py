@@ -11,63 +11,17 @@ times are timezone-aware UTC; :class:`UTCDateTime` restores the zone that SQLite
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import TypedDict
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, SmallInteger, String, Text
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import BigInteger, Column, Index, SmallInteger, String, Text
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores UTC; always returns an aware datetime (SQLite keeps no zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime stored; use timezone-aware UTC")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], datetime | None] | None:
-        """SQLite hands back text: parse it as UTC in one C call (``replace(tzinfo=)`` costs ~1 µs a value,
-        which is most of the time spent listing 10,000 portals)."""
-        if dialect.name != "sqlite":
-            return super().result_processor(dialect, coltype)
-        parse = datetime.fromisoformat
-
-        def process(value: Any) -> datetime | None:
-            if value is None:
-                return None
-            if isinstance(value, str):
-                try:
-                    return parse(value + "+00:00")  # stored without an offset (process_bind_param)
-                except ValueError:
-                    pass  # written with an offset, or another format: the general path below
-            return self.process_result_value(
-                parse(value) if isinstance(value, str) else value, dialect)
-
-        return process
-
-
-def _dt(nullable: bool = True, index: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+# Re-exported: callers and the Alembic revisions (``dashboard.models.UTCDateTime``) name them from here.
+from dashboard.utc_datetime import UTCDateTime as UTCDateTime
+from dashboard.utc_datetime import utc_column
+from dashboard.utc_datetime import utcnow as utcnow
 
 
 class PortalStatus(StrEnum):
@@ -125,19 +79,19 @@ class Portal(PortalBase, table=True):
     # written before apps), 2 = app and hub id. Written with the tokens; `keys rotate` rewrites to the newest.
     binding: int = Field(default=2, sa_column=Column(SmallInteger, nullable=False, default=2))
     token_fingerprint: str | None = Field(default=None, max_length=16)
-    expires_at: datetime | None = _dt(index=True)
-    last_refresh_at: datetime | None = _dt()
+    expires_at: datetime | None = utc_column(index=True)
+    last_refresh_at: datetime | None = utc_column()
     last_refresh_result: str | None = Field(default=None, max_length=32)
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     consecutive_failures: int = Field(default=0)
-    next_attempt_at: datetime | None = _dt()
+    next_attempt_at: datetime | None = utc_column()
     lease_owner: str | None = Field(default=None, max_length=64)
-    lease_expires_at: datetime | None = _dt()
+    lease_expires_at: datetime | None = utc_column()
     token_version: int = Field(default=0)
-    installed_at: datetime | None = _dt()
-    revoked_at: datetime | None = _dt()
-    created_at: datetime | None = _dt()
-    updated_at: datetime | None = _dt()
+    installed_at: datetime | None = utc_column()
+    revoked_at: datetime | None = utc_column()
+    created_at: datetime | None = utc_column()
+    updated_at: datetime | None = utc_column()
 
 
 class PortalUpdate(TypedDict, total=False):
@@ -201,9 +155,9 @@ class InstallAttempt(SQLModel, table=True):
     redirect_uri: str = Field(sa_column=Column(Text, nullable=False))
     account_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     actor: str = Field(max_length=320)
-    created_at: datetime | None = _dt()
-    expires_at: datetime | None = _dt(nullable=False)
-    consumed_at: datetime | None = _dt()
+    created_at: datetime | None = utc_column()
+    expires_at: datetime | None = utc_column(nullable=False)
+    consumed_at: datetime | None = utc_column()
     link_id: int | None = Field(default=None)  # the sendable link this state was created from, if any
 
 
@@ -229,9 +183,9 @@ class PendingInstall(SQLModel, table=True):
     actor: str = Field(max_length=320)
     attempts: int = Field(default=1)
     last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    expires_at: datetime | None = _dt(nullable=False)
-    created_at: datetime | None = _dt(nullable=False)
-    updated_at: datetime | None = _dt()
+    expires_at: datetime | None = utc_column(nullable=False)
+    created_at: datetime | None = utc_column(nullable=False)
+    updated_at: datetime | None = utc_column()
 
 
 class AuditEvent(SQLModel, table=True):
@@ -241,7 +195,7 @@ class AuditEvent(SQLModel, table=True):
     __table_args__ = (Index("ix_audit_hub_at", "hub_id", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime | None = _dt(nullable=False, index=True)
+    at: datetime | None = utc_column(nullable=False, index=True)
     # The app of the connection this row is about (see Portal.app); the repository fills it from the session.
     app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), nullable=False, server_default=DEFAULT_APP))
     actor: str = Field(max_length=320, index=True)
@@ -262,8 +216,8 @@ class ScopeSetRecord(SQLModel, table=True):
     conditionally_required: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     optional: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_by: str = Field(default="", max_length=320)
-    created_at: datetime | None = _dt()
-    updated_at: datetime | None = _dt()
+    created_at: datetime | None = utc_column()
+    updated_at: datetime | None = utc_column()
 
 
 class WorkerHeartbeat(SQLModel, table=True):
@@ -279,16 +233,16 @@ class WorkerHeartbeat(SQLModel, table=True):
     host: str = Field(default="", max_length=255)
     pid: int = Field(default=0)
     interval_seconds: float = Field(default=60.0)
-    started_at: datetime | None = _dt()
-    last_sweep_started_at: datetime | None = _dt()
-    last_sweep_ended_at: datetime | None = _dt(index=True)
+    started_at: datetime | None = utc_column()
+    last_sweep_started_at: datetime | None = utc_column()
+    last_sweep_ended_at: datetime | None = utc_column(index=True)
     last_refreshed: int = Field(default=0)
     last_failures: int = Field(default=0)
     total_sweeps: int = Field(default=0)
     total_refreshed: int = Field(default=0)
     total_failures: int = Field(default=0)
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    stopped_at: datetime | None = _dt()
+    stopped_at: datetime | None = utc_column()
 
 
 class ApiKey(SQLModel, table=True):
@@ -303,10 +257,10 @@ class ApiKey(SQLModel, table=True):
     role: str = Field(default="reader", max_length=16)
     hub_ids: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_by: str = Field(default="", max_length=320)
-    created_at: datetime | None = _dt()
-    expires_at: datetime | None = _dt()
-    last_used_at: datetime | None = _dt()
-    revoked_at: datetime | None = _dt()
+    created_at: datetime | None = utc_column()
+    expires_at: datetime | None = utc_column()
+    last_used_at: datetime | None = utc_column()
+    revoked_at: datetime | None = utc_column()
 
 
 class InstallLink(SQLModel, table=True):
@@ -327,11 +281,11 @@ class InstallLink(SQLModel, table=True):
     optional_scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     account_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_by: str = Field(max_length=320)
-    created_at: datetime | None = _dt()
-    expires_at: datetime | None = _dt(nullable=False)
-    used_at: datetime | None = _dt()
+    created_at: datetime | None = utc_column()
+    expires_at: datetime | None = utc_column(nullable=False)
+    used_at: datetime | None = utc_column()
     used_hub_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    revoked_at: datetime | None = _dt()
+    revoked_at: datetime | None = utc_column()
     revoked_by: str | None = Field(default=None, max_length=320)
 
 
@@ -343,4 +297,4 @@ class UserSignOut(SQLModel, table=True):
 
     email: str = Field(primary_key=True, max_length=320)
     epoch: int = Field(default=0)
-    signed_out_at: datetime | None = _dt()
+    signed_out_at: datetime | None = utc_column()

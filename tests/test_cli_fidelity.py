@@ -3,41 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dashboard.crypto import generate_key_entry
 from dashboard.sandbox import SANDBOX_CLIENT_SECRET
+from tests.utils.cli import SandboxCli
 from tests.utils.lifecycle import control, grant, sandbox_tokens, stats
 
 
 @pytest.fixture
-def cli(tmp_path: Path, sandbox: Any) -> Any:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "DASHBOARD_"))}
-    base.update({
-        "DASHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "DASHBOARD_ENCRYPTION_KEYS": generate_key_entry("cli"),
-        "DASHBOARD_SANDBOX_URL": sandbox.url,
-        "DASHBOARD_DATA_DIR": str(tmp_path / "data"),
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-    })
-    outputs: list[str] = []
-
-    def run(*args: str, expect: int = 0, **env: str) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([sys.executable, "-m", "dashboard", "--actor", "ops@example.com", *args],
-                              env={**base, **env}, capture_output=True, text=True, timeout=60, cwd=tmp_path)
-        assert proc.returncode == expect, (proc.returncode, proc.stdout, proc.stderr)
-        assert "Traceback" not in proc.stderr
-        outputs.extend([proc.stdout, proc.stderr])
-        return proc
-
-    run.outputs = outputs  # type: ignore[attr-defined]
-    return run
+def cli(tmp_path: Path, sandbox: Any) -> SandboxCli:
+    return SandboxCli(tmp_path, sandbox.url)
 
 
 def _no_secret_printed(cli: Any, sandbox: Any) -> None:

@@ -3,43 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dashboard.crypto import generate_key_entry
 from dashboard.hubspot.authorize import parse_authorize_url
 from dashboard.sandbox import SANDBOX_CLIENT_SECRET
+from tests.utils.cli import SandboxCli
 from tests.utils.lifecycle import control, grant, sandbox_tokens, stats
 
 
 @pytest.fixture
-def cli(tmp_path: Path, sandbox: Any) -> Any:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "DASHBOARD_"))}
-    env.update({
-        "DASHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "DASHBOARD_ENCRYPTION_KEYS": generate_key_entry("cli"),
-        "DASHBOARD_SANDBOX_URL": sandbox.url,
-        "DASHBOARD_DATA_DIR": str(tmp_path / "data"),
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-    })
-
-    def run(*args: str, expect: int = 0, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([sys.executable, "-m", "dashboard", "--actor", "ops@example.com", *args],
-                              env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                              input=stdin if stdin is not None else "")
-        assert proc.returncode == expect, (proc.returncode, proc.stdout, proc.stderr)
-        assert "Traceback" not in proc.stderr
-        outputs.extend([proc.stdout, proc.stderr])
-        return proc
-
-    outputs: list[str] = []
-    run.outputs = outputs  # type: ignore[attr-defined]  # what every command printed, for the leak check
-    return run
+def cli(tmp_path: Path, sandbox: Any) -> SandboxCli:
+    return SandboxCli(tmp_path, sandbox.url)
 
 
 def test_cli_install_refresh_test_audit_revoke(cli: Any, sandbox: Any) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,9 +27,10 @@ from dashboard import api_keys, repository
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
 from dashboard.settings import load_settings
-from tests.e2e.conftest import Server, base_env, free_port, start_dashboard, start_server
+from tests.e2e.conftest import Server, free_port, start_dashboard
 from tests.utils.cli import cli_env, run_cli
 from tests.utils.lifecycle import ADMIN, add_accounts, install_portal, sandbox_tokens, stats
+from tests.utils.sandbox_process import start_sandbox
 
 pytestmark = pytest.mark.slow
 KEY_ENTRY = generate_key_entry("api1")
@@ -87,12 +87,7 @@ class Setup:
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     work = tmp_path_factory.mktemp("token-api")
     port, app_port = free_port(), free_port()
-    sandbox = start_server(
-        [sys.executable, "-m", "dashboard", "sandbox", "--port", str(port),
-         "--redirect-uri", f"http://localhost:{app_port}/install"],
-        url=f"http://127.0.0.1:{port}/_sandbox/stats", probe=lambda r: r.status_code == 200, env=base_env(),
-        log=work / "sandbox.log")
-    sandbox_url = f"http://127.0.0.1:{port}"
+    sandbox, sandbox_url = start_sandbox(port, f"http://localhost:{app_port}/install", work / "sandbox.log")
     settings = load_settings({}, secrets_path=None, dashboard_database_url=f"sqlite:///{work / 'dashboard.db'}",
                              dashboard_data_dir=work / "data", dashboard_encryption_keys=KEY_ENTRY,
                              hubspot_redirect_uri=f"http://localhost:{app_port}/install")

@@ -11,6 +11,7 @@ import sqlmodel
 from alembic import op
 
 import dashboard.models
+import dashboard.utc_datetime  # autogenerate names UTCDateTime by its defining module
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

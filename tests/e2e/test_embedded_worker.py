@@ -9,7 +9,6 @@ besides the dashboards. The leeway is shorter than the 60 s lifetime so the page
 from __future__ import annotations
 
 import re
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +22,10 @@ from dashboard import repository
 from dashboard.context import build_context
 from dashboard.models import PortalStatus
 from dashboard.settings import load_settings
-from tests.e2e.conftest import Server, base_env, free_port, start_dashboard, start_server
+from tests.e2e.conftest import Server, free_port, start_dashboard
 from tests.utils.browser import keyed, wait_for_app
 from tests.utils.lifecycle import add_accounts, install_portal, sandbox_tokens, stats
+from tests.utils.sandbox_process import start_sandbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TTL = 60
@@ -36,12 +36,7 @@ WORKER_ENV = {"DASHBOARD_WORKER_INTERVAL_SECONDS": "1", "DASHBOARD_REFRESH_LEEWA
 def own_sandbox(tmp_path: Path) -> Iterator[tuple[str, int]]:
     """A sandbox of this test's own, access tokens living 60 s; yields its URL and the dashboard's port."""
     port, app_port = free_port(), free_port()
-    server = start_server(
-        [sys.executable, "-m", "dashboard", "sandbox", "--port", str(port),
-         "--redirect-uri", f"http://localhost:{app_port}/install"],
-        url=f"http://127.0.0.1:{port}/_sandbox/stats", probe=lambda r: r.status_code == 200, env=base_env(),
-        log=tmp_path / "sandbox.log")
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_sandbox(port, f"http://localhost:{app_port}/install", tmp_path / "sandbox.log")
     try:
         httpx.post(f"{url}/_sandbox/config", json={"access_token_ttl": TTL}, timeout=5).raise_for_status()
         yield url, app_port

@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from dashboard.crypto import generate_key_entry
+
 REPO = Path(__file__).resolve().parents[2]
 
 # Non-placeholder credentials: the CLI runs outside sandbox mode, so it neither starts nor finds a sandbox.
@@ -51,3 +53,29 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60, **k
     """Run the CLI in ``cwd`` (a temp dir: no stray ``data/`` or ``.streamlit/secrets.toml``)."""
     return subprocess.run(cli_command(*args), env=env, cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, check=False, **kwargs)
+
+
+class SandboxCli:
+    """``python -m dashboard --actor ops@example.com ...`` in ``cwd`` (a fresh SQLite file and data directory
+    there), against the sandbox at ``sandbox_url``: the CLI tests' ``cli`` fixture.
+
+    Calling it runs one command with ``stdin`` as its standard input (empty by default) and ``env`` as extra
+    settings, and asserts the exit code is ``expect`` and nothing printed a traceback. ``outputs`` collects
+    what every command printed, for the tests' leak checks.
+    """
+
+    def __init__(self, cwd: Path, sandbox_url: str) -> None:
+        self.cwd = cwd
+        self.env = cli_env(DASHBOARD_DATABASE_URL=f"sqlite:///{cwd / 'cli.db'}",
+                           DASHBOARD_ENCRYPTION_KEYS=generate_key_entry("cli"),
+                           DASHBOARD_SANDBOX_URL=sandbox_url, DASHBOARD_DATA_DIR=str(cwd / "data"))
+        self.outputs: list[str] = []
+
+    def __call__(self, *args: str, expect: int = 0, stdin: str | None = None, **env: str,
+                 ) -> subprocess.CompletedProcess[str]:
+        proc = run_cli("--actor", "ops@example.com", *args, env={**self.env, **env}, cwd=self.cwd,
+                       input=stdin if stdin is not None else "")
+        assert proc.returncode == expect, (proc.returncode, proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr
+        self.outputs.extend([proc.stdout, proc.stderr])
+        return proc

@@ -1,0 +1,102 @@
+"""Tokens HubSpot has just granted, into the vault: name their account, then write the portal row.
+
+An install, a resumed pending install and an imported token response all end here. HubSpot's v1 token body
+names neither the account nor the granted scopes (V1GUIDE), so :func:`identify` falls back to the token
+metadata; :func:`store_tokens` writes (or rewrites) the portal in one audited transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from dashboard import audit, repository, vault
+from dashboard.actors import Actor
+from dashboard.context import AppContext
+from dashboard.errors import DashboardError, ProtocolError
+from dashboard.hubspot import protocol
+from dashboard.hubspot.protocol import TokenInfo
+from dashboard.models import InstallAttempt, Portal, PortalStatus, utcnow
+
+Identity = tuple[int, tuple[str, ...], TokenInfo | None]
+"""The hub id, the granted scopes and (when it was asked) the token metadata of fresh tokens."""
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    hub_id: int
+    hub_domain: str | None
+    granted_scopes: tuple[str, ...]
+    dropped_optional_scopes: tuple[str, ...]
+    reinstall: bool
+    added_scopes: tuple[str, ...] = ()
+    removed_scopes: tuple[str, ...] = ()
+
+
+def identify(ctx: AppContext, tokens: protocol.TokenResponse) -> Identity:
+    """The account and granted scopes of fresh tokens: from the token body, else from token metadata.
+
+    HubSpot's v1 body names neither (V1GUIDE), so metadata is asked (the client retries transient failures);
+    when the access token is no longer active (a late retry), the refresh token's metadata names them too.
+    :class:`ProtocolError` when neither is known.
+    """
+    try:
+        info: TokenInfo | None = ctx.hubspot.introspect(tokens.access_token)
+        if info is not None and not info.active and tokens.refresh_token:
+            info = ctx.hubspot.introspect(tokens.refresh_token, hint="refresh_token")
+    except DashboardError as exc:
+        if tokens.hub_id is not None and tokens.scopes:
+            return tokens.hub_id, tokens.scopes, None  # metadata is a nicety here
+        raise ProtocolError(f"HubSpot's token response names no hub id or scopes, and the token metadata "
+                            f"lookup failed: {exc.description}") from exc
+    usable = info if info is not None and info.active else None
+    hub_id = tokens.hub_id or (usable.hub_id if usable else None)
+    granted = tokens.scopes or (usable.scopes if usable else ())
+    if hub_id is None or not granted:
+        raise ProtocolError("HubSpot's token response names no hub id or scopes, and its token metadata "
+                            "says the tokens are not active")
+    return hub_id, granted, usable
+
+
+def store_tokens(ctx: AppContext, actor: Actor, tokens: protocol.TokenResponse, attempt: InstallAttempt | None,
+                 *, action: str, identity: Identity) -> InstallResult:
+    """Write (or rewrite) the portal row for freshly granted ``tokens``; one audited transaction."""
+    assert tokens.refresh_token is not None
+    hub_id, granted, info = identity
+    requested_optional = tuple(attempt.optional_scopes.split()) if attempt else ()
+    dropped = tuple(s for s in requested_optional if s not in granted)
+    pair = vault.TokenPair(tokens.access_token, tokens.refresh_token)
+    now = utcnow()
+    with ctx.session() as session:
+        portal = repository.get_portal(session=session, hub_id=hub_id)
+        reinstall = portal is not None
+        old = set(portal.granted_scopes.split()) if portal else set()
+        if portal is None:
+            portal = Portal(app=ctx.app_id, hub_id=hub_id, created_at=now)
+        portal.hub_domain = info.hub_domain if info and info.hub_domain else portal.hub_domain
+        portal.app_id = info.app_id if info and info.app_id else portal.app_id
+        portal.installed_by = info.user if info and info.user else (portal.installed_by or actor.name)
+        portal.user_id = tokens.user_id or (info.user_id if info else None) or portal.user_id
+        if attempt is not None:
+            portal.requested_scopes = attempt.required_scopes
+            portal.requested_optional_scopes = attempt.optional_scopes
+        portal.granted_scopes = " ".join(sorted(granted))
+        for key, value in vault.seal(ctx.cipher, hub_id, pair, app=ctx.app_id).items():
+            setattr(portal, key, value)
+        portal.status = PortalStatus.ACTIVE
+        portal.expires_at = now + timedelta(seconds=tokens.expires_in)
+        portal.last_refresh_result, portal.last_error = None, None
+        portal.consecutive_failures, portal.next_attempt_at = 0, None
+        portal.token_version = (portal.token_version or 0) + 1
+        portal.installed_at, portal.revoked_at, portal.updated_at = now, None, now
+        repository.save_portal(session=session, portal=portal)
+        added = tuple(sorted(set(granted) - old)) if reinstall else ()
+        removed = tuple(sorted(old - set(granted))) if reinstall else ()
+        change = f"; scope change +{' '.join(added) or '-'} -{' '.join(removed) or '-'}" if reinstall else ""
+        kind = action if action != "install" else ("reinstall" if reinstall else "install")
+        audit.record(session, actor=actor.name, action=kind, outcome="success", hub_id=hub_id,
+                     detail=f"granted={len(granted)} scopes; dropped optional={' '.join(dropped) or '-'}{change}")
+        session.commit()
+    return InstallResult(hub_id=hub_id, hub_domain=portal.hub_domain, granted_scopes=tuple(sorted(granted)),
+                         dropped_optional_scopes=dropped, reinstall=reinstall, added_scopes=added,
+                         removed_scopes=removed)
