@@ -58,7 +58,7 @@ def show_result() -> None:
     else:
         verb = "Reinstalled" if result.reinstall else "Installed"
         st.success(f"{verb} hub {result.hub_id} ({md(result.hub_domain or 'unknown domain')}) with "
-                   f"{len(result.granted_scopes)} granted scopes.")
+                   f"{len(result.granted_scopes)} granted scope{'' if len(result.granted_scopes) == 1 else 's'}.")
         st.markdown("**Granted scopes:** " + (", ".join(code_or_text(s) for s in result.granted_scopes) or "none"))
         if result.dropped_optional_scopes:
             st.warning("Optional scopes not granted (the account's tier or the user declined): "
