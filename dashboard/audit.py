@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from dashboard import repository
-from dashboard.models import AuditEvent, utcnow
+from dashboard.models import utcnow
 
 MAX_DETAIL = 1000
 
@@ -14,8 +14,5 @@ def record(
     session: Session, *, actor: str, action: str, outcome: str, hub_id: int | None = None, detail: str = "",
 ) -> None:
     """Add an audit event to ``session`` (committed with the action it describes)."""
-    repository.add_audit_event(
-        session=session,
-        event=AuditEvent(at=utcnow(), actor=actor[:320], hub_id=hub_id, action=action, outcome=outcome,
-                         detail=detail[:MAX_DETAIL]),
-    )
+    repository.insert_audit_event(session=session, at=utcnow(), actor=actor[:320], hub_id=hub_id, action=action,
+                                  outcome=outcome, detail=detail[:MAX_DETAIL])

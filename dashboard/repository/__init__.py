@@ -23,7 +23,7 @@ function is re-exported here from its module:
 from __future__ import annotations
 
 from dashboard.repository._common import LISTING_COLUMNS, session_app
-from dashboard.repository.audit import add_audit_event, list_audit_events, recent_audit_exists
+from dashboard.repository.audit import add_audit_event, insert_audit_event, list_audit_events, recent_audit_exists
 from dashboard.repository.credentials import (
     add_api_key,
     bump_sign_out,
@@ -98,6 +98,7 @@ __all__ = [
     "display_status_counts", "display_status_sql", "due_hub_ids", "earliest_expiry", "expiry_histogram_counts",
     "expiry_times", "fill_portal_scopes", "finish_install_link", "first_portal_on_key", "get_api_key",
     "get_install_attempt", "get_install_link", "get_pending_install", "get_portal", "get_scope_set", "get_sign_out",
+    "insert_audit_event",
     "list_api_keys", "list_audit_events", "list_heartbeats", "list_install_links", "list_pending_installs",
     "list_portal_rows", "list_scope_sets", "listing_filters", "listing_order", "listing_page_ids",
     "listing_page_ids_by_order", "listing_segments", "normalize_search", "note_pending_failure", "ping",
