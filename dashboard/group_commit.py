@@ -3,7 +3,7 @@
 SQLite takes one writer at a time, so a refresh sweep's threads already store their tokens one after another
 (``AppContext.writing``). Each store is tiny (one UPDATE, one audit INSERT), but done alone it also opens a
 session, begins, commits and hands the lock to the next thread, one wake-up at a time: at 50 threads that
-hand-off, not the SQL, set the pace of a sweep. Here a thread queues its write; whichever thread gets to commit
+hand-off costs about as much as the SQL. Here a thread queues its write; whichever thread gets to commit
 first writes every write queued so far in one transaction, and the others find theirs done.
 
 Each write keeps its own outcome (its conditional UPDATE's row count). When the database refuses the
@@ -60,7 +60,8 @@ class GroupCommit:
                     batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 self._commit(batch)
         if write.error is not None:
-            raise copy.copy(write.error)  # each thread raises its own copy: tracebacks stay apart
+            error = copy.copy(write.error)  # each thread raises its own copy: tracebacks stay apart
+            raise error from write.error.__cause__  # still chained to the database's own exception
         return write.result  # type: ignore[return-value]  # set by _commit with work's own result
 
     def _commit(self, batch: list[_Write[object]]) -> None:
@@ -79,5 +80,10 @@ class GroupCommit:
             for write in batch:  # one write's own fault: the others must still be stored
                 self._commit([write])
             return
+        except BaseException as exc:  # interrupted: no caller may wait for a write that will never be done
+            for write in batch:
+                if not write.done:
+                    write.error, write.done = exc, True
+            raise
         for write, result in zip(batch, results, strict=True):
             write.result, write.done = result, True

@@ -119,6 +119,7 @@ def test_a_refused_transaction_fails_every_write_in_it_and_commits_none(settings
         holder.execute("ROLLBACK")
         assert all(isinstance(o, StorageError) for o in outcomes.values()), outcomes
         assert len({id(o) for o in outcomes.values()}) == 12  # each caller raises its own copy
+        assert all(isinstance(o, StorageError) and o.__cause__ is not None for o in outcomes.values())
         assert _committed(ctx) == []
         assert _run_threads(ctx, [False] * 3) == {"w0": "w0", "w1": "w1", "w2": "w2"}  # and it recovers
     finally:
