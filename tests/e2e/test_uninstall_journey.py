@@ -16,7 +16,15 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.utils.browser import add_options, grid_cell, keyed, open_page, type_and_commit, wait_for_app
+from tests.utils.browser import (
+    add_options,
+    click_until_visible,
+    grid_cell,
+    keyed,
+    open_page,
+    type_and_commit,
+    wait_for_app,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -50,8 +58,8 @@ def test_uninstall_from_account_journey(page: Page, app_url: str, sandbox_url: s
     expect(page.get_by_role("heading", name=f"Hub {HUB_ID} · initech.hubspot.com")).to_be_visible()
     wait_for_app(page)
 
-    keyed(page, "conn_uninstall").get_by_role("button").click()
     dialog = page.get_by_role("dialog")
+    click_until_visible(page, keyed(page, "conn_uninstall").get_by_role("button"), dialog)
     expect(dialog).to_contain_text("Uninstall from HubSpot account")
     expect(dialog).to_contain_text("emails the account's super admins")
     submit = keyed(page, "uninstall_submit").get_by_role("button")

@@ -54,3 +54,23 @@ def grid_cell(table: Locator, column: int, row: int) -> Locator:
     accessible table with test ids ``glide-cell-<col>-<row>`` (column 0 is the row markers when rows can be
     selected)."""
     return table.get_by_test_id(f"glide-cell-{column}-{row}")
+
+
+def click_until_visible(page: Page, button: Locator, shows: Locator, *, attempts: int = 3) -> None:
+    """Click ``button`` until ``shows`` is visible, at most ``attempts`` times, as a user clicks again.
+
+    On the Connections page a fragment reruns every 10 s; on a loaded machine a click that lands while that
+    rerun is being drawn is now and then not delivered (the browser tests saw it once in four full runs).
+    """
+    for attempt in range(attempts):
+        button.click()
+        try:
+            expect(shows).to_be_visible(timeout=5_000)
+            return
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise
+            wait_for_app(page)
+            if shows.is_visible():  # it was only slow
+                return
+
