@@ -49,7 +49,9 @@ def test_200_concurrent_refreshes_with_100ms_latency(http: httpx.Client, sb: San
     elapsed, statuses = asyncio.run(_refresh_all(sb.url, tokens))
     print(f"\n{CONCURRENT} concurrent refreshes with {LATENCY_MS} ms latency: {elapsed:.3f} s")
     assert statuses == [200] * CONCURRENT
-    assert elapsed < 2.0  # serialized it would take 20 s
+    # Serialized it would take 20 s. The bound proves at least 4 requests at a time, not a speed: it must hold
+    # on a loaded 2-core machine beside the suite's other workers (0.6 s alone, 2.6 s seen under load).
+    assert elapsed < CONCURRENT * LATENCY_MS / 1000 / 4
     stats = http.get("/_sandbox/stats").json()
     assert stats["token_requests"]["refresh_token"] == CONCURRENT
     assert len(stats["refresh_by_hub"]) == CONCURRENT

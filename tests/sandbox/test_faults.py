@@ -27,7 +27,7 @@ def test_latency_applies_to_the_target_only(http: httpx.Client) -> None:
     started = time.perf_counter()
     http.get("/account-info/v3/details", headers=bearer(token["access_token"]))
     http.get("/_sandbox/stats")
-    assert time.perf_counter() - started < 0.25
+    assert time.perf_counter() - started < 0.3  # either one delayed would take 0.3 s alone
 
 
 def test_configured_latency(http: httpx.Client) -> None:
@@ -67,7 +67,7 @@ def test_timeout_hangs_until_the_client_gives_up(http: httpx.Client) -> None:
     started = time.perf_counter()
     with pytest.raises(httpx.ReadTimeout):
         http.post("/oauth/v1/token", data={"grant_type": "refresh_token"}, timeout=0.3)
-    assert time.perf_counter() - started < 1.5
+    assert time.perf_counter() - started < 1.9  # the sandbox hangs for 2 s: the client gave up first
     assert http.get("/_sandbox/faults").json()["all"] is None  # count=1 spent
     assert refresh(http, token["refresh_token"]).status_code == 200
 
