@@ -149,14 +149,18 @@ def record_failure(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, 
         values = {"status": PortalStatus.REFRESH_FAILING, "next_attempt_at": now + backoff_for(failures)}
     values.update({"last_refresh_result": kind, "last_error": description[:500], "consecutive_failures": failures,
                    "last_refresh_at": now, "updated_at": now})
-    with ctx.session() as session, ctx.writing():
+    release_lease_of = lease.row_owner
+
+    def write(session: Session) -> bool:
         written = repository.update_portal_at_version(session=session, hub_id=portal.hub_id,
                                                       version=portal.token_version, values=values,
-                                                      release_lease_of=lease.row_owner)
+                                                      release_lease_of=release_lease_of)
         audit.record(session, actor=actor.name, action="refresh", outcome="failure" if written else "stale",
                      hub_id=portal.hub_id, detail=f"{kind}: {description[:300]}"
                      + ("" if written else " (not recorded: the portal was refreshed meanwhile)"))
-        session.commit()
+        return written
+
+    written = ctx.write_together(write)  # the same path as a success's store
     lease.released_with_row(written)
     if not written:
         return RefreshOutcome(portal.hub_id, "conflict", message="another process refreshed this portal meanwhile")
