@@ -30,7 +30,7 @@ from dashboard.hubspot.authorize import build_authorize_url
 from dashboard.hubspot.client import HubSpotApp, HubSpotClient, RetryPolicy
 from dashboard.hubspot.transport import HttpClient, Transport, build_http_client
 from dashboard.locks import DatabaseLeases, LeaseProvider, RedisLeases
-from dashboard.logredact import install_redaction
+from dashboard.logredact import install_redaction, register_secrets
 from dashboard.scopes import ScopeSet
 from dashboard.settings import Settings
 
@@ -174,6 +174,7 @@ def build_context(
     keys = settings.dashboard_encryption_keys
     cipher = build_cipher(keys.get_secret_value() if keys else None, sandbox_mode=settings.sandbox_mode,
                           data_dir=settings.dashboard_data_dir)
+    register_secrets(settings.secret_values())  # the webhook URL, keys, passwords: never in a log line
     install_redaction()
     if settings.dashboard_data_dir.is_dir():  # one an older version created with the umask's mode
         private_dir(settings.dashboard_data_dir)

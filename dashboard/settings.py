@@ -119,6 +119,16 @@ class Settings(BaseSettings):
     dashboard_api_rate_per_minute: int = Field(default=600, ge=1, le=1_000_000)
     dashboard_metrics_key: SecretStr | None = None
 
+    def secret_values(self) -> list[str]:
+        """The text of every secret setting (and a database URL's password): never to appear in a log line."""
+        found = [v.get_secret_value() for v in (getattr(self, name) for name in type(self).model_fields)
+                 if isinstance(v, SecretStr)]
+        try:
+            password = make_url(self.dashboard_database_url).password
+        except (ArgumentError, ValueError):
+            password = None
+        return [*found, *([str(password)] if password else [])]
+
     @field_validator("hubspot_client_id")
     @classmethod
     def _blank_id_is_none(cls, value: str | None) -> str | None:

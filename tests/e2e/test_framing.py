@@ -113,5 +113,6 @@ def test_every_kind_of_response_the_server_sends_forbids_framing(app_url: str) -
             assert "frame-ancestors 'none'" in response.headers.get("content-security-policy", ""), path
     handshake = websocket_handshake(app_url)
     assert handshake.startswith("HTTP/1.1 101"), handshake
-    assert re.search(r"(?im)^x-frame-options: DENY$", handshake), handshake
-    assert re.search(r"(?im)^content-security-policy: frame-ancestors 'none'$", handshake), handshake
+    lines = {line.lower() for line in handshake.split("\r\n")}
+    assert "x-frame-options: deny" in lines, handshake
+    assert "content-security-policy: frame-ancestors 'none'" in lines, handshake
