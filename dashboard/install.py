@@ -230,6 +230,9 @@ def _exchange_and_store(ctx: AppContext, actor: Actor, code: str, attempt: Insta
         raise
     if tokens.refresh_token is None:
         raise ProtocolError("HubSpot's code exchange returned no refresh token")
+    pinned = attempt.account_id if attempt is not None else None
+    if pinned is not None and tokens.hub_id is not None and tokens.hub_id != pinned:
+        grants.refuse_other_account(ctx, actor, tokens, pinned=pinned, reported=tokens.hub_id)
     try:
         identity = grants.identify(ctx, tokens)
     except ProtocolError as exc:
@@ -240,6 +243,8 @@ def _exchange_and_store(ctx: AppContext, actor: Actor, code: str, attempt: Insta
                          detail=f"pending install #{kept.id} kept: {exc.description}"[:500])
             session.commit()
         raise _pending_error(kept.id, exc.description) from exc
+    if pinned is not None and identity[0] != pinned:
+        grants.refuse_other_account(ctx, actor, tokens, pinned=pinned, reported=identity[0])
     return grants.store_tokens(ctx, actor, tokens, attempt, action="install", identity=identity)
 
 
