@@ -74,10 +74,10 @@ def new_state(ctx: AppContext, *, creator: str, scope_set: ScopeSet, account_id:
             state_hash=hash_state(state), required_scopes=" ".join(scope_set.scope_param()),
             optional_scopes=" ".join(scope_set.optional_param()), redirect_uri=ctx.app.redirect_uri,
             account_id=account_id, actor=creator, created_at=now, expires_at=now + STATE_TTL, link_id=link_id))
-        via = f"; link={link_id}" if link_id is not None else ""
-        audit.record(session, actor=creator, action="install.start", outcome="success",
-                     detail=f"scopes={' '.join(scope_set.scope_param())}; "
-                            f"optional={' '.join(scope_set.optional_param())}; account={account_id or 'any'}{via}")
+        if link_id is None:  # a link's openings are audited by the link, once a minute with a count
+            audit.record(session, actor=creator, action="install.start", outcome="success",
+                         detail=f"scopes={' '.join(scope_set.scope_param())}; "
+                                f"optional={' '.join(scope_set.optional_param())}; account={account_id or 'any'}")
         session.commit()
     return url
 

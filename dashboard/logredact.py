@@ -82,7 +82,7 @@ def redact(message: str) -> str:
 def _clean(record: logging.LogRecord) -> None:
     try:
         message = record.getMessage()
-    except Exception:  # noqa: BLE001 - a malformed record is logging's to report, not ours
+    except Exception:  # a malformed record is logging's to report, not ours
         return
     cleaned = redact(message)
     if cleaned != message:
