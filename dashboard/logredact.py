@@ -33,7 +33,10 @@ LOGGERS = ("httpx", "httpcore", "httpcore.http11", "httpcore.http2", "httpcore.c
            "uvicorn.error", "hubspot")
 
 _lock = threading.Lock()
-_secrets: tuple[tuple[str, str], ...] = ()  # (text to find, replacement), longest first
+_recent: dict[str, str] = {}  # text to find -> replacement, in registration order
+_secrets: tuple[tuple[str, str], ...] = ()  # the same, longest first (what redact() reads, lock-free)
+# A process builds one context (tests build thousands): the newest secrets are kept, a bounded number.
+MAX_SECRETS = 256
 _base_factory: Callable[..., logging.LogRecord] | None = None
 
 
@@ -56,13 +59,16 @@ def register_secrets(values: Iterable[str | None]) -> None:
     """Redact each of ``values`` (and, for URLs, their path and query) from every later log line."""
     global _secrets  # one process-wide list: every logger reads it
     with _lock:
-        known = dict(_secrets)
+        known = dict(_recent)
         for value in values:
             if value and len(value) >= MIN_SECRET:
                 for text, shown in _replacements(value):
                     if len(text) >= MIN_SECRET:
-                        known.setdefault(text, shown)
-        _secrets = tuple(sorted(known.items(), key=lambda item: -len(item[0])))
+                        known.pop(text, None)
+                        known[text] = shown  # newest last
+        _recent.clear()
+        _recent.update(list(known.items())[-MAX_SECRETS:])
+        _secrets = tuple(sorted(_recent.items(), key=lambda item: -len(item[0])))
 
 
 def redact(message: str) -> str:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboard import alerts, refresh
+from dashboard import alerts, logredact, refresh
 from dashboard.context import build_context
 from dashboard.logredact import REDACTED, redact, register_secrets
 from tests.utils.cli import SandboxCli
@@ -85,8 +85,14 @@ def test_secret_shapes_in_urls_are_redacted(line: str, secret: str) -> None:
 @given(secret=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=8, max_size=40),
        before=st.text(max_size=20), after=st.text(max_size=20))
 def test_a_registered_secret_never_survives(secret: str, before: str, after: str) -> None:
-    register_secrets([secret])
-    assert secret not in redact(before + secret + after)
+    saved = dict(logredact._recent), logredact._secrets
+    try:
+        register_secrets([secret])
+        assert secret not in redact(before + secret + after)
+    finally:  # a random string must not be redacted from other tests' log lines
+        logredact._recent.clear()
+        logredact._recent.update(saved[0])
+        logredact._secrets = saved[1]
 
 
 def test_the_refresh_path_logs_nothing_secret_at_debug(ctx: Any, caplog: pytest.LogCaptureFixture) -> None:
