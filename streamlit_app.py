@@ -37,4 +37,5 @@ else:
 
     app = st.App(__file__, lifespan=lifespan, routes=build_routes(), middleware=build_middleware(
         sign_in_configured=sign_in_configured,
-        trusted_origins=lambda: list(st.get_option("server.corsAllowedOrigins"))))
+        trusted_origins=lambda: list(st.get_option("server.corsAllowedOrigins")),
+        allowed_hosts=lambda: list(st.get_option("server.allowedHosts"))))

@@ -24,13 +24,13 @@ from sqlmodel import Session
 from dashboard import db, outbound
 from dashboard.crypto import TokenCipher, build_cipher
 from dashboard.errors import ConfigurationError
-from dashboard.file_modes import private_dir
+from dashboard.file_modes import private_data_dir
 from dashboard.group_commit import GroupCommit
 from dashboard.hubspot.authorize import build_authorize_url
 from dashboard.hubspot.client import HubSpotApp, HubSpotClient, RetryPolicy
 from dashboard.hubspot.transport import HttpClient, Transport, build_http_client
 from dashboard.locks import DatabaseLeases, LeaseProvider, RedisLeases
-from dashboard.logredact import install_redaction
+from dashboard.logredact import install_redaction, register_secrets
 from dashboard.scopes import ScopeSet
 from dashboard.settings import Settings
 
@@ -174,9 +174,10 @@ def build_context(
     keys = settings.dashboard_encryption_keys
     cipher = build_cipher(keys.get_secret_value() if keys else None, sandbox_mode=settings.sandbox_mode,
                           data_dir=settings.dashboard_data_dir)
+    register_secrets(settings.secret_values())  # the webhook URL, keys, passwords: never in a log line
     install_redaction()
-    if settings.dashboard_data_dir.is_dir():  # one an older version created with the umask's mode
-        private_dir(settings.dashboard_data_dir)
+    # One an older version created with the umask's mode, or a file copied in with 0644: private again.
+    private_data_dir(settings.dashboard_data_dir)
     closers: list[Any] = []
     engine = db.create_db_engine(settings.dashboard_database_url,
                                  busy_timeout_ms=settings.dashboard_sqlite_busy_timeout_ms)

@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dashboard.errors import ConfigurationError, CryptoError, KeyNotFoundError
-from dashboard.file_modes import private_dir
+from dashboard.file_modes import private_dir, private_file
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +158,7 @@ def load_or_create_sandbox_key(data_dir: Path) -> str:
     """Sandbox mode only: a key generated once into a 0600 file, with a warning that says so."""
     path = sandbox_key_file(data_dir)
     if path.is_file():
+        private_file(path)
         return path.read_text(encoding="utf-8").strip()
     private_dir(data_dir)
     entry = generate_key_entry("sandbox")

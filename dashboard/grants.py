@@ -2,18 +2,20 @@
 
 An install, a resumed pending install and an imported token response all end here. HubSpot's v1 token body
 names neither the account nor the granted scopes (V1GUIDE), so :func:`identify` falls back to the token
-metadata; :func:`store_tokens` writes (or rewrites) the portal in one audited transaction.
+metadata; :func:`store_tokens` writes (or rewrites) the portal in one audited transaction, unless the
+install was pinned to another account (:func:`refuse_other_account`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NoReturn
 
 from dashboard import audit, repository, vault
 from dashboard.actors import Actor
 from dashboard.context import AppContext
-from dashboard.errors import DashboardError, ProtocolError
+from dashboard.errors import DashboardError, InstallError, ProtocolError
 from dashboard.hubspot import protocol
 from dashboard.hubspot.protocol import TokenInfo
 from dashboard.models import InstallAttempt, Portal, PortalStatus, utcnow
@@ -100,3 +102,30 @@ def store_tokens(ctx: AppContext, actor: Actor, tokens: protocol.TokenResponse, 
     return InstallResult(hub_id=hub_id, hub_domain=portal.hub_domain, granted_scopes=tuple(sorted(granted)),
                          dropped_optional_scopes=dropped, reinstall=reinstall, added_scopes=added,
                          removed_scopes=removed)
+
+
+def refuse_other_account(ctx: AppContext, actor: Actor, tokens: protocol.TokenResponse, *, pinned: int,
+                          reported: int) -> NoReturn:
+    """An install pinned to one account that HubSpot granted for another: nothing is stored.
+
+    Editing ``/oauth/{accountId}/authorize`` out of the URL lets the consent page offer every account the
+    user can reach; without this check a link for one customer could reinstall another portal with other
+    scopes. The refused grant's refresh token is revoked at HubSpot (that deletes only the token: the app
+    stays installed there, and its other tokens keep working), so no usable grant is left unstored.
+    """
+    revoked = False
+    if tokens.refresh_token:
+        try:
+            revoked = ctx.hubspot.revoke(tokens.refresh_token)
+        except DashboardError:
+            revoked = False
+    with ctx.session() as session:
+        audit.record(session, actor=actor.name, action="install.callback", outcome="rejected", hub_id=reported,
+                     detail=f"account pin: the install was pinned to hub {pinned}, HubSpot granted hub "
+                            f"{reported}; nothing stored; the refused refresh token "
+                            f"{'was revoked' if revoked else 'could not be revoked'}")
+        session.commit()
+    raise InstallError(
+        f"This install was for HubSpot account {pinned}, but HubSpot connected account {reported}. Nothing was "
+        f"changed. To connect account {pinned}, open the link again and choose that account on HubSpot's page; "
+        f"to connect account {reported}, ask the sender for a link for it.", code="account_mismatch")

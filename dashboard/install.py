@@ -74,10 +74,10 @@ def new_state(ctx: AppContext, *, creator: str, scope_set: ScopeSet, account_id:
             state_hash=hash_state(state), required_scopes=" ".join(scope_set.scope_param()),
             optional_scopes=" ".join(scope_set.optional_param()), redirect_uri=ctx.app.redirect_uri,
             account_id=account_id, actor=creator, created_at=now, expires_at=now + STATE_TTL, link_id=link_id))
-        via = f"; link={link_id}" if link_id is not None else ""
-        audit.record(session, actor=creator, action="install.start", outcome="success",
-                     detail=f"scopes={' '.join(scope_set.scope_param())}; "
-                            f"optional={' '.join(scope_set.optional_param())}; account={account_id or 'any'}{via}")
+        if link_id is None:  # a link's openings are audited by the link, once a minute with a count
+            audit.record(session, actor=creator, action="install.start", outcome="success",
+                         detail=f"scopes={' '.join(scope_set.scope_param())}; "
+                                f"optional={' '.join(scope_set.optional_param())}; account={account_id or 'any'}")
         session.commit()
     return url
 
@@ -230,6 +230,9 @@ def _exchange_and_store(ctx: AppContext, actor: Actor, code: str, attempt: Insta
         raise
     if tokens.refresh_token is None:
         raise ProtocolError("HubSpot's code exchange returned no refresh token")
+    pinned = attempt.account_id if attempt is not None else None
+    if pinned is not None and tokens.hub_id is not None and tokens.hub_id != pinned:
+        grants.refuse_other_account(ctx, actor, tokens, pinned=pinned, reported=tokens.hub_id)
     try:
         identity = grants.identify(ctx, tokens)
     except ProtocolError as exc:
@@ -240,6 +243,8 @@ def _exchange_and_store(ctx: AppContext, actor: Actor, code: str, attempt: Insta
                          detail=f"pending install #{kept.id} kept: {exc.description}"[:500])
             session.commit()
         raise _pending_error(kept.id, exc.description) from exc
+    if pinned is not None and identity[0] != pinned:
+        grants.refuse_other_account(ctx, actor, tokens, pinned=pinned, reported=identity[0])
     return grants.store_tokens(ctx, actor, tokens, attempt, action="install", identity=identity)
 
 

@@ -11,6 +11,7 @@ revoked, expired or unknown link is refused before anything is sent to HubSpot.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ from dashboard.scopes import ScopeSet
 
 CONNECT_PATH = "/connect/"
 MAX_TOKEN = 128
+LIVE_STATES = 10  # unused, unexpired states per link: a customer's tabs and retries, not a flood
+AUDIT_EVERY = timedelta(minutes=1)  # one link.open audit event per link and minute, with a count
+log = logging.getLogger(__name__)
 
 
 def hash_link(token: str) -> str:
@@ -146,26 +150,46 @@ def open_link(ctx: AppContext, *, token: str) -> str:
 
     Called for anyone holding the link (the customer); the state is created in the name of the link's
     creator. Nothing is sent to HubSpot here: the browser is redirected.
+
+    Anyone can open a link any number of times without signing in, so what an opening writes is bounded:
+    a link has at most :data:`LIVE_STATES` unused, unexpired states at a time (more openings get a "wait a
+    few minutes" answer and write nothing); openings are audited once a minute per link with a count
+    (``link.open``, "opened N times"); an unknown link writes nothing (it is logged, with the id redacted).
     """
     link = None
     if 0 < len(token) <= MAX_TOKEN:
         with ctx.session() as session:
             link = repository.get_install_link(session=session, link_hash=hash_link(token))
     if link is None or link.id is None:
-        _audit_open(ctx, "anonymous-browser", None, "rejected", "unknown link")
+        log.warning("a browser opened an unknown link")
         raise StateError("This link is not valid. Check that it was copied completely, or ask the sender for a "
                          "new link.", code="link_unknown")
-    status = link_status(link, utcnow())
+    now = utcnow()
+    status = link_status(link, now)
     if status != "open":
         code, message = _REFUSALS[status]
-        _audit_open(ctx, link.created_by, link.account_id, "rejected", f"link={link.id} {status}")
+        _note_open(ctx, link, "rejected", status)
         raise StateError(message, code=code)
-    scope_set = ScopeSet.from_lists(required=link.required_scopes.split(), optional=link.optional_scopes.split())
-    return install.new_state(ctx, creator=link.created_by, scope_set=scope_set, account_id=link.account_id,
-                             link_id=link.id)
-
-
-def _audit_open(ctx: AppContext, actor: str, hub_id: int | None, outcome: str, detail: str) -> None:
     with ctx.session() as session:
-        audit.record(session, actor=actor, action="link.open", outcome=outcome, hub_id=hub_id, detail=detail)
+        live = repository.count_live_link_states(session=session, link_id=link.id, now=now)
+    if live >= LIVE_STATES:
+        _note_open(ctx, link, "rejected", f"busy ({live} open states)")
+        raise StateError("This link was opened many times in the last few minutes. Continue on the HubSpot page "
+                         "it already opened, or wait ten minutes and open the link again.", code="link_busy")
+    scope_set = ScopeSet.from_lists(required=link.required_scopes.split(), optional=link.optional_scopes.split())
+    url = install.new_state(ctx, creator=link.created_by, scope_set=scope_set, account_id=link.account_id,
+                            link_id=link.id)
+    _note_open(ctx, link, "success", "open")
+    return url
+
+
+def _note_open(ctx: AppContext, link: InstallLink, outcome: str, status: str) -> None:
+    """Count the opening; once a minute per link, an audit event with the count since the previous one."""
+    assert link.id is not None
+    with ctx.session() as session:
+        opens = repository.count_link_open(session=session, link_id=link.id, now=utcnow(), every=AUDIT_EVERY)
+        if opens is not None:
+            audit.record(session, actor=link.created_by, action="link.open", outcome=outcome, hub_id=link.account_id,
+                         detail=f"link={link.id} {status}; opened {opens} time{'' if opens == 1 else 's'} since "
+                                "the previous event")
         session.commit()

@@ -31,6 +31,7 @@ from typing import cast
 from dashboard import audit, repository
 from dashboard.context import AppContext
 from dashboard.errors import StorageError
+from dashboard.file_modes import private_file
 from dashboard.models import PortalUpdate
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ def _locked(ctx: AppContext) -> Iterator[Path]:
     fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        private_file(folder / FILE_NAME)
         yield folder / FILE_NAME
     finally:
         os.close(fd)  # closing releases the flock
@@ -177,6 +179,7 @@ def size(ctx: AppContext) -> int:
     """Entries waiting in the journal (0 when there is none): for metrics and status pages."""
     file = path(ctx)
     try:
+        private_file(file)
         with file.open(encoding="utf-8") as fh:
             return sum(1 for line in fh if line.strip())
     except FileNotFoundError:

@@ -2,12 +2,16 @@
 
 Counters (refreshes by outcome, sweeps, token API requests) and histograms live in one registry per
 process, built on first use. Gauges that describe shared state (portals by status, the earliest expiry,
-each worker's last sweep, the spill journal's size) are read when ``/metrics`` is scraped, so every
-dashboard process reports the same truth. No label ever holds a token, a key or a URL with secrets.
+each worker kind's last sweep per host, the spill journal's size) are read when ``/metrics`` is scraped, so
+every dashboard process reports the same truth. Series a Prometheus user can keep: every label has a small,
+stable set of values (no hub id, no pid, no random worker id: a restart continues the same series), and
+every gauge is always present (the earliest expiry is +Inf when nothing expires). No label ever holds a
+token, a key or a URL with secrets.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,7 +22,7 @@ from prometheus_client.registry import Collector
 
 from dashboard import journal, repository
 from dashboard.context import AppContext
-from dashboard.models import PortalStatus, utcnow
+from dashboard.models import PortalStatus, WorkerHeartbeat, utcnow
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OUTCOMES = ("refreshed", "fresh", "busy", "failed", "needs_reauth", "skipped", "conflict", "stopped")
@@ -115,21 +119,38 @@ class _StateCollector(Collector):
         for status in sorted({*known, *counts}):  # a status written by newer code is counted too
             portals.add_metric([status], counts.get(status, 0))
         yield portals
-        if earliest is not None:
-            yield GaugeMetricFamily("dashboard_earliest_expiry_seconds",
-                                    "Seconds until the earliest access token of a refreshable portal expires.",
-                                    value=(earliest - now).total_seconds())
+        # Always present, so an alert on it never goes silent: +Inf when no token is waiting to expire.
+        yield GaugeMetricFamily("dashboard_earliest_expiry_seconds",
+                                "Seconds until the earliest access token of a refreshable portal expires "
+                                "(+Inf when there is none).",
+                                value=(earliest - now).total_seconds() if earliest is not None else math.inf)
         last = GaugeMetricFamily("dashboard_worker_last_sweep_timestamp_seconds",
-                                 "Unix time of each worker's last finished sweep.", labels=["worker"])
-        for beat in beats:
-            if beat.last_sweep_ended_at is not None:
-                last.add_metric([beat.worker_id], beat.last_sweep_ended_at.timestamp())
+                                 "Unix time of the last finished sweep of each worker kind on each host.",
+                                 labels=["worker"])
+        for label, stamp in sorted(last_sweeps(beats).items()):
+            last.add_metric([label], stamp)
         yield last
         yield GaugeMetricFamily("dashboard_spill_journal_bytes", "Bytes waiting in the spill journal.",
                                 value=journal_bytes(self.ctx))
         yield GaugeMetricFamily("dashboard_spill_journal_entries",
                                 "Refreshed token pairs waiting in the spill journal for the database.",
                                 value=_journal_entries(self.ctx))
+
+
+def worker_label(kind: str, host: str) -> str:
+    """A worker's metric label: its kind and host, never its pid or random id, so a restarted process
+    continues the same series (workers of one kind on one host share it: the latest sweep counts)."""
+    return f"{kind}:{host}" if host else kind
+
+
+def last_sweeps(beats: Sequence[WorkerHeartbeat]) -> dict[str, float]:
+    """The latest finished sweep (Unix time) per worker label."""
+    found: dict[str, float] = {}
+    for beat in beats:
+        if beat.last_sweep_ended_at is not None:
+            label = worker_label(beat.kind, beat.host)
+            found[label] = max(found.get(label, 0.0), beat.last_sweep_ended_at.timestamp())
+    return found
 
 
 def render(ctx: AppContext | None) -> bytes:

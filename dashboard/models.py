@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypedDict
 
-from sqlalchemy import BigInteger, Column, Index, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, SmallInteger, String, Text
 from sqlmodel import Field, SQLModel
 
 # Re-exported: callers and the Alembic revisions (``dashboard.models.UTCDateTime``) name them from here.
@@ -158,7 +158,8 @@ class InstallAttempt(SQLModel, table=True):
     created_at: datetime | None = utc_column()
     expires_at: datetime | None = utc_column(nullable=False)
     consumed_at: datetime | None = utc_column()
-    link_id: int | None = Field(default=None)  # the sendable link this state was created from, if any
+    # The sendable link this state was created from, if any (indexed: a link's live states are counted).
+    link_id: int | None = Field(default=None, index=True)
 
 
 class PendingInstall(SQLModel, table=True):
@@ -287,6 +288,9 @@ class InstallLink(SQLModel, table=True):
     used_hub_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     revoked_at: datetime | None = utc_column()
     revoked_by: str | None = Field(default=None, max_length=320)
+    # Opens are audited once a minute with a count (dashboard.install_links): opens since the last event.
+    opens_unaudited: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0, server_default="0"))
+    open_audited_at: datetime | None = utc_column()
 
 
 class UserSignOut(SQLModel, table=True):

@@ -119,6 +119,25 @@ class Settings(BaseSettings):
     dashboard_api_rate_per_minute: int = Field(default=600, ge=1, le=1_000_000)
     dashboard_metrics_key: SecretStr | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _database_in_data_dir(cls, data: Any) -> Any:
+        """Without ``DASHBOARD_DATABASE_URL``, the SQLite file lives in ``DASHBOARD_DATA_DIR`` (``data/``)."""
+        if isinstance(data, dict) and not data.get("dashboard_database_url"):
+            folder = Path(str(data.get("dashboard_data_dir") or "data"))
+            data = {**data, "dashboard_database_url": f"sqlite:///{folder / 'dashboard.db'}"}
+        return data
+
+    def secret_values(self) -> list[str]:
+        """The text of every secret setting (and a database URL's password): never to appear in a log line."""
+        found = [v.get_secret_value() for v in (getattr(self, name) for name in type(self).model_fields)
+                 if isinstance(v, SecretStr)]
+        try:
+            password = make_url(self.dashboard_database_url).password
+        except (ArgumentError, ValueError):
+            password = None
+        return [*found, *([str(password)] if password else [])]
+
     @field_validator("hubspot_client_id")
     @classmethod
     def _blank_id_is_none(cls, value: str | None) -> str | None:

@@ -70,3 +70,63 @@ def test_loose_files_from_an_older_version_are_tightened(tmp_path: Path) -> None
     engine = db.create_db_engine(f"sqlite:///{data / 'dashboard.db'}")
     engine.dispose()
     assert mode(data / "dashboard.db") == 0o600
+
+
+def loosen(path: Path) -> None:
+    os.chmod(path, 0o644)
+    assert mode(path) == 0o644
+
+
+def test_a_loose_key_file_and_spill_journal_are_tightened_by_the_cli_with_a_warning(tmp_path: Path) -> None:
+    from dashboard.crypto import load_or_create_sandbox_key
+    from tests.utils.cli import cli_env, run_cli
+
+    data = tmp_path / "data"
+    load_or_create_sandbox_key(data)  # sandbox mode's generated key
+    key, journal_file = data / "sandbox-encryption.key", data / "token-journal.jsonl"
+    journal_file.write_text("")
+    loosen(key)
+    loosen(journal_file)
+    env = cli_env(DASHBOARD_DATA_DIR=str(data))  # no DASHBOARD_DATABASE_URL: the database goes there too
+    proc = run_cli("db", "upgrade", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert mode(key) == 0o600 and mode(journal_file) == 0o600
+    assert f"{key} was mode 0644" in proc.stderr and f"{journal_file} was mode 0644" in proc.stderr
+    assert (data / "dashboard.db").is_file() and not (tmp_path / "data" / "data").exists()
+    again = run_cli("db", "upgrade", env=env, cwd=tmp_path)  # nothing loose: nothing said
+    assert again.returncode == 0 and "was mode" not in again.stderr
+
+
+def test_every_opener_of_the_key_file_and_the_journal_tightens_it(tmp_path: Path, settings_factory: Any,
+                                                                  caplog: Any) -> None:
+    from dashboard import journal
+    from dashboard.crypto import load_or_create_sandbox_key
+
+    data = tmp_path / "data"
+    first = load_or_create_sandbox_key(data)
+    loosen(data / "sandbox-encryption.key")
+    assert load_or_create_sandbox_key(data) == first
+    assert mode(data / "sandbox-encryption.key") == 0o600
+    ctx = build_context(settings_factory(dashboard_data_dir=data), start_sandbox=False)
+    try:
+        assert journal.append(ctx, journal.Entry(7, 1, {"status": "active"}, "worker:test", "refresh"))
+        loosen(journal.path(ctx))
+        assert journal.size(ctx) == 1 and mode(journal.path(ctx)) == 0o600
+        loosen(journal.path(ctx))
+        assert journal.append(ctx, journal.Entry(8, 1, {"status": "active"}, "worker:test", "refresh"))
+        assert mode(journal.path(ctx)) == 0o600
+    finally:
+        ctx.close()
+    assert sum("was mode 0644" in r.getMessage() for r in caplog.records) >= 3
+
+
+def test_the_data_dir_setting_moves_the_default_database(tmp_path: Path) -> None:
+    from dashboard.settings import load_settings
+
+    elsewhere = tmp_path / "state"
+    settings = load_settings({"DASHBOARD_DATA_DIR": str(elsewhere)}, secrets_path=None)
+    assert settings.dashboard_database_url == f"sqlite:///{elsewhere / 'dashboard.db'}"
+    assert load_settings({}, secrets_path=None).dashboard_database_url == "sqlite:///data/dashboard.db"
+    explicit = load_settings({"DASHBOARD_DATA_DIR": str(elsewhere),
+                              "DASHBOARD_DATABASE_URL": "sqlite:///other.db"}, secrets_path=None)
+    assert explicit.dashboard_database_url == "sqlite:///other.db"

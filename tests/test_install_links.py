@@ -14,13 +14,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, update
-from sqlmodel import select
+from sqlmodel import SQLModel, select
+from starlette.applications import Starlette
 
 from dashboard import activity, install, install_links, repository, sign_outs
 from dashboard.actors import VIEWER, Actor
 from dashboard.context import AppContext
 from dashboard.errors import PermissionDeniedError, StateError
 from dashboard.models import InstallAttempt, InstallLink, utcnow
+from dashboard.web import connect
+from dashboard.web.runtime import set_shared_context
+from tests.utils.asgi import Client
 from tests.utils.lifecycle import ADMIN, grant, stats
 
 SCOPES = ("oauth", "crm.objects.contacts.read")
@@ -176,3 +180,47 @@ def test_a_sign_in_issued_before_the_last_sign_out_is_refused(ctx: AppContext, s
     assert sign_outs.sign_in_current(ctx, email=email.upper(), issued_at=issued) == (issued >= int(signed_out_at))
     assert sign_outs.sign_in_current(ctx, email=email, issued_at=now + 1)  # a fresh sign-in works
     assert not sign_outs.sign_in_current(ctx, email=email, issued_at=None)
+
+
+def rows_everywhere(ctx: AppContext) -> int:
+    with ctx.session() as session:
+        return sum(session.exec(select(func.count()).select_from(table)).one()
+                   for table in SQLModel.metadata.sorted_tables)
+
+
+def test_opening_one_link_300_times_writes_at_most_50_rows(ctx: AppContext) -> None:
+    link = install_links.create_link(ctx, actor=ADMIN, scopes=SCOPES)
+    before = rows_everywhere(ctx)
+    web = Client(Starlette(routes=connect.routes()))
+    set_shared_context(ctx)
+    try:
+        answers = [web.get(f"/connect/{token_of(link)}", host="localhost:8501").status for _ in range(300)]
+    finally:
+        set_shared_context(None)
+    written = rows_everywhere(ctx) - before
+    assert written <= 50, written
+    assert answers[:install_links.LIVE_STATES] == [302] * install_links.LIVE_STATES
+    assert set(answers[install_links.LIVE_STATES:]) == {429}  # "opened many times": wait, nothing written
+    [event] = activity.audit_events(ctx, actor=ADMIN, action="link.open", limit=10)
+    assert event.detail.endswith("opened 1 time since the previous event")
+    # A minute later, the next opening reports every opening since: one event, with the count.
+    backdate(ctx, link.link_id, open_audited_at=utcnow() - timedelta(seconds=61))
+    with pytest.raises(StateError) as busy:
+        install_links.open_link(ctx, token=token_of(link))
+    assert busy.value.code == "link_busy"
+    events = activity.audit_events(ctx, actor=ADMIN, action="link.open", limit=10)
+    assert len(events) == 2 and "opened 300 times since the previous event" in events[0].detail
+
+
+def test_the_link_still_works_for_the_customer_while_it_is_flooded(ctx: AppContext) -> None:
+    link = install_links.create_link(ctx, actor=ADMIN, scopes=SCOPES)
+    urls = [install_links.open_link(ctx, token=token_of(link)) for _ in range(install_links.LIVE_STATES)]
+    assert complete(ctx, urls[-1]).hub_id  # any state it handed out still installs
+
+
+def test_unknown_links_write_nothing(ctx: AppContext) -> None:
+    before = rows_everywhere(ctx)
+    for n in range(100):
+        with pytest.raises(StateError):
+            install_links.open_link(ctx, token=f"not-a-link-{n}")
+    assert rows_everywhere(ctx) == before

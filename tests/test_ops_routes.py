@@ -59,3 +59,47 @@ def test_metrics_count_the_spill_journal_and_every_stored_status(ctx) -> None:
     assert journal.append(ctx, journal.Entry(7, 1, {"status": "active"}, "worker:test", "refresh"))
     after = samples()
     assert after["dashboard_spill_journal_entries"] == 1 and after["dashboard_spill_journal_bytes"] > 0
+
+
+def scrape(ctx: AppContext) -> list[Any]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from dashboard import metrics
+
+    return list(text_string_to_metric_families(metrics.render(ctx).decode()))
+
+
+def test_earliest_expiry_is_always_present_and_inf_when_nothing_expires(ctx: AppContext) -> None:
+    import math
+
+    from tests.utils.lifecycle import install_portal
+
+    [family] = [f for f in scrape(ctx) if f.name == "dashboard_earliest_expiry_seconds"]
+    assert [s.value for s in family.samples] == [math.inf]
+    assert ctx.sandbox_url is not None
+    install_portal(ctx, ctx.sandbox_url)
+    [family] = [f for f in scrape(ctx) if f.name == "dashboard_earliest_expiry_seconds"]
+    assert 0 < family.samples[0].value <= 1800
+
+
+def test_a_restarted_worker_continues_its_series_and_no_label_names_a_hub(ctx: AppContext) -> None:
+    import socket
+
+    from dashboard import metrics, worker
+    from tests.utils.lifecycle import install_portal
+
+    assert ctx.sandbox_url is not None
+    hubs = {str(install_portal(ctx, ctx.sandbox_url).hub_id) for _ in range(2)}
+    for _start in range(3):  # the same kind of process, restarted: a new worker id each time
+        worker.RefreshWorker(ctx, kind="embedded", interval=5).run_pass()
+    worker.RefreshWorker(ctx, kind="cli", interval=5).run_pass()
+    metrics.record_api_request("token", 200)
+    families = scrape(ctx)
+    [last] = [f for f in families if f.name == "dashboard_worker_last_sweep_timestamp_seconds"]
+    host = socket.gethostname()[:255]
+    assert sorted(s.labels["worker"] for s in last.samples) == [f"cli:{host}", f"embedded:{host}"]
+    for family in families:
+        for sample in family.samples:
+            assert not any("hub" in name for name in sample.labels), sample
+            assert not hubs & set(sample.labels.values()), sample
+            assert all(len(value) <= 300 for value in sample.labels.values())

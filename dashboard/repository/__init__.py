@@ -40,6 +40,8 @@ from dashboard.repository.installs import (
     add_pending_install,
     claim_install_link,
     consume_install_attempt,
+    count_link_open,
+    count_live_link_states,
     delete_pending_install,
     finish_install_link,
     get_install_attempt,
@@ -94,7 +96,8 @@ from dashboard.repository.scope_sets import delete_scope_set, get_scope_set, lis
 __all__ = [
     "LISTING_COLUMNS", "Segment", "add_api_key", "add_audit_event", "add_install_attempt", "add_install_link",
     "add_pending_install", "bump_sign_out", "claim_due_portals", "claim_install_link", "consume_install_attempt",
-    "count_listing", "count_portals", "delete_heartbeats_before", "delete_pending_install", "delete_scope_set",
+    "count_link_open", "count_listing", "count_live_link_states", "count_portals", "delete_heartbeats_before",
+    "delete_pending_install", "delete_scope_set",
     "display_status_counts", "display_status_sql", "due_hub_ids", "earliest_expiry", "expiry_histogram_counts",
     "expiry_times", "fill_portal_scopes", "finish_install_link", "first_portal_on_key", "get_api_key",
     "get_install_attempt", "get_install_link", "get_pending_install", "get_portal", "get_scope_set", "get_sign_out",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlmodel import Session, col
 
 from dashboard.models import InstallAttempt, InstallLink, PendingInstall
@@ -37,6 +37,14 @@ def consume_install_attempt(*, session: Session, attempt_id: int, now: datetime)
         .values(consumed_at=now)
     )
     return _rowcount(session.execute(stmt)) == 1
+
+
+def count_live_link_states(*, session: Session, link_id: int, now: datetime) -> int:
+    """States made from ``link_id`` that are neither used nor expired."""
+    stmt = select(func.count()).select_from(InstallAttempt).where(
+        col(InstallAttempt.link_id) == link_id, col(InstallAttempt.consumed_at).is_(None),
+        col(InstallAttempt.expires_at) > now)
+    return int(session.execute(stmt).scalar_one())
 
 
 def purge_install_attempts(*, session: Session, before: datetime) -> int:
@@ -115,3 +123,27 @@ def revoke_install_link(*, session: Session, link_id: int, now: datetime, by: st
                    col(InstallLink.used_at).is_(None), col(InstallLink.expires_at) > now)
             .values(revoked_at=now, revoked_by=by))
     return _rowcount(session.execute(stmt)) == 1
+
+
+def count_link_open(*, session: Session, link_id: int, now: datetime, every: timedelta) -> int | None:
+    """Count one opening of the link. None when its last audit event is younger than ``every`` (the open is
+    only counted); else the opens to report now (those since the last event, this one included), and the
+    counter starts again. Conditional updates: concurrent openers never both report the same opens."""
+    since = now - every
+    counted = (update(InstallLink)
+               .where(col(InstallLink.id) == link_id, col(InstallLink.open_audited_at) > since)
+               .values(opens_unaudited=col(InstallLink.opens_unaudited) + 1))
+    if _rowcount(session.execute(counted)) == 1:
+        return None
+    pending = session.execute(select(col(InstallLink.opens_unaudited))
+                              .where(col(InstallLink.id) == link_id)).scalar_one_or_none()
+    if pending is None:
+        return None
+    due = (update(InstallLink)
+           .where(col(InstallLink.id) == link_id, col(InstallLink.opens_unaudited) == pending,
+                  or_(col(InstallLink.open_audited_at).is_(None), col(InstallLink.open_audited_at) <= since))
+           .values(opens_unaudited=0, open_audited_at=now))
+    if _rowcount(session.execute(due)) == 1:
+        return int(pending) + 1
+    session.execute(counted)  # another opener reported first: this one waits for the next event
+    return None

@@ -24,6 +24,7 @@ from dashboard.context import build_context
 from dashboard.errors import DashboardError
 from dashboard.settings import load_settings
 from dashboard.web import connect
+from dashboard.web.frame_guard import FrameGuard
 from dashboard.web.host_guard import HostGuard
 from dashboard.web.runtime import set_shared_context
 from dashboard.web.tcp import set_nodelay_on_listeners
@@ -70,6 +71,10 @@ def build_routes() -> list[BaseRoute]:
 
 
 def build_middleware(*, sign_in_configured: Callable[[], bool],
-                     trusted_origins: Callable[[], Sequence[str]] = tuple) -> list[Middleware]:
-    """Middleware for every request and websocket: loopback trust bound to the Host (``host_guard``)."""
-    return [Middleware(HostGuard, sign_in_configured=sign_in_configured, trusted_origins=trusted_origins)]
+                     trusted_origins: Callable[[], Sequence[str]] = tuple,
+                     allowed_hosts: Callable[[], Sequence[str]] = tuple) -> list[Middleware]:
+    """Middleware for every request and websocket, outermost first: no framing (``frame_guard``, so even a
+    refusal carries its headers), then loopback trust bound to the Host (``host_guard``)."""
+    return [Middleware(FrameGuard),
+            Middleware(HostGuard, sign_in_configured=sign_in_configured, trusted_origins=trusted_origins,
+                       allowed_hosts=allowed_hosts)]

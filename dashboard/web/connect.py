@@ -19,7 +19,7 @@ from dashboard.errors import DashboardError, StateError
 from dashboard.web.runtime import shared_context
 
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
-STATUS = {"link_unknown": 404, "link_used": 410, "link_revoked": 410, "link_expired": 410}
+STATUS = {"link_unknown": 404, "link_used": 410, "link_revoked": 410, "link_expired": 410, "link_busy": 429}
 
 
 def message_page(title: str, message: str, *, status: int) -> Response:

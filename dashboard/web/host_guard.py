@@ -20,10 +20,12 @@ class HostGuard:
     """ASGI middleware applying :func:`allowed` to every HTTP request and websocket."""
 
     def __init__(self, app: ASGIApp, *, sign_in_configured: Callable[[], bool],
-                 trusted_origins: Callable[[], Sequence[str]] = tuple) -> None:
+                 trusted_origins: Callable[[], Sequence[str]] = tuple,
+                 allowed_hosts: Callable[[], Sequence[str]] = tuple) -> None:
         self.app = app
         self.sign_in_configured = sign_in_configured
         self.trusted_origins = trusted_origins
+        self.allowed_hosts = allowed_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -33,7 +35,8 @@ class HostGuard:
         server = scope.get("server")
         port = int(server[1]) if server and server[1] is not None else None
         refusal = allowed(kind=scope["type"], host=headers.get("host"), origin=headers.get("origin"), port=port,
-                          sign_in=self.sign_in_configured(), trusted_origins=self.trusted_origins())
+                          sign_in=self.sign_in_configured(), trusted_origins=self.trusted_origins(),
+                          path=str(scope.get("path", "")), allowed_hosts=self.allowed_hosts())
         if refusal is None:
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":

@@ -143,6 +143,34 @@ def test_a_customer_who_never_signed_in_installs_from_a_link_and_sees_nothing_el
     assert (token_requests(rig), consent_requests(rig), stats(rig.sandbox).get("authorize", 0)) == before
 
 
+def test_a_pinned_link_edited_to_another_account_is_refused_and_the_customer_is_told(
+        rig: Rig, browser: Browser) -> None:
+    link = install_links.create_link(rig.ctx, actor=OPERATOR, scopes=["oauth"], account_id=1000001)
+    customer = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = customer.new_page()
+    try:
+        page.goto(link.url)
+        expect(page.locator("#app-name")).to_be_visible()
+        assert "/oauth/1000001/authorize" in page.url
+        page.goto(page.url.replace("/oauth/1000001/authorize", "/oauth/authorize"))  # the account edited out
+        page.select_option("select#account", "1000002")
+        page.click("button#grant")
+        page.wait_for_url(re.compile(r"/install"))
+        wait_for_app(page)
+        expect(page.get_by_test_id("stAlertContentError")).to_contain_text(
+            "This install was for HubSpot account 1000001, but HubSpot connected account 1000002. "
+            "Nothing was changed.")
+        expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
+    finally:
+        customer.close()
+    with rig.ctx.session() as session:
+        from dashboard import repository
+
+        assert repository.get_portal(session=session, hub_id=1000002) is None
+    [listed] = [x for x in install_links.list_links(rig.ctx, actor=OPERATOR) if x.link_id == link.link_id]
+    assert listed.status == "open"  # the right account can still use it
+
+
 def test_a_week_old_link_works_and_a_revoked_one_is_refused(rig: Rig, browser: Browser) -> None:
     old = install_links.create_link(rig.ctx, actor=OPERATOR, scopes=["oauth"])
     with rig.ctx.session() as session:  # made 6 days ago: any state from then would be long dead
