@@ -179,7 +179,9 @@ def build_context(
         private_dir(settings.dashboard_data_dir)
     closers: list[Any] = []
     engine = db.create_db_engine(settings.dashboard_database_url,
-                                 busy_timeout_ms=settings.dashboard_sqlite_busy_timeout_ms)
+                                 busy_timeout_ms=settings.dashboard_sqlite_busy_timeout_ms,
+                                 pg_lock_timeout_ms=settings.dashboard_pg_lock_timeout_ms,
+                                 pg_statement_timeout_ms=settings.dashboard_pg_statement_timeout_ms)
     closers.append(engine.dispose)
     if migrate:
         db.upgrade(engine)
@@ -212,6 +214,7 @@ def build_context(
     else:
         leases = DatabaseLeases(engine, app=settings.dashboard_app_id)
     return AppContext(settings=settings, engine=engine, cipher=cipher, app=app,
-                      hubspot=HubSpotClient(app, http, retry=retry), leases=leases, http=http,
+                      hubspot=HubSpotClient(app, http, retry=retry,
+                                            token_timeout=settings.dashboard_token_timeout_seconds), leases=leases, http=http,
                       sandbox_url=found_sandbox, _closers=closers,
                       _writer=threading.Lock() if settings.database_backend == "sqlite" else None)

@@ -24,6 +24,8 @@ from dashboard.file_modes import private_dir, private_sqlite_file
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_LOCK_TIMEOUT_MS = 5_000
+PG_STATEMENT_TIMEOUT_MS = 15_000
 
 
 def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
@@ -38,8 +40,15 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
     return on_connect
 
 
-def create_db_engine(url: str, *, pool_size: int = 10, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
-    """Engine for ``url``; the SQLite parent folder is created on first use."""
+def create_db_engine(url: str, *, pool_size: int = 10, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+                     pg_lock_timeout_ms: int = PG_LOCK_TIMEOUT_MS,
+                     pg_statement_timeout_ms: int = PG_STATEMENT_TIMEOUT_MS) -> Engine:
+    """Engine for ``url``; the SQLite parent folder is created on first use.
+
+    On PostgreSQL every session runs with ``lock_timeout`` and ``statement_timeout``: a table lock or a hung
+    statement fails like any other database error (and the refresh path spills to the journal) instead of
+    blocking a refresh, and the worker's shutdown, without end.
+    """
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
@@ -63,8 +72,10 @@ def create_db_engine(url: str, *, pool_size: int = 10, busy_timeout_ms: int = SQ
         engine = create_engine(url, **args)
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         return engine
+    options = f"-c lock_timeout={int(pg_lock_timeout_ms)} -c statement_timeout={int(pg_statement_timeout_ms)}"
     try:
-        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                             connect_args={"options": options})
     except (ArgumentError, ImportError, SQLAlchemyError) as exc:
         raise ConfigurationError(
             f"DASHBOARD_DATABASE_URL: cannot use this database URL ({exc.__class__.__name__})"
@@ -80,7 +91,9 @@ def describe_db_error(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
     kind = (orig or exc).__class__.__name__
     text = str(orig).lower() if orig is not None else ""
-    for needle, cause in (("locked", "is locked by another writer"), ("readonly", "is read-only"),
+    for needle, cause in (("lock timeout", "is locked by another writer"),
+                          ("statement timeout", "did not answer in time (statement timeout)"),
+                          ("locked", "is locked by another writer"), ("readonly", "is read-only"),
                           ("read-only", "is read-only"), ("full", "is full"), ("no such table", "has no tables"),
                           ("unable to open", "cannot be opened"), ("disk i/o", "had a disk I/O error")):
         if needle in text:

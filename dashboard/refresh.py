@@ -43,18 +43,18 @@ LEASE_MARGIN_S = 5.0
 
 
 def lease_ttl(ctx: AppContext) -> timedelta:
-    """Just longer than the slowest refresh: every attempt of the retry policy timing out, and the waits.
+    """Just longer than the slowest refresh: the token call's whole budget and the waits between its attempts.
 
     Kept this short on purpose: a worker killed mid-refresh holds its portals until the lease runs out, and a
     refresh token HubSpot rotated for it comes back only if the next refresh (with the previous token) falls
     within the rotation grace period (docs/proofs.md, "Crash safety"). 45 s with the defaults.
     """
-    return lease_ttl_for(ctx.settings.dashboard_http_timeout_seconds, ctx.hubspot.retry)
+    return lease_ttl_for(ctx.settings.dashboard_token_timeout_seconds, ctx.hubspot.retry)
 
 
-def lease_ttl_for(http_timeout_s: float, retry: RetryPolicy) -> timedelta:
-    """:func:`lease_ttl` for a worker with this HTTP timeout and retry policy."""
-    slowest = retry.attempts * http_timeout_s + (retry.attempts - 1) * retry.max_wait
+def lease_ttl_for(token_timeout_s: float, retry: RetryPolicy) -> timedelta:
+    """:func:`lease_ttl` for a worker with this token timeout and retry policy."""
+    slowest = token_timeout_s + (retry.attempts - 1) * retry.max_wait
     return timedelta(seconds=slowest + LEASE_MARGIN_S)
 
 
