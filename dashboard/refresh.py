@@ -68,7 +68,8 @@ def _refreshed_recently(portal: Portal, now: datetime) -> bool:
 
 
 def refresh_portal(ctx: AppContext, hub_id: int, *, actor: Actor, force: bool = False,
-                   automatic: bool = False, within: timedelta | None = None) -> RefreshOutcome:
+                   automatic: bool = False, within: timedelta | None = None,
+                   stop: threading.Event | None = None) -> RefreshOutcome:
     """Refresh one portal. ``force`` refreshes even a fresh token; ``automatic`` is the worker's call.
 
     ``within`` widens "needs a refresh" beyond the leeway (a sweep's ``--within``). Tokens waiting in the
@@ -83,7 +84,7 @@ def refresh_portal(ctx: AppContext, hub_id: int, *, actor: Actor, force: bool = 
         with ctx.session() as session:  # a database lease cannot be taken on a missing row
             repository.portal_or_not_found(session=session, hub_id=hub_id)
         return RefreshOutcome(hub_id, "busy", message="another process is refreshing this portal right now")
-    lease = Lease(hub_id, owner, ctx.leases.in_row, deadline=time.monotonic() + ttl.total_seconds())
+    lease = Lease(hub_id, owner, ctx.leases.in_row, deadline=time.monotonic() + ttl.total_seconds(), stop=stop)
     try:
         return _refresh_under_lease(ctx, lease, actor=actor, force=force, automatic=automatic, within=within)
     finally:
@@ -170,7 +171,8 @@ def refresh_due(ctx: AppContext, *, within: timedelta | None = None, concurrency
     With database leases the sweep claims due portals in batches (one conditional UPDATE leases many rows)
     as workers free up; with Redis leases each portal is leased on its own. Either way a portal another
     process holds is left to it, and one refreshed meanwhile is not refreshed again. Once ``stop`` is set
-    no new refresh starts; the ones in flight finish and store their tokens. Once the database refuses a
+    no new refresh starts; the ones in flight finish and store their tokens, or, if the database refuses
+    them, put them in the spill journal at once instead of retrying the store until the lease runs out. Once the database refuses a
     claim or a store (spilled to the journal), the pass starts no new refresh either: every further grant
     would only wait out the busy timeout and go to the journal too.
     """
@@ -195,7 +197,7 @@ def refresh_due(ctx: AppContext, *, within: timedelta | None = None, concurrency
         if refused.is_set():
             return RefreshOutcome(hub_id, "stopped", message="the database refuses writes; left for the next sweep")
         try:
-            outcome = refresh_portal(ctx, hub_id, actor=actor, automatic=True, within=within)
+            outcome = refresh_portal(ctx, hub_id, actor=actor, automatic=True, within=within, stop=stop)
         except StorageError as exc:
             refused.set()
             return RefreshOutcome(hub_id, "failed", message=exc.description)
@@ -256,8 +258,8 @@ def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, worke
                     queue.clear()
                     claimed = []
                 for portal in claimed:
-                    pool.submit(one, portal, Lease(portal.hub_id, owner, in_row=True, deadline=deadline)
-                                ).add_done_callback(finished.put)
+                    lease = Lease(portal.hub_id, owner, in_row=True, deadline=deadline, stop=stop)
+                    pool.submit(one, portal, lease).add_done_callback(finished.put)
                     running += 1
             if not running:
                 if queue:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -57,6 +58,8 @@ class Lease:
     """A lease this call holds on one portal; ``held`` turns False once it is released.
 
     ``deadline`` (``time.monotonic()``) is when it runs out: the store is retried only until then.
+    ``stop``: the worker's stop event (SIGTERM); once set, a refused store goes to the journal at once
+    instead of being retried, so the worker exits within its shutdown time.
     """
 
     hub_id: int
@@ -64,6 +67,18 @@ class Lease:
     in_row: bool
     held: bool = True
     deadline: float = math.inf
+    stop: threading.Event | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when the worker is asked to stop meanwhile."""
+        if self.stop is not None:
+            self.stop.wait(seconds)
+        else:
+            time.sleep(seconds)
 
     @property
     def row_owner(self) -> str | None:
@@ -110,11 +125,11 @@ def store_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, va
         try:
             return _write_tokens(ctx, portal, lease, actor, values, detail)
         except StorageError as exc:
-            if wait is None or time.monotonic() + wait >= lease.deadline:
+            if wait is None or lease.stopping or time.monotonic() + wait >= lease.deadline:
                 log.error("hub %s: storing refreshed tokens failed: %s", portal.hub_id, exc)
                 break
             log.warning("hub %s: storing refreshed tokens failed (%s); retrying in %.2f s", portal.hub_id, exc, wait)
-            time.sleep(wait)
+            lease.pause(wait)
     journal.append(ctx, journal.Entry(portal.hub_id, portal.token_version, values, actor.name, detail))
     return None
 
