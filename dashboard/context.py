@@ -213,8 +213,8 @@ def build_context(
         leases = redis_leases
     else:
         leases = DatabaseLeases(engine, app=settings.dashboard_app_id)
-    return AppContext(settings=settings, engine=engine, cipher=cipher, app=app,
-                      hubspot=HubSpotClient(app, http, retry=retry,
-                                            token_timeout=settings.dashboard_token_timeout_seconds), leases=leases, http=http,
+    hubspot = HubSpotClient(app, http, retry=retry, token_timeout=settings.dashboard_token_timeout_seconds)
+    return AppContext(settings=settings, engine=engine, cipher=cipher, app=app, hubspot=hubspot, leases=leases,
+                      http=http,
                       sandbox_url=found_sandbox, _closers=closers,
                       _writer=threading.Lock() if settings.database_backend == "sqlite" else None)

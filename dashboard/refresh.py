@@ -172,9 +172,9 @@ def refresh_due(ctx: AppContext, *, within: timedelta | None = None, concurrency
     as workers free up; with Redis leases each portal is leased on its own. Either way a portal another
     process holds is left to it, and one refreshed meanwhile is not refreshed again. Once ``stop`` is set
     no new refresh starts; the ones in flight finish and store their tokens, or, if the database refuses
-    them, put them in the spill journal at once instead of retrying the store until the lease runs out. Once the database refuses a
-    claim or a store (spilled to the journal), the pass starts no new refresh either: every further grant
-    would only wait out the busy timeout and go to the journal too.
+    them, put them in the spill journal at once instead of retrying the store until the lease runs out.
+    Once the database refuses a claim or a store (spilled to the journal), the pass starts no new refresh
+    either: every further grant would only wait out the busy timeout and go to the journal too.
     """
     within = within if within is not None else timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds)
     require(ctx.engine, actor, "refresh", action="refresh")
