@@ -208,7 +208,8 @@ def build_context(
     lock_url = settings.dashboard_lock_url
     if lock_url is not None:
         prefix = lock_prefix or settings.dashboard_lock_prefix
-        redis_leases = RedisLeases(lock_url.get_secret_value(), prefix=prefix, app=settings.dashboard_app_id)
+        redis_leases = RedisLeases(lock_url.get_secret_value(), prefix=prefix, app=settings.dashboard_app_id,
+                                   row=DatabaseLeases(engine, app=settings.dashboard_app_id))
         closers.append(redis_leases.close)
         leases = redis_leases
     else:

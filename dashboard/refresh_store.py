@@ -165,11 +165,14 @@ def record_failure(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, 
     values.update({"last_refresh_result": kind, "last_error": description[:500], "consecutive_failures": failures,
                    "last_refresh_at": now, "updated_at": now})
     release_lease_of = lease.row_owner
+    # needs_reauth is published (row, alert, webhook) only while the row is still leased to us: once another
+    # worker has taken the lease over, its refresh of this same version may yet succeed.
+    leased_to = lease.owner if reauth and ctx.leases.marks_row else None
 
     def write(session: Session) -> bool:
         written = repository.update_portal_at_version(session=session, hub_id=portal.hub_id,
                                                       version=portal.token_version, values=values,
-                                                      release_lease_of=release_lease_of)
+                                                      release_lease_of=release_lease_of, leased_to=leased_to)
         audit.record(session, actor=actor.name, action="refresh", outcome="failure" if written else "stale",
                      hub_id=portal.hub_id, detail=f"{kind}: {description[:300]}"
                      + ("" if written else " (not recorded: the portal was refreshed meanwhile)"))
