@@ -33,6 +33,7 @@ from dashboard.locks import DatabaseLeases, LeaseProvider, RedisLeases
 from dashboard.logredact import install_redaction
 from dashboard.scopes import ScopeSet
 from dashboard.settings import Settings
+from dashboard.unsaved_tokens import UnsavedTokens
 
 log = logging.getLogger(__name__)
 DEFAULT_SANDBOX_PORT = 8765
@@ -51,6 +52,8 @@ class AppContext:
     leases: LeaseProvider
     http: HttpClient
     sandbox_url: str | None = None
+    # Refreshed tokens neither the database nor the spill journal took (dashboard/unsaved_tokens.py).
+    unsaved: UnsavedTokens = field(default_factory=UnsavedTokens, repr=False)
     _closers: list[Any] = field(default_factory=list, repr=False)
     _writer: threading.Lock | None = field(default=None, repr=False)
     _group: GroupCommit | None = field(default=None, init=False, repr=False)

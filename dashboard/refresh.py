@@ -146,14 +146,18 @@ def _grant_and_store(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor
     took_ms = round((time.monotonic() - started) * 1000)  # HubSpot's answer, retries included
     detail = f"expires_in={resp.expires_in}s; refresh token {'rotated' if rotated else 'kept'}; took={took_ms}ms"
     stored = store_tokens(ctx, portal, lease, actor, values, detail)
-    if stored is None:
+    if stored == "journaled":
         return RefreshOutcome(hub_id, "journaled", values["expires_at"],
                               "refreshed, but the database refused the new tokens; they wait in the spill journal")
+    if stored == "unsaved":
+        return RefreshOutcome(hub_id, "unsaved", values["expires_at"],
+                              "refreshed, but neither the database nor the spill journal took the new tokens; "
+                              "they are held in this process's memory until one does")
     if portal.consecutive_failures >= ctx.settings.dashboard_alert_failure_threshold or \
             portal.status == PortalStatus.NEEDS_REAUTH:
         alerts.send_alert(ctx, event="recovered", hub_id=hub_id, hub_domain=portal.hub_domain,
                           status=PortalStatus.ACTIVE, detail="refresh succeeded")
-    if not stored:
+    if stored == "conflict":
         return RefreshOutcome(hub_id, "conflict", message="the portal was reinstalled meanwhile; kept the new install")
     return RefreshOutcome(hub_id, "refreshed", values["expires_at"], "refreshed")
 
@@ -178,6 +182,7 @@ def refresh_due(ctx: AppContext, *, within: timedelta | None = None, concurrency
     """
     within = within if within is not None else timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds)
     require(ctx.engine, actor, "refresh", action="refresh")
+    _keep_held_leases(ctx)
     journal.replay(ctx)
     workers = max(1, concurrency)
     now = utcnow()
@@ -203,12 +208,23 @@ def refresh_due(ctx: AppContext, *, within: timedelta | None = None, concurrency
             return RefreshOutcome(hub_id, "failed", message=exc.description)
         except DashboardError as exc:
             return RefreshOutcome(hub_id, "failed", message=exc.description)
-        if outcome.result == "journaled":
+        if outcome.result in ("journaled", "unsaved"):
             refused.set()
         return outcome
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh") as pool:
         return list(pool.map(one, due))
+
+
+def _keep_held_leases(ctx: AppContext) -> None:
+    """Renew the leases of portals whose new tokens are held in memory, so that no worker refreshes them from
+    the token HubSpot replaced. Best effort: the database that refused the tokens may refuse this too."""
+    ttl = lease_ttl(ctx)
+    for hub_id, owner in ctx.unsaved.leases():
+        try:
+            ctx.leases.acquire(hub_id, owner, ttl)
+        except DashboardError:
+            log.warning("hub %s: cannot renew the lease of tokens held in memory", hub_id)
 
 
 def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, workers: int, actor: Actor,
@@ -271,7 +287,7 @@ def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, worke
             running -= len(done)
             results = [f.result() for f in done]
             outcomes.extend(results)
-            if any(o.result == "journaled" for o in results):
+            if any(o.result in ("journaled", "unsaved") for o in results):
                 queue.clear()  # the database refused a store: the rest waits for the next pass
 
 

@@ -32,15 +32,17 @@ KEY_PROBLEMS = ("key_missing", "undecryptable")
 
 
 # A Literal, not an Enum: outcomes are compared with plain strings everywhere and mypy catches a misspelt one.
-RefreshResult = Literal["refreshed", "journaled", "fresh", "busy", "conflict", "failed", "needs_reauth", "skipped",
-                        "stopped"]
+RefreshResult = Literal["refreshed", "journaled", "unsaved", "fresh", "busy", "conflict", "failed", "needs_reauth",
+                        "skipped", "stopped"]
+StoreResult = Literal["stored", "conflict", "journaled", "unsaved"]
 REFRESH_RESULTS: tuple[RefreshResult, ...] = get_args(RefreshResult)
 
 
 @dataclass(frozen=True)
 class RefreshOutcome:
-    """What happened to one portal: refreshed, journaled, fresh, busy, conflict, failed, needs_reauth, skipped,
-    stopped (a sweep asked to stop before reaching it)."""
+    """What happened to one portal: refreshed, journaled, unsaved (held in memory: neither the database nor the
+    journal took the tokens), fresh, busy, conflict, failed, needs_reauth, skipped, stopped (a sweep asked to
+    stop before reaching it)."""
 
     hub_id: int
     result: RefreshResult
@@ -118,20 +120,30 @@ def _write_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, v
 
 
 def store_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, values: PortalUpdate,
-                 detail: str) -> bool | None:
-    """Store refreshed tokens read at ``portal.token_version``: True stored, False a newer row won,
-    None the database refused every attempt and the values went to the spill journal."""
+                 detail: str) -> StoreResult:
+    """Store refreshed tokens read at ``portal.token_version``: ``stored``, ``conflict`` (a newer row won),
+    ``journaled`` (the database refused every attempt; the values are in the spill journal) or ``unsaved``
+    (the journal refused too: held in this process's memory, and the lease is kept, not released)."""
     for wait in (*STORE_WAITS, None):
         try:
-            return _write_tokens(ctx, portal, lease, actor, values, detail)
+            return "stored" if _write_tokens(ctx, portal, lease, actor, values, detail) else "conflict"
         except StorageError as exc:
             if wait is None or lease.stopping or time.monotonic() + wait >= lease.deadline:
                 log.error("hub %s: storing refreshed tokens failed: %s", portal.hub_id, exc)
                 break
             log.warning("hub %s: storing refreshed tokens failed (%s); retrying in %.2f s", portal.hub_id, exc, wait)
             lease.pause(wait)
-    journal.append(ctx, journal.Entry(portal.hub_id, portal.token_version, values, actor.name, detail))
-    return None
+    entry = journal.Entry(portal.hub_id, portal.token_version, values, actor.name, detail)
+    if journal.append(ctx, entry):
+        return "journaled"
+    first = not len(ctx.unsaved)
+    ctx.unsaved.hold(entry, lease.owner)
+    lease.held = False  # kept: no other worker may refresh from the token HubSpot has replaced
+    if first:
+        alerts.send_alert(ctx, event="tokens_unsaved", hub_id=portal.hub_id, hub_domain=portal.hub_domain,
+                          status=str(portal.status), detail="neither the database nor the spill journal takes "
+                          "refreshed tokens; they are held in the worker's memory until one does")
+    return "unsaved"
 
 
 def failure_kind(exc: DashboardError) -> str:

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     # call that times out may have been used by HubSpot, and is then never sent again with the same token.
     dashboard_token_timeout_seconds: float = Field(default=30.0, gt=0, le=120)
     dashboard_data_dir: Path = Path("data")
+    # A second place for the spill journal, ideally on another disk: used when the data folder refuses an
+    # append (full, read-only). Unset: only the data folder (with the space it reserves ahead).
+    dashboard_spill_dir: Path | None = None
     # How long a SQLite writer waits for another's lock before the write fails (then the refresh path
     # retries it and, failing that, keeps a refreshed token in the spill journal).
     dashboard_sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0, le=600_000)
