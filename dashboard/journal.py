@@ -12,9 +12,11 @@ layout both share one disk: so each journal folder keeps a preallocated reserve 
 the reserve and writes again. A failed append is cut back to where it started, so the file never holds a torn
 line. ``DASHBOARD_SPILL_DIR`` names a second folder (best on another disk), tried when the first refuses.
 When every folder refuses, :func:`append` says so (False) and the caller keeps the tokens in memory
-(dashboard/unsaved_tokens.py); :func:`replay` tries those first. :func:`replay` writes entries back through the same conditional UPDATE as a
-refresh (the row must still hold the ``token_version`` the refresh read: a newer row wins) and keeps only
-the entries the database still refuses. Every worker and the dashboard replay before each sweep.
+(dashboard/unsaved_tokens.py); :func:`replay` tries those first.
+
+:func:`replay` writes entries back through the same conditional UPDATE as a refresh (the row must still hold
+the ``token_version`` the refresh read: a newer row wins) and keeps only the entries the database still
+refuses. Every worker and the dashboard replay before each sweep.
 
 Appends and replays of all processes on this machine take an exclusive ``flock`` on a lock file beside the
 journal, so a replay never rewrites the file under an append. The journal is per machine: a worker on

@@ -187,7 +187,7 @@ class HubSpotClient:
     def _retry_wait(self, exc: TransientError, attempt: int) -> float:
         if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
             return min(exc.retry_after, self._retry.max_wait)
-        return min(self._retry.initial_wait * 2 ** (attempt - 1), self._retry.max_wait)
+        return float(min(self._retry.initial_wait * 2.0 ** (attempt - 1), self._retry.max_wait))
 
     def _send(self, req: Request, json_body: Any = None, *, timeout: float | None = None,
               token_call: bool = False) -> httpx.Response:
