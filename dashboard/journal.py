@@ -9,10 +9,10 @@ One JSON line per entry in ``DASHBOARD_DATA_DIR/token-journal.jsonl`` (mode 0600
 before the refresh returns). The journal must work exactly when the database does not, and in the default
 layout both share one disk: so each journal folder keeps a preallocated reserve file
 (``token-journal.reserve``, :data:`RESERVE_BYTES`), and an append that meets a full disk gives back part of
-the reserve and writes again. A failed append is cut back to where it started, so the file never holds a torn
-line. ``DASHBOARD_SPILL_DIR`` names a second folder (best on another disk), tried when the first refuses.
-When every folder refuses, :func:`append` says so (False) and the caller keeps the tokens in memory
-(dashboard/unsaved_tokens.py); :func:`replay` tries those first.
+the reserve and writes again (dashboard/journal_file.py). A failed append is cut back to where it started, so
+the file never holds a torn line. ``DASHBOARD_SPILL_DIR`` names a second folder (best on another disk),
+tried when the first refuses. When every folder refuses, :func:`append` says so (False) and the caller keeps
+the tokens in memory (dashboard/unsaved_tokens.py); :func:`replay` tries those first.
 
 :func:`replay` writes entries back through the same conditional UPDATE as a refresh (the row must still hold
 the ``token_version`` the refresh read: a newer row wins) and keeps only the entries the database still
@@ -25,7 +25,6 @@ another host replays its own.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import logging
@@ -37,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import cast
 
-from dashboard import audit, repository
+from dashboard import audit, journal_file, repository
 from dashboard.context import AppContext
 from dashboard.errors import StorageError
 from dashboard.models import PortalUpdate
@@ -47,11 +46,7 @@ log = logging.getLogger(__name__)
 FILE_NAME = "token-journal.jsonl"
 LOCK_NAME = "token-journal.lock"
 RESERVE_NAME = "token-journal.reserve"
-# A pass stops starting refreshes once one store is journaled, so one pass journals at most its concurrency's
-# worth of entries (about 1.5 kB each): 2 MiB holds more than a thousand.
-RESERVE_BYTES = 2 * 1024 * 1024
-_RESERVE_STEP = 64 * 1024
-_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+RESERVE_BYTES = journal_file.RESERVE_BYTES
 _DATETIMES = frozenset({"expires_at", "last_refresh_at", "updated_at", "next_attempt_at"})
 
 
@@ -106,63 +101,14 @@ def _locked(folder: Path) -> Iterator[Path]:
 
 
 def ensure_reserve(ctx: AppContext) -> None:
-    """Give every journal folder its full reserve again (after a full disk used part of it). Best effort: a
-    disk too full to hold it logs a warning, and appends still work while the disk has room."""
+    """Give every journal folder its full reserve again (after a full disk used part of it). Best effort."""
     for folder in folders(ctx):
-        reserve = folder / RESERVE_NAME
-        try:
-            if reserve.exists() and reserve.stat().st_size >= RESERVE_BYTES:
-                continue
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(reserve, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                os.posix_fallocate(fd, 0, RESERVE_BYTES)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            log.warning("spill journal: cannot reserve %s bytes in %s (%s)", RESERVE_BYTES, folder,
-                        exc.__class__.__name__)
-
-
-def _give_back_reserve(folder: Path, need: int) -> bool:
-    """Shrink the folder's reserve by at least ``need`` bytes; False when there is none left."""
-    reserve = folder / RESERVE_NAME
-    try:
-        size = reserve.stat().st_size
-        if size == 0:
-            return False
-        os.truncate(reserve, max(0, size - max(need, _RESERVE_STEP)))
-    except OSError:
-        return False
-    log.warning("spill journal: the disk of %s is full; used part of the journal's reserve", folder)
-    return True
-
-
-def _write_line(fd: int, start: int, data: bytes) -> None:
-    """Write all of ``data`` and fsync; on failure cut the file back to ``start`` (no torn line) and raise."""
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    except OSError:
-        os.ftruncate(fd, start)
-        raise
+        journal_file.ensure_reserve(folder, RESERVE_NAME)
 
 
 def _append_in(folder: Path, data: bytes) -> Path:
     with _locked(folder) as file:
-        fd = os.open(file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            start = os.fstat(fd).st_size
-            try:
-                _write_line(fd, start, data)
-            except OSError as exc:
-                if exc.errno not in _DISK_FULL or not _give_back_reserve(folder, len(data)):
-                    raise
-                _write_line(fd, start, data)
-        finally:
-            os.close(fd)
+        journal_file.append_line(file, folder / RESERVE_NAME, data)
     return file
 
 

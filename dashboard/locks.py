@@ -2,8 +2,8 @@
 
 Our UI, CLI and workers are separate processes, so a process-local lock would protect nothing. The
 default lease lives in the portal row (conditional UPDATE with an owner token and an expiry); with
-``DASHBOARD_LOCK_URL`` it lives in Redis (``SET NX PX`` with compare-and-delete release). Either way the
-lease expires on its own, so a worker killed mid-refresh never blocks a portal for good.
+``DASHBOARD_LOCK_URL`` it lives in Redis (set if free or ours, with an expiry; compare-and-delete release).
+Either way the lease expires on its own, so a worker killed mid-refresh never blocks a portal for good.
 
 A Redis lease also takes the row's lease (``marks_row``): in a rolling deploy from database leases to Redis
 (or back) both kinds of worker run on one database, and the row is the only lock both see. Without it they
@@ -26,6 +26,11 @@ from dashboard.models import DEFAULT_APP, utcnow
 
 # Compare-and-delete: only the owner may release (an expired lease may belong to someone else by now).
 _RELEASE_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+# Take a free lease, or extend one this owner holds (as the row lease does): renewing the lease of tokens held in
+# memory must not need a release first.
+_ACQUIRE_LUA = ("local v = redis.call('get', KEYS[1]) "
+                "if not v then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end "
+                "if v == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end return 0")
 
 
 class LeaseProvider(Protocol):
@@ -84,6 +89,7 @@ class RedisLeases:
         self._prefix = prefix
         self._app = app
         self._release = self._redis.register_script(_RELEASE_LUA)
+        self._acquire = self._redis.register_script(_ACQUIRE_LUA)
 
     def _key(self, hub_id: int) -> str:
         return f"{self._prefix}lease:{self._app}:{hub_id}"
@@ -92,7 +98,7 @@ class RedisLeases:
         import redis
 
         try:
-            got = bool(self._redis.set(self._key(hub_id), owner, nx=True, px=int(ttl.total_seconds() * 1000)))
+            got = bool(self._acquire(keys=[self._key(hub_id)], args=[owner, max(1, int(ttl.total_seconds() * 1000))]))
         except redis.RedisError as exc:
             raise StorageError(f"the Redis lock server is unreachable ({exc.__class__.__name__})") from exc
         if not got or self._row is None:
