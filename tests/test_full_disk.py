@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from dashboard import health, journal, refresh, repository, vault
+from dashboard import health, journal, refresh, repository, vault, worker
 from dashboard.context import AppContext, build_context
 from dashboard.errors import StorageError
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, sandbox_get, sandbox_post
@@ -152,10 +152,28 @@ def test_tokens_neither_the_database_nor_the_journal_takes_are_held_and_reported
             refresh.refresh_due(ctx, actor=ADMIN)  # starts nothing while they are held
         assert len(ctx.unsaved) == len(unsaved)
 
+        # `refresh --due` without --loop: its single pass does not end while tokens are held, it retries.
+        passes: list[worker.PassResult] = []
+        seen = threading.Condition()
+
+        def on_pass(result: worker.PassResult) -> None:
+            with seen:
+                passes.append(result)
+                seen.notify_all()
+
+        loop = worker.RefreshWorker(ctx, kind="cli", interval=0.2, on_pass=on_pass)
+        stop = threading.Event()
+        finished: list[worker.PassResult] = []
+        once = threading.Thread(target=lambda: finished.append(loop.run(stop, once=True)))
+        once.start()
+        with seen:
+            assert seen.wait_for(lambda: len(passes) >= 2, timeout=60)
+        assert once.is_alive() and all(p.error and "memory" in p.error for p in passes)
         event.remove(ctx.engine, "checkout", refuse_writes)  # the database comes back
         ctx.engine.dispose()
         blocked.rmdir()
-        refresh.refresh_due(ctx, actor=ADMIN)
+        once.join(timeout=60)
+        assert not once.is_alive() and finished[0].error is None
         assert len(ctx.unsaved) == 0 and health.readiness(ctx).checks["tokens"] == "ok"
         lost = _lost(ctx, sandbox, hubs)
         print(f"\nboth refuse: unsaved={len(unsaved)} lost={len(lost)} alerts={len(alerts)}")
