@@ -40,6 +40,8 @@ def send_alert(ctx: AppContext, *, event: str, hub_id: int, hub_domain: str | No
                            f"in a row: {shown}",
         "key_problem": f":closed_lock_with_key: HubSpot connection {name} ({hub_id}) cannot be refreshed: {shown}",
         "recovered": f":large_green_circle: HubSpot connection {name} ({hub_id}) recovered",
+        "tokens_unsaved": f":rotating_light: Refreshed tokens of {name} ({hub_id}) and any after it are held only "
+                          f"in a worker's memory: {shown}",
     }
     payload: dict[str, Any] = {"text": texts[event], "event": event, "hub_id": hub_id, "hub_domain": hub_domain,
                                "status": status, "consecutive_failures": failures, "detail": detail}

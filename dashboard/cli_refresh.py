@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from dashboard import refresh
 from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import UsageError
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -52,7 +55,11 @@ def _refresh(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
                              within=within, on_pass=report)  # audited as worker:cli:<host>:<pid>:<id>
         with _stop_on_sigterm(stop):
             last = loop.run(stop, once=not args.loop)  # --loop survives database errors with backoff
-        return 1 if last.error or last.failures else 0
+        if len(ctx.unsaved):  # stopped while tokens were held only in memory: they are lost with the process
+            log.critical("stopping with %s refreshed token(s) that nothing stored (hubs %s); those portals must "
+                         "be re-authorized if their refresh tokens rotate", len(ctx.unsaved),
+                         ", ".join(str(h) for h, _ in ctx.unsaved.leases()))
+        return 1 if last.error or last.failures or len(ctx.unsaved) else 0
     if args.hub_id is None:
         raise UsageError("refresh: give --hub-id N or --due")
     out = refresh.refresh_portal(ctx, args.hub_id, actor=actor, force=args.force)

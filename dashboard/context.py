@@ -33,6 +33,7 @@ from dashboard.locks import DatabaseLeases, LeaseProvider, RedisLeases
 from dashboard.logredact import install_redaction, register_secrets
 from dashboard.scopes import ScopeSet
 from dashboard.settings import Settings
+from dashboard.unsaved_tokens import UnsavedTokens
 
 log = logging.getLogger(__name__)
 DEFAULT_SANDBOX_PORT = 8765
@@ -51,6 +52,8 @@ class AppContext:
     leases: LeaseProvider
     http: HttpClient
     sandbox_url: str | None = None
+    # Refreshed tokens neither the database nor the spill journal took (dashboard/unsaved_tokens.py).
+    unsaved: UnsavedTokens = field(default_factory=UnsavedTokens, repr=False)
     _closers: list[Any] = field(default_factory=list, repr=False)
     _writer: threading.Lock | None = field(default=None, repr=False)
     _group: GroupCommit | None = field(default=None, init=False, repr=False)
@@ -180,7 +183,9 @@ def build_context(
     private_data_dir(settings.dashboard_data_dir)
     closers: list[Any] = []
     engine = db.create_db_engine(settings.dashboard_database_url,
-                                 busy_timeout_ms=settings.dashboard_sqlite_busy_timeout_ms)
+                                 busy_timeout_ms=settings.dashboard_sqlite_busy_timeout_ms,
+                                 pg_lock_timeout_ms=settings.dashboard_pg_lock_timeout_ms,
+                                 pg_statement_timeout_ms=settings.dashboard_pg_statement_timeout_ms)
     closers.append(engine.dispose)
     if migrate:
         db.upgrade(engine)
@@ -207,12 +212,14 @@ def build_context(
     lock_url = settings.dashboard_lock_url
     if lock_url is not None:
         prefix = lock_prefix or settings.dashboard_lock_prefix
-        redis_leases = RedisLeases(lock_url.get_secret_value(), prefix=prefix, app=settings.dashboard_app_id)
+        redis_leases = RedisLeases(lock_url.get_secret_value(), prefix=prefix, app=settings.dashboard_app_id,
+                                   row=DatabaseLeases(engine, app=settings.dashboard_app_id))
         closers.append(redis_leases.close)
         leases = redis_leases
     else:
         leases = DatabaseLeases(engine, app=settings.dashboard_app_id)
-    return AppContext(settings=settings, engine=engine, cipher=cipher, app=app,
-                      hubspot=HubSpotClient(app, http, retry=retry), leases=leases, http=http,
+    hubspot = HubSpotClient(app, http, retry=retry, token_timeout=settings.dashboard_token_timeout_seconds)
+    return AppContext(settings=settings, engine=engine, cipher=cipher, app=app, hubspot=hubspot, leases=leases,
+                      http=http,
                       sandbox_url=found_sandbox, _closers=closers,
                       _writer=threading.Lock() if settings.database_backend == "sqlite" else None)

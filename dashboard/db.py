@@ -7,6 +7,7 @@ file; writers that must not lose updates use conditional ``UPDATE ... WHERE`` (s
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -24,6 +25,8 @@ from dashboard.file_modes import private_dir, private_sqlite_file
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_LOCK_TIMEOUT_MS = 5_000
+PG_STATEMENT_TIMEOUT_MS = 15_000
 
 
 def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
@@ -38,8 +41,15 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
     return on_connect
 
 
-def create_db_engine(url: str, *, pool_size: int = 10, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
-    """Engine for ``url``; the SQLite parent folder is created on first use."""
+def create_db_engine(url: str, *, pool_size: int = 10, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+                     pg_lock_timeout_ms: int = PG_LOCK_TIMEOUT_MS,
+                     pg_statement_timeout_ms: int = PG_STATEMENT_TIMEOUT_MS) -> Engine:
+    """Engine for ``url``; the SQLite parent folder is created on first use.
+
+    On PostgreSQL every session runs with ``lock_timeout`` and ``statement_timeout``: a table lock or a hung
+    statement fails like any other database error (and the refresh path spills to the journal) instead of
+    blocking a refresh, and the worker's shutdown, without end.
+    """
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
@@ -62,13 +72,61 @@ def create_db_engine(url: str, *, pool_size: int = 10, busy_timeout_ms: int = SQ
             args.update(poolclass=NullPool)
         engine = create_engine(url, **args)
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
+        if db and db != ":memory:" and not db.startswith("file:"):
+            _guard_file(engine, Path(db).resolve())
         return engine
+    options = f"-c lock_timeout={int(pg_lock_timeout_ms)} -c statement_timeout={int(pg_statement_timeout_ms)}"
     try:
-        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                             connect_args={"options": options})
     except (ArgumentError, ImportError, SQLAlchemyError) as exc:
         raise ConfigurationError(
             f"DASHBOARD_DATABASE_URL: cannot use this database URL ({exc.__class__.__name__})"
         ) from exc
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _guard_file(engine: Engine, path: Path) -> None:
+    """Refuse every transaction on a connection whose file is no longer the one at ``path``.
+
+    A connection keeps writing into a database file that was deleted (it lives on, unlinked, until closed)
+    or replaced (a restore, a copy over it): every commit "succeeds" and is lost with the old file. So each
+    connection remembers the device and inode it opened, and each transaction first compares them with the
+    path's: a mismatch discards the connection and raises :class:`StorageError`, and the refresh path puts
+    its tokens in the spill journal. Once the file has existed, a missing file is never created anew by a
+    reconnect (that would be an empty database); a file put back is used again. One stat per transaction.
+    """
+    seen: list[bool] = []
+
+    def before_connect(_dialect: Any, _record: Any, _cargs: Any, _cparams: Any) -> None:
+        if seen and _file_id(path) is None:
+            raise StorageError(f"the database file {path.name} was deleted; nothing is written until it is "
+                               "restored")
+
+    def on_connect(_dbapi_conn: Any, record: Any) -> None:
+        record.info["file_id"] = _file_id(path)
+        if not seen:
+            seen.append(True)
+
+    def on_begin(conn: Connection) -> None:
+        opened = conn.connection.info.get("file_id")
+        now = _file_id(path)
+        if opened is not None and now == opened:
+            return
+        conn.invalidate()  # this connection's file is gone: a new one opens whatever is at the path now
+        what = "deleted" if now is None else "replaced"
+        raise StorageError(f"the database file {path.name} was {what} while in use; nothing was written to it")
+
+    event.listen(engine, "do_connect", before_connect)
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "begin", on_begin)
 
 
 def describe_db_error(exc: SQLAlchemyError) -> str:
@@ -80,7 +138,9 @@ def describe_db_error(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
     kind = (orig or exc).__class__.__name__
     text = str(orig).lower() if orig is not None else ""
-    for needle, cause in (("locked", "is locked by another writer"), ("readonly", "is read-only"),
+    for needle, cause in (("lock timeout", "is locked by another writer"),
+                          ("statement timeout", "did not answer in time (statement timeout)"),
+                          ("locked", "is locked by another writer"), ("readonly", "is read-only"),
                           ("read-only", "is read-only"), ("full", "is full"), ("no such table", "has no tables"),
                           ("unable to open", "cannot be opened"), ("disk i/o", "had a disk I/O error")):
         if needle in text:

@@ -39,7 +39,9 @@ The tree below is checked against the classes by ``tests/test_errors.py``.
         ├── ApiAuthError            401/403 from an API call (expired token, missing scopes)
         ├── ProtocolError           a response we cannot parse (malformed JSON, missing fields)
         └── TransientError          worth retrying: 429, 5xx, timeouts, connection failures
-            └── RateLimitedError    429, with ``retry_after`` seconds when HubSpot sent it
+            ├── RateLimitedError    429, with ``retry_after`` seconds when HubSpot sent it
+            └── RefreshOutcomeUnknown  a token call HubSpot may have used (timed out after it was sent):
+                                    transient, but never sent again with the same token in the same call
 """
 
 from __future__ import annotations
@@ -190,6 +192,13 @@ class RateLimitedError(TransientError):
     ) -> None:
         super().__init__(description, status=status, hubspot_status=hubspot_status)
         self.retry_after = retry_after
+
+
+class RefreshOutcomeUnknown(TransientError):
+    """A refresh (or code exchange) whose answer never came back: HubSpot may have used the token and, with
+    rotation, issued a new one. Transient (the next attempt is the normal backoff), never retried at once."""
+
+    code = "outcome_unknown"
 
 
 class ApiKeyError(DashboardError):

@@ -1,7 +1,8 @@
 """Readiness: is this dashboard able to do its job? Each check named, so ``/readyz`` says which one fails.
 
 ``database``: one query answers. ``keys``: the cipher has a key and no stored row names a key id that is not
-configured. ``worker``: some refresh worker (embedded or CLI) swept within twice its interval.
+configured. ``worker``: some refresh worker (embedded or CLI) swept within twice its interval. ``tokens``:
+this process holds no refreshed tokens that neither the database nor the spill journal took.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class Readiness:
 
 
 def readiness(ctx: AppContext) -> Readiness:
+    held = len(ctx.unsaved)
+    tokens = "ok" if not held else \
+        f"{held} refreshed token(s) held only in memory: neither the database nor the spill journal takes them"
     checks: dict[str, str] = {}
     try:
         with ctx.session() as session:
@@ -40,7 +44,7 @@ def readiness(ctx: AppContext) -> Readiness:
             rows = repository.rows_per_key(session=session)
     except (SQLAlchemyError, DashboardError) as exc:
         reason = f"the database failed ({exc.__class__.__name__})"
-        return Readiness({"database": reason, "keys": "not checked", "worker": "not checked"})
+        return Readiness({"database": reason, "keys": "not checked", "worker": "not checked", "tokens": tokens})
     checks["database"] = "ok"
     unknown = sorted(set(rows) - set(ctx.cipher.key_ids))
     if not ctx.cipher.key_ids:
@@ -54,4 +58,5 @@ def readiness(ctx: AppContext) -> Readiness:
         checks["worker"] = "ok" if status.healthy else "no worker swept within twice its interval"
     except (SQLAlchemyError, DashboardError) as exc:
         checks["worker"] = f"cannot read the heartbeats ({exc.__class__.__name__})"
+    checks["tokens"] = tokens
     return Readiness(checks)

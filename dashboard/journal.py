@@ -6,9 +6,17 @@ the refresh path appends the row's new column values to this journal instead of 
 are the ones the database would have stored: ciphertexts sealed with the current key, never plaintext.
 
 One JSON line per entry in ``DASHBOARD_DATA_DIR/token-journal.jsonl`` (mode 0600, appended and fsynced
-before the refresh returns). :func:`replay` writes entries back through the same conditional UPDATE as a
-refresh (the row must still hold the ``token_version`` the refresh read: a newer row wins) and keeps only
-the entries the database still refuses. Every worker and the dashboard replay before each sweep.
+before the refresh returns). The journal must work exactly when the database does not, and in the default
+layout both share one disk: so each journal folder keeps a preallocated reserve file
+(``token-journal.reserve``, :data:`RESERVE_BYTES`), and an append that meets a full disk gives back part of
+the reserve and writes again (dashboard/journal_file.py). A failed append is cut back to where it started, so
+the file never holds a torn line. ``DASHBOARD_SPILL_DIR`` names a second folder (best on another disk),
+tried when the first refuses. When every folder refuses, :func:`append` says so (False) and the caller keeps
+the tokens in memory (dashboard/unsaved_tokens.py); :func:`replay` tries those first.
+
+:func:`replay` writes entries back through the same conditional UPDATE as a refresh (the row must still hold
+the ``token_version`` the refresh read: a newer row wins) and keeps only the entries the database still
+refuses. Every worker and the dashboard replay before each sweep.
 
 Appends and replays of all processes on this machine take an exclusive ``flock`` on a lock file beside the
 journal, so a replay never rewrites the file under an append. The journal is per machine: a worker on
@@ -28,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import cast
 
-from dashboard import audit, repository
+from dashboard import audit, journal_file, repository
 from dashboard.context import AppContext
 from dashboard.errors import StorageError
 from dashboard.file_modes import private_file
@@ -38,6 +46,8 @@ log = logging.getLogger(__name__)
 
 FILE_NAME = "token-journal.jsonl"
 LOCK_NAME = "token-journal.lock"
+RESERVE_NAME = "token-journal.reserve"
+RESERVE_BYTES = journal_file.RESERVE_BYTES
 _DATETIMES = frozenset({"expires_at", "last_refresh_at", "updated_at", "next_attempt_at"})
 
 
@@ -67,12 +77,21 @@ class Entry:
 
 
 def path(ctx: AppContext) -> Path:
+    """The journal file in the data folder (the first of :func:`folders`)."""
     return Path(ctx.settings.dashboard_data_dir) / FILE_NAME
 
 
+def folders(ctx: AppContext) -> list[Path]:
+    """Where journal files live, in the order appends try them: the data folder, then DASHBOARD_SPILL_DIR."""
+    found = [Path(ctx.settings.dashboard_data_dir)]
+    spill = ctx.settings.dashboard_spill_dir
+    if spill is not None and Path(spill) != found[0]:
+        found.append(Path(spill))
+    return found
+
+
 @contextmanager
-def _locked(ctx: AppContext) -> Iterator[Path]:
-    folder = Path(ctx.settings.dashboard_data_dir)
+def _locked(folder: Path) -> Iterator[Path]:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -83,24 +102,36 @@ def _locked(ctx: AppContext) -> Iterator[Path]:
         os.close(fd)  # closing releases the flock
 
 
+def ensure_reserve(ctx: AppContext) -> None:
+    """Give every journal folder its full reserve again (after a full disk used part of it). Best effort."""
+    for folder in folders(ctx):
+        journal_file.ensure_reserve(folder, RESERVE_NAME)
+
+
+def _append_in(folder: Path, data: bytes) -> Path:
+    with _locked(folder) as file:
+        journal_file.append_line(file, folder / RESERVE_NAME, data)
+    return file
+
+
 def append(ctx: AppContext, entry: Entry) -> bool:
-    """Append and fsync ``entry``; False (logged as critical, with the hub id only) when that fails too."""
-    try:
-        with _locked(ctx) as file:
-            fd = os.open(file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, (entry.to_line() + "\n").encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-    except OSError as exc:
-        log.critical("hub %s: HubSpot issued new tokens that neither the database nor the spill journal "
-                     "could store (%s); if refresh tokens rotate, this portal must be re-authorized",
-                     entry.hub_id, exc.__class__.__name__)
-        return False
-    log.error("hub %s: the database refused the refreshed tokens; kept them in the spill journal %s "
-              "until it accepts them", entry.hub_id, file)
-    return True
+    """Append and fsync ``entry`` in the first folder that takes it; False (logged as critical, with the hub
+    id only) when none does."""
+    data = (entry.to_line() + "\n").encode()
+    failures: list[str] = []
+    for folder in folders(ctx):
+        try:
+            file = _append_in(folder, data)
+        except OSError as exc:
+            failures.append(exc.__class__.__name__)
+            continue
+        log.error("hub %s: the database refused the refreshed tokens; kept them in the spill journal %s "
+                  "until it accepts them", entry.hub_id, file)
+        return True
+    log.critical("hub %s: HubSpot issued new tokens that neither the database nor the spill journal could "
+                 "store (%s); they are held in this process's memory, and no new refresh starts, until one "
+                 "of them takes them", entry.hub_id, ", ".join(failures))
+    return False
 
 
 def _read(file: Path) -> list[Entry]:
@@ -146,19 +177,27 @@ def _apply(ctx: AppContext, entry: Entry) -> bool:
     return stored
 
 
-def replay(ctx: AppContext) -> int:
-    """Write journal entries back into the database; how many were stored.
+def _flush_unsaved(ctx: AppContext) -> int:
+    """Store the tokens held in memory: in the database, else in the journal. How many reached the database."""
+    stored = 0
 
-    At the first entry the database still refuses, that entry and the ones after it stay and
-    :class:`StorageError` is raised; entries whose row moved on (newer ``token_version``, or the portal is
-    gone) are dropped.
-    """
-    file = path(ctx)
-    if not file.exists():
-        return 0
+    def place(entry: Entry, _owner: str) -> bool:
+        nonlocal stored
+        try:
+            stored += _apply(ctx, entry)
+            return True
+        except StorageError:
+            return append(ctx, entry)
+
+    ctx.unsaved.flush(place)
+    return stored
+
+
+def _replay_folder(ctx: AppContext, folder: Path) -> tuple[int, int, StorageError | None]:
+    """Replay one folder's journal: (stored, left, the database's refusal or None)."""
     stored = 0
     error: StorageError | None = None
-    with _locked(ctx) as file:
+    with _locked(folder) as file:
         entries = _read(file)
         kept: list[Entry] = []
         for n, entry in enumerate(entries):
@@ -170,17 +209,52 @@ def replay(ctx: AppContext) -> int:
                 break
         if kept != entries:
             _rewrite(file, kept)
+    return stored, len(kept), error
+
+
+def replay(ctx: AppContext) -> int:
+    """Write held and journaled tokens back into the database; how many were stored.
+
+    Tokens held in memory go first (to the database, else to the journal). In each journal, at the first
+    entry the database still refuses, that entry and the ones after it stay; entries whose row moved on
+    (newer ``token_version``, or the portal is gone) are dropped. :class:`StorageError` is raised while
+    anything is left, saying where.
+    """
+    ensure_reserve(ctx)
+    stored = _flush_unsaved(ctx) if len(ctx.unsaved) else 0
+    left = 0
+    error: StorageError | None = None
+    for folder in folders(ctx):
+        if not (folder / FILE_NAME).exists():
+            continue
+        try:
+            done, kept, refused = _replay_folder(ctx, folder)
+        except OSError as exc:  # the journal itself cannot be read or rewritten: say so, keep what is there
+            log.error("spill journal in %s cannot be replayed (%s)", folder, exc.__class__.__name__)
+            error = error or StorageError(f"the spill journal in {folder} cannot be read ({exc.__class__.__name__})")
+            continue
+        stored += done
+        left += kept
+        error = error or refused
+    held = len(ctx.unsaved)
+    if held:
+        raise StorageError(f"{held} refreshed token(s) are held only in this process's memory: neither the "
+                           "database nor the spill journal takes them (free disk space, or set "
+                           "DASHBOARD_SPILL_DIR); no new refresh starts until one does")
     if error is not None:
-        raise StorageError(f"{len(kept)} refreshed token(s) wait in the spill journal: {error}")
+        raise StorageError(f"{left} refreshed token(s) wait in the spill journal: {error}")
     return stored
 
 
 def size(ctx: AppContext) -> int:
-    """Entries waiting in the journal (0 when there is none): for metrics and status pages."""
-    file = path(ctx)
-    try:
-        private_file(file)
-        with file.open(encoding="utf-8") as fh:
-            return sum(1 for line in fh if line.strip())
-    except FileNotFoundError:
-        return 0
+    """Entries waiting in the journals (0 when there is none): for metrics and status pages."""
+    total = 0
+    for folder in folders(ctx):
+        file = folder / FILE_NAME
+        try:
+            private_file(file)
+            with file.open(encoding="utf-8") as fh:
+                total += sum(1 for line in fh if line.strip())
+        except FileNotFoundError:
+            continue
+    return total

@@ -2,8 +2,13 @@
 
 Our UI, CLI and workers are separate processes, so a process-local lock would protect nothing. The
 default lease lives in the portal row (conditional UPDATE with an owner token and an expiry); with
-``DASHBOARD_LOCK_URL`` it lives in Redis (``SET NX PX`` with compare-and-delete release). Either way the
-lease expires on its own, so a worker killed mid-refresh never blocks a portal for good.
+``DASHBOARD_LOCK_URL`` it lives in Redis (set if free or ours, with an expiry; compare-and-delete release).
+Either way the lease expires on its own, so a worker killed mid-refresh never blocks a portal for good.
+
+A Redis lease also takes the row's lease (``marks_row``): in a rolling deploy from database leases to Redis
+(or back) both kinds of worker run on one database, and the row is the only lock both see. Without it they
+refreshed the same portal at the same moment: two grants, and with strict rotation an ``invalid_grant`` that
+marked a healthy portal ``needs_reauth``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,11 @@ from dashboard.models import DEFAULT_APP, utcnow
 
 # Compare-and-delete: only the owner may release (an expired lease may belong to someone else by now).
 _RELEASE_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+# Take a free lease, or extend one this owner holds (as the row lease does): renewing the lease of tokens held in
+# memory must not need a release first.
+_ACQUIRE_LUA = ("local v = redis.call('get', KEYS[1]) "
+                "if not v then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end "
+                "if v == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end return 0")
 
 
 class LeaseProvider(Protocol):
@@ -28,6 +38,9 @@ class LeaseProvider(Protocol):
     # True when the lease lives in the portal row: a sweep may claim many rows in one UPDATE and release
     # a lease in the same UPDATE that stores the refreshed tokens.
     in_row: bool
+    # True when holding a lease also means holding the row's lease (every provider the context builds): a
+    # refresh may then publish needs_reauth only while the row is still leased to it.
+    marks_row: bool
 
     def acquire(self, hub_id: int, owner: str, ttl: timedelta) -> bool: ...
 
@@ -39,6 +52,7 @@ class DatabaseLeases:
 
     name = "database"
     in_row = True
+    marks_row = True
 
     def __init__(self, engine: Engine, *, app: str = DEFAULT_APP) -> None:
         self._engine = engine
@@ -62,9 +76,12 @@ class RedisLeases:
     name = "redis"
     in_row = False
 
-    def __init__(self, url: str, *, prefix: str = "hubspot-dashboard:", app: str = DEFAULT_APP) -> None:
+    def __init__(self, url: str, *, prefix: str = "hubspot-dashboard:", app: str = DEFAULT_APP,
+                 row: DatabaseLeases | None = None) -> None:
         import redis
 
+        self._row = row  # the row's lease, taken with the Redis one (see the module docstring)
+        self.marks_row = row is not None
         try:
             self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         except ValueError:
@@ -72,6 +89,7 @@ class RedisLeases:
         self._prefix = prefix
         self._app = app
         self._release = self._redis.register_script(_RELEASE_LUA)
+        self._acquire = self._redis.register_script(_ACQUIRE_LUA)
 
     def _key(self, hub_id: int) -> str:
         return f"{self._prefix}lease:{self._app}:{hub_id}"
@@ -80,11 +98,28 @@ class RedisLeases:
         import redis
 
         try:
-            return bool(self._redis.set(self._key(hub_id), owner, nx=True, px=int(ttl.total_seconds() * 1000)))
+            got = bool(self._acquire(keys=[self._key(hub_id)], args=[owner, max(1, int(ttl.total_seconds() * 1000))]))
         except redis.RedisError as exc:
             raise StorageError(f"the Redis lock server is unreachable ({exc.__class__.__name__})") from exc
+        if not got or self._row is None:
+            return got
+        try:
+            if self._row.acquire(hub_id, owner, ttl):
+                return True
+        except StorageError:
+            self._release_redis(hub_id, owner)
+            raise
+        self._release_redis(hub_id, owner)  # a database-lease worker holds the row
+        return False
 
     def release(self, hub_id: int, owner: str) -> None:
+        try:
+            if self._row is not None:
+                self._row.release(hub_id, owner)
+        finally:
+            self._release_redis(hub_id, owner)
+
+    def _release_redis(self, hub_id: int, owner: str) -> None:
         import redis
 
         try:

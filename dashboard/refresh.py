@@ -43,18 +43,18 @@ LEASE_MARGIN_S = 5.0
 
 
 def lease_ttl(ctx: AppContext) -> timedelta:
-    """Just longer than the slowest refresh: every attempt of the retry policy timing out, and the waits.
+    """Just longer than the slowest refresh: the token call's whole budget and the waits between its attempts.
 
     Kept this short on purpose: a worker killed mid-refresh holds its portals until the lease runs out, and a
     refresh token HubSpot rotated for it comes back only if the next refresh (with the previous token) falls
     within the rotation grace period (docs/proofs.md, "Crash safety"). 45 s with the defaults.
     """
-    return lease_ttl_for(ctx.settings.dashboard_http_timeout_seconds, ctx.hubspot.retry)
+    return lease_ttl_for(ctx.settings.dashboard_token_timeout_seconds, ctx.hubspot.retry)
 
 
-def lease_ttl_for(http_timeout_s: float, retry: RetryPolicy) -> timedelta:
-    """:func:`lease_ttl` for a worker with this HTTP timeout and retry policy."""
-    slowest = retry.attempts * http_timeout_s + (retry.attempts - 1) * retry.max_wait
+def lease_ttl_for(token_timeout_s: float, retry: RetryPolicy) -> timedelta:
+    """:func:`lease_ttl` for a worker with this token timeout and retry policy."""
+    slowest = token_timeout_s + (retry.attempts - 1) * retry.max_wait
     return timedelta(seconds=slowest + LEASE_MARGIN_S)
 
 
@@ -68,7 +68,8 @@ def _refreshed_recently(portal: Portal, now: datetime) -> bool:
 
 
 def refresh_portal(ctx: AppContext, hub_id: int, *, actor: Actor, force: bool = False,
-                   automatic: bool = False, within: timedelta | None = None) -> RefreshOutcome:
+                   automatic: bool = False, within: timedelta | None = None,
+                   stop: threading.Event | None = None) -> RefreshOutcome:
     """Refresh one portal. ``force`` refreshes even a fresh token; ``automatic`` is the worker's call.
 
     ``within`` widens "needs a refresh" beyond the leeway (a sweep's ``--within``). Tokens waiting in the
@@ -83,7 +84,7 @@ def refresh_portal(ctx: AppContext, hub_id: int, *, actor: Actor, force: bool = 
         with ctx.session() as session:  # a database lease cannot be taken on a missing row
             repository.portal_or_not_found(session=session, hub_id=hub_id)
         return RefreshOutcome(hub_id, "busy", message="another process is refreshing this portal right now")
-    lease = Lease(hub_id, owner, ctx.leases.in_row, deadline=time.monotonic() + ttl.total_seconds())
+    lease = Lease(hub_id, owner, ctx.leases.in_row, deadline=time.monotonic() + ttl.total_seconds(), stop=stop)
     try:
         return _refresh_under_lease(ctx, lease, actor=actor, force=force, automatic=automatic, within=within)
     finally:
@@ -145,14 +146,18 @@ def _grant_and_store(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor
     took_ms = round((time.monotonic() - started) * 1000)  # HubSpot's answer, retries included
     detail = f"expires_in={resp.expires_in}s; refresh token {'rotated' if rotated else 'kept'}; took={took_ms}ms"
     stored = store_tokens(ctx, portal, lease, actor, values, detail)
-    if stored is None:
+    if stored == "journaled":
         return RefreshOutcome(hub_id, "journaled", values["expires_at"],
                               "refreshed, but the database refused the new tokens; they wait in the spill journal")
+    if stored == "unsaved":
+        return RefreshOutcome(hub_id, "unsaved", values["expires_at"],
+                              "refreshed, but neither the database nor the spill journal took the new tokens; "
+                              "they are held in this process's memory until one does")
     if portal.consecutive_failures >= ctx.settings.dashboard_alert_failure_threshold or \
             portal.status == PortalStatus.NEEDS_REAUTH:
         alerts.send_alert(ctx, event="recovered", hub_id=hub_id, hub_domain=portal.hub_domain,
                           status=PortalStatus.ACTIVE, detail="refresh succeeded")
-    if not stored:
+    if stored == "conflict":
         return RefreshOutcome(hub_id, "conflict", message="the portal was reinstalled meanwhile; kept the new install")
     return RefreshOutcome(hub_id, "refreshed", values["expires_at"], "refreshed")
 
@@ -170,12 +175,14 @@ def refresh_due(ctx: AppContext, *, within: timedelta | None = None, concurrency
     With database leases the sweep claims due portals in batches (one conditional UPDATE leases many rows)
     as workers free up; with Redis leases each portal is leased on its own. Either way a portal another
     process holds is left to it, and one refreshed meanwhile is not refreshed again. Once ``stop`` is set
-    no new refresh starts; the ones in flight finish and store their tokens. Once the database refuses a
-    claim or a store (spilled to the journal), the pass starts no new refresh either: every further grant
-    would only wait out the busy timeout and go to the journal too.
+    no new refresh starts; the ones in flight finish and store their tokens, or, if the database refuses
+    them, put them in the spill journal at once instead of retrying the store until the lease runs out.
+    Once the database refuses a claim or a store (spilled to the journal), the pass starts no new refresh
+    either: every further grant would only wait out the busy timeout and go to the journal too.
     """
     within = within if within is not None else timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds)
     require(ctx.engine, actor, "refresh", action="refresh")
+    _keep_held_leases(ctx)
     journal.replay(ctx)
     workers = max(1, concurrency)
     now = utcnow()
@@ -195,18 +202,29 @@ def refresh_due(ctx: AppContext, *, within: timedelta | None = None, concurrency
         if refused.is_set():
             return RefreshOutcome(hub_id, "stopped", message="the database refuses writes; left for the next sweep")
         try:
-            outcome = refresh_portal(ctx, hub_id, actor=actor, automatic=True, within=within)
+            outcome = refresh_portal(ctx, hub_id, actor=actor, automatic=True, within=within, stop=stop)
         except StorageError as exc:
             refused.set()
             return RefreshOutcome(hub_id, "failed", message=exc.description)
         except DashboardError as exc:
             return RefreshOutcome(hub_id, "failed", message=exc.description)
-        if outcome.result == "journaled":
+        if outcome.result in ("journaled", "unsaved"):
             refused.set()
         return outcome
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh") as pool:
         return list(pool.map(one, due))
+
+
+def _keep_held_leases(ctx: AppContext) -> None:
+    """Renew the leases of portals whose new tokens are held in memory, so that no worker refreshes them from
+    the token HubSpot replaced. Best effort: the database that refused the tokens may refuse this too."""
+    ttl = lease_ttl(ctx)
+    for hub_id, owner in ctx.unsaved.leases():
+        try:
+            ctx.leases.acquire(hub_id, owner, ttl)
+        except DashboardError:
+            log.warning("hub %s: cannot renew the lease of tokens held in memory", hub_id)
 
 
 def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, workers: int, actor: Actor,
@@ -256,8 +274,8 @@ def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, worke
                     queue.clear()
                     claimed = []
                 for portal in claimed:
-                    pool.submit(one, portal, Lease(portal.hub_id, owner, in_row=True, deadline=deadline)
-                                ).add_done_callback(finished.put)
+                    lease = Lease(portal.hub_id, owner, in_row=True, deadline=deadline, stop=stop)
+                    pool.submit(one, portal, lease).add_done_callback(finished.put)
                     running += 1
             if not running:
                 if queue:
@@ -269,7 +287,7 @@ def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, worke
             running -= len(done)
             results = [f.result() for f in done]
             outcomes.extend(results)
-            if any(o.result == "journaled" for o in results):
+            if any(o.result in ("journaled", "unsaved") for o in results):
                 queue.clear()  # the database refused a store: the rest waits for the next pass
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,15 +32,17 @@ KEY_PROBLEMS = ("key_missing", "undecryptable")
 
 
 # A Literal, not an Enum: outcomes are compared with plain strings everywhere and mypy catches a misspelt one.
-RefreshResult = Literal["refreshed", "journaled", "fresh", "busy", "conflict", "failed", "needs_reauth", "skipped",
-                        "stopped"]
+RefreshResult = Literal["refreshed", "journaled", "unsaved", "fresh", "busy", "conflict", "failed", "needs_reauth",
+                        "skipped", "stopped"]
+StoreResult = Literal["stored", "conflict", "journaled", "unsaved"]
 REFRESH_RESULTS: tuple[RefreshResult, ...] = get_args(RefreshResult)
 
 
 @dataclass(frozen=True)
 class RefreshOutcome:
-    """What happened to one portal: refreshed, journaled, fresh, busy, conflict, failed, needs_reauth, skipped,
-    stopped (a sweep asked to stop before reaching it)."""
+    """What happened to one portal: refreshed, journaled, unsaved (held in memory: neither the database nor the
+    journal took the tokens), fresh, busy, conflict, failed, needs_reauth, skipped, stopped (a sweep asked to
+    stop before reaching it)."""
 
     hub_id: int
     result: RefreshResult
@@ -57,6 +60,8 @@ class Lease:
     """A lease this call holds on one portal; ``held`` turns False once it is released.
 
     ``deadline`` (``time.monotonic()``) is when it runs out: the store is retried only until then.
+    ``stop``: the worker's stop event (SIGTERM); once set, a refused store goes to the journal at once
+    instead of being retried, so the worker exits within its shutdown time.
     """
 
     hub_id: int
@@ -64,6 +69,18 @@ class Lease:
     in_row: bool
     held: bool = True
     deadline: float = math.inf
+    stop: threading.Event | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when the worker is asked to stop meanwhile."""
+        if self.stop is not None:
+            self.stop.wait(seconds)
+        else:
+            time.sleep(seconds)
 
     @property
     def row_owner(self) -> str | None:
@@ -103,20 +120,30 @@ def _write_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, v
 
 
 def store_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, values: PortalUpdate,
-                 detail: str) -> bool | None:
-    """Store refreshed tokens read at ``portal.token_version``: True stored, False a newer row won,
-    None the database refused every attempt and the values went to the spill journal."""
+                 detail: str) -> StoreResult:
+    """Store refreshed tokens read at ``portal.token_version``: ``stored``, ``conflict`` (a newer row won),
+    ``journaled`` (the database refused every attempt; the values are in the spill journal) or ``unsaved``
+    (the journal refused too: held in this process's memory, and the lease is kept, not released)."""
     for wait in (*STORE_WAITS, None):
         try:
-            return _write_tokens(ctx, portal, lease, actor, values, detail)
+            return "stored" if _write_tokens(ctx, portal, lease, actor, values, detail) else "conflict"
         except StorageError as exc:
-            if wait is None or time.monotonic() + wait >= lease.deadline:
+            if wait is None or lease.stopping or time.monotonic() + wait >= lease.deadline:
                 log.error("hub %s: storing refreshed tokens failed: %s", portal.hub_id, exc)
                 break
             log.warning("hub %s: storing refreshed tokens failed (%s); retrying in %.2f s", portal.hub_id, exc, wait)
-            time.sleep(wait)
-    journal.append(ctx, journal.Entry(portal.hub_id, portal.token_version, values, actor.name, detail))
-    return None
+            lease.pause(wait)
+    entry = journal.Entry(portal.hub_id, portal.token_version, values, actor.name, detail)
+    if journal.append(ctx, entry):
+        return "journaled"
+    first = not len(ctx.unsaved)
+    ctx.unsaved.hold(entry, lease.owner)
+    lease.held = False  # kept: no other worker may refresh from the token HubSpot has replaced
+    if first:
+        alerts.send_alert(ctx, event="tokens_unsaved", hub_id=portal.hub_id, hub_domain=portal.hub_domain,
+                          status=str(portal.status), detail="neither the database nor the spill journal takes "
+                          "refreshed tokens; they are held in the worker's memory until one does")
+    return "unsaved"
 
 
 def failure_kind(exc: DashboardError) -> str:
@@ -150,11 +177,14 @@ def record_failure(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, 
     values.update({"last_refresh_result": kind, "last_error": description[:500], "consecutive_failures": failures,
                    "last_refresh_at": now, "updated_at": now})
     release_lease_of = lease.row_owner
+    # needs_reauth is published (row, alert, webhook) only while the row is still leased to us: once another
+    # worker has taken the lease over, its refresh of this same version may yet succeed.
+    leased_to = lease.owner if reauth and ctx.leases.marks_row else None
 
     def write(session: Session) -> bool:
         written = repository.update_portal_at_version(session=session, hub_id=portal.hub_id,
                                                       version=portal.token_version, values=values,
-                                                      release_lease_of=release_lease_of)
+                                                      release_lease_of=release_lease_of, leased_to=leased_to)
         audit.record(session, actor=actor.name, action="refresh", outcome="failure" if written else "stale",
                      hub_id=portal.hub_id, detail=f"{kind}: {description[:300]}"
                      + ("" if written else " (not recorded: the portal was refreshed meanwhile)"))

@@ -95,10 +95,21 @@ class Settings(BaseSettings):
     dashboard_lock_prefix: str = "hubspot-dashboard:"
     dashboard_refresh_leeway_seconds: int = Field(default=300, ge=0, le=86_400)
     dashboard_http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # The whole of one refresh grant or code exchange, retries included. Longer than other calls: a token
+    # call that times out may have been used by HubSpot, and is then never sent again with the same token.
+    dashboard_token_timeout_seconds: float = Field(default=30.0, gt=0, le=120)
     dashboard_data_dir: Path = Path("data")
+    # A second place for the spill journal, ideally on another disk: used when the data folder refuses an
+    # append (full, read-only). Unset: only the data folder (with the space it reserves ahead).
+    dashboard_spill_dir: Path | None = None
     # How long a SQLite writer waits for another's lock before the write fails (then the refresh path
     # retries it and, failing that, keeps a refreshed token in the spill journal).
     dashboard_sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0, le=600_000)
+    # PostgreSQL: how long a statement waits for a lock, and runs at all, before it fails (then the refresh
+    # path retries the store while the lease lasts and, failing that, keeps the tokens in the spill journal).
+    # Both well under the refresh lease (45 s with the defaults), so a locked table cannot outlast it.
+    dashboard_pg_lock_timeout_ms: int = Field(default=5_000, ge=1, le=600_000)
+    dashboard_pg_statement_timeout_ms: int = Field(default=15_000, ge=1, le=600_000)
     dashboard_allow_marketplace_installs: bool = False
     # How long a sendable install / re-consent link (/connect/<id>) works; each opening makes a 10-minute state.
     dashboard_link_ttl_days: float = Field(default=7.0, gt=0, le=90)

@@ -32,7 +32,7 @@ from dashboard.models import WorkerHeartbeat, utcnow
 log = logging.getLogger(__name__)
 MAX_ERROR_BACKOFF = 60.0  # seconds: a database outage is retried at least once a minute
 FORGET_AFTER = timedelta(days=7)  # heartbeat rows of workers silent this long are removed
-FAILED_RESULTS = frozenset({"failed", "needs_reauth"})
+FAILED_RESULTS = frozenset({"failed", "needs_reauth", "unsaved"})
 
 
 def new_worker_id(kind: str) -> str:
@@ -140,7 +140,8 @@ class RefreshWorker:
                 result = self.run_pass(stop)
                 if self.on_pass is not None:
                     self.on_pass(result)
-                if once or stop.is_set():
+                if stop.is_set() or (once and not len(self.ctx.unsaved)):
+                    # Even a single pass does not end while tokens are held only in memory: retried until stored.
                     return result
                 errors = errors + 1 if result.error else 0
                 stop.wait(error_backoff(errors, self.interval) if errors else self.interval)

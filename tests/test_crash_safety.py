@@ -53,7 +53,7 @@ from tests.utils.worker_zygote import Zygote
 PORTALS = 32
 LATENCY_MS = 100  # a realistic token endpoint; every sweep of 32 portals at concurrency 8 takes ~4 round trips
 GRACE_S = 60  # the common value (issue #10): longer than a worker's lease (WORKER_LEASE, 45 s by default)
-WORKER_LEASE = refresh.lease_ttl_for(Settings.model_fields["dashboard_http_timeout_seconds"].default, RetryPolicy())
+WORKER_LEASE = refresh.lease_ttl_for(Settings.model_fields["dashboard_token_timeout_seconds"].default, RetryPolicy())
 WORKER = ["refresh", "--due", "--concurrency", "8"]
 
 

@@ -59,8 +59,8 @@ FAULTS: dict[str, dict[str, Any]] = {
 
 @pytest.fixture
 def fctx(settings_factory: Any, sandbox: Any) -> Any:
-    ctx = build_context(settings_factory(dashboard_http_timeout_seconds=1.0), sandbox_url=sandbox.url,
-                        retry=FAST_RETRY)
+    settings = settings_factory(dashboard_http_timeout_seconds=1.0, dashboard_token_timeout_seconds=1.0)
+    ctx = build_context(settings, sandbox_url=sandbox.url, retry=FAST_RETRY)
     control(sandbox.url, "config", {"rotate_refresh_tokens": True})
     yield ctx
     ctx.close()
@@ -103,7 +103,7 @@ def test_fault_during_sweep(fctx: AppContext, sandbox: Any, name: str) -> None:
 
 def test_sandbox_unreachable_then_back(settings_factory: Any, sandbox: Any) -> None:
     """HubSpot down: connection refused. Tokens intact, statuses failing; back up: everything heals."""
-    settings = settings_factory(dashboard_http_timeout_seconds=1.0)
+    settings = settings_factory(dashboard_http_timeout_seconds=1.0, dashboard_token_timeout_seconds=1.0)
     up = build_context(settings, sandbox_url=sandbox.url, retry=FAST_RETRY)
     down = build_context(settings, sandbox_url="http://127.0.0.1:9", retry=FAST_RETRY)  # discard port: refused
     try:

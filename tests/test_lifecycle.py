@@ -198,8 +198,8 @@ def test_transient_failures_are_retried_then_recorded_tokens_intact(ctx: Any, sa
 
 
 def test_timeouts_are_transient(settings_factory: Any, sandbox: Any) -> None:
-    ctx = build_context(settings_factory(dashboard_http_timeout_seconds=0.3), sandbox_url=sandbox.url,
-                        retry=FAST_RETRY)
+    settings = settings_factory(dashboard_http_timeout_seconds=0.3, dashboard_token_timeout_seconds=0.3)
+    ctx = build_context(settings, sandbox_url=sandbox.url, retry=FAST_RETRY)
     try:
         hub = install_portal(ctx, sandbox.url).hub_id
         before = _portal(ctx, hub)

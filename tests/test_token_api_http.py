@@ -208,7 +208,7 @@ def test_metrics_readiness_and_rate_limit(setup: Setup) -> None:
     for base in (worker, setup.api):  # both see the worker's heartbeat in the shared database
         ready = setup.get(base, "/readyz")
         assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "keys": "ok",
-                                                                        "worker": "ok"}, ready.text
+                                                                        "worker": "ok", "tokens": "ok"}, ready.text
     key = setup.create_key("--name", "rate")
     codes = [setup.get(worker, "/api/v1/portals", key) for _ in range(4)]
     assert [r.status_code for r in codes] == [200, 200, 200, 429]

@@ -1,25 +1,45 @@
 """The one HTTP client to HubSpot (or the sandbox). The only module that does HubSpot I/O.
 
 ``_send`` is the single place that touches httpx: it translates every foreign exception into our tree
-(``raise ... from exc``), like httpx's own ``map_httpcore_exceptions``. Transient failures (429, 5xx,
-timeouts, connection errors) are retried by tenacity with bounded exponential backoff and jitter,
-honouring ``Retry-After`` when HubSpot sends it. No log line or exception carries a token or secret.
+(``raise ... from exc``), like httpx's own ``map_httpcore_exceptions``. Transient failures of API and
+metadata calls (429, 5xx, timeouts, connection errors) are retried by tenacity with bounded exponential
+backoff and jitter, honouring ``Retry-After`` when HubSpot sends it.
+
+Token calls (the refresh grant, the code exchange) are different: with rotating refresh tokens HubSpot's
+answer is the only copy of the new refresh token, so a request HubSpot may have used must never be sent
+again with the same token. They get their own, longer timeout (``DASHBOARD_TOKEN_TIMEOUT_SECONDS``, a
+budget for the whole call, retries included). A refresh is retried in the same call only when HubSpot
+cannot have used the token: the connection was never made, or HubSpot answered 429 / 5xx with a body. A
+read timeout, a dropped connection or an empty 5xx raise :class:`RefreshOutcomeUnknown` at once, which
+the refresh path records as a transient failure: the next attempt is the normal backoff.
+No log line or exception carries a token or secret.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from dashboard.errors import HubSpotError, InvalidGrantError, ProtocolError, RateLimitedError, TransientError
+from dashboard.errors import (
+    HubSpotError,
+    InvalidGrantError,
+    ProtocolError,
+    RateLimitedError,
+    RefreshOutcomeUnknown,
+    TransientError,
+)
 from dashboard.hubspot import protocol
 from dashboard.hubspot.protocol import Request, TokenInfo, TokenResponse
 
 log = logging.getLogger(__name__)
+DEFAULT_TOKEN_TIMEOUT_S = 30.0
+# Failures where the request never reached HubSpot: safe to send again with the same refresh token.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 @dataclass(frozen=True)
@@ -51,10 +71,12 @@ class RetryPolicy:
 class HubSpotClient:
     """OAuth operations and Bearer API calls for one app, over one shared ``httpx.Client``."""
 
-    def __init__(self, app: HubSpotApp, http: httpx.Client, *, retry: RetryPolicy | None = None) -> None:
+    def __init__(self, app: HubSpotApp, http: httpx.Client, *, retry: RetryPolicy | None = None,
+                 token_timeout: float = DEFAULT_TOKEN_TIMEOUT_S) -> None:
         self.app = app
         self._http = http
         self._retry = retry or RetryPolicy()
+        self.token_timeout = token_timeout
         self._flavor = protocol.FLAVORS[app.oauth_api]
         self._backoff = wait_exponential_jitter(multiplier=self._retry.initial_wait, max=self._retry.max_wait,
                                                 jitter=self._retry.initial_wait)
@@ -70,14 +92,27 @@ class HubSpotClient:
         """Trade an authorization code for tokens. Not retried: codes are single use."""
         form = protocol.code_exchange_form(client_id=self.app.client_id, client_secret=self.app.client_secret,
                                            code=code, redirect_uri=self.app.redirect_uri)
-        resp = self._send(self._flavor.token_request(form, "code exchange"))
+        resp = self._send(self._flavor.token_request(form, "code exchange"), timeout=self.token_timeout)
         return protocol.parse_token_response(resp.content)
 
     def refresh(self, refresh_token: str) -> TokenResponse:
-        """Refresh grant. Retried only on failures where HubSpot cannot have used the token (see _send)."""
+        """Refresh grant, within ``token_timeout`` in all. Retried only on failures where HubSpot cannot have
+        used the token (no connection, or 429 / 5xx with a body); :class:`RefreshOutcomeUnknown` otherwise."""
         form = protocol.refresh_form(client_id=self.app.client_id, client_secret=self.app.client_secret,
                                      refresh_token=refresh_token)
-        resp = self._with_retry(self._flavor.token_request(form, "token refresh"))
+        req = self._flavor.token_request(form, "token refresh")
+        deadline = time.monotonic() + self.token_timeout
+        for attempt in range(1, self._retry.attempts + 1):
+            try:
+                resp = self._send(req, timeout=deadline - time.monotonic(), token_call=True)
+                break
+            except RefreshOutcomeUnknown:
+                raise  # HubSpot may have used the token: sending it again could lose the new one
+            except TransientError as exc:
+                wait = self._retry_wait(exc, attempt)
+                if attempt == self._retry.attempts or time.monotonic() + wait >= deadline:
+                    raise
+                time.sleep(wait)
         return protocol.parse_token_response(resp.content)
 
     def introspect(self, token: str, *, hint: str = "access_token") -> TokenInfo:
@@ -149,18 +184,46 @@ class HubSpotClient:
             return min(exc.retry_after, self._retry.max_wait)
         return float(self._backoff(state))
 
-    def _send(self, req: Request, json_body: Any = None) -> httpx.Response:
+    def _retry_wait(self, exc: TransientError, attempt: int) -> float:
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            return min(exc.retry_after, self._retry.max_wait)
+        return float(min(self._retry.initial_wait * 2.0 ** (attempt - 1), self._retry.max_wait))
+
+    def _send(self, req: Request, json_body: Any = None, *, timeout: float | None = None,
+              token_call: bool = False) -> httpx.Response:
+        """One request. ``timeout``: this call's own (seconds, for reading too; default the client's).
+        ``token_call``: a failure after the request may have reached HubSpot is :class:`RefreshOutcomeUnknown`."""
         url = self.app.api_base_url + req.path
+        extra: dict[str, Any] = {}
+        if timeout is not None:
+            timeout = max(timeout, 0.001)
+            connect = self._http.timeout.connect
+            extra["timeout"] = httpx.Timeout(timeout, connect=min(connect, timeout) if connect else timeout)
         try:
             resp = self._http.request(req.method, url, data=req.form, params=req.params, headers=req.headers,
-                                      json=json_body)
+                                      json=json_body, **extra)
+        except _NOT_SENT as exc:
+            raise TransientError(f"cannot reach HubSpot for {req.operation} ({exc.__class__.__name__})") from exc
         except httpx.TimeoutException as exc:
+            if token_call:
+                raise RefreshOutcomeUnknown(f"HubSpot {req.operation} timed out after it was sent; HubSpot may "
+                                            "have used the refresh token, so it is not sent again at once") from exc
             raise TransientError(f"HubSpot {req.operation} timed out") from exc
         except httpx.TransportError as exc:
+            if token_call:
+                raise RefreshOutcomeUnknown(f"the connection to HubSpot broke during {req.operation} "
+                                            f"({exc.__class__.__name__}); HubSpot may have used the refresh "
+                                            "token, so it is not sent again at once") from exc
             raise TransientError(f"cannot reach HubSpot for {req.operation} ({exc.__class__.__name__})") from exc
         if resp.is_success:
             log.debug("hubspot %s -> %s", req.operation, resp.status_code)
             return resp
+        if token_call and resp.status_code >= 500 and not resp.content.strip():
+            # An empty 5xx comes from something between us and HubSpot (a proxy gave up): no answer from it.
+            log.info("hubspot %s -> %s (empty body: outcome unknown)", req.operation, resp.status_code)
+            raise RefreshOutcomeUnknown(f"HubSpot {req.operation} failed with an empty HTTP {resp.status_code}; "
+                                        "HubSpot may have used the refresh token, so it is not sent again at once",
+                                        status=resp.status_code)
         err = protocol.error_from_response(resp.status_code, resp.content, dict(resp.headers), req.operation)
         log.info("hubspot %s -> %s (%s)", req.operation, resp.status_code, err.code)
         raise err

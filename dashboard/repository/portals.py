@@ -137,12 +137,24 @@ def update_portal_if_version(
 
 def update_portal_at_version(
     *, session: Session, hub_id: int, version: int, values: PortalUpdate, release_lease_of: str | None = None,
+    leased_to: str | None = None,
 ) -> bool:
     """Apply ``values`` only while the row still holds ``version``, leaving ``token_version`` as it is.
 
     For writes that store no new tokens (a failed refresh): a failure read at an older version never
     overwrites a newer success, and a success read at this version still applies after it.
+    ``leased_to``: only while the row's lease is (still) this owner's, i.e. no other worker took it over.
     """
+    if leased_to is not None:
+        unknown = values.keys() - _COLUMNS
+        if unknown:
+            raise ValueError(f"not portal columns: {', '.join(sorted(unknown))}")
+        stmt = _UPDATES_AT_VERSION[release_lease_of is not None].where(_PORTAL.c.lease_owner == bindparam("b_holder"))
+        params = {**values, "b_app": session_app(session), "b_hub_id": hub_id, "b_version": version,
+                  "b_holder": leased_to}
+        if release_lease_of is not None:
+            params["b_lease_owner"] = release_lease_of
+        return _rowcount(session.connection().execute(stmt, params)) == 1
     return _update(session, hub_id, values, version=version, release_lease_of=release_lease_of, bump=False)
 
 
