@@ -28,6 +28,7 @@ from dashboard.context import AppContext
 from dashboard.errors import DashboardError
 from dashboard.guard import require
 from dashboard.models import WorkerHeartbeat, utcnow
+from dashboard.webhooks.runner import DeliveryLoop
 
 log = logging.getLogger(__name__)
 MAX_ERROR_BACKOFF = 60.0  # seconds: a database outage is retried at least once a minute
@@ -135,6 +136,9 @@ class RefreshWorker:
         require(self.ctx.engine, self.actor, "refresh", action="refresh")
         errors = 0
         result = PassResult([])
+        # Webhook deliveries run beside the sweeps, in their own thread: a slow receiver never delays a refresh.
+        halt = threading.Event()  # not ``stop``: the embedded worker restarts a crashed run with the same event
+        deliveries = None if once else DeliveryLoop(self.ctx, on_pass=metrics.record_webhook_pass).start(halt)
         try:
             while True:
                 result = self.run_pass(stop)
@@ -147,6 +151,9 @@ class RefreshWorker:
                 if stop.is_set():
                     return result
         finally:
+            if deliveries is not None:
+                halt.set()
+                deliveries.join()
             self._beat({"stopped_at": utcnow()})
 
 

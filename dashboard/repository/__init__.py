@@ -16,6 +16,7 @@ function is re-exported here from its module:
 - ``scope_sets``: saved scope sets
 - ``heartbeats``: worker heartbeats and the readiness ping
 - ``credentials``: service API keys and sign-out epochs
+- ``webhooks``: webhook endpoints, the outbox (events and deliveries), delivery leases and attempts
 - ``listing``: the connections listing: filters, sort segments, pages and counts at one instant
 - ``_common``: what several modules share: ``session_app``, row counts of Core writes, shared tables and columns
 """
@@ -90,21 +91,42 @@ from dashboard.repository.portals import (
     update_portal_if_version,
 )
 from dashboard.repository.scope_sets import delete_scope_set, get_scope_set, list_scope_sets, save_scope_set
+from dashboard.repository.webhooks import (
+    DeliveryRow,
+    LeasedDelivery,
+    add_webhook_endpoint,
+    claim_webhook_deliveries,
+    fail_webhook_deliveries_of,
+    finish_webhook_attempt,
+    get_webhook_delivery,
+    get_webhook_endpoint,
+    insert_webhook_event,
+    list_webhook_deliveries,
+    list_webhook_endpoints,
+    matching_endpoint_ids,
+    redeliver_webhook,
+    update_webhook_endpoint,
+    webhook_deliveries_leased_to,
+    webhook_queue_stats,
+)
 
 __all__ = [
-    "LISTING_COLUMNS", "Segment", "add_api_key", "add_audit_event", "add_install_attempt", "add_install_link",
-    "add_pending_install", "bump_sign_out", "claim_due_portals", "claim_install_link", "consume_install_attempt",
-    "count_listing", "count_portals", "delete_heartbeats_before", "delete_pending_install", "delete_scope_set",
-    "display_status_counts", "display_status_sql", "due_hub_ids", "earliest_expiry", "expiry_histogram_counts",
-    "expiry_times", "fill_portal_scopes", "finish_install_link", "first_portal_on_key", "get_api_key",
-    "get_install_attempt", "get_install_link", "get_pending_install", "get_portal", "get_scope_set", "get_sign_out",
-    "insert_audit_event",
-    "list_api_keys", "list_audit_events", "list_heartbeats", "list_install_links", "list_pending_installs",
-    "list_portal_rows", "list_scope_sets", "listing_filters", "listing_order", "listing_page_ids",
-    "listing_page_ids_by_order", "listing_segments", "normalize_search", "note_pending_failure", "ping",
-    "portal_filters", "portal_or_not_found", "portal_rows_by_id", "portals_leased_to", "portals_losing_scopes",
-    "portals_not_on_key", "portals_with_tokens", "purge_install_attempts", "recent_audit_exists", "release_lease",
-    "replace_portal_scopes", "revoke_api_key", "revoke_install_link", "rows_per_key", "save_heartbeat",
-    "save_portal", "save_scope_set", "session_app", "status_counts", "status_predicate", "touch_api_key",
-    "try_acquire_lease", "update_portal", "update_portal_at_version", "update_portal_if_version",
+    "LISTING_COLUMNS", "DeliveryRow", "LeasedDelivery", "Segment", "add_api_key", "add_audit_event",
+    "add_install_attempt", "add_install_link", "add_pending_install", "add_webhook_endpoint", "bump_sign_out",
+    "claim_due_portals", "claim_install_link", "claim_webhook_deliveries", "consume_install_attempt", "count_listing",
+    "count_portals", "delete_heartbeats_before", "delete_pending_install", "delete_scope_set", "display_status_counts",
+    "display_status_sql", "due_hub_ids", "earliest_expiry", "expiry_histogram_counts", "expiry_times",
+    "fail_webhook_deliveries_of", "fill_portal_scopes", "finish_install_link", "finish_webhook_attempt",
+    "first_portal_on_key", "get_api_key", "get_install_attempt", "get_install_link", "get_pending_install",
+    "get_portal", "get_scope_set", "get_sign_out", "get_webhook_delivery", "get_webhook_endpoint", "insert_audit_event",
+    "insert_webhook_event", "list_api_keys", "list_audit_events", "list_heartbeats", "list_install_links",
+    "list_pending_installs", "list_portal_rows", "list_scope_sets", "list_webhook_deliveries", "list_webhook_endpoints",
+    "listing_filters", "listing_order", "listing_page_ids", "listing_page_ids_by_order", "listing_segments",
+    "matching_endpoint_ids", "normalize_search", "note_pending_failure", "ping", "portal_filters",
+    "portal_or_not_found", "portal_rows_by_id", "portals_leased_to", "portals_losing_scopes", "portals_not_on_key",
+    "portals_with_tokens", "purge_install_attempts", "recent_audit_exists", "redeliver_webhook", "release_lease",
+    "replace_portal_scopes", "revoke_api_key", "revoke_install_link", "rows_per_key", "save_heartbeat", "save_portal",
+    "save_scope_set", "session_app", "status_counts", "status_predicate", "touch_api_key", "try_acquire_lease",
+    "update_portal", "update_portal_at_version", "update_portal_if_version", "update_webhook_endpoint",
+    "webhook_deliveries_leased_to", "webhook_queue_stats",
 ]
