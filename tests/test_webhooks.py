@@ -20,7 +20,7 @@ from dashboard.webhook_models import WebhookDelivery, WebhookEvent
 from dashboard.webhooks import endpoints, events, outbox
 from dashboard.webhooks.delivery import deliver_due
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, add_accounts, control, install_portal, sandbox_tokens
-from tests.utils.webhook_receiver import Receiver, webhook_receiver
+from tests.utils.webhook_receiver import Answer, Receiver, webhook_receiver
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "docs" / "webhooks"
 
@@ -140,13 +140,18 @@ def test_outbox_is_atomic_with_the_change(wctx: AppContext, sandbox: Any, receiv
     endpoints.add_endpoint(wctx, actor=ADMIN, url=receiver.url)
     hub = install_portal(wctx, sandbox.url).hub_id
     before = _counts(wctx)
-    with pytest.raises(RuntimeError), wctx.session() as s:
-        portal = repository.get_portal(session=s, hub_id=hub)
-        assert portal is not None
-        repository.update_portal(session=s, hub_id=hub, values={"status": PortalStatus.REVOKED})
-        outbox.portal_event(s, events.REVOKED, portal, reason="test", status=PortalStatus.REVOKED)
-        assert _counts_in(s) == (before[0] + 1, before[1] + 1)
-        raise RuntimeError("the transaction fails after enqueue")
+
+    def change_enqueue_fail() -> None:
+        with wctx.session() as s:
+            portal = repository.get_portal(session=s, hub_id=hub)
+            assert portal is not None
+            repository.update_portal(session=s, hub_id=hub, values={"status": PortalStatus.REVOKED})
+            outbox.portal_event(s, events.REVOKED, portal, reason="test", status=PortalStatus.REVOKED)
+            assert _counts_in(s) == (before[0] + 1, before[1] + 1)
+            raise RuntimeError("the transaction fails after enqueue")
+
+    with pytest.raises(RuntimeError):
+        change_enqueue_fail()
     assert _counts(wctx) == before
     with wctx.session() as s:
         stored = repository.get_portal(session=s, hub_id=hub)
@@ -178,13 +183,12 @@ def test_refresh_failure_event_rolls_back_with_a_failed_group_commit(wctx: AppCo
     assert _counts(wctx) == before
 
 
-def test_order_per_portal_and_endpoint(wctx: AppContext, sandbox: Any, receiver: Receiver) -> None:
-    """Many events of a few portals, the first attempt of each portal's first event failing: each portal's
-    events still reach the receiver in the order they were committed."""
-    with wctx.session() as s:
-        s.info["app"] = wctx.app_id
-    wctx2 = wctx
-    created = endpoints.add_endpoint(wctx2, actor=ADMIN, url=receiver.url)
+def test_order_per_portal_and_endpoint(settings_factory: Any, sandbox: Any, receiver: Receiver) -> None:
+    """Many events of a few portals, the first attempts failing (retried at once): each portal's events
+    still reach the receiver in the order they were committed."""
+    wctx = build_context(settings_factory(dashboard_webhook_allow_private=True,
+                                          dashboard_webhook_retry_schedule="0,0,0"), sandbox_url=sandbox.url)
+    created = endpoints.add_endpoint(wctx, actor=ADMIN, url=receiver.url)
     with wctx.session() as s:
         for i in range(60):
             hub = 100 + i % 3
@@ -192,12 +196,9 @@ def test_order_per_portal_and_endpoint(wctx: AppContext, sandbox: Any, receiver:
                 "app": wctx.app_id, "hub_id": hub, "hub_domain": None, "status": "active", "reason": f"n{i}",
                 "scopes": []})
         s.commit()
-    from tests.utils.webhook_receiver import Answer
-
     receiver.script.extend([lambda r: Answer(500)] * 3)
-    settings = wctx.settings.model_copy(update={"dashboard_webhook_retry_schedule": "0,0,0"})
-    object.__setattr__(wctx, "settings", settings)
     _drain(wctx)
+    wctx.close()
     payloads = receiver.verified(created.secret)
     delivered: dict[int, list[int]] = {}
     for p in payloads:

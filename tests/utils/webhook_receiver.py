@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 
 @dataclass
@@ -48,16 +48,17 @@ class Receiver:
         """Every body, each verified by the ``standardwebhooks`` library with one of ``secrets``."""
         out = []
         for r in self.received:
-            payload = None
-            for secret in secrets:
-                try:
-                    payload = Webhook(secret).verify(r.body, r.headers)
-                    break
-                except Exception:  # noqa: BLE001  (tried with the next secret)
-                    continue
+            payload = next((p for p in (_verify(secret, r) for secret in secrets) if p is not None), None)
             assert payload is not None, f"a delivery did not verify: {r.headers.get('webhook-id')}"
             out.append(payload)
         return out
+
+
+def _verify(secret: str, r: Received) -> Any:
+    try:
+        return Webhook(secret).verify(r.body, r.headers)
+    except WebhookVerificationError:
+        return None
 
 
 @contextmanager
