@@ -4,6 +4,7 @@ secret rotation (two signatures); a worker killed with SIGKILL mid-delivery; the
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -95,7 +96,7 @@ def test_retry_schedule_then_failed_then_redelivered(make_ctx: Any, receiver: Re
     failed = _until(ctx, "failed")
     assert failed.attempts == 3 and failed.last_error == "answered HTTP 500"
     got = receiver.received
-    gaps = [b.at - a.at for a, b in zip(got, got[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(got)]
     assert gaps[0] >= 0.3 and gaps[1] >= 0.6
     assert len({r.headers["webhook-id"] for r in receiver.received}) == 1  # stable across retries
     assert [a.status_code for a in _attempts(ctx)] == [500, 500, 500]

@@ -49,9 +49,9 @@ def address_problem(address: str) -> str | None:
         ip = ip.ipv4_mapped
     if ip in _METADATA_IPS:
         return "a cloud metadata address"
-    for test, name in ((ip.is_loopback, "a loopback address"), (ip.is_link_local, "a link-local address"),
-                       (ip.is_private, "a private address"), (ip.is_multicast, "a multicast address"),
-                       (ip.is_unspecified, "an unspecified address"), (ip.is_reserved, "a reserved address"),
+    for test, name in ((ip.is_loopback, "a loopback address"), (ip.is_unspecified, "an unspecified address"),
+                       (ip.is_link_local, "a link-local address"), (ip.is_private, "a private address"),
+                       (ip.is_multicast, "a multicast address"), (ip.is_reserved, "a reserved address"),
                        (not ip.is_global, "not a public address")):
         if test:
             return name
