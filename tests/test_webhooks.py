@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +210,26 @@ def test_order_per_portal_and_endpoint(settings_factory: Any, sandbox: Any, rece
     for hub, seq in delivered.items():
         assert seq == sorted(seq), hub
     assert sum(len(v) for v in delivered.values()) == 60
+
+
+def test_metrics_queue_depth_oldest_pending_and_outcomes(wctx: AppContext, receiver: Receiver) -> None:
+    from dashboard import metrics
+
+    endpoints.add_endpoint(wctx, actor=ADMIN, url=receiver.url + "?key=receivers-own-token")
+    with wctx.session() as s:
+        for hub in (1, 2):
+            outbox.enqueue(s, event_type=events.RECOVERED, data={
+                "app": wctx.app_id, "hub_id": hub, "hub_domain": None, "status": "active", "reason": "x",
+                "scopes": []}, at=utcnow() - timedelta(seconds=90))
+        s.commit()
+    text = metrics.render(wctx).decode()
+    assert "dashboard_webhook_queue_depth 2.0" in text
+    age = next(float(line.split()[1]) for line in text.splitlines()
+               if line.startswith("dashboard_webhook_oldest_pending_age_seconds "))
+    assert age >= 90
+    metrics.record_webhook_pass(deliver_due(wctx))
+    text = metrics.render(wctx).decode()
+    assert 'dashboard_webhook_deliveries{status="succeeded"} 2.0' in text
+    assert "dashboard_webhook_queue_depth 0.0" in text and "dashboard_webhook_oldest_pending_age_seconds 0.0" in text
+    assert 'dashboard_webhook_attempts_total{outcome="succeeded"}' in text
+    assert "receivers-own-token" not in text and "127.0.0.1" not in text
