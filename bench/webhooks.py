@@ -8,6 +8,9 @@ refresh ends in ``invalid_grant``), then times sweeps of the N due portals, alte
 * ``B``: one endpoint taking every event, and the delivery thread the workers run (dashboard/webhooks/runner.py)
   delivering while the sweep runs: each failure's write also inserts its event and delivery (the outbox).
 
+Each sweep is a pass of the refresh worker (``RefreshWorker.run_pass``: what the embedded worker and
+``refresh --due --loop`` run), with its delivery thread started as the worker starts it.
+
 Between sweeps the portals are set back to refreshable. ``sweep_ratio`` = median B / median A (goal <= 1.10).
 ``delivered_s``: from the start of the last B sweep until the receiver holds all N events of that sweep
 (goal <= 30 s on 2 cores). The last line is ``webhooks N=... sweep_a_s=... sweep_b_s=... sweep_ratio=...
@@ -19,7 +22,6 @@ delivered_s=... received=...``.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -37,13 +39,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 import httpx  # noqa: E402
 from refresh_sweep import BENCH, start_sandbox  # noqa: E402
 
-from dashboard import refresh, repository  # noqa: E402
+from dashboard import repository  # noqa: E402
 from dashboard.context import AppContext, build_context  # noqa: E402
 from dashboard.crypto import generate_key_entry  # noqa: E402
 from dashboard.models import PortalStatus  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
 from dashboard.webhooks import endpoints  # noqa: E402
 from dashboard.webhooks.runner import DeliveryLoop  # noqa: E402
+from dashboard.worker import RefreshWorker  # noqa: E402
 from tests.utils.lifecycle import ADMIN  # noqa: E402
 from tests.utils.seeding import make_due, seed_portals  # noqa: E402
 
@@ -89,9 +92,9 @@ def rearm(ctx: AppContext, hubs: list[int]) -> None:
     make_due(ctx, hubs)
 
 
-def sweep(ctx: AppContext, n: int, conc: int) -> float:
+def sweep(worker: RefreshWorker, n: int) -> float:
     t0 = time.perf_counter()
-    outcomes = refresh.refresh_due(ctx, within=timedelta(minutes=5), concurrency=conc, actor=BENCH)
+    outcomes = worker.run_pass().outcomes
     wall = time.perf_counter() - t0
     results = Counter(o.result for o in outcomes)
     if results != Counter({"needs_reauth": n}):
@@ -105,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency-ms", type=int, default=100)
     p.add_argument("--concurrency", type=int, default=50)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--deliver-after", action="store_true",
+                   help="start the delivery thread only after B's sweep (the outbox's own cost, alone)")
     args = p.parse_args(argv)
     n, conc = args.portals, args.concurrency
     sandbox, url = start_sandbox()
@@ -125,18 +130,22 @@ def main(argv: list[str] | None = None) -> int:
                 http.post("/_sandbox/config", json={"latency_ms": args.latency_ms}).raise_for_status()
                 endpoint = None
                 delivered = 0.0
+                worker = RefreshWorker(ctx, kind="bench", interval=60, concurrency=conc,
+                                       within=timedelta(minutes=5))
+                worker.actor = BENCH
                 for _ in range(args.rounds):
                     rearm(ctx, hubs)
                     if endpoint is not None:
                         endpoints.remove_endpoint(ctx, actor=ADMIN, endpoint_id=endpoint)
-                    a_times.append(sweep(ctx, n, conc))
+                    a_times.append(sweep(worker, n))
                     rearm(ctx, hubs)
                     endpoint = endpoints.add_endpoint(ctx, actor=ADMIN, url=hook_url).endpoint.id
                     before = int(httpx.get(hook_url, timeout=10).text)
                     stop = threading.Event()
-                    loop = DeliveryLoop(ctx).start(stop)
+                    loop = None if args.deliver_after else DeliveryLoop(ctx, sweeping=worker.sweeping).start(stop)
                     t0 = time.perf_counter()
-                    b_times.append(sweep(ctx, n, conc))
+                    b_times.append(sweep(worker, n))
+                    loop = loop or DeliveryLoop(ctx, sweeping=worker.sweeping).start(stop)
                     while int(httpx.get(hook_url, timeout=10).text) - before < n and time.perf_counter() - t0 < 120:
                         time.sleep(0.05)
                     delivered = time.perf_counter() - t0

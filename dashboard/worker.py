@@ -80,6 +80,7 @@ class RefreshWorker:
         self.worker_id = new_worker_id(kind)
         self.actor = worker_actor(self.worker_id)  # a worker acts as itself, never as whoever started it
         self._totals = {"total_sweeps": 0, "total_refreshed": 0, "total_failures": 0}
+        self.sweeping = threading.Event()  # the webhook deliveries beside the sweep pace themselves meanwhile
         self._started = False
 
     def _beat(self, values: dict[str, Any]) -> None:
@@ -110,6 +111,7 @@ class RefreshWorker:
         started = utcnow()
         self._beat({"last_sweep_started_at": started})
         clock = time.monotonic()
+        self.sweeping.set()
         try:
             outcomes = refresh.refresh_due(self.ctx, within=self.within, concurrency=self.concurrency,
                                            actor=self.actor, stop=stop)
@@ -121,6 +123,8 @@ class RefreshWorker:
             metrics.record_sweep(self.worker_id, [], time.monotonic() - clock, failed=True)
             self._beat({"last_error": error[:500]})
             return PassResult([], error)
+        finally:
+            self.sweeping.clear()
         result = PassResult(outcomes)
         metrics.record_sweep(self.worker_id, [o.result for o in outcomes], time.monotonic() - clock)
         self._totals["total_sweeps"] += 1
@@ -138,7 +142,8 @@ class RefreshWorker:
         result = PassResult([])
         # Webhook deliveries run beside the sweeps, in their own thread: a slow receiver never delays a refresh.
         halt = threading.Event()  # not ``stop``: the embedded worker restarts a crashed run with the same event
-        deliveries = None if once else DeliveryLoop(self.ctx, on_pass=metrics.record_webhook_pass).start(halt)
+        deliveries = None if once else DeliveryLoop(self.ctx, on_pass=metrics.record_webhook_pass,
+                                                      sweeping=self.sweeping).start(halt)
         try:
             while True:
                 result = self.run_pass(stop)

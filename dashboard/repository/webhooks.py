@@ -98,16 +98,26 @@ def insert_webhook_event(*, session: Session, msg_id: str, event_type: str, hub_
 _EARLIER = aliased(WebhookDelivery)
 
 
+def _due(session: Session, now: datetime) -> Any:
+    app_endpoints = select(col(WebhookEndpoint.id)).where(col(WebhookEndpoint.app) == session_app(session))
+    lease_free = or_(col(_D.lease_owner).is_(None), col(_D.lease_expires_at) < now)
+    return (col(_D.status) == WEBHOOK_PENDING, col(_D.next_attempt_at) <= now, lease_free,
+            col(_D.endpoint_id).in_(app_endpoints))
+
+
+def any_webhook_due(*, session: Session, now: datetime) -> bool:
+    """Whether some delivery is due (a read: an idle worker's poll takes no write lock)."""
+    return session.execute(select(col(_D.id)).where(*_due(session, now)).limit(1)).first() is not None
+
+
 def claim_webhook_deliveries(*, session: Session, owner: str, now: datetime, until: datetime, limit: int) -> int:
     """Lease up to ``limit`` due deliveries (oldest first, at most one per endpoint and portal) to ``owner``."""
-    app_endpoints = select(col(WebhookEndpoint.id)).where(col(WebhookEndpoint.app) == session_app(session))
     lease_free = or_(col(_D.lease_owner).is_(None), col(_D.lease_expires_at) < now)
     earlier_pending = exists().where(col(_EARLIER.endpoint_id) == col(_D.endpoint_id),
                                      col(_EARLIER.hub_id) == col(_D.hub_id),
                                      col(_EARLIER.status) == WEBHOOK_PENDING, col(_EARLIER.id) < col(_D.id))
     due = (select(col(_D.id))
-           .where(col(_D.status) == WEBHOOK_PENDING, col(_D.next_attempt_at) <= now, lease_free,
-                  col(_D.endpoint_id).in_(app_endpoints), ~earlier_pending)
+           .where(*_due(session, now), ~earlier_pending)
            .order_by(col(_D.id)).limit(limit).with_for_update(skip_locked=True))
     stmt = (update(_D).where(col(_D.id).in_(due.scalar_subquery()), col(_D.status) == WEBHOOK_PENDING, lease_free)
             .values(lease_owner=owner, lease_expires_at=until))

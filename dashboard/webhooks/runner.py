@@ -26,9 +26,11 @@ MAX_BACKOFF = 60.0
 class DeliveryLoop:
     """``start(stop)`` runs passes in a daemon thread until ``stop`` is set; ``join`` waits for it."""
 
-    def __init__(self, ctx: AppContext, *, on_pass: Callable[[DeliveryPass], None] | None = None) -> None:
+    def __init__(self, ctx: AppContext, *, on_pass: Callable[[DeliveryPass], None] | None = None,
+                 sweeping: threading.Event | None = None) -> None:
         self.ctx = ctx
         self.on_pass = on_pass
+        self.sweeping = sweeping  # set while this process's refresh sweep runs: deliveries are paced
         self.thread: threading.Thread | None = None
 
     def run(self, stop: threading.Event) -> None:
@@ -38,7 +40,7 @@ class DeliveryLoop:
         try:
             while not stop.is_set():
                 try:
-                    result = deliver_due(self.ctx, client=client, stop=stop)
+                    result = deliver_due(self.ctx, client=client, stop=stop, sweeping=self.sweeping)
                 except (SQLAlchemyError, DashboardError) as exc:
                     errors += 1
                     log.warning("webhook deliveries: the pass failed (%s); retrying", exc.__class__.__name__)
