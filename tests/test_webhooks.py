@@ -233,3 +233,31 @@ def test_metrics_queue_depth_oldest_pending_and_outcomes(wctx: AppContext, recei
     assert "dashboard_webhook_queue_depth 0.0" in text and "dashboard_webhook_oldest_pending_age_seconds 0.0" in text
     assert 'dashboard_webhook_attempts_total{outcome="succeeded"}' in text
     assert "receivers-own-token" not in text and "127.0.0.1" not in text
+
+
+def test_the_secret_is_stored_encrypted_and_never_audited_or_listed(wctx: AppContext, receiver: Receiver) -> None:
+    from sqlalchemy import text
+
+    created = endpoints.add_endpoint(wctx, actor=ADMIN, url=receiver.url)
+    rotated = endpoints.rotate_secret(wctx, actor=ADMIN, endpoint_id=created.endpoint.id)
+    secrets = [s.removeprefix("whsec_") for s in (created.secret, rotated.secret)]
+    dumped = []
+    with wctx.session() as s:
+        for table in ("webhook_endpoint", "audit_event", "webhook_event", "webhook_delivery"):
+            dumped.extend(str(row) for row in s.execute(text(f"SELECT * FROM {table}")))  # noqa: S608
+    assert dumped and not any(secret in row for secret in secrets for row in dumped)
+    listed = repr(endpoints.list_endpoints(wctx, actor=ADMIN))
+    assert not any(secret in listed for secret in secrets)
+
+
+def test_viewers_and_operators_cannot_manage_endpoints(wctx: AppContext, receiver: Receiver) -> None:
+    from dashboard.actors import OPERATOR, Actor
+    from dashboard.errors import PermissionDeniedError
+
+    operator = Actor("ops@example.com", OPERATOR)
+    with pytest.raises(PermissionDeniedError):
+        endpoints.add_endpoint(wctx, actor=operator, url=receiver.url)
+    with pytest.raises(PermissionDeniedError):
+        endpoints.list_deliveries(wctx, actor=operator)
+    with pytest.raises(PermissionDeniedError):
+        endpoints.redeliver(wctx, actor=operator, delivery_id=1)
