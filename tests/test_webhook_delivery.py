@@ -220,3 +220,21 @@ def test_running_worker_attempts_within_2_seconds_of_the_commit(make_ctx: Any, s
         stop.set()
         thread.join(20)
     assert not thread.is_alive()
+
+
+def test_two_replicas_share_the_queue_without_sending_twice(make_ctx: Any, receiver: Receiver) -> None:
+    """Two contexts (replicas) draining at once: each delivery leased by one of them, each sent once."""
+    first, second = make_ctx(), make_ctx()
+    created = endpoints.add_endpoint(first, actor=ADMIN, url=receiver.url)
+    for i in range(120):
+        _event(first, hub_id=1 + i % 40, reason=f"n{i}")
+    threads = [threading.Thread(target=deliver_due, args=(c,)) for c in (first, second, first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    _until(first, "succeeded")
+    ids = [r.headers["webhook-id"] for r in receiver.received]
+    assert len(ids) == 120 and len(set(ids)) == 120
+    assert len(receiver.verified(created.secret)) == 120
+    assert {r.status for r in endpoints.list_deliveries(first, actor=ADMIN, limit=500)} == {"succeeded"}
