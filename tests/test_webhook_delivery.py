@@ -238,3 +238,21 @@ def test_two_replicas_share_the_queue_without_sending_twice(make_ctx: Any, recei
     assert len(ids) == 120 and len(set(ids)) == 120
     assert len(receiver.verified(created.secret)) == 120
     assert {r.status for r in endpoints.list_deliveries(first, actor=ADMIN, limit=500)} == {"succeeded"}
+
+
+def test_the_embedded_worker_delivers_and_stops_its_delivery_thread(make_ctx: Any, sandbox: Any,
+                                                                    receiver: Receiver) -> None:
+    from dashboard.worker import EmbeddedWorker
+
+    ctx = make_ctx(dashboard_worker_interval_seconds=30)
+    created = endpoints.add_endpoint(ctx, actor=ADMIN, url=receiver.url)
+    embedded = EmbeddedWorker(ctx).start()
+    try:
+        hub = install_portal(ctx, sandbox.url).hub_id
+        (got,) = receiver.wait_for(1, timeout=10)
+        assert got.json()["type"] == events.CREATED and got.json()["data"]["hub_id"] == hub
+    finally:
+        embedded.stop()
+    assert not embedded.thread.is_alive()
+    assert not any(t.name == "webhook-deliveries" and t.is_alive() for t in threading.enumerate())
+    assert len(receiver.verified(created.secret)) == 1
