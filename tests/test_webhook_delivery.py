@@ -256,3 +256,23 @@ def test_the_embedded_worker_delivers_and_stops_its_delivery_thread(make_ctx: An
     assert not embedded.thread.is_alive()
     assert not any(t.name == "webhook-deliveries" and t.is_alive() for t in threading.enumerate())
     assert len(receiver.verified(created.secret)) == 1
+
+
+def test_keys_rotate_re_encrypts_webhook_secrets(make_ctx: Any, receiver: Receiver) -> None:
+    from dashboard import keys
+    from dashboard.crypto import generate_key_entry
+
+    first = make_ctx()
+    created = endpoints.add_endpoint(first, actor=ADMIN, url=receiver.url)
+    rotated = endpoints.rotate_secret(first, actor=ADMIN, endpoint_id=created.endpoint.id)
+    old = first.settings.dashboard_encryption_keys
+    assert old is not None
+    new = generate_key_entry("k2")
+    both = make_ctx(dashboard_encryption_keys=f"{new},{old.get_secret_value()}")
+    keys.rotate_keys(both.engine, both.cipher, actor=ADMIN)
+    only_new = make_ctx(dashboard_encryption_keys=new)  # the old key removed, as the README says to
+    _event(only_new)
+    assert deliver_due(only_new).succeeded == 1
+    (got,) = receiver.received
+    Webhook(created.secret).verify(got.body, got.headers)
+    Webhook(rotated.secret).verify(got.body, got.headers)

@@ -106,8 +106,10 @@ from dashboard.repository.webhooks import (
     list_webhook_endpoints,
     matching_endpoint_ids,
     redeliver_webhook,
+    reseal_webhook_endpoint,
     update_webhook_endpoint,
     webhook_deliveries_leased_to,
+    webhook_endpoints_off_key,
     webhook_queue_stats,
 )
 
@@ -126,8 +128,8 @@ __all__ = [
     "matching_endpoint_ids", "normalize_search", "note_pending_failure", "ping", "portal_filters",
     "portal_or_not_found", "portal_rows_by_id", "portals_leased_to", "portals_losing_scopes", "portals_not_on_key",
     "portals_with_tokens", "purge_install_attempts", "recent_audit_exists", "redeliver_webhook", "release_lease",
-    "replace_portal_scopes", "revoke_api_key", "revoke_install_link", "rows_per_key", "save_heartbeat", "save_portal",
-    "save_scope_set", "session_app", "status_counts", "status_predicate", "touch_api_key", "try_acquire_lease",
-    "update_portal", "update_portal_at_version", "update_portal_if_version", "update_webhook_endpoint",
-    "webhook_deliveries_leased_to", "webhook_queue_stats",
+    "replace_portal_scopes", "reseal_webhook_endpoint", "revoke_api_key", "revoke_install_link", "rows_per_key",
+    "save_heartbeat", "save_portal", "save_scope_set", "session_app", "status_counts", "status_predicate",
+    "touch_api_key", "try_acquire_lease", "update_portal", "update_portal_at_version", "update_portal_if_version",
+    "update_webhook_endpoint", "webhook_deliveries_leased_to", "webhook_endpoints_off_key", "webhook_queue_stats",
 ]

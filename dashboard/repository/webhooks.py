@@ -64,6 +64,21 @@ def update_webhook_endpoint(*, session: Session, endpoint_id: int, values: dict[
     return _write(session, stmt) == 1
 
 
+def webhook_endpoints_off_key(*, session: Session, key_id: str) -> list[WebhookEndpoint]:
+    """Endpoints of every app (not removed) with a secret, current or previous, not encrypted under ``key_id``."""
+    stmt = select(WebhookEndpoint).where(
+        col(WebhookEndpoint.removed_at).is_(None),
+        or_(col(WebhookEndpoint.secret_key_id) != key_id,
+            and_(col(WebhookEndpoint.previous_secret_ct).is_not(None),
+                 col(WebhookEndpoint.previous_secret_key_id) != key_id))).order_by(col(WebhookEndpoint.id))
+    return list(session.execute(stmt.execution_options(populate_existing=True)).scalars())
+
+
+def reseal_webhook_endpoint(*, session: Session, endpoint_id: int, values: dict[str, Any]) -> bool:
+    """Write re-encrypted secrets (any app: key rotation covers every app)."""
+    return _write(session, update(WebhookEndpoint).where(col(WebhookEndpoint.id) == endpoint_id).values(**values)) == 1
+
+
 def matching_endpoint_ids(*, session: Session, event_type: str) -> list[int]:
     """Endpoints (not removed, this app) that take ``event_type``: those listing it, and those listing none."""
     padded = literal(" ") + col(WebhookEndpoint.event_types) + literal(" ")

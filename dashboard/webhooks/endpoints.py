@@ -18,7 +18,8 @@ from sqlmodel import Session
 from dashboard import audit, repository
 from dashboard.actors import Actor
 from dashboard.context import AppContext
-from dashboard.errors import InputError, NotFoundError
+from dashboard.crypto import TokenCipher
+from dashboard.errors import CryptoError, InputError, NotFoundError
 from dashboard.guard import require
 from dashboard.models import utcnow
 from dashboard.repository import DeliveryRow
@@ -187,3 +188,27 @@ def send_test(ctx: AppContext, *, actor: Actor, endpoint_id: int) -> int:
         session.commit()
     assert event_id is not None
     return event_id
+
+
+def reseal_secrets(session: Session, cipher: TokenCipher) -> int:
+    """Re-encrypt every endpoint's secrets (every app) under the cipher's primary key, in the caller's
+    transaction; how many endpoints were rewritten. ``keys rotate`` calls it, so removing an old key never
+    leaves a webhook secret unreadable."""
+    primary = cipher.primary_key_id
+    done = 0
+    for row in repository.webhook_endpoints_off_key(session=session, key_id=primary):
+        assert row.id is not None
+        aad = secret_aad(row.app, row.id)
+        values: dict[str, str] = {}
+        for ct, kid, prefix in ((row.secret_ct, row.secret_key_id, ""),
+                                (row.previous_secret_ct, row.previous_secret_key_id, "previous_")):
+            if ct and kid and kid != primary:
+                try:
+                    plain = cipher.decrypt(kid, ct, aad=aad)
+                except CryptoError:  # its key is gone: left as it is (its deliveries say so per attempt)
+                    continue
+                key_id, sealed = cipher.encrypt(plain, aad=aad)
+                values.update({f"{prefix}secret_ct": sealed, f"{prefix}secret_key_id": key_id})
+        if values and repository.reseal_webhook_endpoint(session=session, endpoint_id=row.id, values=values):
+            done += 1
+    return done
