@@ -14,7 +14,17 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import cli_links, cli_pages, cli_refresh, install, keys, listing, pending_installs, uninstall
+from dashboard import (
+    cli_links,
+    cli_pages,
+    cli_refresh,
+    cli_webhooks,
+    install,
+    keys,
+    listing,
+    pending_installs,
+    uninstall,
+)
 from dashboard import connections as conns
 from dashboard.actors import Actor, cli_actor
 from dashboard.cli_groups import command_group
@@ -246,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_service.add_parsers(sub, _Parser)
     cli_pages.add_parsers(sub, _Parser)  # scope-sets, token-info
+    cli_webhooks.add_parser(sub, _Parser)
     return p
 
 
@@ -264,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(generate_key_entry(args.key_id))
             return 0
         # These never call HubSpot: no sandbox needed.
-        offline = args.command in ("db", "keys", "workers", "api-keys") or getattr(args, "offline", False)
+        offline = args.command in ("db", "keys", "workers", "api-keys", "webhooks") or getattr(args, "offline", False)
         ctx = build_context(load_settings(), start_sandbox=not offline)
         handler: Handler = args.handler
         return handler(args, ctx, cli_actor(args.actor))

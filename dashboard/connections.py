@@ -31,6 +31,7 @@ from dashboard.status import HIDDEN_BY_DEFAULT as HIDDEN_BY_DEFAULT
 from dashboard.status import STATUS_LABELS as STATUS_LABELS
 from dashboard.status import STATUSES as STATUSES
 from dashboard.status import display_status as display_status
+from dashboard.webhooks import transitions
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ def revoke(ctx: AppContext, hub_id: int, *, actor: Actor, local_only: bool = Fal
                   "refresh token revoked at HubSpot")
         audit.record(session, actor=actor.name, action="revoke.local" if local_only else "revoke",
                      outcome="success", hub_id=hub_id, detail=detail)
+        transitions.disconnected(session, portal, PortalStatus.REVOKED, reason=detail)
         session.commit()
 
 

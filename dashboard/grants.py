@@ -19,6 +19,7 @@ from dashboard.errors import DashboardError, InstallError, ProtocolError
 from dashboard.hubspot import protocol
 from dashboard.hubspot.protocol import TokenInfo
 from dashboard.models import InstallAttempt, Portal, PortalStatus, utcnow
+from dashboard.webhooks import transitions
 
 Identity = tuple[int, tuple[str, ...], TokenInfo | None]
 """The hub id, the granted scopes and (when it was asked) the token metadata of fresh tokens."""
@@ -98,6 +99,7 @@ def store_tokens(ctx: AppContext, actor: Actor, tokens: protocol.TokenResponse, 
         kind = action if action != "install" else ("reinstall" if reinstall else "install")
         audit.record(session, actor=actor.name, action=kind, outcome="success", hub_id=hub_id,
                      detail=f"granted={len(granted)} scopes; dropped optional={' '.join(dropped) or '-'}{change}")
+        transitions.granted(session, portal, reinstall=reinstall, added=added, removed=removed, action=kind)
         session.commit()
     return InstallResult(hub_id=hub_id, hub_domain=portal.hub_domain, granted_scopes=tuple(sorted(granted)),
                          dropped_optional_scopes=dropped, reinstall=reinstall, added_scopes=added,

@@ -22,6 +22,7 @@ from dashboard.db import storage_errors
 from dashboard.errors import CryptoError, InputError, KeyNotFoundError
 from dashboard.guard import require
 from dashboard.models import Portal, utcnow
+from dashboard.webhooks import endpoints
 
 
 @dataclass(frozen=True)
@@ -161,11 +162,14 @@ def rotate_keys(
             session.commit()
         if on_batch is not None:
             on_batch(rotated)
+    with storage_errors(), Session(engine) as session:
+        resealed = endpoints.reseal_secrets(session, cipher)  # webhook signing secrets follow the tokens
+        session.commit()
     status = key_status(engine, cipher, actor=actor)
     with storage_errors(), Session(engine) as session:
         audit.record(session, actor=actor.name, action="keys.rotate", outcome="failure" if unreadable else "success",
                      detail=f"rotated={rotated} to key {primary}; remaining={status.rows_to_rotate}; "
-                     f"unreadable={len(unreadable)}")
+                     f"unreadable={len(unreadable)}; webhook secrets re-encrypted={resealed}")
         session.commit()
     return RotationResult(rotated=rotated, skipped_concurrent=skipped, remaining=status.rows_to_rotate,
                           unreadable=tuple(unreadable))

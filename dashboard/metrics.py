@@ -23,8 +23,11 @@ from prometheus_client.registry import Collector
 from dashboard import journal, repository
 from dashboard.context import AppContext
 from dashboard.models import PortalStatus, WorkerHeartbeat, utcnow
+from dashboard.webhook_models import WEBHOOK_FAILED, WEBHOOK_PENDING, WEBHOOK_SUCCEEDED
+from dashboard.webhooks.delivery import DeliveryPass
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+WEBHOOK_OUTCOMES = ("succeeded", "retrying", "failed", "lost")
 OUTCOMES = ("refreshed", "fresh", "busy", "failed", "needs_reauth", "skipped", "conflict", "stopped")
 
 
@@ -36,6 +39,7 @@ class _Metrics:
     sweeps: Counter
     sweep_seconds: Histogram
     api_requests: Counter
+    webhook_attempts: Counter
 
 
 _lock = threading.Lock()
@@ -61,9 +65,14 @@ def _get() -> _Metrics:
                                         registry=reg),
                 api_requests=Counter("dashboard_token_api_requests", "Token API requests by endpoint and status.",
                                      ["endpoint", "status"], registry=reg),
+                webhook_attempts=Counter("dashboard_webhook_attempts",
+                                         "Webhook delivery attempts by outcome (this process).", ["outcome"],
+                                         registry=reg),
             )
             for outcome in OUTCOMES:  # every series from the start, so rate() sees the first one
                 _metrics.refreshes.labels(outcome)
+            for outcome in WEBHOOK_OUTCOMES:
+                _metrics.webhook_attempts.labels(outcome)
         return _metrics
 
 
@@ -79,6 +88,12 @@ def record_refresh(result: str, seconds: float) -> None:
     m = _get()
     m.refreshes.labels(result).inc()
     m.refresh_seconds.observe(seconds)
+
+
+def record_webhook_pass(result: DeliveryPass) -> None:
+    m = _get()
+    for outcome in WEBHOOK_OUTCOMES:
+        m.webhook_attempts.labels(outcome).inc(getattr(result, outcome))
 
 
 def record_api_request(endpoint: str, status: int) -> None:
@@ -113,6 +128,7 @@ class _StateCollector(Collector):
             earliest = repository.earliest_expiry(session=session, statuses=[PortalStatus.ACTIVE,
                                                                             PortalStatus.REFRESH_FAILING])
             beats = repository.list_heartbeats(session=session)
+            deliveries, oldest_pending = repository.webhook_queue_stats(session=session)
         portals = GaugeMetricFamily("dashboard_portals", "Portals by stored status.", labels=["status"])
         known = (PortalStatus.ACTIVE, PortalStatus.REFRESH_FAILING, PortalStatus.NEEDS_REAUTH, PortalStatus.REVOKED,
                  PortalStatus.UNINSTALLED)
@@ -130,6 +146,16 @@ class _StateCollector(Collector):
         for label, stamp in sorted(last_sweeps(beats).items()):
             last.add_metric([label], stamp)
         yield last
+        by_status = GaugeMetricFamily("dashboard_webhook_deliveries", "Webhook deliveries by stored status.",
+                                      labels=["status"])
+        for status in sorted({WEBHOOK_PENDING, WEBHOOK_SUCCEEDED, WEBHOOK_FAILED, *deliveries}):
+            by_status.add_metric([status], deliveries.get(status, 0))
+        yield by_status
+        yield GaugeMetricFamily("dashboard_webhook_queue_depth", "Webhook deliveries waiting (pending).",
+                                value=deliveries.get(WEBHOOK_PENDING, 0))
+        yield GaugeMetricFamily("dashboard_webhook_oldest_pending_age_seconds",
+                                "Age of the oldest pending webhook delivery (0 when none waits).",
+                                value=(now - oldest_pending).total_seconds() if oldest_pending else 0.0)
         yield GaugeMetricFamily("dashboard_spill_journal_bytes", "Bytes waiting in the spill journal.",
                                 value=journal_bytes(self.ctx))
         yield GaugeMetricFamily("dashboard_spill_journal_entries",

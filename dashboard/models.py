@@ -1,12 +1,11 @@
 """SQLModel tables: portals (and their granted scopes), install attempts, pending installs, audit events,
-saved scope sets, worker heartbeats, API keys, sendable links, sign-outs.
+saved scope sets, worker heartbeats, API keys, sendable links, sign-outs; webhooks in ``webhook_models``.
 
 Naming follows the full-stack FastAPI template where it applies: ``PortalBase`` holds the portal's
 non-secret fields, ``Portal`` is the table. There are no ``XPublic`` models: what leaves the core is a
 plain dataclass built by its service (``connections.Connection``, ``install_links.LinkPublic``, ...), never
 token material; :class:`PortalUpdate` lists the columns a repository update may set. Scope lists are
-stored space-joined, the same form HubSpot uses on the wire, so a scope filter is a plain ``LIKE``. All
-times are timezone-aware UTC; :class:`UTCDateTime` restores the zone that SQLite drops.
+stored space-joined (HubSpot's wire form: a scope filter is a ``LIKE``); times are aware UTC (UTCDateTime).
 """
 
 from __future__ import annotations
@@ -17,6 +16,8 @@ from typing import TypedDict
 
 from sqlalchemy import BigInteger, Column, Index, Integer, SmallInteger, String, Text
 from sqlmodel import Field, SQLModel
+
+from dashboard import webhook_models as webhook_models  # registers the webhook tables with these
 
 # Re-exported: callers and the Alembic revisions (``dashboard.models.UTCDateTime``) name them from here.
 from dashboard.utc_datetime import UTCDateTime as UTCDateTime

@@ -1,4 +1,4 @@
-"""The one edge for outbound HTTP that is not HubSpot's API: alert webhooks and the sandbox probe.
+"""The one edge for outbound HTTP that is not HubSpot's API: alerts, lifecycle webhooks and the sandbox probe.
 
 HubSpot's own calls go through :mod:`dashboard.hubspot.client`; everything else that leaves the process
 comes here, so httpx errors are translated in one place (``raise OutboundError(...) from exc``) and no other
@@ -7,6 +7,7 @@ module imports httpx. Messages name the failure's kind, never the URL: a webhook
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -68,3 +69,59 @@ def probe_sandbox(url: str, *, client_id: str, redirect_uri: str,
     if not isinstance(uris, list) or redirect_uri not in uris:
         return SandboxProbe("foreign", f"its app does not list the redirect URI {redirect_uri}")
     return SandboxProbe("accepts")
+
+
+# --- lifecycle webhook deliveries (dashboard/webhooks/delivery.py) ------------------------------------------
+
+WebhookClient = httpx.Client
+ANSWER_BYTES = 1024  # what is kept (and read) of a receiver's answer
+
+
+def webhook_client(*, pool_size: int = 16) -> WebhookClient:
+    """The client deliveries share: no redirects followed, no proxy from the environment."""
+    return httpx.Client(follow_redirects=False, trust_env=False,
+                        limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size))
+
+
+@dataclass(frozen=True)
+class WebhookAnswer:
+    """One attempt: the HTTP status (None without an answer), up to 1 KB of the answer, our one-line error."""
+
+    status_code: int | None
+    excerpt: str
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
+
+
+def post_webhook(client: WebhookClient, *, scheme: str, host: str, port: int, address: str, path: str,
+                 body: bytes, headers: Mapping[str, str], timeout: float) -> WebhookAnswer:
+    """POST ``body`` to ``address`` (the checked IP) presenting ``host`` (Host header, TLS SNI and certificate).
+
+    At most :data:`ANSWER_BYTES` of the answer are read; the whole attempt ends after ``timeout`` seconds
+    (a receiver trickling its answer byte by byte included). A redirect is an answer like any other non-2xx.
+    """
+    ip_host = f"[{address}]" if ":" in address else address
+    default_port = 443 if scheme == "https" else 80
+    netloc_host = host if port == default_port else f"{host}:{port}"
+    url = f"{scheme}://{ip_host}:{port}{path or '/'}"
+    deadline = time.monotonic() + timeout
+    try:
+        with client.stream("POST", url, content=body, headers={**headers, "host": netloc_host},
+                           timeout=httpx.Timeout(timeout), extensions={"sni_hostname": host}) as resp:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in resp.iter_raw(256):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= ANSWER_BYTES or time.monotonic() > deadline:
+                    break
+            excerpt = b"".join(chunks)[:ANSWER_BYTES].decode("utf-8", "replace")
+            return WebhookAnswer(resp.status_code, excerpt, None)
+    except httpx.TimeoutException as exc:
+        return WebhookAnswer(None, "", f"no answer within {timeout:g} s ({exc.__class__.__name__})")
+    except httpx.HTTPError as exc:
+        # The class name says connection refused / TLS / protocol error; the message could hold the URL.
+        return WebhookAnswer(None, "", f"no answer ({exc.__class__.__name__})")

@@ -24,6 +24,7 @@ from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import CryptoError, DashboardError, KeyNotFoundError, StorageError
 from dashboard.models import Portal, PortalStatus, PortalUpdate, utcnow
+from dashboard.webhooks import transitions
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
@@ -112,6 +113,8 @@ def _write_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, v
                                                      release_lease_of=release_lease_of)
         audit.record(session, actor=actor.name, action="refresh", outcome="success" if stored else "conflict",
                      hub_id=portal.hub_id, detail=detail)
+        if stored:  # the outbox event commits with the tokens (and with the group commit's other writes)
+            transitions.refreshed(session, portal, values, threshold=ctx.settings.dashboard_alert_failure_threshold)
         return stored
 
     stored = ctx.write_together(write)  # committed, maybe with other refreshes' stores (group commit)
@@ -188,6 +191,9 @@ def record_failure(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, 
         audit.record(session, actor=actor.name, action="refresh", outcome="failure" if written else "stale",
                      hub_id=portal.hub_id, detail=f"{kind}: {description[:300]}"
                      + ("" if written else " (not recorded: the portal was refreshed meanwhile)"))
+        if written:
+            transitions.refresh_failed(session, portal, values, kind=kind, reauth=reauth,
+                                       threshold=ctx.settings.dashboard_alert_failure_threshold)
         return written
 
     written = ctx.write_together(write)  # the same path as a success's store

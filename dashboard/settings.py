@@ -129,6 +129,32 @@ class Settings(BaseSettings):
     # Token API: requests per key and minute before 429; /metrics from outside loopback needs this key.
     dashboard_api_rate_per_minute: int = Field(default=600, ge=1, le=1_000_000)
     dashboard_metrics_key: SecretStr | None = None
+    # Lifecycle webhooks (docs/webhooks.md): receivers on private addresses or plain http (tests, on-premise);
+    # seconds between attempts (Svix's schedule); how often a worker looks for due deliveries; in parallel.
+    dashboard_webhook_allow_private: bool = False
+    dashboard_webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+    dashboard_webhook_poll_seconds: float = Field(default=1.0, ge=0.05, le=60)
+    dashboard_webhook_concurrency: int = Field(default=8, ge=1, le=64)
+    dashboard_webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=10)
+    # A killed worker's delivery is taken again once its lease runs out: keep it above the timeout.
+    dashboard_webhook_lease_seconds: float = Field(default=30.0, ge=1, le=600)
+
+    @field_validator("dashboard_webhook_retry_schedule")
+    @classmethod
+    def _retry_schedule(cls, value: str) -> str:
+        try:
+            waits = [float(part) for part in value.split(",") if part.strip()]
+        except ValueError:
+            waits = [-1.0]
+        if any(w < 0 or w > 7 * 86_400 for w in waits) or len(waits) > 20:
+            raise ValueError("must be up to 20 comma-separated numbers of seconds (0 to 604800), "
+                             "e.g. 5,300,1800,7200,18000,36000,36000")
+        return value
+
+    @property
+    def webhook_retry_schedule(self) -> tuple[float, ...]:
+        """Seconds to wait after each failed attempt; once they run out the delivery is marked failed."""
+        return tuple(float(part) for part in self.dashboard_webhook_retry_schedule.split(",") if part.strip())
 
     @model_validator(mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from dashboard.errors import ApiAuthError, DashboardError, InputError
 from dashboard.guard import require
 from dashboard.models import PortalStatus, utcnow
 from dashboard.refresh import get_access_token, refresh_portal
+from dashboard.webhooks import transitions
 
 
 def uninstall_from_account(ctx: AppContext, hub_id: int, *, actor: Actor) -> None:
@@ -43,6 +44,7 @@ def uninstall_from_account(ctx: AppContext, hub_id: int, *, actor: Actor) -> Non
         audit.record(session, actor=actor.name, action="uninstall", outcome="success", hub_id=hub_id,
                      detail="app uninstalled from the HubSpot account (HubSpot emails its super admins); "
                             "tokens erased here")
+        transitions.disconnected(session, portal, PortalStatus.UNINSTALLED, reason="uninstalled from the account")
         session.commit()
 
 

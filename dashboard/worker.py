@@ -28,6 +28,7 @@ from dashboard.context import AppContext
 from dashboard.errors import DashboardError
 from dashboard.guard import require
 from dashboard.models import WorkerHeartbeat, utcnow
+from dashboard.webhooks.runner import DeliveryLoop
 
 log = logging.getLogger(__name__)
 MAX_ERROR_BACKOFF = 60.0  # seconds: a database outage is retried at least once a minute
@@ -79,6 +80,7 @@ class RefreshWorker:
         self.worker_id = new_worker_id(kind)
         self.actor = worker_actor(self.worker_id)  # a worker acts as itself, never as whoever started it
         self._totals = {"total_sweeps": 0, "total_refreshed": 0, "total_failures": 0}
+        self.sweeping = threading.Event()  # the webhook deliveries beside the sweep pace themselves meanwhile
         self._started = False
 
     def _beat(self, values: dict[str, Any]) -> None:
@@ -109,6 +111,7 @@ class RefreshWorker:
         started = utcnow()
         self._beat({"last_sweep_started_at": started})
         clock = time.monotonic()
+        self.sweeping.set()
         try:
             outcomes = refresh.refresh_due(self.ctx, within=self.within, concurrency=self.concurrency,
                                            actor=self.actor, stop=stop)
@@ -120,6 +123,8 @@ class RefreshWorker:
             metrics.record_sweep(self.worker_id, [], time.monotonic() - clock, failed=True)
             self._beat({"last_error": error[:500]})
             return PassResult([], error)
+        finally:
+            self.sweeping.clear()
         result = PassResult(outcomes)
         metrics.record_sweep(self.worker_id, [o.result for o in outcomes], time.monotonic() - clock)
         self._totals["total_sweeps"] += 1
@@ -135,6 +140,10 @@ class RefreshWorker:
         require(self.ctx.engine, self.actor, "refresh", action="refresh")
         errors = 0
         result = PassResult([])
+        # Webhook deliveries run beside the sweeps, in their own thread: a slow receiver never delays a refresh.
+        halt = threading.Event()  # not ``stop``: the embedded worker restarts a crashed run with the same event
+        deliveries = None if once else DeliveryLoop(self.ctx, on_pass=metrics.record_webhook_pass,
+                                                      sweeping=self.sweeping).start(halt)
         try:
             while True:
                 result = self.run_pass(stop)
@@ -148,6 +157,9 @@ class RefreshWorker:
                 if stop.is_set():
                     return result
         finally:
+            if deliveries is not None:
+                halt.set()
+                deliveries.join()
             self._beat({"stopped_at": utcnow()})
 
 

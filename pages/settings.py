@@ -11,6 +11,7 @@ from dashboard.settings import check_redirect_uri
 from dashboard.ui.api_keys_panel import api_keys_section
 from dashboard.ui.layout import start_page
 from dashboard.ui.text import md
+from dashboard.ui.webhooks_panel import webhooks_section
 from dashboard.ui.worker_status import show_sweep_status
 
 ctx, _actor = start_page("Settings")
@@ -74,6 +75,10 @@ else:
 st.subheader("Token API keys")
 st.caption("Services get fresh tokens from /api/v1 with these keys (docs/operations.md, 'Token API').")
 api_keys_section(ctx, _actor)
+
+st.subheader("Lifecycle webhooks")
+st.caption("Signed connection events (Standard Webhooks) for your services: docs/webhooks.md.")
+webhooks_section(ctx, _actor)
 
 st.subheader("Sandbox")
 if ctx.sandbox_mode:
