@@ -50,6 +50,10 @@ RANKS = {s: i for i, s in enumerate(PROBLEMS_FIRST)}
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 # Statuses whose access token is not going to be used or refreshed: a countdown there would mislead.
 NO_COUNTDOWN = frozenset({"needs_reauth", "revoked", "uninstalled", *KEY_PROBLEMS})
+# Shown instead of a countdown or an expiry where the token is not going to be used: what to do about it.
+INSTEAD_OF_COUNTDOWN = {"needs_reauth": "re-consent needed", "revoked": "reinstall to reconnect",
+                        "uninstalled": "reinstall to reconnect",
+                        "undecryptable": "restore the key or reinstall", "key_missing": "restore the key"}
 # Streamlit colour names for the coloured status text.
 COLOURS = {"healthy": "green", "expiring": "orange", "expired": "orange", "refresh_failing": "red",
            "needs_reauth": "red", "revoked": "gray", "uninstalled": "gray"}

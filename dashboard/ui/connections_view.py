@@ -33,9 +33,7 @@ __all__ = ["DEFAULT_SORT", "SORTS", "ConnectionsView", "Filters", "connections_f
            "with_countdown"]
 
 DOTS = {"green": "🟢", "orange": "🟠", "red": "🔴", "gray": "⚪"}
-# Shown instead of a countdown where the token is not going to be used: what to do about it.
-INSTEAD_OF_COUNTDOWN = {"needs_reauth": "re-consent needed", "revoked": "reinstall to reconnect",
-                        "undecryptable": "restore the key or reinstall", "key_missing": "restore the key"}
+INSTEAD_OF_COUNTDOWN = status.INSTEAD_OF_COUNTDOWN
 RESULT_TEXT = {
     "success": "Refreshed", "invalid_grant": "Refresh token rejected (re-consent)",
     "transient": "HubSpot unavailable, retrying", "rate_limited": "Rate limited, retrying",
