@@ -42,7 +42,7 @@ except DashboardError as exc:
     st.error(md(exc))
     st.stop()
 
-st.subheader("Refreshes over time")
+st.header("Refreshes over time")
 buckets = av.refresh_buckets(refreshes, av.RANGES.get(window), outcome)
 shown = [c for c in ("success", "failure") if c in buckets.columns]
 if buckets.empty or (action and action != "refresh"):
@@ -51,7 +51,7 @@ else:
     colours = {"success": "#00bda5", "failure": "#f2545b"}
     st.bar_chart(buckets, x="time", y=shown, color=[colours[c] for c in shown], sort=False, x_label="UTC")
 
-st.subheader(f"Audit log ({len(events)} events{', newest 2000 shown' if len(events) == 2000 else ''})")
+st.header(f"Audit log ({len(events)} events{', newest 2000 shown' if len(events) == 2000 else ''})")
 if not events:
     st.info("No audit events match these filters.")
 else:

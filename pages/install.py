@@ -20,7 +20,7 @@ install_flow.handle_callback(ctx, actor)
 install_flow.show_result()
 show_pending_installs(ctx, actor)
 
-st.subheader("Create an install link")
+st.header("Create an install link")
 try:
     sets = scope_sets.list_scope_sets(ctx, actor=actor)
 except DashboardError as exc:
@@ -65,7 +65,7 @@ if link:
     if ctx.sandbox_mode:
         st.info("Sandbox mode: the link opens the sandbox's consent page, which sends you back here.")
 
-st.subheader("Send a link to the customer")
+st.header("Send a link to the customer")
 with contextlib.suppress(DashboardError):  # a bad account id was reported above
     send_links.create_button(ctx, actor, scopes=install_flow.split_scopes(scopes_text),
                              optional=install_flow.split_scopes(optional_text),

@@ -145,7 +145,7 @@ def reasons_frame(conn: Connection) -> pd.DataFrame:
 
 def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
     """The details panel of one portal."""
-    st.subheader(f"Hub {conn.hub_id} · {md(conn.hub_domain or 'unknown domain')}")
+    st.header(f"Hub {conn.hub_id} · {md(conn.hub_domain or 'unknown domain')}")
     installed = (f" · installed by {md(conn.installed_by or '—')} at {conn.installed_at:%Y-%m-%d %H:%M}"
                  f" UTC · token fingerprint {conn.token_fingerprint or '—'}" if conn.installed_at else "")
     st.markdown(f":{status.colour(conn.status)}[**{status.label(conn.status)}**]{installed}")

@@ -103,7 +103,7 @@ def test_sorting(open_page: OpenPage, ctx: AppContext, seeded: dict[int, Install
 def test_selection_opens_details_and_refresh_now_refreshes(
         open_page: OpenPage, seeded: dict[int, InstallResult]) -> None:
     at = select_hubs(open_page(), GLOBEX)
-    assert plain(at.subheader[0].value) == "Hub 1000002 · globex.hubspot.com"
+    assert plain(at.header[0].value) == "Hub 1000002 · globex.hubspot.com"
     before = table(at).set_index("hub_id").loc[GLOBEX]
     assert before["last_refresh_at"] == ""  # never refreshed: blank
     at.button(key="conn_refresh").click().run()
@@ -111,7 +111,7 @@ def test_selection_opens_details_and_refresh_now_refreshes(
     assert any(m.startswith("Hub 1000002: refreshed") for m in messages(at, "success"))
     after = table(at).set_index("hub_id").loc[GLOBEX]
     assert after["last_refresh_result"] == "Refreshed" and after["last_refresh_at"]
-    assert at.subheader[0].value.startswith("Hub 1000002")  # still the same portal after re-sorting
+    assert at.header[0].value.startswith("Hub 1000002")  # still the same portal after re-sorting
     history = frame_with(at, "action", "outcome", "detail")
     assert {"install", "refresh"} <= set(history["action"])
 
@@ -174,7 +174,7 @@ def test_bulk_refresh_of_selected_rows(open_page: OpenPage, seeded: dict[int, In
     at = select_hubs(open_page(), ACME, INITECH)
     assert at.button(key="conn_bulk_refresh").label == "Refresh selected (2)"
     at.selectbox(key="conn_details_for").select(INITECH).run()
-    assert at.subheader[0].value.startswith("Hub 1000003")
+    assert at.header[0].value.startswith("Hub 1000003")
     at.button(key="conn_bulk_refresh").click().run()
     assert any(m == "Refreshed 2 of 2 selected portals." for m in messages(at, "success"))
     refreshed = table(at).set_index("hub_id")["last_refresh_result"]
