@@ -151,10 +151,17 @@ def iter_connections(ctx: AppContext, *, actor: Actor, filters: Filters = Filter
 
 
 def find_hub(ctx: AppContext, *, actor: Actor, text: str) -> int | None:
-    """The hub id that ``text`` names exactly: a hub id, a domain or a pasted ``https://domain/...``."""
+    """The hub id that ``text`` names: a hub id, a domain or a pasted ``https://domain/...`` exactly, else the
+    one portal the search matches (a domain fragment, an installer's email); None when it matches several."""
     wanted = repository.normalize_search(text)
     if not wanted:
         return None
+    rows = list_page(ctx, actor=actor, filters=Filters(search=wanted), sort="hub_id", limit=20,
+                     with_total=False).rows
+    for conn in rows:
+        if str(conn.hub_id) == wanted or (conn.hub_domain or "").lower() == wanted:
+            return conn.hub_id
+    return rows[0].hub_id if len(rows) == 1 else None
     for conn in list_page(ctx, actor=actor, filters=Filters(search=wanted), sort="hub_id", limit=20,
                           with_total=False).rows:
         if str(conn.hub_id) == wanted or (conn.hub_domain or "").lower() == wanted:

@@ -165,6 +165,8 @@ def test_a_pasted_url_or_domain_finds_the_portal(lctx: AppContext) -> None:
     for text in ("https://wayne.hubspot.com", "https://WAYNE.hubspot.com/contacts/7", "wayne.hubspot.com", "7"):
         assert listing.find_hub(lctx, actor=ADMIN, text=text) == 7, text
     assert listing.find_hub(lctx, actor=ADMIN, text="https://nobody.hubspot.com") is None
+    assert listing.find_hub(lctx, actor=ADMIN, text="wayne") is None  # two match: the table shows both
+    assert listing.find_hub(lctx, actor=ADMIN, text="enterprises") == 8  # the only match opens it
     found = listing.list_page(lctx, actor=ADMIN, filters=Filters(search="https://wayne.hubspot.com/"))
     assert [c.hub_id for c in found.rows] == [7]
 

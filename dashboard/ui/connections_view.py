@@ -87,8 +87,9 @@ def status_text(code: str) -> str:
     return f"{DOTS.get(status.colour(code), '🔴')} {status.label(code)}"
 
 
-def result_text(code: str | None, failures: int) -> str:
-    if not code:
+def result_text(code: str | None, failures: int, status_code: str = "") -> str:
+    """The last refresh's result; nothing once the portal is disconnected (its tokens were erased)."""
+    if not code or status_code in status.DISCONNECTED:
         return ""
     text = RESULT_TEXT.get(code, code.replace("_", " ").capitalize())
     return f"{text} ({failures}×)" if failures > 1 and code != "success" else text
@@ -112,7 +113,7 @@ def connections_frame(conns: Sequence[Connection]) -> pd.DataFrame:
         "status_label": pd.Series([status_text(c.status) for c in conns], dtype="object"),
         "expires_at": _times([c.expires_at for c in conns]),
         "last_refresh_at": _time_text([c.last_refresh_at for c in conns], "%Y-%m-%d %H:%M:%S"),
-        "last_refresh_result": pd.Series([result_text(c.last_refresh_result, c.consecutive_failures)
+        "last_refresh_result": pd.Series([result_text(c.last_refresh_result, c.consecutive_failures, c.status)
                                           for c in conns], dtype="object"),
         "granted_scopes": pd.Series([list(c.granted_scopes) for c in conns], dtype="object"),
         "missing_optional_scopes": pd.Series([list(c.missing_optional_scopes) for c in conns], dtype="object"),
