@@ -30,11 +30,11 @@ st.selectbox("Saved scope set", list(sets), index=None, key="install_set", place
              on_change=install_flow.apply_saved_set, args=(sets,),
              help="Build and save sets on the Scope builder page")
 st.session_state.setdefault("install_scopes", "oauth")
-scopes_text = st.text_area("Scopes (required)", key="install_scopes", height=80,
+scopes_text = st.text_area("Scopes (required)", key="install_scopes", height=80, on_change=install_flow.touch_form,
                            help="Sent in the scope parameter; separate with spaces or commas")
-optional_text = st.text_area("Optional scopes", key="install_optional", height=80,
+optional_text = st.text_area("Optional scopes", key="install_optional", height=80, on_change=install_flow.touch_form,
                              help="Sent in optional_scope; accounts without them can still install")
-account_text = st.text_input("Account id (optional)", key="install_account",
+account_text = st.text_input("Account id (optional)", key="install_account", on_change=install_flow.touch_form,
                              help="Pin the install to one HubSpot account (hub id)")
 
 try:
