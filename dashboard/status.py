@@ -67,9 +67,20 @@ WHAT_TO_DO = {
 }
 
 
+def fresh_since(now: datetime, worker_interval_seconds: float) -> datetime:
+    """Refreshed after this instant = refreshed by the latest sweep: a sweep is on time within twice the
+    workers' interval (plus a second), the same rule as the workers' status line."""
+    return now - timedelta(seconds=2 * worker_interval_seconds + 1)
+
+
 def display_status(stored: str, expires_at: datetime | None, now: datetime, leeway: timedelta,
-                   last_result: str | None = None) -> str:
-    """The one status rule: stored problem states win, then key problems, else freshness decides."""
+                   last_result: str | None = None, last_refresh_at: datetime | None = None,
+                   fresh_after: datetime | None = None) -> str:
+    """The one status rule: stored problem states win, then key problems, else freshness decides.
+
+    A token inside the leeway that was refreshed successfully after ``fresh_after`` is healthy: with an
+    access-token lifetime shorter than the leeway (a short sandbox TTL) every token is inside the leeway
+    right after its refresh, and "Expiring soon" would then say nothing about the portal."""
     if stored != ACTIVE:
         return stored
     if last_result in KEY_PROBLEMS:
@@ -77,7 +88,9 @@ def display_status(stored: str, expires_at: datetime | None, now: datetime, leew
     if expires_at is None or expires_at <= now:
         return DisplayStatus.EXPIRED
     if expires_at <= now + leeway:
-        return DisplayStatus.EXPIRING
+        recent = (fresh_after is not None and last_result == "success" and last_refresh_at is not None
+                  and last_refresh_at >= fresh_after)
+        return DisplayStatus.HEALTHY if recent else DisplayStatus.EXPIRING
     return DisplayStatus.HEALTHY
 
 
