@@ -12,10 +12,12 @@ from dashboard.hubspot.authorize import parse_account_id
 from dashboard.ui import install_flow, send_links
 from dashboard.ui.layout import start_page
 from dashboard.ui.pending_installs_view import show_pending_installs
+from dashboard.ui.redirect_check import redirect_check
 from dashboard.ui.text import md
 
 ctx, actor = start_page("New install")
 
+redirect_check(ctx, confirm=False)  # before anything else: a link made now would not come back here
 install_flow.handle_callback(ctx, actor)
 install_flow.show_result()
 show_pending_installs(ctx, actor)

@@ -6,10 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import keys
-from dashboard.errors import DashboardError, RedirectUriError
-from dashboard.settings import check_redirect_uri
+from dashboard.errors import DashboardError
 from dashboard.ui.api_keys_panel import api_keys_section
 from dashboard.ui.layout import start_page
+from dashboard.ui.redirect_check import redirect_check
 from dashboard.ui.text import md
 from dashboard.ui.worker_status import show_sweep_status
 
@@ -32,13 +32,8 @@ st.container(key="set_app_table").dataframe(pd.DataFrame({
               f"{settings.dashboard_refresh_leeway_seconds} s"],
 }), hide_index=True, width="stretch")
 
-st.markdown(f"**Redirect URI:** `{settings.hubspot_redirect_uri}`")
-try:
-    check_redirect_uri(settings.hubspot_redirect_uri)
-    st.success("The redirect URI follows HubSpot's rules (https, or http on localhost; no IP address). "
-               "It must also be listed in the app's Auth settings and end in /install.")
-except RedirectUriError as exc:
-    st.error(f"HUBSPOT_REDIRECT_URI: {md(exc)}")
+st.markdown(f"**Redirect URI:** `{ctx.app.redirect_uri}`")
+redirect_check(ctx, confirm=True)
 
 st.header("Storage and locks")
 st.container(key="set_storage_table").dataframe(pd.DataFrame({

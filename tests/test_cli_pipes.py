@@ -44,7 +44,8 @@ def test_listing_into_a_closed_pipe_ends_quietly(args: tuple[str, ...], env: dic
 
 
 def test_audit_piped_into_head_prints_one_line(env: dict[str, str], tmp_path: Path) -> None:
-    done = subprocess.run(" ".join(cli_command("audit")) + " | head -1", shell=True, env=env, cwd=tmp_path,
+    command = " ".join(cli_command("audit")) + " | head -1"  # the shell's pipe, as a user types it
+    done = subprocess.run(command, shell=True, env=env, cwd=tmp_path,  # noqa: S602
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0 and len(done.stdout.splitlines()) == 1, done.stderr
     assert "Traceback" not in done.stderr

@@ -30,7 +30,8 @@ SANDBOX_BANNER = ("Sandbox mode: the built-in sandbox HubSpot{where}, not HubSpo
 CAPTION_COLOUR = "#516f90"
 SLIM_CSS = ("<style>[data-testid='stMainBlockContainer']{padding-top:2.5rem;padding-bottom:2rem}"
             "h1{padding-top:0.25rem!important;padding-bottom:0.25rem!important}"
-            f"[data-testid='stCaptionContainer'],[data-testid='stWidgetLabel'] small{{color:{CAPTION_COLOUR}!important;opacity:1!important}}"
+            "[data-testid='stCaptionContainer'],[data-testid='stWidgetLabel'] small"
+            f"{{color:{CAPTION_COLOUR}!important;opacity:1!important}}"
             "</style>")
 # Per script run (the router and its page run in one thread); not session state, which st.stop() locks.
 _drawn: ContextVar[bool] = ContextVar("page_chrome_drawn", default=False)

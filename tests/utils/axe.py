@@ -14,7 +14,7 @@ _axe = Axe()
 
 
 def serious_violations(page: Page) -> list[dict[str, Any]]:
-    """axe-core's violations of WCAG 2 A/AA and best practices on ``page`` as drawn now, serious or worse, and heading-order:
+    """axe-core's violations on ``page`` as drawn now, serious or worse, and heading-order:
     each as its rule id, impact and up to three offending elements (a readable assertion message)."""
     results = _axe.run(page, options={"resultTypes": ["violations"]})
     found = []
