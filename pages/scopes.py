@@ -20,7 +20,7 @@ with st.expander(f"HubSpot scope catalog ({len(catalog)} scopes)", expanded=Fals
     search = search_col.text_input("Search the catalog", key="sb_search", placeholder="e.g. contacts write")
     groups = group_col.multiselect("Groups", list(catalog.groups()), key="sb_groups")
     st.container(key="sb_catalog").dataframe(sb.catalog_frame(catalog, search, groups), hide_index=True,
-                                            width="stretch")
+                                            width="stretch", column_config=sb.catalog_columns(catalog))
 
 try:
     sets = scope_sets.list_scope_sets(ctx, actor=actor)
