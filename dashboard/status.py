@@ -67,10 +67,15 @@ WHAT_TO_DO = {
 }
 
 
+MIN_TOKEN_AGE = timedelta(seconds=60)
+"""An access token refreshed less than this long ago is never refreshed again automatically (only forced)."""
+
+
 def fresh_since(now: datetime, worker_interval_seconds: float) -> datetime:
-    """Refreshed after this instant = refreshed by the latest sweep: a sweep is on time within twice the
-    workers' interval (plus a second), the same rule as the workers' status line."""
-    return now - timedelta(seconds=2 * worker_interval_seconds + 1)
+    """Refreshed after this instant = on the workers' schedule: a token is refreshed again automatically once
+    it is :data:`MIN_TOKEN_AGE` old, by the next sweep, and a sweep is on time within twice the workers'
+    interval (plus a second, the workers' status line's rule)."""
+    return now - MIN_TOKEN_AGE - timedelta(seconds=2 * worker_interval_seconds + 1)
 
 
 def display_status(stored: str, expires_at: datetime | None, now: datetime, leeway: timedelta,
