@@ -70,7 +70,7 @@ def install(page: Page, base: str, hub_id: int, screenshot: Callable[..., Path] 
     consent.click("button#grant")
     consent.wait_for_url(re.compile(r"/install"))
     wait_for_app(consent)
-    expect(consent.get_by_text(re.compile(rf"Installed hub {hub_id} "))).to_be_visible()
+    expect(consent.get_by_text(re.compile(rf"(Installed|Reinstalled) hub {hub_id} "))).to_be_visible()
     assert consent.url.startswith(f"{base}/install"), consent.url  # the port the server listens on
     return consent
 
@@ -162,15 +162,15 @@ def test_needs_attention_counts_filter_and_the_fix_is_the_primary_button(
     expect(count).to_have_text("1 needs re-auth")
     screenshot(page, "connections-attention", docs=True)
     assert_accessible(page, "/ with the needs-attention strip and a portal needing re-consent")
-    count.click()
+    # A click that lands while the table's 10 s tick is being drawn is now and then lost: click again, as a user.
+    click_until_visible(page, count, page.locator(".st-key-conn_statuses").last.get_by_text("Needs re-auth"))
     wait_for_app(page)
-    expect(keyed(page, "conn_statuses")).to_contain_text("Needs re-auth")
     table = keyed(page, "conn_table")
     expect(grid_cell(table, 1, 0)).to_have_text(str(ACME))
     expect(grid_cell(table, 1, 1)).to_have_count(0)
     page.goto(f"{base}/?conn_statuses=needs_reauth")  # the CLI's code in a shared link
     wait_for_app(page)
-    expect(keyed(page, "conn_statuses")).to_contain_text("Needs re-auth")
+    expect(page.locator(".st-key-conn_statuses").last).to_contain_text("Needs re-auth")
     expect(grid_cell(keyed(page, "conn_table"), 1, 0)).to_have_text(str(ACME))
 
 
