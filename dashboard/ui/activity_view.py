@@ -16,6 +16,8 @@ RANGES: dict[str, timedelta | None] = {
 ACTIONS = ("install", "reinstall", "install.start", "install.callback", "install.exchange", "refresh", "test",
            "revoke", "revoke.local", "token.introspect", "scope_sets.save", "scope_sets.delete", "keys.rotate")
 OUTCOMES = ("success", "failure", "rejected", "denied", "conflict")
+# What happened to which portal first, so the detail gets the room at 1280 px; who and the hub id after it.
+LOG_COLUMNS = ("at", "hub_domain", "action", "outcome", "detail", "actor", "hub_id")
 
 
 def time_window(choice: str, now: datetime, days: Sequence[date] = ()) -> tuple[datetime | None, datetime | None]:

@@ -32,6 +32,8 @@ SLIM_CSS = ("<style>[data-testid='stMainBlockContainer']{padding-top:2.5rem;padd
             "h1{padding-top:0.25rem!important;padding-bottom:0.25rem!important}"
             "[data-testid='stCaptionContainer'],[data-testid='stWidgetLabel'] small"
             f"{{color:{CAPTION_COLOUR}!important;opacity:1!important}}"
+            # The needs-attention counts are links that filter the table: drawn as links (6.2:1 on white).
+            ".st-key-conn_attention button p{color:#b42318;text-decoration:underline}"
             "</style>")
 # Per script run (the router and its page run in one thread); not session state, which st.stop() locks.
 _drawn: ContextVar[bool] = ContextVar("page_chrome_drawn", default=False)

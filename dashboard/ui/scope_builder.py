@@ -6,6 +6,7 @@ import difflib
 
 import pandas as pd
 import streamlit as st
+from streamlit.elements.lib.column_types import ColumnConfig
 
 from dashboard import scope_json
 from dashboard.context import AppContext
@@ -34,11 +35,11 @@ def catalog_frame(catalog: ScopeCatalog, search: str, groups: list[str]) -> pd.D
     })
 
 
-def catalog_columns(catalog: ScopeCatalog) -> dict[str, object]:
+def catalog_columns(catalog: ScopeCatalog) -> dict[str, ColumnConfig]:
     """The catalog table's columns: the scope column as wide as the longest name (whole names at 1280 px)."""
     longest = max((len(n) for n in catalog.names()), default=20)
-    return {"scope": st.column_config.TextColumn("scope", width=longest * 8 + 24, pinned=True),
-            "group": st.column_config.TextColumn("group", width="small"),
+    return {"scope": st.column_config.TextColumn("scope", width=longest * 8 + 24),
+            "group": st.column_config.TextColumn("group", width="medium"),
             "description": st.column_config.TextColumn("description", width="large")}
 
 
