@@ -57,7 +57,8 @@ if not events:
 else:
     st.container(key="act_table").dataframe(
         av.events_frame(events, domains), hide_index=True, width="stretch", height=min(420, 38 + 35 * len(events)),
-        column_order=av.LOG_COLUMNS, column_config={"at": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        column_order=av.LOG_COLUMNS,
+        column_config={"at": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm:ss"),
                        "actor": st.column_config.TextColumn("Actor"),
                        "hub_id": st.column_config.NumberColumn("Hub id", format="%d", width="small"),
                        "hub_domain": st.column_config.TextColumn("Domain"),
