@@ -28,14 +28,16 @@ else:
     from streamlit.runtime.pages_manager import PagesManager
 
     from dashboard.ui.auth import sign_in_configured
-    from dashboard.web.app import build_middleware, build_routes, lifespan
+    from dashboard.web.app import build_lifespan, build_middleware, build_routes
 
     # This app routes with st.navigation. Until a session first runs this file, Streamlit would serve a page
     # URL (a customer's first request to /install after a restart) in its legacy pages/ mode, whose menu lists
     # every page to a browser that is not signed in. Streamlit sets this same flag when st.navigation runs.
     PagesManager.uses_pages_directory = False
 
-    app = st.App(__file__, lifespan=lifespan, routes=build_routes(), middleware=build_middleware(
+    # The port Streamlit listens on (--server.port, STREAMLIT_SERVER_PORT, config.toml), read when it starts.
+    app = st.App(__file__, lifespan=build_lifespan(lambda: int(st.get_option("server.port"))),
+                 routes=build_routes(), middleware=build_middleware(
         sign_in_configured=sign_in_configured,
         trusted_origins=lambda: list(st.get_option("server.corsAllowedOrigins")),
         allowed_hosts=lambda: list(st.get_option("server.allowedHosts"))))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -23,6 +24,7 @@ from dashboard import (
     keys,
     listing,
     pending_installs,
+    status,
     uninstall,
 )
 from dashboard import connections as conns
@@ -157,7 +159,9 @@ def _connections(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int
         return 0
     for c in rows:
         exp = c.expires_at.isoformat(timespec="seconds") if c.expires_at else "-"
-        print(f"{c.hub_id}\t{c.hub_domain or '-'}\t{c.status}\texpires {exp}\t{len(c.granted_scopes)} scopes")
+        # No expiry where the token is not going to be used (revoked, needs re-auth ...): what to do instead.
+        when = status.INSTEAD_OF_COUNTDOWN.get(c.status, "-") if c.status in status.NO_COUNTDOWN else f"expires {exp}"
+        print(f"{c.hub_id}\t{c.hub_domain or '-'}\t{c.status}\t{when}\t{len(c.granted_scopes)} scopes")
     print(f"{len(rows)} connection(s)", file=sys.stderr)
     return 0
 
@@ -260,6 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _reader_gone() -> int:
+    """``python -m dashboard audit | head -1``: the reader closed the pipe; end quietly, as ``cat`` does.
+
+    Python's recipe (docs: signal, "Note on SIGPIPE"): point stdout at /dev/null so the interpreter's final
+    flush does not raise again, and exit with 128 + SIGPIPE like a tool killed by the signal."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + 13
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["sandbox"]:
@@ -278,7 +292,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         offline = args.command in ("db", "keys", "workers", "api-keys", "webhooks") or getattr(args, "offline", False)
         ctx = build_context(load_settings(), start_sandbox=not offline)
         handler: Handler = args.handler
-        return handler(args, ctx, cli_actor(args.actor))
+        code = handler(args, ctx, cli_actor(args.actor))
+        sys.stdout.flush()  # inside the try: a reader that went away (| head) is a BrokenPipeError here
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except (ConfigurationError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ from dashboard.status import HIDDEN_BY_DEFAULT as HIDDEN_BY_DEFAULT
 from dashboard.status import STATUS_LABELS as STATUS_LABELS
 from dashboard.status import STATUSES as STATUSES
 from dashboard.status import display_status as display_status
+from dashboard.status import fresh_since
 from dashboard.webhooks import transitions
 
 
@@ -74,7 +75,8 @@ class Connection:
         }
 
 
-def connection_from_row(row: dict[str, Any], now: datetime, leeway: timedelta) -> Connection:
+def connection_from_row(row: dict[str, Any], now: datetime, leeway: timedelta,
+                        fresh_after: datetime | None = None) -> Connection:
     granted = tuple(row["granted_scopes"].split())
     optional_text = row["requested_optional_scopes"]
     optional = tuple(optional_text.split()) if optional_text else ()
@@ -84,7 +86,8 @@ def connection_from_row(row: dict[str, Any], now: datetime, leeway: timedelta) -
     conn = object.__new__(Connection)
     conn.__dict__.update(
         hub_id=row["hub_id"], hub_domain=row["hub_domain"],
-        status=display_status(row["status"], row["expires_at"], now, leeway, row["last_refresh_result"]),
+        status=display_status(row["status"], row["expires_at"], now, leeway, row["last_refresh_result"],
+                              row["last_refresh_at"], fresh_after),
         stored_status=row["status"],
         expires_at=row["expires_at"], granted_scopes=granted, requested_scopes=tuple(row["requested_scopes"].split()),
         requested_optional_scopes=optional,
@@ -104,12 +107,13 @@ def list_connections(ctx: AppContext, *, actor: Actor, search: str | None = None
     are listed only when ``statuses`` asks for them."""
     require(ctx.engine, actor, "view", action="connections.list")
     now, leeway = utcnow(), timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds)
+    fresh_after = fresh_since(now, ctx.settings.dashboard_worker_interval_seconds)
     hidden = tuple(s for s in HIDDEN_BY_DEFAULT if s not in statuses)
     with ctx.session() as session:
         rows = repository.list_portal_rows(session=session, search=search, scope=scope, limit=None
                                            if statuses else limit, offset=0 if statuses else offset,
                                            exclude_statuses=hidden)
-    conns = [connection_from_row(r, now, leeway) for r in rows]
+    conns = [connection_from_row(r, now, leeway, fresh_after) for r in rows]
     if statuses:
         conns = [c for c in conns if c.status in statuses]
         conns = conns[offset:offset + limit] if limit is not None else conns[offset:]
@@ -123,7 +127,9 @@ def get_connection(ctx: AppContext, hub_id: int, *, actor: Actor) -> Connection:
         rows = repository.list_portal_rows(session=session, hub_id=hub_id)
     if not rows:
         raise NotFoundError(f"no connected portal with hub id {hub_id}")
-    return connection_from_row(rows[0], utcnow(), timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds))
+    now = utcnow()
+    return connection_from_row(rows[0], now, timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds),
+                               fresh_since(now, ctx.settings.dashboard_worker_interval_seconds))
 
 
 def summary(connections: Sequence[Connection]) -> dict[str, int]:

@@ -115,12 +115,13 @@ class AppContext:
         self._closers.clear()
 
 
-def _start_sandbox(port: int, redirect_uris: list[str], closers: list[Any]) -> str:
+def _start_sandbox(port: int, redirect_uris: list[str], closers: list[Any], *, access_token_ttl: int) -> str:
     from dashboard.sandbox import SandboxConfig, SandboxServer
 
     for attempt in dict.fromkeys((port, 0)):  # the port taken meanwhile: any free port will do for this process
         try:
-            server = SandboxServer(SandboxConfig(port=attempt, redirect_uris=redirect_uris)).start()
+            server = SandboxServer(SandboxConfig(port=attempt, redirect_uris=redirect_uris,
+                                                 access_token_ttl=access_token_ttl)).start()
         except OSError as exc:
             failure = exc
             continue
@@ -147,7 +148,7 @@ def _sandbox_app(settings: Settings, sandbox_url: str | None, closers: list[Any]
                 log.warning("sandbox mode: what answers on port %s cannot take our installs (%s); "
                             "starting our own sandbox on a free port", port, probe.reason)
             url = _start_sandbox(port if probe.verdict == "absent" else 0, [settings.hubspot_redirect_uri],
-                                 closers)
+                                 closers, access_token_ttl=settings.dashboard_sandbox_access_token_ttl)
             log.warning("sandbox mode: no HUBSPOT_CLIENT_ID configured; using the built-in sandbox at %s", url)
     url = url.rstrip("/")
     app = HubSpotApp(client_id=SANDBOX_CLIENT_ID, client_secret=SANDBOX_CLIENT_SECRET,

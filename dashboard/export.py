@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import BinaryIO, TextIO, cast
 
 from dashboard.connections import Connection
+from dashboard.models import AuditEvent
 from dashboard.status import label as status_label
 
 CSV_COLUMNS = (
@@ -74,3 +75,17 @@ def write_connections_csv(conns: Iterable[Connection], out: TextIO) -> int:
             c.installed_at,
         )])
     return count
+
+
+AUDIT_CSV_COLUMNS = ("at", "actor", "hub_id", "hub_domain", "action", "outcome", "detail")
+
+
+def audit_csv(events: Iterable[AuditEvent], domains: dict[int, str]) -> bytes:
+    """The audit events as UTF-8 CSV bytes (what a download button sends as is); formulas neutralized."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(AUDIT_CSV_COLUMNS)
+    for e in events:
+        writer.writerow([_cell(e.at), _cell(e.actor), _cell(e.hub_id), _cell(domains.get(e.hub_id or 0)),
+                         _cell(e.action), _cell(e.outcome), _cell(e.detail)])
+    return out.getvalue().encode("utf-8")

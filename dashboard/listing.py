@@ -19,7 +19,7 @@ from dashboard.context import AppContext
 from dashboard.errors import InputError
 from dashboard.guard import require
 from dashboard.models import utcnow
-from dashboard.status import DISCONNECTED, STATUSES
+from dashboard.status import DISCONNECTED, STATUSES, fresh_since
 
 SORTS = {
     "problems": "Status (problems first)", "expires": "Expires soonest", "hub_id": "Hub id",
@@ -86,6 +86,10 @@ def _leeway(ctx: AppContext) -> timedelta:
     return timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds)
 
 
+def _fresh_after(ctx: AppContext, now: datetime) -> datetime:
+    return fresh_since(now, ctx.settings.dashboard_worker_interval_seconds)
+
+
 def _check(filters: Filters, sort: str, limit: int) -> None:
     if sort not in SORTS:
         raise InputError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
@@ -101,7 +105,8 @@ def overview(ctx: AppContext, *, actor: Actor, now: datetime | None = None) -> O
     require(ctx.engine, actor, "view", action="connections.list")
     now = now or utcnow()
     with ctx.session() as session:
-        found = repository.display_status_counts(session=session, now=now, leeway=_leeway(ctx))
+        found = repository.display_status_counts(session=session, now=now, leeway=_leeway(ctx),
+                                                 fresh_after=_fresh_after(ctx, now))
         histogram = repository.expiry_histogram_counts(session=session, now=now, bucket=HISTOGRAM_BUCKET,
                                                        buckets=HISTOGRAM_BUCKETS)
     counts = {s: 0 for s in STATUSES}
@@ -120,20 +125,21 @@ def list_page(ctx: AppContext, *, actor: Actor, filters: Filters = Filters(), so
     if after is not None and sort != "hub_id":
         raise InputError("'after' pages by hub id: use sort 'hub_id' (or offset)")
     now, leeway = now or utcnow(), _leeway(ctx)
+    fresh_after = _fresh_after(ctx, now)
     where = repository.listing_filters(now=now, leeway=leeway, search=filters.search, statuses=filters.statuses,
-                                       scope=filters.scope, app=ctx.app_id)
+                                       scope=filters.scope, app=ctx.app_id, fresh_after=fresh_after)
     with ctx.session() as session:
         if filters.search.strip() and after is None:  # the search reads every row: one scan, one top-N sort
             ids = repository.listing_page_ids_by_order(session=session, where=where, limit=limit, offset=offset,
-                                                       order=repository.listing_order(sort, now, leeway))
+                                                       order=repository.listing_order(sort, now, leeway, fresh_after))
         else:
             ids = repository.listing_page_ids(session=session, where=where, limit=limit, offset=offset,
                                               after=after, statuses=filters.statuses,
                                               segments=repository.listing_segments(sort, now, leeway))
         rows = repository.portal_rows_by_id(session=session, hub_ids=ids)
         total = repository.count_listing(session=session, where=where) if with_total else -1
-    return Page(now=now, rows=[connection_from_row(r, now, leeway) for r in rows], total=total, offset=offset,
-                limit=limit)
+    return Page(now=now, rows=[connection_from_row(r, now, leeway, fresh_after) for r in rows], total=total,
+                offset=offset, limit=limit)
 
 
 def iter_connections(ctx: AppContext, *, actor: Actor, filters: Filters = Filters(), batch: int = 500,
@@ -151,10 +157,17 @@ def iter_connections(ctx: AppContext, *, actor: Actor, filters: Filters = Filter
 
 
 def find_hub(ctx: AppContext, *, actor: Actor, text: str) -> int | None:
-    """The hub id that ``text`` names exactly: a hub id, a domain or a pasted ``https://domain/...``."""
+    """The hub id that ``text`` names: a hub id, a domain or a pasted ``https://domain/...`` exactly, else the
+    one portal the search matches (a domain fragment, an installer's email); None when it matches several."""
     wanted = repository.normalize_search(text)
     if not wanted:
         return None
+    rows = list_page(ctx, actor=actor, filters=Filters(search=wanted), sort="hub_id", limit=20,
+                     with_total=False).rows
+    for conn in rows:
+        if str(conn.hub_id) == wanted or (conn.hub_domain or "").lower() == wanted:
+            return conn.hub_id
+    return rows[0].hub_id if len(rows) == 1 else None
     for conn in list_page(ctx, actor=actor, filters=Filters(search=wanted), sort="hub_id", limit=20,
                           with_total=False).rows:
         if str(conn.hub_id) == wanted or (conn.hub_domain or "").lower() == wanted:

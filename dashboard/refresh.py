@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from queue import SimpleQueue
 
-from dashboard import alerts, journal, repository, vault
+from dashboard import alerts, journal, repository, status, vault
 from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import (
@@ -37,8 +37,7 @@ from dashboard.refresh_store import RefreshOutcome as RefreshOutcome
 from dashboard.refresh_store import backoff_for as backoff_for
 
 log = logging.getLogger(__name__)
-MIN_TOKEN_AGE = timedelta(seconds=60)
-"""An access token refreshed less than this long ago is never refreshed again automatically (only forced)."""
+MIN_TOKEN_AGE = status.MIN_TOKEN_AGE  # never refreshed again automatically when younger (only forced)
 LEASE_MARGIN_S = 5.0
 
 

@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     dashboard_sandbox_port: int = Field(default=0, ge=0, le=65535)
     # Sandbox mode: use this sandbox as is (no probe); unset, the one on the sandbox port or our own.
     dashboard_sandbox_url: str | None = None
+    # The embedded sandbox's access-token lifetime (HubSpot's is 1800 s); a short one shows refreshes quickly.
+    dashboard_sandbox_access_token_ttl: int = Field(default=1800, ge=1, le=86_400)
     # Roles: comma-separated emails (ana@example.com) or domains (@example.com).
     dashboard_admins: str = ""
     dashboard_operators: str = ""

@@ -50,6 +50,10 @@ RANKS = {s: i for i, s in enumerate(PROBLEMS_FIRST)}
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 # Statuses whose access token is not going to be used or refreshed: a countdown there would mislead.
 NO_COUNTDOWN = frozenset({"needs_reauth", "revoked", "uninstalled", *KEY_PROBLEMS})
+# Shown instead of a countdown or an expiry where the token is not going to be used: what to do about it.
+INSTEAD_OF_COUNTDOWN = {"needs_reauth": "re-consent needed", "revoked": "reinstall to reconnect",
+                        "uninstalled": "reinstall to reconnect",
+                        "undecryptable": "restore the key or reinstall", "key_missing": "restore the key"}
 # Streamlit colour names for the coloured status text.
 COLOURS = {"healthy": "green", "expiring": "orange", "expired": "orange", "refresh_failing": "red",
            "needs_reauth": "red", "revoked": "gray", "uninstalled": "gray"}
@@ -63,9 +67,25 @@ WHAT_TO_DO = {
 }
 
 
+MIN_TOKEN_AGE = timedelta(seconds=60)
+"""An access token refreshed less than this long ago is never refreshed again automatically (only forced)."""
+
+
+def fresh_since(now: datetime, worker_interval_seconds: float) -> datetime:
+    """Refreshed after this instant = on the workers' schedule: a token is refreshed again automatically once
+    it is :data:`MIN_TOKEN_AGE` old, by the next sweep, and a sweep is on time within twice the workers'
+    interval (plus a second, the workers' status line's rule)."""
+    return now - MIN_TOKEN_AGE - timedelta(seconds=2 * worker_interval_seconds + 1)
+
+
 def display_status(stored: str, expires_at: datetime | None, now: datetime, leeway: timedelta,
-                   last_result: str | None = None) -> str:
-    """The one status rule: stored problem states win, then key problems, else freshness decides."""
+                   last_result: str | None = None, last_refresh_at: datetime | None = None,
+                   fresh_after: datetime | None = None) -> str:
+    """The one status rule: stored problem states win, then key problems, else freshness decides.
+
+    A token inside the leeway that was refreshed successfully after ``fresh_after`` is healthy: with an
+    access-token lifetime shorter than the leeway (a short sandbox TTL) every token is inside the leeway
+    right after its refresh, and "Expiring soon" would then say nothing about the portal."""
     if stored != ACTIVE:
         return stored
     if last_result in KEY_PROBLEMS:
@@ -73,7 +93,9 @@ def display_status(stored: str, expires_at: datetime | None, now: datetime, leew
     if expires_at is None or expires_at <= now:
         return DisplayStatus.EXPIRED
     if expires_at <= now + leeway:
-        return DisplayStatus.EXPIRING
+        recent = (fresh_after is not None and last_result == "success" and last_refresh_at is not None
+                  and last_refresh_at >= fresh_after)
+        return DisplayStatus.HEALTHY if recent else DisplayStatus.EXPIRING
     return DisplayStatus.HEALTHY
 
 

@@ -174,6 +174,7 @@ class EmbeddedWorker:
                                     concurrency=s.dashboard_worker_concurrency)
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._main, name="embedded-refresh-worker", daemon=True)
+        self.started_at: datetime | None = None
 
     def _main(self) -> None:
         while not self.stop_event.is_set():
@@ -184,6 +185,7 @@ class EmbeddedWorker:
                 self.stop_event.wait(MAX_ERROR_BACKOFF)
 
     def start(self) -> EmbeddedWorker:
+        self.started_at = utcnow()
         self.thread.start()
         return self
 
@@ -253,6 +255,34 @@ class SweepStatus:
     workers: list[WorkerView]
     healthy: bool
     message: str
+    # A worker started less than twice its interval ago has not swept yet: nothing is wrong so far.
+    starting: bool = False
+
+
+def _first_sweep_due(started_at: datetime | None, interval: float, now: datetime) -> float | None:
+    """Seconds since ``started_at`` while a first sweep is still expected on time, else None."""
+    if started_at is None:
+        return None
+    ago = (now - started_at).total_seconds()
+    return ago if ago <= 2 * interval + 1 else None
+
+
+def _starting(workers: list[WorkerView], interval: float, now: datetime) -> tuple[str, float] | None:
+    """A worker that started recently and has not swept since: ``(kind, seconds since its start)``.
+
+    This process's embedded worker counts before its heartbeat row is written (its first database write)."""
+    for w in workers:
+        fresh = w.last_sweep_ended_at is None or (w.started_at is not None and w.last_sweep_ended_at < w.started_at)
+        ago = _first_sweep_due(w.started_at, w.interval_seconds, now)
+        if w.stopped_at is None and fresh and ago is not None:
+            return w.kind, ago
+    with _embedded_lock:
+        embedded = _embedded
+    if embedded is not None and embedded.thread.is_alive():
+        ago = _first_sweep_due(embedded.started_at, interval, now)
+        if ago is not None:
+            return "embedded", ago
+    return None
 
 
 def _view(row: WorkerHeartbeat) -> WorkerView:
@@ -277,6 +307,11 @@ def sweep_status(ctx: AppContext, *, actor: Actor, now: datetime | None = None) 
         latest = on_time[0]
         ago = latest.seconds_since_sweep(now) or 0.0
         return SweepStatus(workers, True, f"Last sweep {max(0, round(ago))} s ago by {latest.worker_id}.")
+    starting = _starting(workers, ctx.settings.dashboard_worker_interval_seconds, now)
+    if starting is not None:
+        who = "The embedded worker" if starting[0] == "embedded" else "A refresh worker"
+        return SweepStatus(workers, True, f"{who} is starting its first sweep (started {max(0, round(starting[1]))} "
+                           "s ago).", starting=True)
     if not swept:
         return SweepStatus(workers, False, "No refresh worker has swept yet: tokens are refreshed only on use. "
                            "Start the dashboard with DASHBOARD_EMBEDDED_WORKER=true (the default) or run "

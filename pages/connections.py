@@ -1,6 +1,7 @@
 """Connections (home): needs attention, tiles, the live table, details and actions for the selected portals.
 
-``/?hub=<hub_id>`` opens that portal's details; a pasted domain or ``https://domain`` in Search does too.
+``/?hub=<hub_id>`` opens that portal's details; so does a search that finds one portal (hub id, pasted domain or
+URL, a domain fragment, an email). Details are drawn above the table, where the user is looking.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dashboard.ui.layout import start_page
 from dashboard.ui.pending_installs_view import show_pending_installs
 from dashboard.ui.text import md
 
+OPENED_FOR_KEY = "conn_opened_for_search"
+
 ctx, actor = start_page("Connections")
 show_pending_installs(ctx, actor)
 
@@ -23,7 +26,8 @@ hub_param = st.query_params.get("hub", "")
 try:
     if hub_param.strip().isdigit() and int(hub_param) not in connections_table.selected_hub_ids():
         connections_table.select_hub(int(hub_param))
-    elif filters.search.strip() and not connections_table.selected_hub_ids():
+    elif filters.search.strip() and st.session_state.get(OPENED_FOR_KEY) != filters.search:
+        st.session_state[OPENED_FOR_KEY] = filters.search  # once per search: "Close" keeps it closed
         found = listing.find_hub(ctx, actor=actor, text=filters.search)
         if found is not None:
             connections_table.select_hub(found)
@@ -31,6 +35,7 @@ except DashboardError as exc:
     st.error(md(exc))
     st.stop()
 
+details_slot = st.container(key="conn_details")  # filled below, once the table has settled the selection
 connections_table.live_connections(ctx, actor, filters, sort)
 
 selected = connections_table.selected_hub_ids()
@@ -45,14 +50,18 @@ if not selected:
     st.query_params.pop("hub", None)
     st.caption("Select rows in the table to see details and actions.")
     st.stop()
-shown = selected[0]
-if len(selected) > 1:
-    shown = st.selectbox("Details for", selected, key="conn_details_for")
-st.query_params["hub"] = str(shown)
-try:
-    conn = connections.get_connection(ctx, shown, actor=actor)
-except DashboardError as exc:
-    st.error(str(exc))
-    st.stop()
-st.divider()
-connection_details.details(ctx, actor, conn)
+with details_slot:
+    shown = selected[0]
+    pick, close = st.columns([4, 1], vertical_alignment="bottom")
+    if len(selected) > 1:
+        shown = pick.selectbox("Details for", selected, key="conn_details_for")
+    close.button("Close details", key="conn_details_close", on_click=connections_table.clear_selection,
+                 width="stretch")
+    st.query_params["hub"] = str(shown)
+    try:
+        conn = connections.get_connection(ctx, shown, actor=actor)
+    except DashboardError as exc:
+        st.error(str(exc))
+        st.stop()
+    connection_details.details(ctx, actor, conn)
+    st.divider()

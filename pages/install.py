@@ -12,15 +12,17 @@ from dashboard.hubspot.authorize import parse_account_id
 from dashboard.ui import install_flow, send_links
 from dashboard.ui.layout import start_page
 from dashboard.ui.pending_installs_view import show_pending_installs
+from dashboard.ui.redirect_check import redirect_check
 from dashboard.ui.text import md
 
 ctx, actor = start_page("New install")
 
+redirect_check(ctx, confirm=False)  # before anything else: a link made now would not come back here
 install_flow.handle_callback(ctx, actor)
 install_flow.show_result()
 show_pending_installs(ctx, actor)
 
-st.subheader("Create an install link")
+st.header("Create an install link")
 try:
     sets = scope_sets.list_scope_sets(ctx, actor=actor)
 except DashboardError as exc:
@@ -30,11 +32,11 @@ st.selectbox("Saved scope set", list(sets), index=None, key="install_set", place
              on_change=install_flow.apply_saved_set, args=(sets,),
              help="Build and save sets on the Scope builder page")
 st.session_state.setdefault("install_scopes", "oauth")
-scopes_text = st.text_area("Scopes (required)", key="install_scopes", height=80,
+scopes_text = st.text_area("Scopes (required)", key="install_scopes", height=80, on_change=install_flow.touch_form,
                            help="Sent in the scope parameter; separate with spaces or commas")
-optional_text = st.text_area("Optional scopes", key="install_optional", height=80,
+optional_text = st.text_area("Optional scopes", key="install_optional", height=80, on_change=install_flow.touch_form,
                              help="Sent in optional_scope; accounts without them can still install")
-account_text = st.text_input("Account id (optional)", key="install_account",
+account_text = st.text_input("Account id (optional)", key="install_account", on_change=install_flow.touch_form,
                              help="Pin the install to one HubSpot account (hub id)")
 
 try:
@@ -65,7 +67,7 @@ if link:
     if ctx.sandbox_mode:
         st.info("Sandbox mode: the link opens the sandbox's consent page, which sends you back here.")
 
-st.subheader("Send a link to the customer")
+st.header("Send a link to the customer")
 with contextlib.suppress(DashboardError):  # a bad account id was reported above
     send_links.create_button(ctx, actor, scopes=install_flow.split_scopes(scopes_text),
                              optional=install_flow.split_scopes(optional_text),

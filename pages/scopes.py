@@ -20,7 +20,7 @@ with st.expander(f"HubSpot scope catalog ({len(catalog)} scopes)", expanded=Fals
     search = search_col.text_input("Search the catalog", key="sb_search", placeholder="e.g. contacts write")
     groups = group_col.multiselect("Groups", list(catalog.groups()), key="sb_groups")
     st.container(key="sb_catalog").dataframe(sb.catalog_frame(catalog, search, groups), hide_index=True,
-                                            width="stretch")
+                                            width="stretch", column_config=sb.catalog_columns(catalog))
 
 try:
     sets = scope_sets.list_scope_sets(ctx, actor=actor)
@@ -36,7 +36,7 @@ def load_set() -> None:
         flash("success", f"Loaded scope set {name}.")
 
 
-st.subheader("Scope set")
+st.header("Scope set")
 sb.load_shared_link()
 chosen = sb.pickers(catalog)
 try:
@@ -49,7 +49,7 @@ except DashboardError as exc:
 st.markdown("**Lint**" + (" (checked against the app's scope settings)" if app_scopes else ""))
 sb.show_findings(scope_lint.lint(scope_set, catalog=catalog, app_scopes=app_scopes))
 
-st.subheader("Authorize URL preview")
+st.header("Authorize URL preview")
 account_text = st.text_input("Account id for the account-specific link (optional)", key="sb_account")
 try:
     account_id = parse_account_id(account_text)
@@ -62,7 +62,7 @@ except DashboardError as exc:
 st.caption(f"The real install link carries a fresh single-use state instead of {sb.STATE_PLACEHOLDER}.")
 sb.share_and_json(scope_set)
 
-st.subheader("Saved scope sets")
+st.header("Saved scope sets")
 save_col, load_col = st.columns(2)
 name = save_col.text_input("Name", key="sb_name", placeholder="e.g. CRM read-only")
 if save_col.button("Save current set", key="sb_save", disabled=not name.strip()):

@@ -6,10 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import keys
-from dashboard.errors import DashboardError, RedirectUriError
-from dashboard.settings import check_redirect_uri
+from dashboard.errors import DashboardError
 from dashboard.ui.api_keys_panel import api_keys_section
 from dashboard.ui.layout import start_page
+from dashboard.ui.redirect_check import redirect_check
 from dashboard.ui.text import md
 from dashboard.ui.webhooks_panel import webhooks_section
 from dashboard.ui.worker_status import show_sweep_status
@@ -23,7 +23,7 @@ def is_set(value: object) -> str:
     return "set" if value is not None else "not set"
 
 
-st.subheader("HubSpot app")
+st.header("HubSpot app")
 secret = "sandbox app (built in)" if ctx.sandbox_mode else is_set(settings.hubspot_client_secret)
 st.container(key="set_app_table").dataframe(pd.DataFrame({
     "setting": ["Client id", "Client secret", "OAuth API version", "App base URL", "API base URL",
@@ -33,28 +33,23 @@ st.container(key="set_app_table").dataframe(pd.DataFrame({
               f"{settings.dashboard_refresh_leeway_seconds} s"],
 }), hide_index=True, width="stretch")
 
-st.markdown(f"**Redirect URI:** `{settings.hubspot_redirect_uri}`")
-try:
-    check_redirect_uri(settings.hubspot_redirect_uri)
-    st.success("The redirect URI follows HubSpot's rules (https, or http on localhost; no IP address). "
-               "It must also be listed in the app's Auth settings and end in /install.")
-except RedirectUriError as exc:
-    st.error(f"HUBSPOT_REDIRECT_URI: {md(exc)}")
+st.markdown(f"**Redirect URI:** `{ctx.app.redirect_uri}`")
+redirect_check(ctx, confirm=True)
 
-st.subheader("Storage and locks")
+st.header("Storage and locks")
 st.container(key="set_storage_table").dataframe(pd.DataFrame({
     "setting": ["Database backend", "Refresh lock backend", "Alert webhook", "Data directory"],
     "value": [settings.database_backend, ctx.leases.name, is_set(settings.dashboard_alert_webhook_url),
               str(settings.dashboard_data_dir)],
 }), hide_index=True, width="stretch")
 
-st.subheader("Refresh workers")
+st.header("Refresh workers")
 st.caption(f"Embedded worker: {'on' if settings.dashboard_embedded_worker else 'off'} "
            f"(DASHBOARD_EMBEDDED_WORKER), every {settings.dashboard_worker_interval_seconds:g} s "
            "(DASHBOARD_WORKER_INTERVAL_SECONDS).")
 show_sweep_status(ctx, _actor)
 
-st.subheader("Encryption keys")
+st.header("Encryption keys")
 try:
     status = keys.key_status(ctx.engine, ctx.cipher, actor=_actor)
 except DashboardError as exc:
@@ -72,15 +67,15 @@ else:
     else:
         st.success(f"Every stored token uses the primary key {status.primary_key_id}.")
 
-st.subheader("Token API keys")
+st.header("Token API keys")
 st.caption("Services get fresh tokens from /api/v1 with these keys (docs/operations.md, 'Token API').")
 api_keys_section(ctx, _actor)
 
-st.subheader("Lifecycle webhooks")
+st.header("Lifecycle webhooks")
 st.caption("Signed connection events (Standard Webhooks) for your services: docs/webhooks.md.")
 webhooks_section(ctx, _actor)
 
-st.subheader("Sandbox")
+st.header("Sandbox")
 if ctx.sandbox_mode:
     st.info(f"Sandbox mode is on: HubSpot calls go to the built-in sandbox at {ctx.sandbox_url or 'an unknown URL'}.")
 else:

@@ -46,6 +46,8 @@ def test_cli_install_refresh_test_audit_revoke(cli: Any, sandbox: Any) -> None:
     assert all(e["actor"] == "ops@example.com" for e in events)
     cli("revoke", "--hub-id", str(hub_id))
     assert json.loads(cli("connections", "--json").stdout)[0]["status"] == "revoked"
+    row = cli("connections").stdout.splitlines()[0].split("\t")
+    assert row[2:4] == ["revoked", "reinstall to reconnect"]  # no "expires ..." for a token nobody will use
     assert stats(sandbox.url)["revoke"] == 1
     cli("-v", "audit", "--hub-id", str(hub_id))  # DEBUG logging on stderr
     printed = "\n".join(cli.outputs)

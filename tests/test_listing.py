@@ -165,6 +165,8 @@ def test_a_pasted_url_or_domain_finds_the_portal(lctx: AppContext) -> None:
     for text in ("https://wayne.hubspot.com", "https://WAYNE.hubspot.com/contacts/7", "wayne.hubspot.com", "7"):
         assert listing.find_hub(lctx, actor=ADMIN, text=text) == 7, text
     assert listing.find_hub(lctx, actor=ADMIN, text="https://nobody.hubspot.com") is None
+    assert listing.find_hub(lctx, actor=ADMIN, text="wayne") is None  # two match: the table shows both
+    assert listing.find_hub(lctx, actor=ADMIN, text="enterprises") == 8  # the only match opens it
     found = listing.list_page(lctx, actor=ADMIN, filters=Filters(search="https://wayne.hubspot.com/"))
     assert [c.hub_id for c in found.rows] == [7]
 
@@ -182,25 +184,30 @@ _RESULT = st.sampled_from([None, "success", "transient", "undecryptable", "key_m
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(st.tuples(_STORED, st.none() | st.integers(-3600, 3600), _RESULT), min_size=1, max_size=8),
-       leeway=st.integers(0, 900), jitter=st.integers(0, 999_999))
-def test_status_rule_in_sql_equals_python(lctx: AppContext, rows: list[tuple[str, int | None, str | None]],
-                                          leeway: int, jitter: int) -> None:
-    """Exact boundaries included: offsets are whole seconds from an instant with microseconds."""
+@given(rows=st.lists(st.tuples(_STORED, st.none() | st.integers(-3600, 3600), _RESULT,
+                               st.none() | st.integers(-600, 0)), min_size=1, max_size=8),
+       leeway=st.integers(0, 900), jitter=st.integers(0, 999_999), window=st.none() | st.integers(0, 300))
+def test_status_rule_in_sql_equals_python(lctx: AppContext, rows: list[tuple[str, int | None, str | None, int | None]],
+                                          leeway: int, jitter: int, window: int | None) -> None:
+    """Exact boundaries included: offsets are whole seconds from an instant with microseconds. ``window``:
+    refreshed successfully within it = healthy inside the leeway (None: the rule without it)."""
     now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC) + timedelta(microseconds=jitter)
     lee = timedelta(seconds=leeway)
+    after = None if window is None else now - timedelta(seconds=window)
     with lctx.session() as session:
         session.execute(Portal.__table__.delete())  # type: ignore[attr-defined]
-        for i, (stored, offset, result) in enumerate(rows):
+        for i, (stored, offset, result, refreshed) in enumerate(rows):
             session.add(Portal(hub_id=i + 1, status=stored, last_refresh_result=result,
+                               last_refresh_at=None if refreshed is None else now + timedelta(seconds=refreshed),
                                expires_at=None if offset is None else now + timedelta(seconds=offset)))
         session.commit()
-        got = dict(session.execute(select(Portal.hub_id, repository.display_status_sql(now, lee))).all())  # type: ignore[call-overload]
+        got = dict(session.execute(select(Portal.hub_id, repository.display_status_sql(now, lee, after))).all())  # type: ignore[call-overload]
         matched = {d: {h for (h,) in session.execute(select(Portal.hub_id).where(  # type: ignore[call-overload]
-            repository.status_predicate(d, now, lee)))} for d in [*status.STATUSES, "other"]}
-        counts = repository.display_status_counts(session=session, now=now, leeway=lee)
-    want = {i + 1: status.display_status(s, None if o is None else now + timedelta(seconds=o), now, lee, r)
-            for i, (s, o, r) in enumerate(rows)}
+            repository.status_predicate(d, now, lee, after)))} for d in [*status.STATUSES, "other"]}
+        counts = repository.display_status_counts(session=session, now=now, leeway=lee, fresh_after=after)
+    want = {i + 1: status.display_status(s, None if o is None else now + timedelta(seconds=o), now, lee, r,
+                                         None if t is None else now + timedelta(seconds=t), after)
+            for i, (s, o, r, t) in enumerate(rows)}
     assert got == want
     for d in status.STATUSES:  # each status's index-friendly predicate selects exactly its rows
         assert matched[d] == {h for h, s in want.items() if s == d}, d
@@ -244,3 +251,23 @@ def test_csv_export_streams_every_filtered_portal(lctx: AppContext) -> None:
     streamed = connections_csv_file(listing.iter_connections(lctx, actor=ADMIN, filters=filters, batch=13))
     everything = sorted(list_connections(lctx, actor=ADMIN, scope="oauth"), key=lambda c: c.hub_id)
     assert streamed.read().decode() == connections_csv(everything)
+
+
+def test_a_token_shorter_lived_than_the_leeway_is_healthy_after_its_refresh(lctx: AppContext) -> None:
+    """A sandbox TTL of 120 s under the 300 s leeway (issue 28): every token is inside the leeway right after
+    its refresh. Refreshed by the latest sweep (within twice the workers' 60 s interval): healthy, in the
+    tiles, the table, the status filter and the details; not refreshed since: expiring soon."""
+    now = utcnow()
+    with lctx.session() as session:
+        for hub, refreshed in ((1, now - timedelta(seconds=30)), (2, now - timedelta(seconds=600))):
+            repository.save_portal(session=session, portal=Portal(
+                hub_id=hub, hub_domain=f"p{hub}.hubspot.com", expires_at=now + timedelta(seconds=90),
+                last_refresh_at=refreshed, last_refresh_result="success"))
+        session.commit()
+    overview = listing.overview(lctx, actor=ADMIN, now=now)
+    assert (overview.counts["healthy"], overview.counts["expiring"]) == (1, 1)
+    page = listing.list_page(lctx, actor=ADMIN, now=now, sort="hub_id")
+    assert [c.status for c in page.rows] == ["healthy", "expiring"]
+    assert [c.hub_id for c in listing.list_page(lctx, actor=ADMIN, now=now,
+                                                filters=Filters(statuses=("healthy",))).rows] == [1]
+    assert [c.status for c in list_connections(lctx, actor=ADMIN)] == ["healthy", "expiring"]

@@ -357,3 +357,14 @@ def test_arbitrary_text_only_ever_raises_configuration_error(field: str, value: 
 def test_url_shaped_redirect_uris_only_raise_configuration_error(value: str) -> None:
     text = refusal_or_none({"HUBSPOT_REDIRECT_URI": value})
     assert text is None or text.startswith("HUBSPOT_REDIRECT_URI: ")
+
+
+def test_the_embedded_sandbox_access_token_ttl_is_a_setting() -> None:
+    """DASHBOARD_SANDBOX_ACCESS_TOKEN_TTL (issue 28): HubSpot's 1800 s by default, bounded, one clear line."""
+    from dashboard.settings import load_settings as load
+
+    assert load({}, secrets_path=None).dashboard_sandbox_access_token_ttl == 1800
+    short = load({"DASHBOARD_SANDBOX_ACCESS_TOKEN_TTL": "120"}, secrets_path=None)
+    assert short.dashboard_sandbox_access_token_ttl == 120
+    with pytest.raises(ConfigurationError, match="DASHBOARD_SANDBOX_ACCESS_TOKEN_TTL"):
+        load({"DASHBOARD_SANDBOX_ACCESS_TOKEN_TTL": "0"}, secrets_path=None)

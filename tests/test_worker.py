@@ -58,6 +58,18 @@ def test_no_worker_at_all_is_a_warning(ctx: AppContext) -> None:
     assert not status.healthy and "No refresh worker has swept yet" in status.message
 
 
+def test_a_worker_before_its_first_sweep_is_starting_not_missing(ctx: AppContext) -> None:
+    """Right after start-up (issue 28): a worker that started and has not swept yet is no alarm until twice
+    its interval has passed; then the warning is back."""
+    w = worker.RefreshWorker(ctx, kind="embedded", interval=30)
+    w._start_row()  # what run() writes before its first pass
+    status = worker.sweep_status(ctx, actor=ADMIN)
+    assert status.healthy and status.starting, status.message
+    assert status.message.startswith("The embedded worker is starting its first sweep")
+    later = worker.sweep_status(ctx, actor=ADMIN, now=utcnow() + timedelta(seconds=62))
+    assert not later.healthy and not later.starting and "No refresh worker has swept yet" in later.message
+
+
 def test_the_loop_survives_a_database_that_goes_away_and_stops_promptly(ctx: AppContext, tmp_path: Path) -> None:
     results: list[worker.PassResult] = []
     seen = threading.Condition()

@@ -21,14 +21,29 @@ from dashboard.models import DEFAULT_APP, Portal, PortalStatus
 from dashboard.repository._common import _SCOPES, LISTING_COLUMNS, session_app
 
 
-def display_status_sql(now: datetime, leeway: timedelta) -> ColumnElement[str]:
+def _recently_refreshed(fresh_after: datetime | None) -> ColumnElement[bool]:
+    """Refreshed successfully after ``fresh_after`` (see dashboard.status.display_status); never when None."""
+    if fresh_after is None:
+        return literal(False)
+    return and_(col(Portal.last_refresh_result) == "success", col(Portal.last_refresh_at) >= fresh_after)
+
+
+def _not_recently_refreshed(fresh_after: datetime | None) -> ColumnElement[bool]:
+    """The negation of :func:`_recently_refreshed`, NULL-safe (a NULL column makes NOT(...) NULL in SQL)."""
+    if fresh_after is None:
+        return literal(True)
+    result, at = col(Portal.last_refresh_result), col(Portal.last_refresh_at)
+    return or_(result.is_(None), result != "success", at.is_(None), at < fresh_after)
+
+
+def display_status_sql(now: datetime, leeway: timedelta, fresh_after: datetime | None = None) -> ColumnElement[str]:
     """``dashboard.status.display_status`` as SQL (a hypothesis test holds the two equal)."""
     expires = col(Portal.expires_at)
     return case(
         (col(Portal.status) != status_rule.ACTIVE, col(Portal.status)),
         (col(Portal.last_refresh_result).in_(status_rule.KEY_PROBLEMS), col(Portal.last_refresh_result)),
         (or_(expires.is_(None), expires <= now), "expired"),
-        (expires <= now + leeway, "expiring"),
+        (and_(expires <= now + leeway, _not_recently_refreshed(fresh_after)), "expiring"),
         else_="healthy",
     )
 
@@ -55,7 +70,8 @@ def _freshness_rows() -> list[ColumnElement[bool]]:
             or_(result.is_(None), result.not_in(status_rule.KEY_PROBLEMS))]
 
 
-def status_predicate(status: str, now: datetime, leeway: timedelta) -> ColumnElement[bool]:
+def status_predicate(status: str, now: datetime, leeway: timedelta,
+                     fresh_after: datetime | None = None) -> ColumnElement[bool]:
     """Rows whose display status at ``now`` is ``status``, written so an index range serves it (the CASE of
     :func:`display_status_sql` would make every filter a scan). ``"other"``: stored statuses nobody knows."""
     stored, expires = col(Portal.status), col(Portal.expires_at)
@@ -64,7 +80,10 @@ def status_predicate(status: str, now: datetime, leeway: timedelta) -> ColumnEle
     if status == "expired":  # two ranges of ix_portal_view, not one OR over every active row
         return or_(and_(*_freshness_rows(), expires.is_(None)), and_(*_freshness_rows(), expires <= now))
     if status == "expiring":
-        return and_(*_freshness_rows(), expires > now, expires <= now + leeway)
+        return and_(*_freshness_rows(), expires > now, expires <= now + leeway, _not_recently_refreshed(fresh_after))
+    if status == "healthy" and fresh_after is not None:
+        return or_(and_(*_freshness_rows(), expires > now + leeway),
+                   and_(*_freshness_rows(), expires > now, expires <= now + leeway, _recently_refreshed(fresh_after)))
     if status == "healthy":
         return and_(*_freshness_rows(), expires > now + leeway)
     if status == "other":
@@ -83,7 +102,7 @@ def normalize_search(text: str | None) -> str:
 
 def listing_filters(*, now: datetime, leeway: timedelta, search: str | None = None,
                     statuses: Sequence[str] = (), scope: str | None = None,
-                    app: str = DEFAULT_APP) -> list[ColumnElement[bool]]:
+                    app: str = DEFAULT_APP, fresh_after: datetime | None = None) -> list[ColumnElement[bool]]:
     """WHERE terms: search (hub id, domain or email), display statuses at ``now``, granted scope."""
     where: list[ColumnElement[bool]] = []
     text = normalize_search(search)
@@ -98,9 +117,9 @@ def listing_filters(*, now: datetime, leeway: timedelta, search: str | None = No
     if not statuses:  # uninstalled portals are listed only when a status filter asks for them
         where.append(col(Portal.status).not_in(list(status_rule.HIDDEN_BY_DEFAULT)))
     if statuses and text:  # a search reads every row anyway: one CASE per row beats an index walk + lookups
-        where.append(display_status_sql(now, leeway).in_([*statuses]))
+        where.append(display_status_sql(now, leeway, fresh_after).in_([*statuses]))
     elif statuses:
-        where.append(or_(*(status_predicate(s, now, leeway) for s in statuses)))
+        where.append(or_(*(status_predicate(s, now, leeway, fresh_after) for s in statuses)))
     if scope and scope.strip():
         # Correlated: the sort's index drives and each row probes portal_scope's primary key (app, scope,
         # hub_id), so a page stops after its rows instead of first collecting every portal with the scope.
@@ -163,12 +182,13 @@ def listing_segments(sort: str, now: datetime, leeway: timedelta) -> list[Segmen
     return segments
 
 
-def listing_order(sort: str, now: datetime, leeway: timedelta) -> list[Any]:
+def listing_order(sort: str, now: datetime, leeway: timedelta, fresh_after: datetime | None = None) -> list[Any]:
     """The same orders as one ORDER BY (for a search, which reads every row anyway: one scan, one top-N sort)."""
     order: list[Any] = []
     if sort == "problems":
         fresh = and_(*_freshness_rows())
-        rank = case(status_rule.RANKS, value=display_status_sql(now, leeway), else_=status_rule.UNKNOWN_RANK)
+        rank = case(status_rule.RANKS, value=display_status_sql(now, leeway, fresh_after),
+                    else_=status_rule.UNKNOWN_RANK)
         return [rank, case((and_(fresh, col(Portal.expires_at).is_not(None)), 1), else_=0),
                 case((fresh, col(Portal.expires_at)), else_=None), col(Portal.hub_id)]
     for number, segment in enumerate(listing_segments(sort, now, leeway)):
@@ -237,7 +257,8 @@ def count_listing(*, session: Session, where: Sequence[ColumnElement[bool]]) -> 
     return int(session.connection().execute(select(func.count()).select_from(Portal).where(*where)).scalar_one())
 
 
-def display_status_counts(*, session: Session, now: datetime, leeway: timedelta) -> dict[str, int]:
+def display_status_counts(*, session: Session, now: datetime, leeway: timedelta,
+                          fresh_after: datetime | None = None) -> dict[str, int]:
     """Portals per display status at ``now``, in one statement (one snapshot) of index range counts: stored
     statuses grouped, key problems among active portals, expired and expiring ones; healthy is the rest."""
     stored, result = col(Portal.status), col(Portal.last_refresh_result)
@@ -255,7 +276,7 @@ def display_status_counts(*, session: Session, now: datetime, leeway: timedelta)
         counted("key", result, active, result.in_(status_rule.KEY_PROBLEMS)).group_by(result),
         counted("fresh", literal("expired"), *_freshness_rows(), col(Portal.expires_at).is_(None)),
         counted("fresh", literal("expired"), *_freshness_rows(), col(Portal.expires_at) <= now),
-        counted("fresh", literal("expiring"), status_predicate("expiring", now, leeway)),
+        counted("fresh", literal("expiring"), status_predicate("expiring", now, leeway, fresh_after)),
     )
     counts: dict[str, int] = {}
     for kind, name, n in session.connection().execute(stmt):

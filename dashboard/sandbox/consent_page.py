@@ -20,8 +20,8 @@ h1{font-size:22px;margin-top:0} h2{font-size:15px;margin:20px 0 6px;color:#516f9
 ul{padding-left:20px} li{margin:4px 0} code{background:#eaf0f6;padding:1px 4px;border-radius:3px}
 .tag{font-size:12px;color:#7c98b6;margin-left:6px} select{width:100%;padding:8px;margin:6px 0 16px}
 .actions{display:flex;gap:12px;margin-top:24px}
-button{padding:10px 20px;border-radius:3px;border:1px solid #ff7a59;font-size:14px;cursor:pointer}
-#grant{background:#ff7a59;color:#fff} #cancel{background:#fff;color:#ff7a59}
+button{padding:10px 20px;border-radius:3px;border:1px solid #c93f1f;font-size:14px;cursor:pointer}
+#grant{background:#c93f1f;color:#fff} #cancel{background:#fff;color:#c93f1f}
 .error{border-color:#f2545b} #error-message{color:#f2545b}
 """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
@@ -16,6 +16,8 @@ RANGES: dict[str, timedelta | None] = {
 ACTIONS = ("install", "reinstall", "install.start", "install.callback", "install.exchange", "refresh", "test",
            "revoke", "revoke.local", "token.introspect", "scope_sets.save", "scope_sets.delete", "keys.rotate")
 OUTCOMES = ("success", "failure", "rejected", "denied", "conflict")
+# What happened to which portal first, so the detail gets the room at 1280 px; who and the hub id after it.
+LOG_COLUMNS = ("at", "hub_domain", "action", "outcome", "detail", "actor", "hub_id")
 
 
 def time_window(choice: str, now: datetime, days: Sequence[date] = ()) -> tuple[datetime | None, datetime | None]:
@@ -30,13 +32,23 @@ def time_window(choice: str, now: datetime, days: Sequence[date] = ()) -> tuple[
     return (now - span if span else None), None
 
 
-def events_frame(events: Sequence[AuditEvent]) -> pd.DataFrame:
+def events_frame(events: Sequence[AuditEvent], domains: Mapping[int, str] | None = None) -> pd.DataFrame:
+    """One row per event, newest first; ``hub_domain`` names the portal (a hub id alone says little)."""
+    domains = domains or {}
     return pd.DataFrame({
         "at": pd.Series(pd.to_datetime([e.at for e in events], utc=True), dtype="datetime64[ns, UTC]"),
         "actor": [e.actor for e in events], "hub_id": pd.Series([e.hub_id for e in events], dtype="Int64"),
+        "hub_domain": [domains.get(e.hub_id, "") if e.hub_id is not None else "" for e in events],
         "action": [e.action for e in events], "outcome": [e.outcome for e in events],
-        "detail": [e.detail for e in events],
+        "detail": [e.detail or "" for e in events],
     })
+
+
+def log_heading(count: int, limit: int) -> str:
+    """``Audit log · 1 event``, ``… · 2,000 events (the newest 2,000 shown)``."""
+    noun = "event" if count == 1 else "events"
+    more = f" (the newest {limit:,} shown; narrow the filters or export)" if count >= limit else ""
+    return f"Audit log · {count:,} {noun}{more}"
 
 
 def refresh_buckets(events: Sequence[AuditEvent], span: timedelta | None,

@@ -7,6 +7,7 @@ printed. Revoking needs the hub id typed into a dialog.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import pandas as pd
 import streamlit as st
@@ -20,10 +21,12 @@ from dashboard.errors import DashboardError
 from dashboard.refresh import RefreshOutcome
 from dashboard.scope_reasons import missing_scopes
 from dashboard.scopes import load_catalog
+from dashboard.ui.connections_table import reset_selection_later
 from dashboard.ui.feedback import Level, flash, run_action, run_and_flash
 from dashboard.ui.text import md
 from dashboard.ui.uninstall_action import uninstall_action
 
+ButtonKind = Literal["primary", "secondary"]
 REVOKE_TARGET_KEY = "revoke_target"
 RECONSENT_KEY = "conn_reconsent_link"
 
@@ -86,8 +89,20 @@ def revoke_dialog(ctx: AppContext, actor: Actor, hub_id: int) -> None:
                 st.error(md(exc))
                 return
         _close_revoke()
+        reset_selection_later()  # "Refresh selected" must not count a portal that has no tokens any more
         flash("success", f"Hub {hub_id} revoked: HubSpot no longer accepts its tokens and they were erased here.")
         st.rerun()
+
+
+def primary_action(code: str) -> str | None:
+    """The one coloured button: what the status banner tells you to do (revoke never is)."""
+    if code == "needs_reauth":
+        return "reconsent"
+    if code in ("refresh_failing", "expired", "expiring"):
+        return "refresh"
+    if code == "healthy":
+        return "test"
+    return None
 
 
 def scopes_frame(conn: Connection) -> pd.DataFrame:
@@ -145,7 +160,7 @@ def reasons_frame(conn: Connection) -> pd.DataFrame:
 
 def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
     """The details panel of one portal."""
-    st.subheader(f"Hub {conn.hub_id} · {md(conn.hub_domain or 'unknown domain')}")
+    st.header(f"Hub {conn.hub_id} · {md(conn.hub_domain or 'unknown domain')}")
     installed = (f" · installed by {md(conn.installed_by or '—')} at {conn.installed_at:%Y-%m-%d %H:%M}"
                  f" UTC · token fingerprint {conn.token_fingerprint or '—'}" if conn.installed_at else "")
     st.markdown(f":{status.colour(conn.status)}[**{status.label(conn.status)}**]{installed}")
@@ -155,15 +170,21 @@ def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
     if conn.last_error:
         st.warning(f"Last error ({conn.consecutive_failures} in a row): {md(conn.last_error)}")
     reasons = reasons_frame(conn)
-    b1, b2, b3, b4, b5 = st.columns(5)
-    do_refresh = b1.button("Refresh now", key="conn_refresh", disabled=conn.status in ("revoked", "uninstalled"))
-    do_test = b2.button("Test connection", key="conn_test", disabled=conn.status in ("revoked", "uninstalled"))
-    do_meta = b3.button("Token metadata", key="conn_meta", disabled=conn.status in ("revoked", "uninstalled"))
     needs_consent = conn.status == "needs_reauth" or bool(reasons["re-consent can help"].any())
-    if needs_consent and b4.button("Re-consent link", key="conn_reconsent",
+    primary = primary_action(conn.status)
+    gone = conn.status in ("revoked", "uninstalled")
+
+    def kind(action: str) -> ButtonKind:
+        return "primary" if action == primary else "secondary"
+
+    b1, b2, b3, b4, b5 = st.columns(5)
+    do_refresh = b1.button("Refresh now", key="conn_refresh", type=kind("refresh"), disabled=gone)
+    do_test = b2.button("Test connection", key="conn_test", type=kind("test"), disabled=gone)
+    do_meta = b3.button("Token metadata", key="conn_meta", disabled=gone)
+    if needs_consent and b4.button("Send re-consent link", key="conn_reconsent", type=kind("reconsent"),
                                    help="A single-use link asking this portal's admin to authorize the app again"):
         _reconsent(ctx, actor, conn)
-    if b5.button("Revoke…", key="conn_revoke", type="primary", disabled=conn.status in ("revoked", "uninstalled")):
+    if b5.button("Revoke…", key="conn_revoke", disabled=gone, help="Asks you to type the hub id first"):
         st.session_state[REVOKE_TARGET_KEY] = conn.hub_id
     near = st.container()  # results of the buttons above, next to them
     if do_refresh:

@@ -36,6 +36,8 @@ DRAWN_ROWS_KEY = "conn_drawn_rows"
 PAGE_KEY = "conn_page"
 PAGE_SIZE = 100
 CHARTS_KEY = "conn_charts"
+RESET_KEY = "conn_reset_selection"  # set by an action that changed the selected portals (revoke, uninstall)
+STATUSES_KEY = "conn_statuses"
 TICK_SECONDS = 10  # a tick reloads one aggregate and one page: about 1 % of a core per open tab
 
 COLUMNS = ("hub_id", "hub_domain", "status_label", "expires_in", "last_refresh_result", "last_refresh_at",
@@ -65,14 +67,39 @@ def clear_selection() -> None:
     st.session_state[DRAWN_ROWS_KEY] = []
     st.session_state.pop(PAGE_KEY, None)
     st.session_state["conn_offset"] = 0
+    st.query_params.pop("hub", None)  # else the next run would open /?hub=<id>'s details again
+
+
+def reset_selection_later() -> None:
+    """Ask the next full run to clear the selection (the table's state cannot change once it is drawn)."""
+    st.session_state[RESET_KEY] = True
+
+
+def status_codes_from_url() -> None:
+    """``?conn_statuses=needs_reauth`` (the CLI's and API's codes) as well as the labels the widget writes."""
+    raw = st.query_params.get_all(STATUSES_KEY)
+    by_label = {status.label(s): s for s in status.STATUSES}
+    if any(r in status.STATUSES and r not in by_label for r in raw):
+        codes = [r if r in status.STATUSES else by_label[r] for r in raw if r in status.STATUSES or r in by_label]
+        st.session_state[STATUSES_KEY] = list(dict.fromkeys(codes))
+
+
+def show_status(code: str) -> None:
+    """A needs-attention count was clicked: the table lists just those portals."""
+    st.session_state[STATUSES_KEY] = [code]
+    st.session_state["conn_search"] = ""
+    clear_selection()
 
 
 def filter_bar() -> tuple[Filters, str]:
     """Search, status and scope filters and the sort order, all kept in the URL (a ticket links to a view)."""
+    if st.session_state.pop(RESET_KEY, False):
+        clear_selection()
+    status_codes_from_url()
     search_col, status_col, scope_col, sort_col = st.columns([3, 3, 3, 3])
     search = search_col.text_input("Search", key="conn_search", placeholder="hub id, domain, URL or email",
                                    on_change=clear_selection, bind="query-params")
-    statuses = status_col.multiselect("Status", status.STATUSES, key="conn_statuses", on_change=clear_selection,
+    statuses = status_col.multiselect("Status", status.STATUSES, key=STATUSES_KEY, on_change=clear_selection,
                                       format_func=status.label, bind="query-params")
     scope = scope_col.selectbox("Has scope", load_catalog().names(), index=None, key="conn_scope",
                                 placeholder="any scope", accept_new_options=True, on_change=clear_selection,
@@ -84,19 +111,30 @@ def filter_bar() -> tuple[Filters, str]:
 
 def attention_strip(ctx: AppContext, actor: Actor, view: ConnectionsView) -> str | None:
     """What needs someone now, one short line: problem statuses and a refresh worker that stopped sweeping.
+    Each count is a link-styled button that filters the table to those portals.
     Returns the quiet "last sweep N s ago by WORKER" line when the workers are fine (the caller places it)."""
     counts = view.overview.counts
-    parts = [f"{n} {status.label(s).lower()}" for s, n in counts.items() if n and status.is_problem(s)]
+    problems = [(s, n) for s, n in counts.items() if n and status.is_problem(s)]
+    notes: list[str] = []
     try:
         sweep = sweep_status(ctx, actor=actor, now=view.overview.now)
     except DashboardError as exc:
         sweep = None
-        parts.append(f"cannot read the refresh workers' status ({exc})")
+        notes.append(f"cannot read the refresh workers' status ({exc})")
     if sweep is not None and not sweep.healthy:
-        parts.append(sweep.message)
-    if parts:  # status names and worker ids (host names) are data: shown as typed, never as Markdown
-        st.error("Needs attention: " + md("; ".join(parts)), icon="🚨")
-    return sweep.message if sweep is not None and sweep.healthy else None
+        notes.append(sweep.message)
+    if sweep is not None and sweep.starting:
+        st.container(key="conn_worker_starting").info(md(sweep.message), icon="⏳")
+    if problems or notes:  # status names and worker ids (host names) are data: shown as typed, never as Markdown
+        strip = st.container(key="conn_attention", horizontal=True, vertical_alignment="center", gap="small")
+        strip.markdown(":red[🚨 **Needs attention:**]")
+        for code, n in problems:
+            if strip.button(f"{n} {status.label(code).lower()}", key=f"conn_attention_{code}", type="tertiary",
+                            on_click=show_status, args=(code,), help=f"List only the {status.label(code)} portals"):
+                st.rerun()  # the filters live outside this fragment
+        if notes:
+            strip.error(md("; ".join(notes)))
+    return sweep.message if sweep is not None and sweep.healthy and not sweep.starting else None
 
 
 def tiles(view: ConnectionsView) -> None:

@@ -33,9 +33,7 @@ __all__ = ["DEFAULT_SORT", "SORTS", "ConnectionsView", "Filters", "connections_f
            "with_countdown"]
 
 DOTS = {"green": "🟢", "orange": "🟠", "red": "🔴", "gray": "⚪"}
-# Shown instead of a countdown where the token is not going to be used: what to do about it.
-INSTEAD_OF_COUNTDOWN = {"needs_reauth": "re-consent needed", "revoked": "reinstall to reconnect",
-                        "undecryptable": "restore the key or reinstall", "key_missing": "restore the key"}
+INSTEAD_OF_COUNTDOWN = status.INSTEAD_OF_COUNTDOWN
 RESULT_TEXT = {
     "success": "Refreshed", "invalid_grant": "Refresh token rejected (re-consent)",
     "transient": "HubSpot unavailable, retrying", "rate_limited": "Rate limited, retrying",
@@ -89,8 +87,9 @@ def status_text(code: str) -> str:
     return f"{DOTS.get(status.colour(code), '🔴')} {status.label(code)}"
 
 
-def result_text(code: str | None, failures: int) -> str:
-    if not code:
+def result_text(code: str | None, failures: int, status_code: str = "") -> str:
+    """The last refresh's result; nothing once the portal is disconnected (its tokens were erased)."""
+    if not code or status_code in status.DISCONNECTED:
         return ""
     text = RESULT_TEXT.get(code, code.replace("_", " ").capitalize())
     return f"{text} ({failures}×)" if failures > 1 and code != "success" else text
@@ -114,7 +113,7 @@ def connections_frame(conns: Sequence[Connection]) -> pd.DataFrame:
         "status_label": pd.Series([status_text(c.status) for c in conns], dtype="object"),
         "expires_at": _times([c.expires_at for c in conns]),
         "last_refresh_at": _time_text([c.last_refresh_at for c in conns], "%Y-%m-%d %H:%M:%S"),
-        "last_refresh_result": pd.Series([result_text(c.last_refresh_result, c.consecutive_failures)
+        "last_refresh_result": pd.Series([result_text(c.last_refresh_result, c.consecutive_failures, c.status)
                                           for c in conns], dtype="object"),
         "granted_scopes": pd.Series([list(c.granted_scopes) for c in conns], dtype="object"),
         "missing_optional_scopes": pd.Series([list(c.missing_optional_scopes) for c in conns], dtype="object"),

@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard.context import AppContext, build_context
 from dashboard.errors import DashboardError
+from dashboard.redirect_target import follow_server
 from dashboard.settings import load_settings
 from dashboard.ui.text import md
 from dashboard.web.runtime import shared_context
@@ -25,7 +26,12 @@ def _release(ctx: AppContext) -> None:
 def _cached_context() -> AppContext:
     # Under the server, reuse the context its lifespan built (one engine, one sandbox, one worker);
     # elsewhere (AppTest) build one.
-    return shared_context() or build_context(load_settings())
+    return shared_context() or build_context(follow_server(load_settings(), port=server_port()))
+
+
+def server_port() -> int:
+    """The port this Streamlit server listens on (--server.port, STREAMLIT_SERVER_PORT, config.toml)."""
+    return int(st.get_option("server.port"))
 
 
 def get_context() -> AppContext:

@@ -28,6 +28,18 @@ RESULT_KEY = "install_result"
 DONE_KEY = "install_done_states"
 LINK_KEY = "install_link"
 CALLBACK_PARAMS = ("code", "state", "error", "error_description")
+TOUCHED_KEY = "install_form_touched"
+
+
+def touch_form() -> None:
+    """on_change of the link form's fields: the user is building a link in this session."""
+    st.session_state[TOUCHED_KEY] = True
+
+
+def form_in_use() -> bool:
+    """False right after HubSpot's redirect brought the user back (a new session, the form at its defaults):
+    warnings about "this link" would then be about a form the user has just left."""
+    return bool(st.session_state.get(TOUCHED_KEY)) or RESULT_KEY not in st.session_state
 
 
 def handle_callback(ctx: AppContext, actor: Actor) -> None:
@@ -78,6 +90,7 @@ def split_scopes(text: str) -> list[str]:
 
 def apply_saved_set(sets: dict[str, ScopeSet]) -> None:
     """Callback of the saved-set picker: copy the set into the scope text areas (still editable)."""
+    touch_form()
     chosen = sets.get(st.session_state.get("install_set") or "")
     if chosen is not None:
         st.session_state["install_scopes"] = " ".join(chosen.scope_param())
@@ -111,9 +124,9 @@ def show_preview(found: LinkPreview) -> bool:
             st.warning(f"Installing this link would remove {len(change.lost)} scopes hub {change.hub_id} has now. "
                        "Add them to the set, or confirm.")
             return True
-    elif found.portals_losing:
+    elif found.portals_losing and form_in_use():
         sample = ", ".join(str(h) for h in found.losing_sample)
-        st.warning(f"If this general link is used on an already connected portal it replaces that portal's "
-                   f"scopes: {found.portals_losing} connected portals have scopes it does not ask for "
+        st.warning(f"If a link with the scopes above is used on an already connected portal it replaces that "
+                   f"portal's scopes: {found.portals_losing} connected portals have scopes it does not ask for "
                    f"(hub {sample}…). Pin the link to an account id to see one portal's change.")
     return bool(found.errors)

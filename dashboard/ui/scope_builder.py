@@ -6,6 +6,7 @@ import difflib
 
 import pandas as pd
 import streamlit as st
+from streamlit.elements.lib.column_types import ColumnConfig
 
 from dashboard import scope_json
 from dashboard.context import AppContext
@@ -34,11 +35,19 @@ def catalog_frame(catalog: ScopeCatalog, search: str, groups: list[str]) -> pd.D
     })
 
 
+def catalog_columns(catalog: ScopeCatalog) -> dict[str, ColumnConfig]:
+    """The catalog table's columns: the scope column as wide as the longest name (whole names at 1280 px)."""
+    longest = max((len(n) for n in catalog.names()), default=20)
+    return {"scope": st.column_config.TextColumn("scope", width=longest * 8 + 24),
+            "group": st.column_config.TextColumn("group", width="medium"),
+            "description": st.column_config.TextColumn("description", width="large")}
+
+
 def add_typed_scope(catalog: ScopeCatalog, bucket: str) -> None:
     """Enter in an "add" box: the typed scope, exactly, or nothing (with the reason and close names).
 
-    The multiselects cannot be typed into: a typed prefix plus Enter there picks whatever option is
-    highlighted (once "Select 6 matches", four of them Sensitive Data scopes)."""
+    The pickers filter as you type (any part of the name); this box is for a name known by heart: Enter adds
+    exactly it, never the first of several matches."""
     box = ADD_KEYS[bucket]
     typed = str(st.session_state.get(box, "")).strip()
     st.session_state[box] = ""
@@ -66,9 +75,11 @@ def pickers(catalog: ScopeCatalog) -> dict[str, list[str]]:
         key = PICKER_KEYS[bucket]
         extra = [n for n in st.session_state.get(key, []) if n not in catalog]
         left, right = st.columns([4, 1], vertical_alignment="bottom")
+        # "contains": typing "contacts" lists every scope with it anywhere in the name. No "Select N
+        # matches" entry: one keystroke must never add a batch (some matches are Sensitive Data scopes).
         chosen[bucket] = left.multiselect(PICKER_LABELS[bucket], [*catalog.names(), *extra], key=key,
-                                          filter_mode=None, select_all=False, wrap=True,
-                                          placeholder="choose from the list, or type a name on the right")
+                                          filter_mode="contains", select_all=False, wrap=True,
+                                          placeholder="type to filter, e.g. contacts")
         right.text_input(f"Add to {PICKER_LABELS[bucket].lower()}", key=ADD_KEYS[bucket],
                          placeholder="exact scope name", on_change=add_typed_scope, args=(catalog, bucket))
         if failed and failed[0] == bucket:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from starlette.middleware import Middleware
@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from dashboard import worker
 from dashboard.context import build_context
 from dashboard.errors import DashboardError
+from dashboard.redirect_target import follow_server
 from dashboard.settings import load_settings
 from dashboard.web import connect
 from dashboard.web.frame_guard import FrameGuard
@@ -32,10 +33,23 @@ from dashboard.web.tcp import set_nodelay_on_listeners
 log = logging.getLogger(__name__)
 
 
+def build_lifespan(server_port: Callable[[], int | None] = lambda: None,
+                   ) -> Callable[[Any], AbstractAsyncContextManager[dict[str, Any]]]:
+    """The lifespan of a server listening on ``server_port()`` (read when it starts: Streamlit has settled the
+    port by then). In sandbox mode without HUBSPOT_REDIRECT_URI, installs come back to that port."""
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
+        async with _serve(server_port) as state:
+            yield state
+
+    return lifespan
+
+
 @asynccontextmanager
-async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
+async def _serve(server_port: Callable[[], int | None]) -> AsyncIterator[dict[str, Any]]:
     try:
-        ctx = build_context(load_settings())
+        ctx = build_context(follow_server(load_settings(), port=server_port()))
     except DashboardError as exc:
         log.error("the dashboard cannot start its context: %s", exc)
         ctx = None
@@ -51,6 +65,9 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
         set_shared_context(None)
         if ctx is not None:
             ctx.close()
+
+
+lifespan = build_lifespan()  # a server whose port nobody passed: the redirect URI as configured
 
 
 async def healthz(request: Request) -> Response:

@@ -107,7 +107,7 @@ def test_tiles_rows_and_countdowns_agree(page: Page, truth_url: str, screenshot:
         assert not re.search(r"\d", shown[hub][1]), shown[hub]
     assert re.fullmatch(r"expired \d+(m \d+)?s? ago", shown[3003][1]), shown[3003]
     assert [hub for hub, _, _ in drawn][:3] == [3005, 3007, 3004]  # problems first
-    expect(page.get_by_test_id("stAlert").filter(has_text="Needs attention")).to_be_visible()
+    expect(keyed(page, "conn_attention")).to_contain_text("Needs attention")
     screenshot(page, "connections", docs=True)
     box = keyed(page, "conn_table").bounding_box()
     assert box is not None and box["y"] < 800 - 250, f"the table starts at y={box}"  # in the first screen

@@ -94,7 +94,7 @@ def test_install_refresh_revoke_journey(page: Page, app_url: str, sandbox_url: s
 
     # Select the row (its marker cell, left of the first data row) to open the details pane.
     table.get_by_test_id("stDataFrameResizable").click(position={"x": 18, "y": 54})
-    expect(page.get_by_role("heading", name=f"Hub {HUB_ID} · globex.hubspot.com")).to_be_visible()
+    expect(page.get_by_role("heading", name=f"Hub {HUB_ID} · globex.hubspot.com")).to_be_in_viewport()
     wait_for_app(page)
     keyed(page, "conn_refresh").get_by_role("button").click()
     expect(page.get_by_text(re.compile(rf"Hub {HUB_ID}: refreshed; the new access token expires"))).to_be_visible()
@@ -118,16 +118,20 @@ def test_install_refresh_revoke_journey(page: Page, app_url: str, sandbox_url: s
     wait_for_app(page)
     revoked = page.get_by_test_id("stMetric").filter(has=page.get_by_text("Revoked", exact=True))
     expect(revoked.get_by_test_id("stMetricValue")).to_have_text("1")
-    expect(keyed(page, "conn_refresh").get_by_role("button")).to_be_disabled()
+    # The revoked portal is no longer selected: no details, nothing for "Refresh selected", no "Refreshed".
+    expect(keyed(page, "conn_refresh")).to_have_count(0)
+    expect(keyed(page, "conn_bulk_refresh").get_by_role("button")).to_have_text("Refresh selected (0)")
+    expect(grid_cell(table, 5, 0)).not_to_have_text("Refreshed")
     screenshot(page, "connections-revoked")
 
     # Activity: the audit log holds the journey; Settings: sandbox mode and the redirect URI.
     open_page(page, "Activity")
-    expect(page.get_by_role("heading", name=re.compile(r"Audit log \(\d+ events"))).to_be_visible()
-    audit = keyed(page, "act_table")  # newest first; columns: 0 at, 1 actor, 2 hub id, 3 action, 4 outcome
+    expect(page.get_by_role("heading", name=re.compile(r"Audit log · \d+ events"))).to_be_visible()
+    audit = keyed(page, "act_table")  # newest first; columns: 0 at, 1 domain, 2 action, 3 outcome, 4 detail
     audit.scroll_into_view_if_needed()  # the grid mirrors only the cells it draws
-    expect(grid_cell(audit, 3, 0)).to_have_text("revoke")
-    expect(grid_cell(audit, 4, 0)).to_have_text("success")
+    expect(grid_cell(audit, 1, 0)).to_have_text("globex.hubspot.com")
+    expect(grid_cell(audit, 2, 0)).to_have_text("revoke")
+    expect(grid_cell(audit, 3, 0)).to_have_text("success")
     screenshot(page, "activity", docs=True)
     open_page(page, "Settings")
     expect(page.get_by_text("Sandbox mode is on")).to_be_visible()

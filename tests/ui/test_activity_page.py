@@ -87,3 +87,31 @@ def test_refresh_buckets_use_24_hour_labels_and_follow_the_outcome_filter() -> N
     failures = refresh_buckets(events, timedelta(days=1), "failure")
     assert list(failures.columns) == ["time", "failure"]
     assert list(refresh_buckets(events, timedelta(days=7))["time"]) == ["03-01 15:00"]
+
+
+def test_filters_come_from_the_url_the_log_names_domains_and_exports_bytes(
+        open_page: OpenPage, ctx: AppContext, seeded: dict[int, InstallResult]) -> None:
+    """A shared link (?act_hub=…&act_action=…) opens the same view; one event says "1 event"; the log names
+    each portal's domain; Export CSV holds exactly the filtered events, as bytes a browser can download."""
+    refresh.refresh_portal(ctx, GLOBEX, actor=OPERATOR, force=True)
+    at = open_page(ACTIVITY, act_hub=GLOBEX, act_action="refresh", act_range="Last hour")
+    assert at.text_input(key="act_hub").value == str(GLOBEX)
+    assert at.selectbox(key="act_action").value == "refresh"
+    assert at.header[0].value == "Audit log · 1 event"
+    [row] = frame_with(at, "hub_id", "hub_domain", "action")[["hub_id", "hub_domain", "action"]].to_dict("records")
+    assert row == {"hub_id": GLOBEX, "hub_domain": "globex.hubspot.com", "action": "refresh"}
+    assert [d.proto.label for d in at.get("download_button")] == ["Export CSV"]  # downloaded in tests/e2e
+    assert at.header[1].value == "Refreshes over time"  # the log first, then the chart
+
+
+def test_audit_csv_is_bytes_with_the_domain_and_no_formula(ctx: AppContext) -> None:
+    from dashboard.export import audit_csv
+    from dashboard.models import AuditEvent
+
+    events = [AuditEvent(at=utcnow(), actor="=cmd|' /C calc'!A0", hub_id=7, action="refresh", outcome="success",
+                         detail="ok")]
+    data = audit_csv(events, {7: "wayne.hubspot.com"})
+    assert isinstance(data, bytes)
+    lines = data.decode().splitlines()
+    assert lines[0] == "at,actor,hub_id,hub_domain,action,outcome,detail"
+    assert ",'=cmd|' /C calc'!A0,7,wayne.hubspot.com,refresh,success,ok" in lines[1]

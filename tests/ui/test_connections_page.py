@@ -103,7 +103,7 @@ def test_sorting(open_page: OpenPage, ctx: AppContext, seeded: dict[int, Install
 def test_selection_opens_details_and_refresh_now_refreshes(
         open_page: OpenPage, seeded: dict[int, InstallResult]) -> None:
     at = select_hubs(open_page(), GLOBEX)
-    assert plain(at.subheader[0].value) == "Hub 1000002 · globex.hubspot.com"
+    assert plain(at.header[0].value) == "Hub 1000002 · globex.hubspot.com"
     before = table(at).set_index("hub_id").loc[GLOBEX]
     assert before["last_refresh_at"] == ""  # never refreshed: blank
     at.button(key="conn_refresh").click().run()
@@ -111,7 +111,7 @@ def test_selection_opens_details_and_refresh_now_refreshes(
     assert any(m.startswith("Hub 1000002: refreshed") for m in messages(at, "success"))
     after = table(at).set_index("hub_id").loc[GLOBEX]
     assert after["last_refresh_result"] == "Refreshed" and after["last_refresh_at"]
-    assert at.subheader[0].value.startswith("Hub 1000002")  # still the same portal after re-sorting
+    assert at.header[0].value.startswith("Hub 1000002")  # still the same portal after re-sorting
     history = frame_with(at, "action", "outcome", "detail")
     assert {"install", "refresh"} <= set(history["action"])
 
@@ -157,6 +157,10 @@ def test_revoke_needs_the_hub_id_typed_in_the_dialog(
     assert table(at).set_index("hub_id").loc[INITECH, "status_label"] == "⚪ Revoked"
     assert metrics(at)["Revoked"] == 1
     assert connections.get_connection(ctx, INITECH, actor=ADMIN).status == "revoked"
+    # The selection is gone with the portal's tokens: no details, nothing for "Refresh selected" (issue 28).
+    assert at.button(key="conn_bulk_refresh").label == "Refresh selected (0)"
+    assert not at.header and "hub" not in at.query_params
+    assert table(at).set_index("hub_id").loc[INITECH, "expires_in"] == "reinstall to reconnect"
     tokens = sandbox_get(sandbox, f"/_sandbox/tokens?hub_id={INITECH}")["tokens"]
     assert not [t for t in tokens if t["active"] and t["kind"] == "refresh"]
 
@@ -174,7 +178,7 @@ def test_bulk_refresh_of_selected_rows(open_page: OpenPage, seeded: dict[int, In
     at = select_hubs(open_page(), ACME, INITECH)
     assert at.button(key="conn_bulk_refresh").label == "Refresh selected (2)"
     at.selectbox(key="conn_details_for").select(INITECH).run()
-    assert at.subheader[0].value.startswith("Hub 1000003")
+    assert at.header[0].value.startswith("Hub 1000003")
     at.button(key="conn_bulk_refresh").click().run()
     assert any(m == "Refreshed 2 of 2 selected portals." for m in messages(at, "success"))
     refreshed = table(at).set_index("hub_id")["last_refresh_result"]
@@ -214,3 +218,53 @@ def test_reconsent_link_reinstalls_the_portal(open_page: OpenPage, ctx: AppConte
 def test_no_reconsent_for_a_complete_healthy_portal(open_page: OpenPage, seeded: dict[int, InstallResult]) -> None:
     at = select_hubs(open_page(), GLOBEX)
     assert not [b for b in at.button if b.key == "conn_reconsent"]
+
+
+def primary_buttons(at: AppTest) -> list[str]:
+    return [b.key for b in at.button if b.proto.type == "primary" and str(b.key).startswith("conn_")]
+
+
+def test_the_primary_button_is_what_the_status_asks_for(
+        open_page: OpenPage, ctx: AppContext, sandbox: SandboxServer, seeded: dict[int, InstallResult]) -> None:
+    """Healthy: test it. Needs re-auth: send the re-consent link. Revoke is never the coloured button."""
+    at = select_hubs(open_page(), GLOBEX)
+    assert primary_buttons(at) == ["conn_test"]
+    sandbox_post(sandbox, "/_sandbox/uninstall", {"hub_id": GLOBEX})
+    refresh.refresh_portal(ctx, GLOBEX, force=True, actor=ADMIN)  # invalid_grant: needs re-auth
+    at = select_hubs(open_page(), GLOBEX)
+    assert primary_buttons(at) == ["conn_reconsent"]
+    assert at.button(key="conn_reconsent").label == "Send re-consent link"
+    assert at.button(key="conn_revoke").proto.type == "secondary"
+
+
+def test_a_search_with_one_match_opens_its_details_and_close_keeps_them_closed(
+        open_page: OpenPage, seeded: dict[int, InstallResult]) -> None:
+    at = open_page()
+    at.text_input(key="conn_search").input("hubspot.com").run()  # three matches: only the table
+    assert not at.header
+    at.text_input(key="conn_search").input("initech").run()  # a domain fragment, one match
+    assert plain(at.header[0].value).startswith(f"Hub {INITECH}")
+    assert at.query_params["hub"] == str(INITECH)
+    at.button(key="conn_details_close").click().run()
+    assert not at.header and at.button(key="conn_bulk_refresh").label == "Refresh selected (0)"
+
+
+def test_status_codes_in_the_url_filter_like_labels(open_page: OpenPage, ctx: AppContext,
+                                                    seeded: dict[int, InstallResult]) -> None:
+    connections.revoke(ctx, ACME, actor=ADMIN)
+    for value in ("revoked", "Revoked"):
+        at = open_page(conn_statuses=value)
+        assert at.multiselect(key="conn_statuses").value == ["revoked"], value
+        assert list(table(at)["hub_id"]) == [ACME]
+
+
+def test_needs_attention_counts_filter_the_table(open_page: OpenPage, ctx: AppContext, sandbox: SandboxServer,
+                                                 seeded: dict[int, InstallResult]) -> None:
+    sandbox_post(sandbox, "/_sandbox/uninstall", {"hub_id": INITECH})
+    refresh.refresh_portal(ctx, INITECH, force=True, actor=ADMIN)
+    at = open_page()
+    count = at.button(key="conn_attention_needs_reauth")
+    assert count.label == "1 needs re-auth"
+    count.click().run()
+    assert at.multiselect(key="conn_statuses").value == ["needs_reauth"]
+    assert list(table(at)["hub_id"]) == [INITECH]

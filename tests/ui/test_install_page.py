@@ -151,3 +151,15 @@ def test_callback_without_state_is_refused(open_page: OpenPage) -> None:
     assert not at.exception
     assert any("has no state" in m for m in messages(at, "error"))
     assert dict(at.query_params) == {}
+
+
+def test_back_from_consent_no_warning_about_the_form_just_left(
+        open_page: OpenPage, ctx: AppContext, sandbox: SandboxServer) -> None:
+    """Back from HubSpot (a new session, the form at its defaults), the page shows the result; it does not warn
+    that "this link" would take scopes from connected portals (issue 28) until the user edits the form."""
+    install.finish_install(ctx, actor=ADMIN, params=callback_params(ctx, sandbox, GLOBEX))  # has contacts.read
+    at = open_page(INSTALL, **callback_params(ctx, sandbox, INITECH))
+    assert any(m.startswith(f"Installed hub {INITECH}") for m in messages(at, "success"))
+    assert not [m for m in messages(at, "warning") if "does not ask for" in m]
+    at.text_area(key="install_scopes").input("oauth tickets").run()  # now building a new link
+    assert any("does not ask for" in m for m in messages(at, "warning"))

@@ -67,6 +67,26 @@ def test_an_invalid_redirect_uri_cannot_start_and_says_why(monkeypatch: pytest.M
     assert errors and errors[0].startswith("The dashboard cannot start: HUBSPOT_REDIRECT_URI")
 
 
+def test_a_redirect_uri_on_another_port_is_red_on_settings_and_new_install(
+        monkeypatch: pytest.MonkeyPatch, open_page: OpenPage) -> None:
+    """A real app whose HUBSPOT_REDIRECT_URI names port 8600 while this server answers on 8501 (AppTest's
+    port): every install would end on "connection refused". Both pages say so, in red, and what to set."""
+    monkeypatch.setenv("HUBSPOT_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", CLIENT_SECRET)
+    monkeypatch.setenv("HUBSPOT_REDIRECT_URI", "http://localhost:8600/install")
+    for page in (SETTINGS, "pages/install.py"):
+        at = open_page(page)
+        errors = [m for m in messages(at, "error") if "answers on port 8501" in m]
+        assert errors and "HUBSPOT_REDIRECT_URI=http://localhost:8501/install" in errors[0], page
+        assert not any("redirect URI follows" in m for m in messages(at, "success")), page
+
+
+def test_sandbox_mode_redirect_uri_follows_the_port(open_page: OpenPage) -> None:
+    at = open_page(SETTINGS)
+    assert "http://localhost:8501/install" in page_text(at)
+    assert any("follows the port this dashboard listens on" in m for m in messages(at, "success"))
+
+
 def test_a_bad_encryption_key_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, open_page: OpenPage) -> None:
     monkeypatch.setenv("DASHBOARD_ENCRYPTION_KEYS", generate_key_entry("k1")[:-6])
     at = open_page(SETTINGS)
