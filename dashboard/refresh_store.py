@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,10 +19,15 @@ from typing import Literal, get_args
 
 from sqlmodel import Session
 
-from dashboard import alerts, audit, journal, repository
+from dashboard import audit, journal, repository
 from dashboard.actors import Actor
 from dashboard.context import AppContext
-from dashboard.errors import CryptoError, DashboardError, KeyNotFoundError, StorageError
+from dashboard.errors import CryptoError, DashboardError, HubSpotError, KeyNotFoundError, StorageError
+from dashboard.lifecycle.alerting import after_change
+from dashboard.lifecycle.breaker import report_configuration
+from dashboard.lifecycle.classify import EVENTS, FailureClass, answer_fields, classify
+from dashboard.lifecycle.machine import HealthEvent
+from dashboard.lifecycle.transitions import plan, write_transition
 from dashboard.models import Portal, PortalStatus, PortalUpdate, utcnow
 
 log = logging.getLogger(__name__)
@@ -32,14 +38,14 @@ KEY_PROBLEMS = ("key_missing", "undecryptable")
 
 # A Literal, not an Enum: outcomes are compared with plain strings everywhere and mypy catches a misspelt one.
 RefreshResult = Literal["refreshed", "journaled", "fresh", "busy", "conflict", "failed", "needs_reauth", "skipped",
-                        "stopped"]
+                        "stopped", "deferred"]
 REFRESH_RESULTS: tuple[RefreshResult, ...] = get_args(RefreshResult)
 
 
 @dataclass(frozen=True)
 class RefreshOutcome:
     """What happened to one portal: refreshed, journaled, fresh, busy, conflict, failed, needs_reauth, skipped,
-    stopped (a sweep asked to stop before reaching it)."""
+    stopped (a sweep asked to stop before reaching it), deferred (HubSpot degraded: left for the breaker)."""
 
     hub_id: int
     result: RefreshResult
@@ -86,15 +92,20 @@ def release(ctx: AppContext, lease: Lease) -> None:
 
 
 def _write_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, values: PortalUpdate,
-                  detail: str) -> bool:
+                  detail: str, took_ms: int | None = None) -> bool:
     release_lease_of = lease.row_owner
+    now = utcnow()
+    change = plan(portal, HealthEvent.REFRESHED, now)
+    values = {**values, **change.values}
 
     def write(session: Session) -> bool:
         stored = repository.update_portal_if_version(session=session, hub_id=portal.hub_id,
                                                      version=portal.token_version, values=values,
                                                      release_lease_of=release_lease_of)
         audit.record(session, actor=actor.name, action="refresh", outcome="success" if stored else "conflict",
-                     hub_id=portal.hub_id, detail=detail)
+                     hub_id=portal.hub_id, detail=detail, fields={"duration_ms": took_ms, "http_status": 200})
+        if stored:
+            write_transition(session, change, actor=actor.name, cause="refresh succeeded", at=now)
         return stored
 
     stored = ctx.write_together(write)  # committed, maybe with other refreshes' stores (group commit)
@@ -103,12 +114,12 @@ def _write_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, v
 
 
 def store_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, values: PortalUpdate,
-                 detail: str) -> bool | None:
+                 detail: str, took_ms: int | None = None) -> bool | None:
     """Store refreshed tokens read at ``portal.token_version``: True stored, False a newer row won,
     None the database refused every attempt and the values went to the spill journal."""
     for wait in (*STORE_WAITS, None):
         try:
-            return _write_tokens(ctx, portal, lease, actor, values, detail)
+            return _write_tokens(ctx, portal, lease, actor, values, detail, took_ms)
         except StorageError as exc:
             if wait is None or time.monotonic() + wait >= lease.deadline:
                 log.error("hub %s: storing refreshed tokens failed: %s", portal.hub_id, exc)
@@ -136,17 +147,37 @@ def _key_advice(portal: Portal, kind: str, exc: DashboardError) -> str:
             "or install the portal again")
 
 
+def jittered_backoff(failures: int) -> timedelta:
+    """:func:`backoff_for` plus up to 10 % random jitter (portals failing together spread out)."""
+    base = backoff_for(failures)
+    return base + timedelta(seconds=random.uniform(0, base.total_seconds() / 10))
+
+
 def record_failure(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, exc: DashboardError, *,
-                   reauth: bool) -> RefreshOutcome:
-    """Record a failed refresh, only while the row still holds the version ``portal`` was read at."""
+                   reauth: bool = False, duration_ms: int | None = None) -> RefreshOutcome:
+    """Record a failed refresh through the health state machine, only while the row still holds the version
+    ``portal`` was read at. A configuration failure moves no portal: it is one app-wide condition."""
     now = utcnow()
-    failures = portal.consecutive_failures + 1
-    kind = "invalid_grant" if reauth else failure_kind(exc)
+    cls = FailureClass.TERMINAL if reauth else classify(exc)
+    kind = "invalid_grant" if cls == FailureClass.TERMINAL and not isinstance(exc, HubSpotError) else failure_kind(exc)
     description = _key_advice(portal, kind, exc) if kind in KEY_PROBLEMS else exc.description
-    if reauth:
-        values: PortalUpdate = {"status": PortalStatus.NEEDS_REAUTH, "next_attempt_at": None}
-    else:
-        values = {"status": PortalStatus.REFRESH_FAILING, "next_attempt_at": now + backoff_for(failures)}
+    fields = answer_fields(exc, duration_ms=duration_ms)
+    if cls == FailureClass.CONFIGURATION:
+        def note(session: Session) -> None:
+            audit.record(session, actor=actor.name, action="refresh", outcome="failure", hub_id=portal.hub_id,
+                         detail=f"{kind}: {description[:300]} (app-wide: the portal's state is unchanged)",
+                         fields=fields)
+
+        ctx.write_together(note)
+        report_configuration(ctx, exc, actor=actor.name)
+        return RefreshOutcome(portal.hub_id, "failed", portal.expires_at, description)
+    failures = portal.consecutive_failures + 1
+    change = plan(portal, EVENTS[cls], now)
+    values: PortalUpdate = {**change.values, "next_attempt_at": None}
+    if cls == FailureClass.TRANSIENT:
+        values["next_attempt_at"] = now + jittered_backoff(failures)
+    elif cls == FailureClass.KEY:  # not HubSpot's: a few tries per key per pass (lifecycle/keys.py), no backoff
+        values["next_attempt_at"] = now + backoff_for(failures) if kind == "undecryptable" else None
     values.update({"last_refresh_result": kind, "last_error": description[:500], "consecutive_failures": failures,
                    "last_refresh_at": now, "updated_at": now})
     release_lease_of = lease.row_owner
@@ -157,27 +188,16 @@ def record_failure(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, 
                                                       release_lease_of=release_lease_of)
         audit.record(session, actor=actor.name, action="refresh", outcome="failure" if written else "stale",
                      hub_id=portal.hub_id, detail=f"{kind}: {description[:300]}"
-                     + ("" if written else " (not recorded: the portal was refreshed meanwhile)"))
+                     + ("" if written else " (not recorded: the portal was refreshed meanwhile)"), fields=fields)
+        if written:
+            write_transition(session, change, actor=actor.name, cause=f"{kind}: {description[:300]}", at=now)
         return written
 
     written = ctx.write_together(write)  # the same path as a success's store
     lease.released_with_row(written)
     if not written:
         return RefreshOutcome(portal.hub_id, "conflict", message="another process refreshed this portal meanwhile")
-    _alert(ctx, portal, kind, description, failures, reauth=reauth)
-    result: RefreshResult = "needs_reauth" if reauth else "failed"
+    if cls != FailureClass.KEY:  # key problems are alerted once per key (lifecycle/keys.py)
+        after_change(ctx, portal, change, failures=failures, detail=description, actor=actor.name)
+    result: RefreshResult = "needs_reauth" if cls == FailureClass.TERMINAL else "failed"
     return RefreshOutcome(portal.hub_id, result, portal.expires_at, description)
-
-
-def _alert(ctx: AppContext, portal: Portal, kind: str, description: str, failures: int, *, reauth: bool) -> None:
-    hub, domain = portal.hub_id, portal.hub_domain
-    if reauth and portal.status != PortalStatus.NEEDS_REAUTH:
-        alerts.send_alert(ctx, event="needs_reauth", hub_id=hub, hub_domain=domain,
-                          status=PortalStatus.NEEDS_REAUTH, detail=description, failures=failures)
-    elif kind in KEY_PROBLEMS:
-        if portal.last_refresh_result != kind:  # once per problem, not once per backoff step
-            alerts.send_alert(ctx, event="key_problem", hub_id=hub, hub_domain=domain,
-                              status=PortalStatus.REFRESH_FAILING, detail=description, failures=failures)
-    elif not reauth and failures == ctx.settings.dashboard_alert_failure_threshold:
-        alerts.send_alert(ctx, event="refresh_failing", hub_id=hub, hub_domain=domain,
-                          status=PortalStatus.REFRESH_FAILING, detail=description, failures=failures)

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_exponential_jitter
 
-from dashboard.errors import HubSpotError, InvalidGrantError, ProtocolError, RateLimitedError, TransientError
+from dashboard.errors import (
+    HubSpotAnswer,
+    HubSpotError,
+    InvalidGrantError,
+    ProtocolError,
+    RateLimitedError,
+    TransientError,
+)
 from dashboard.hubspot import protocol
+from dashboard.hubspot.answers import kept_answer
 from dashboard.hubspot.protocol import Request, TokenInfo, TokenResponse
 
 log = logging.getLogger(__name__)
@@ -39,6 +47,16 @@ class HubSpotApp:
     @property
     def credentials(self) -> dict[str, str]:
         return {"client_id": self.client_id, "client_secret": self.client_secret}
+
+
+class RetryGate(Protocol):
+    """Decides on in-call retries from outside the client (the outage breaker: dashboard/lifecycle/breaker.py)."""
+
+    def __call__(self, exc: HubSpotError) -> bool:
+        """Sees every failed attempt; whether a transient one may be retried."""
+
+    def proceed(self) -> bool:
+        """Asked again just before a retry goes out (the answer may have changed during the wait)."""
 
 
 @dataclass(frozen=True)
@@ -73,12 +91,20 @@ class HubSpotClient:
         resp = self._send(self._flavor.token_request(form, "code exchange"))
         return protocol.parse_token_response(resp.content)
 
-    def refresh(self, refresh_token: str) -> TokenResponse:
-        """Refresh grant. Retried only on failures where HubSpot cannot have used the token (see _send)."""
+    def refresh(self, refresh_token: str, *, may_retry: RetryGate | None = None) -> TokenResponse:
+        """Refresh grant. Retried only on failures where HubSpot cannot have used the token (see _send).
+
+        ``may_retry`` sees every failed attempt (the outage detector counts them) and may forbid the next
+        one (no in-call retries while HubSpot is degraded: dashboard/lifecycle/breaker.py).
+        """
         form = protocol.refresh_form(client_id=self.app.client_id, client_secret=self.app.client_secret,
                                      refresh_token=refresh_token)
-        resp = self._with_retry(self._flavor.token_request(form, "token refresh"))
-        return protocol.parse_token_response(resp.content)
+        resp = self._with_retry(self._flavor.token_request(form, "token refresh"), may_retry=may_retry)
+        try:
+            return protocol.parse_token_response(resp.content)
+        except ProtocolError as exc:  # a malformed 200: kept like any failed answer
+            exc.answer = kept_answer(resp.status_code, resp.content[:4096])
+            raise
 
     def introspect(self, token: str, *, hint: str = "access_token") -> TokenInfo:
         """Token metadata; an unknown or dead token gives ``TokenInfo(active=False)``."""
@@ -131,16 +157,33 @@ class HubSpotClient:
 
     # --- I/O -------------------------------------------------------------------------------------------
 
-    def _with_retry(self, req: Request, json_body: Any = None) -> httpx.Response:
+    def _with_retry(self, req: Request, json_body: Any = None,
+                    may_retry: RetryGate | None = None) -> httpx.Response:
+        def retryable(state: RetryCallState) -> bool:
+            exc = state.outcome.exception() if state.outcome else None
+            if not isinstance(exc, TransientError):
+                return False
+            return may_retry is None or may_retry(exc)
+
         retrying = Retrying(
             stop=stop_after_attempt(self._retry.attempts),
             wait=self._wait,
-            retry=retry_if_exception_type(TransientError),
+            retry=retryable,
             reraise=True,
         )
+        last: HubSpotError | None = None
         for attempt in retrying:
             with attempt:
-                return self._send(req, json_body=json_body)
+                if last is not None and may_retry is not None and not may_retry.proceed():
+                    raise last
+                try:
+                    return self._send(req, json_body=json_body)
+                except HubSpotError as exc:
+                    exc.attempt = attempt.retry_state.attempt_number
+                    last = exc
+                    if may_retry is not None and not isinstance(exc, TransientError):
+                        may_retry(exc)  # seen too (the detector counts failed attempts of every kind)
+                    raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, state: RetryCallState) -> float:
@@ -155,9 +198,13 @@ class HubSpotClient:
             resp = self._http.request(req.method, url, data=req.form, params=req.params, headers=req.headers,
                                       json=json_body)
         except httpx.TimeoutException as exc:
-            raise TransientError(f"HubSpot {req.operation} timed out") from exc
+            err = TransientError(f"HubSpot {req.operation} timed out")
+            err.answer = HubSpotAnswer(message="no answer: timed out")
+            raise err from exc
         except httpx.TransportError as exc:
-            raise TransientError(f"cannot reach HubSpot for {req.operation} ({exc.__class__.__name__})") from exc
+            err = TransientError(f"cannot reach HubSpot for {req.operation} ({exc.__class__.__name__})")
+            err.answer = HubSpotAnswer(message=f"no answer: {exc.__class__.__name__}")
+            raise err from exc
         if resp.is_success:
             log.debug("hubspot %s -> %s", req.operation, resp.status_code)
             return resp

@@ -13,6 +13,7 @@ function is re-exported here from its module:
 - ``keys``: portal rows by encryption key (key rotation)
 - ``installs``: install attempts (OAuth ``state``), pending installs, sendable install links
 - ``audit``: the audit log
+- ``health``: the per-portal timeline (the audit log), app-wide conditions (the breaker), uptime from transitions
 - ``scope_sets``: saved scope sets
 - ``heartbeats``: worker heartbeats and the readiness ping
 - ``credentials``: service API keys and sign-out epochs
@@ -32,6 +33,21 @@ from dashboard.repository.credentials import (
     list_api_keys,
     revoke_api_key,
     touch_api_key,
+)
+from dashboard.repository.health import (
+    TRANSITION,
+    active_conditions,
+    fleet_transitions,
+    get_condition,
+    last_event_at,
+    list_timeline,
+    prune_audit_before,
+    release_backoff_since,
+    release_key_backoff,
+    set_condition,
+    take_probe,
+    timeline_facets,
+    uptime_shares,
 )
 from dashboard.repository.heartbeats import delete_heartbeats_before, list_heartbeats, ping, save_heartbeat
 from dashboard.repository.installs import (
@@ -92,10 +108,11 @@ from dashboard.repository.portals import (
 from dashboard.repository.scope_sets import delete_scope_set, get_scope_set, list_scope_sets, save_scope_set
 
 __all__ = [
-    "LISTING_COLUMNS", "Segment", "add_api_key", "add_audit_event", "add_install_attempt", "add_install_link",
+    "LISTING_COLUMNS", "Segment", "TRANSITION", "active_conditions", "add_api_key", "add_audit_event", "add_install_attempt", "add_install_link",
     "add_pending_install", "bump_sign_out", "claim_due_portals", "claim_install_link", "consume_install_attempt",
     "count_listing", "count_portals", "delete_heartbeats_before", "delete_pending_install", "delete_scope_set",
-    "display_status_counts", "display_status_sql", "due_hub_ids", "earliest_expiry", "expiry_histogram_counts",
+    "display_status_counts", "fleet_transitions", "get_condition", "last_event_at", "list_timeline",
+    "prune_audit_before", "release_backoff_since", "release_key_backoff", "set_condition", "take_probe", "timeline_facets", "uptime_shares", "display_status_sql", "due_hub_ids", "earliest_expiry", "expiry_histogram_counts",
     "expiry_times", "fill_portal_scopes", "finish_install_link", "first_portal_on_key", "get_api_key",
     "get_install_attempt", "get_install_link", "get_pending_install", "get_portal", "get_scope_set", "get_sign_out",
     "insert_audit_event",
