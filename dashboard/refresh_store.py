@@ -172,7 +172,7 @@ def record_failure(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, 
         report_configuration(ctx, exc, actor=actor.name)
         return RefreshOutcome(portal.hub_id, "failed", portal.expires_at, description)
     failures = portal.consecutive_failures + 1
-    change = plan(portal, EVENTS[cls], now)
+    change = plan(portal, EVENTS[cls], now, key_kind=kind)
     values: PortalUpdate = {**change.values, "next_attempt_at": None}
     if cls == FailureClass.TRANSIENT:
         values["next_attempt_at"] = now + jittered_backoff(failures)

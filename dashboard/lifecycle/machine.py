@@ -32,9 +32,9 @@ Terminal states (NEEDS_REAUTH, REVOKED, UNINSTALLED) are left only by ``granted`
 ``failing_since`` is set exactly while the state is FAILING (kept from the first failure of the run).
 
 How a state is stored (the columns existing pages, filters and SQL already read): HEALTHY is status
-``active``; FAILING is ``refresh_failing`` with a HubSpot failure as the last result; KEY_PROBLEM is
-``refresh_failing`` with ``key_missing`` / ``undecryptable`` as the last result; the terminal states are
-their own status. :func:`dashboard.status.display_status` of that row is the state's displayed status.
+``active``; FAILING is ``refresh_failing``; KEY_PROBLEM is status ``key_missing`` or ``undecryptable`` (which
+key problem); the terminal states are their own status. :func:`dashboard.status.display_status` of that
+row is the state's displayed status (healthy / expiring / expired for HEALTHY, by its expiry).
 """
 
 from __future__ import annotations
@@ -75,7 +75,6 @@ UP_STATES = frozenset({HealthState.HEALTHY})
 _STORED = {
     HealthState.HEALTHY: PortalStatus.ACTIVE,
     HealthState.FAILING: PortalStatus.REFRESH_FAILING,
-    HealthState.KEY_PROBLEM: PortalStatus.REFRESH_FAILING,
     HealthState.NEEDS_REAUTH: PortalStatus.NEEDS_REAUTH,
     HealthState.REVOKED: PortalStatus.REVOKED,
     HealthState.UNINSTALLED: PortalStatus.UNINSTALLED,
@@ -106,17 +105,19 @@ def state_of(status: str, last_result: str | None) -> HealthState:
     """The state a stored row is in (an unknown stored status counts as failing: a problem, never healthy)."""
     if status == PortalStatus.ACTIVE:
         return HealthState.HEALTHY
+    if status in KEY_RESULTS or (status == PortalStatus.REFRESH_FAILING and last_result in KEY_RESULTS):
+        return HealthState.KEY_PROBLEM  # the second form: rows written before this state machine
     if status == PortalStatus.REFRESH_FAILING:
-        return HealthState.KEY_PROBLEM if last_result in KEY_RESULTS else HealthState.FAILING
+        return HealthState.FAILING
     for state, stored in _STORED.items():
         if stored == status and state in TERMINAL_STATES:
             return state
     return HealthState.FAILING
 
 
-def stored_status(state: HealthState) -> str:
-    """The ``portal.status`` value of ``state``."""
-    return str(_STORED[state])
+def stored_status(state: HealthState, key_kind: str = "key_missing") -> str:
+    """The ``portal.status`` value of ``state`` (``key_kind``: which key problem)."""
+    return key_kind if state == HealthState.KEY_PROBLEM else str(_STORED[state])
 
 
 def display_family(display: str) -> HealthState:

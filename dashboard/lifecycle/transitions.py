@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from dashboard import repository
-from dashboard.lifecycle.machine import HealthEvent, HealthState, state_of, step, stored_status
+from dashboard.lifecycle.machine import KEY_RESULTS, HealthEvent, HealthState, state_of, step, stored_status
 from dashboard.models import Portal, PortalUpdate
 
 MAX_CAUSE = 1000
@@ -37,9 +37,10 @@ class Change:
         return self.before != self.after
 
 
-def plan(portal: Portal | None, event: HealthEvent, now: datetime, *, hub_id: int | None = None) -> Change:
+def plan(portal: Portal | None, event: HealthEvent, now: datetime, *, hub_id: int | None = None,
+         key_kind: str = "key_missing") -> Change:
     """The change ``event`` makes to ``portal`` (read in the writer's transaction or under its lease);
-    ``portal`` None: a new row for ``hub_id`` (only a grant creates one)."""
+    ``portal`` None: a new row for ``hub_id`` (only a grant creates one). ``key_kind``: which key problem."""
     if portal is None:
         assert hub_id is not None and event == HealthEvent.GRANTED
         return Change(hub_id, None, HealthState.HEALTHY, event, {"status": stored_status(HealthState.HEALTHY),
@@ -50,7 +51,9 @@ def plan(portal: Portal | None, event: HealthEvent, now: datetime, *, hub_id: in
         since = portal.failing_since if before == HealthState.FAILING and portal.failing_since else now
     else:
         since = None
-    values: PortalUpdate = {"status": stored_status(after), "failing_since": since}
+    if after == HealthState.KEY_PROBLEM and event != HealthEvent.KEY:
+        key_kind = portal.status if portal.status in KEY_RESULTS else key_kind  # unchanged problem
+    values: PortalUpdate = {"status": stored_status(after, key_kind), "failing_since": since}
     return Change(portal.hub_id, before, after, event, values)
 
 

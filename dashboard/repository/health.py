@@ -114,7 +114,8 @@ def release_key_backoff(*, session: Session, key_id: str) -> int:
     """Portals held back by a key problem on ``key_id`` are due at once (the key is readable again)."""
     stmt = (update(Portal)
             .where(col(Portal.app) == session_app(session), col(Portal.key_id) == key_id,
-                   col(Portal.next_attempt_at).is_not(None), col(Portal.last_refresh_result).in_(KEY_RESULTS))
+                   col(Portal.next_attempt_at).is_not(None),
+                   or_(col(Portal.status).in_(KEY_RESULTS), col(Portal.last_refresh_result).in_(KEY_RESULTS)))
             .values(next_attempt_at=None))
     return _write(session, stmt)
 

@@ -21,7 +21,8 @@ _APP: BindParameter[str] = bindparam("d_app")
 _LEASE_FREE = or_(col(Portal.lease_owner).is_(None), col(Portal.lease_expires_at) < _NOW)
 _DUE = (
     col(Portal.app) == _APP,
-    col(Portal.status).in_([PortalStatus.ACTIVE, PortalStatus.REFRESH_FAILING]),
+    # key problems too: a key that comes back makes them due at once (dashboard/lifecycle/keys.py)
+    col(Portal.status).in_([PortalStatus.ACTIVE, PortalStatus.REFRESH_FAILING, "key_missing", "undecryptable"]),
     col(Portal.refresh_token_ct).is_not(None),
     or_(col(Portal.expires_at).is_(None), col(Portal.expires_at) <= _DUE_BY),
     or_(col(Portal.next_attempt_at).is_(None), col(Portal.next_attempt_at) <= _NOW),

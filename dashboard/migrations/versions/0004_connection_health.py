@@ -52,10 +52,14 @@ def upgrade() -> None:
     op.execute("UPDATE portal SET failing_since = COALESCE(last_refresh_at, updated_at, installed_at) "
                "WHERE status = 'refresh_failing' AND COALESCE(last_refresh_result, '') "
                "NOT IN ('key_missing', 'undecryptable')")
+    # A key problem is a state of its own, stored as which key problem (dashboard/lifecycle/machine.py).
+    op.execute("UPDATE portal SET status = last_refresh_result, next_attempt_at = NULL "
+               "WHERE status = 'refresh_failing' AND last_refresh_result IN ('key_missing', 'undecryptable')")
 
 
 
 def downgrade() -> None:
+    op.execute("UPDATE portal SET status = 'refresh_failing' WHERE status IN ('key_missing', 'undecryptable')")
     with op.batch_alter_table('portal', schema=None) as batch_op:
         batch_op.drop_column('failing_since')
 
