@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import cli_links, cli_pages, cli_refresh, install, keys, listing, pending_installs, uninstall
+from dashboard import cli_health, cli_links, cli_pages, cli_refresh, install, keys, listing, pending_installs, uninstall
 from dashboard import connections as conns
 from dashboard.actors import Actor, cli_actor
 from dashboard.cli_groups import command_group
@@ -246,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_service.add_parsers(sub, _Parser)
     cli_pages.add_parsers(sub, _Parser)  # scope-sets, token-info
+    cli_health.add_parsers(sub)  # timeline, health
     return p
 
 

@@ -29,13 +29,13 @@ from dashboard.errors import (
     StorageError,
     TransientError,
 )
+from dashboard.guard import require
+from dashboard.hubspot.client import RetryPolicy
 from dashboard.lifecycle.alerting import after_change
 from dashboard.lifecycle.breaker import Gate, breaker_for, recovered
 from dashboard.lifecycle.keys import PassKeys, check_keys
 from dashboard.lifecycle.machine import HealthEvent
 from dashboard.lifecycle.transitions import plan
-from dashboard.guard import require
-from dashboard.hubspot.client import RetryPolicy
 from dashboard.models import Portal, PortalStatus, PortalUpdate, utcnow
 from dashboard.refresh_store import Lease, record_failure, release, store_tokens
 from dashboard.refresh_store import RefreshOutcome as RefreshOutcome

@@ -28,7 +28,7 @@ from dashboard.lifecycle.breaker import report_configuration
 from dashboard.lifecycle.classify import EVENTS, FailureClass, answer_fields, classify
 from dashboard.lifecycle.machine import HealthEvent
 from dashboard.lifecycle.transitions import plan, write_transition
-from dashboard.models import Portal, PortalStatus, PortalUpdate, utcnow
+from dashboard.models import Portal, PortalUpdate, utcnow
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)

@@ -208,6 +208,6 @@ class HubSpotClient:
         if resp.is_success:
             log.debug("hubspot %s -> %s", req.operation, resp.status_code)
             return resp
-        err = protocol.error_from_response(resp.status_code, resp.content, dict(resp.headers), req.operation)
-        log.info("hubspot %s -> %s (%s)", req.operation, resp.status_code, err.code)
-        raise err
+        failed = protocol.error_from_response(resp.status_code, resp.content, dict(resp.headers), req.operation)
+        log.info("hubspot %s -> %s (%s)", req.operation, resp.status_code, failed.code)
+        raise failed

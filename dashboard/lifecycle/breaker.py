@@ -25,6 +25,7 @@ import weakref
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -209,3 +210,22 @@ def status(ctx: AppContext) -> dict[str, Condition]:
     """The shared conditions, read now (``health --json``, the banner, ``/metrics``)."""
     return breaker_for(ctx).conditions(ctx, fresh=True)
 
+
+
+def report(ctx: AppContext) -> dict[str, Any]:
+    """The app-wide health as ``python -m dashboard health --json`` prints it (and the banner shows it)."""
+    found = status(ctx)
+    hubspot, config = found[HUBSPOT], found[CONFIGURATION]
+    with ctx.session() as session:
+        keys = repository.active_conditions(session=session, prefix="key:")
+    return {
+        "hubspot": {"degraded": hubspot.active, "since": _iso(hubspot.since) if hubspot.active else None,
+                    "reason": hubspot.reason if hubspot.active else None},
+        "configuration": {"problem": config.active, "since": _iso(config.since) if config.active else None,
+                          "reason": config.reason if config.active else None},
+        "keys": [{"key_id": k.name[len("key:"):], "since": _iso(k.since), "reason": k.reason} for k in keys],
+    }
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None

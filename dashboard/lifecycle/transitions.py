@@ -42,7 +42,8 @@ def plan(portal: Portal | None, event: HealthEvent, now: datetime, *, hub_id: in
     """The change ``event`` makes to ``portal`` (read in the writer's transaction or under its lease);
     ``portal`` None: a new row for ``hub_id`` (only a grant creates one). ``key_kind``: which key problem."""
     if portal is None:
-        assert hub_id is not None and event == HealthEvent.GRANTED
+        assert hub_id is not None
+        assert event == HealthEvent.GRANTED
         return Change(hub_id, None, HealthState.HEALTHY, event, {"status": stored_status(HealthState.HEALTHY),
                                                                 "failing_since": None})
     before = state_of(portal.status, portal.last_refresh_result)
