@@ -5,7 +5,7 @@ half of the refresh attempts this process saw failed transiently. A configuratio
 the app itself) is a condition of its own. Either one is an ``app_condition`` row, so every replica and the
 CLI agree; while one is on, the sweeps switch to the breaker:
 
-- one probe refresh at a time across replicas, at most every :data:`PROBE_EVERY` (a conditional UPDATE
+- one probe refresh at a time across replicas, at most every :func:`probe_every` (a conditional UPDATE
   takes the probe), with no in-call retries; the other due portals wait ("deferred"), untouched;
 - a probe that succeeds ends the condition; every portal that failed transiently during it is due at once
   (its personal backoff cleared), and the same pass refreshes them with bounded concurrency.
@@ -39,7 +39,13 @@ log = logging.getLogger(__name__)
 WINDOW = 300.0
 MIN_PORTALS = 5
 MIN_SHARE = 0.5
-PROBE_EVERY = timedelta(seconds=30)
+
+
+def probe_every(ctx: AppContext) -> timedelta:
+    """At most one probe refresh this often across replicas (DASHBOARD_BREAKER_PROBE_SECONDS, default 30 s)."""
+    return timedelta(seconds=ctx.settings.dashboard_breaker_probe_seconds)
+
+
 HUBSPOT = "hubspot"
 CONFIGURATION = "configuration"
 CACHE_S = 1.0
@@ -124,7 +130,7 @@ class Breaker:
     def take_probe(self, ctx: AppContext, name: str) -> bool:
         with ctx.session() as session, ctx.writing():
             won = repository.take_probe(session=session, name=name, owner=self.owner, now=utcnow(),
-                                        every=PROBE_EVERY)
+                                        every=probe_every(ctx))
             session.commit()
         return won
 
@@ -136,7 +142,7 @@ class Breaker:
                 if row is not None and row.active:
                     if row.probe_at is None:
                         return 0.0
-                    return max(0.0, (row.probe_at + PROBE_EVERY - utcnow()).total_seconds())
+                    return max(0.0, (row.probe_at + probe_every(ctx) - utcnow()).total_seconds())
         return None
 
 

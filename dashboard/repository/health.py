@@ -75,7 +75,7 @@ def set_condition(*, session: Session, name: str, active: bool, now: datetime, r
     row = get_condition(session=session, name=name)
     if row is None:
         session.add(AppCondition(app=session_app(session), name=name, active=active, since=now if active else None,
-                                 reason=reason, updated_at=now))
+                                 reason=reason, updated_at=now, probe_at=now if active else None))
         session.flush()
         return active
     if row.active == active:
@@ -84,8 +84,8 @@ def set_condition(*, session: Session, name: str, active: bool, now: datetime, r
         session.flush()
         return False
     row.active, row.since, row.updated_at = active, now, now
-    if active:
-        row.reason, row.probe_at, row.probe_owner = reason, None, None
+    if active:  # the first probe one period after the condition started: the failures that started it count
+        row.reason, row.probe_at, row.probe_owner = reason, now, None
     session.flush()
     return True
 
