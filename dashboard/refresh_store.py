@@ -54,8 +54,9 @@ class RefreshOutcome:
 
 
 def backoff_for(failures: int) -> timedelta:
-    """30 s, 1 min, 2 min, ... capped at an hour."""
-    return min(timedelta(seconds=30 * 2 ** max(0, failures - 1)), MAX_BACKOFF)
+    """30 s, 1 min, 2 min, ... capped at an hour. The exponent is capped too: a portal failing for two days
+    (some 45 failures) would otherwise overflow ``timedelta`` and fail the failure's own record."""
+    return min(timedelta(seconds=30 * 2 ** min(max(0, failures - 1), 16)), MAX_BACKOFF)
 
 
 @dataclass
