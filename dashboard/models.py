@@ -200,7 +200,10 @@ class AuditEvent(SQLModel, table=True):
     """
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_hub_at", "hub_id", "at"),)
+    # ix_audit_hub_action_at: a portal's transitions (uptime, the state strip) and a timeline filtered by kind
+    # read one range; without it SQLite walked the action index over every portal's transitions.
+    __table_args__ = (Index("ix_audit_hub_at", "hub_id", "at"),
+                      Index("ix_audit_hub_action_at", "hub_id", "action", "at"))
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime | None = utc_column(nullable=False, index=True)

@@ -11,6 +11,7 @@ from dashboard.errors import DashboardError
 from dashboard.hubspot.authorize import parse_account_id
 from dashboard.models import utcnow
 from dashboard.ui import activity_view as av
+from dashboard.ui import portal_health
 from dashboard.ui.layout import start_page
 from dashboard.ui.text import md
 
@@ -50,6 +51,8 @@ if buckets.empty or (action and action != "refresh"):
 else:
     colours = {"success": "#00bda5", "failure": "#f2545b"}
     st.bar_chart(buckets, x="time", y=shown, color=[colours[c] for c in shown], sort=False, x_label="UTC")
+
+portal_health.fleet(ctx, actor)
 
 st.subheader(f"Audit log ({len(events)} events{', newest 2000 shown' if len(events) == 2000 else ''})")
 if not events:

@@ -46,6 +46,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('attempt', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('from_state', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True))
         batch_op.add_column(sa.Column('to_state', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True))
+        batch_op.create_index('ix_audit_hub_action_at', ['hub_id', 'action', 'at'], unique=False)
 
     with op.batch_alter_table('portal', schema=None) as batch_op:
         batch_op.add_column(sa.Column('failing_since', dashboard.utc_datetime.UTCDateTime(timezone=True), nullable=True))
@@ -64,6 +65,7 @@ def downgrade() -> None:
         batch_op.drop_column('failing_since')
 
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_hub_action_at')
         batch_op.drop_column('to_state')
         batch_op.drop_column('from_state')
         batch_op.drop_column('attempt')
