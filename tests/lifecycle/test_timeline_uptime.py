@@ -18,6 +18,12 @@ from tests.utils.lifecycle import ADMIN, sandbox_post
 from tests.utils.seeding import seed_portals
 
 
+@pytest.fixture
+def db_url(any_db_url: str) -> str:
+    """SQLite and PostgreSQL: uptime's SQL differs per dialect (seconds between two times)."""
+    return any_db_url
+
+
 def _shift_transitions(ctx: Any, hub: int, moves: list[tuple[timedelta, str, str]]) -> None:
     """Replace the portal's transitions by ``moves`` (age, from, to): a known history."""
     now = utcnow()
