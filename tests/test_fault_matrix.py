@@ -6,7 +6,6 @@ Rotation is on throughout, so a lost or duplicated refresh would show as a dead 
 from __future__ import annotations
 
 import time
-
 from datetime import timedelta
 from typing import Any
 
