@@ -51,3 +51,30 @@ def send_alert(ctx: AppContext, *, event: str, hub_id: int, hub_domain: str | No
         log.warning("alert webhook failed for hub %s: %s", hub_id, exc)
         return False
     return True
+
+
+APP_TEXTS = {
+    "hubspot_degraded": ":rotating_light: HubSpot looks degraded: refreshes are failing across portals; the "
+                        "dashboard probes every 30 s and retries every portal once HubSpot answers",
+    "hubspot_recovered": ":large_green_circle: HubSpot answers again; portals that failed during the outage are "
+                         "being refreshed now",
+    "configuration": ":no_entry: HubSpot refuses the app itself; no portal can be refreshed until this is fixed",
+    "configuration_fixed": ":large_green_circle: HubSpot accepts the app again",
+    "key_problem": ":closed_lock_with_key: An encryption key cannot open the portals sealed with it",
+    "key_fixed": ":large_green_circle: An encryption key opens its portals again",
+}
+
+
+def send_app_alert(ctx: AppContext, *, event: str, detail: str) -> bool:
+    """POST one app-wide alert (an outage, a configuration problem, and their ends). True when delivered."""
+    url = ctx.settings.dashboard_alert_webhook_url
+    if url is None:
+        return False
+    payload: dict[str, Any] = {"text": f"{APP_TEXTS[event]}: {slack_escape(detail)}", "event": event,
+                               "hub_id": None, "detail": detail}
+    try:
+        outbound.post_json(ctx.http, url.get_secret_value(), payload, timeout=5)
+    except OutboundError as exc:
+        log.warning("app alert webhook failed (%s): %s", event, exc)
+        return False
+    return True

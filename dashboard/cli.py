@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import (
+    cli_health,
     cli_links,
     cli_pages,
     cli_refresh,
@@ -261,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_service.add_parsers(sub, _Parser)
     cli_pages.add_parsers(sub, _Parser)  # scope-sets, token-info
     cli_webhooks.add_parser(sub, _Parser)
+    cli_health.add_parsers(sub)  # timeline, health
     return p
 
 

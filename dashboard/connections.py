@@ -23,6 +23,8 @@ from dashboard.errors import ApiAuthError, DashboardError, NotFoundError
 from dashboard.guard import require
 from dashboard.hubspot.protocol import TokenInfo
 from dashboard.install import start_install
+from dashboard.lifecycle.machine import HealthEvent
+from dashboard.lifecycle.transitions import plan, write_transition
 from dashboard.models import PortalStatus, utcnow
 from dashboard.refresh import get_access_token, refresh_portal
 from dashboard.status import HIDDEN_BY_DEFAULT as HIDDEN_BY_DEFAULT
@@ -173,9 +175,12 @@ def revoke(ctx: AppContext, hub_id: int, *, actor: Actor, local_only: bool = Fal
                 session.commit()
             raise exc.reworded(f"revoking at HubSpot failed, nothing was changed here: {exc.description}") from exc
     now = utcnow()
+    change = plan(portal, HealthEvent.REVOKED, now)
     with ctx.session() as session:
         repository.update_portal(session=session, hub_id=hub_id,
-                                 values=vault.disconnected(portal, PortalStatus.REVOKED, now))
+                                 values={**vault.disconnected(portal, PortalStatus.REVOKED, now), **change.values})
+        write_transition(session, change, actor=actor.name, cause="revoked" + (" locally" if local_only else ""),
+                         at=now)
         detail = ("tokens forgotten locally only" if local_only else
                   "HubSpot already considered the refresh token dead; counted as revoked" if already_dead else
                   "refresh token revoked at HubSpot")

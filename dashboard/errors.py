@@ -46,6 +46,7 @@ The tree below is checked against the classes by ``tests/test_errors.py``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Self
 
 
@@ -143,10 +144,29 @@ class LockBusyError(DashboardError):
     code = "lock_busy"
 
 
+@dataclass(frozen=True)
+class HubSpotAnswer:
+    """What HubSpot answered to a failed call, as the timeline keeps it (dashboard/lifecycle/answers.py
+    builds it): HTTP status, HubSpot's ``status``, ``category``, ``message`` and ``correlationId``, and
+    ``body`` when it was not the JSON error object (redacted, control characters escaped, capped at 2 KB)."""
+
+    http_status: int | None = None
+    status: str | None = None
+    category: str | None = None
+    message: str | None = None
+    correlation_id: str | None = None
+    body: str | None = None
+
+
 class HubSpotError(DashboardError):
-    """HubSpot answered with an error. ``status`` is the HTTP status when there was a response."""
+    """HubSpot answered with an error. ``status`` is the HTTP status when there was a response.
+
+    ``answer`` keeps HubSpot's fields; ``attempt`` is the in-call attempt that raised it (1 when not retried).
+    """
 
     code = "hubspot_error"
+    answer: HubSpotAnswer = HubSpotAnswer()
+    attempt: int = 1
 
     def __init__(
         self, description: str, *, code: str | None = None, status: int | None = None,

@@ -18,6 +18,8 @@ from dashboard.context import AppContext
 from dashboard.errors import DashboardError, InstallError, ProtocolError
 from dashboard.hubspot import protocol
 from dashboard.hubspot.protocol import TokenInfo
+from dashboard.lifecycle.machine import HealthEvent
+from dashboard.lifecycle.transitions import plan, write_transition
 from dashboard.models import InstallAttempt, Portal, PortalStatus, utcnow
 from dashboard.webhooks import transitions
 
@@ -73,6 +75,7 @@ def store_tokens(ctx: AppContext, actor: Actor, tokens: protocol.TokenResponse, 
     with ctx.session() as session:
         portal = repository.get_portal(session=session, hub_id=hub_id)
         reinstall = portal is not None
+        change = plan(portal, HealthEvent.GRANTED, now, hub_id=hub_id)
         old = set(portal.granted_scopes.split()) if portal else set()
         if portal is None:
             portal = Portal(app=ctx.app_id, hub_id=hub_id, created_at=now)
@@ -87,6 +90,7 @@ def store_tokens(ctx: AppContext, actor: Actor, tokens: protocol.TokenResponse, 
         for key, value in vault.seal(ctx.cipher, hub_id, pair, app=ctx.app_id).items():
             setattr(portal, key, value)
         portal.status = PortalStatus.ACTIVE
+        portal.failing_since = None
         portal.expires_at = now + timedelta(seconds=tokens.expires_in)
         portal.last_refresh_result, portal.last_error = None, None
         portal.consecutive_failures, portal.next_attempt_at = 0, None
@@ -95,10 +99,11 @@ def store_tokens(ctx: AppContext, actor: Actor, tokens: protocol.TokenResponse, 
         repository.save_portal(session=session, portal=portal)
         added = tuple(sorted(set(granted) - old)) if reinstall else ()
         removed = tuple(sorted(old - set(granted))) if reinstall else ()
-        change = f"; scope change +{' '.join(added) or '-'} -{' '.join(removed) or '-'}" if reinstall else ""
+        scope_change = f"; scope change +{' '.join(added) or '-'} -{' '.join(removed) or '-'}" if reinstall else ""
         kind = action if action != "install" else ("reinstall" if reinstall else "install")
         audit.record(session, actor=actor.name, action=kind, outcome="success", hub_id=hub_id,
-                     detail=f"granted={len(granted)} scopes; dropped optional={' '.join(dropped) or '-'}{change}")
+                     detail=f"granted={len(granted)} scopes; dropped optional={' '.join(dropped) or '-'}{scope_change}")
+        write_transition(session, change, actor=actor.name, cause=f"{kind}: a new grant", at=now)
         transitions.granted(session, portal, reinstall=reinstall, added=added, removed=removed, action=kind)
         session.commit()
     return InstallResult(hub_id=hub_id, hub_domain=portal.hub_domain, granted_scopes=tuple(sorted(granted)),

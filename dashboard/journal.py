@@ -40,7 +40,9 @@ from dashboard import audit, journal_file, repository
 from dashboard.context import AppContext
 from dashboard.errors import StorageError
 from dashboard.file_modes import private_file
-from dashboard.models import PortalUpdate
+from dashboard.lifecycle.machine import HealthEvent
+from dashboard.lifecycle.transitions import plan, write_transition
+from dashboard.models import PortalUpdate, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -165,12 +167,20 @@ def _rewrite(file: Path, entries: list[Entry]) -> None:
 
 
 def _apply(ctx: AppContext, entry: Entry) -> bool:
-    """Store one entry if its row still holds ``base_version``; its audit event either way. True if stored."""
+    """Store one entry if its row still holds ``base_version``; its audit event either way. True if stored.
+
+    A stored entry is a successful refresh: the health state machine's move (and its transition) with it."""
     with ctx.session() as session, ctx.writing():
+        portal = repository.get_portal(session=session, hub_id=entry.hub_id)
+        change = plan(portal, HealthEvent.REFRESHED, utcnow()) if portal is not None else None
+        values: PortalUpdate = {**entry.values, **change.values} if change is not None else entry.values
         stored = repository.update_portal_if_version(session=session, hub_id=entry.hub_id,
-                                                     version=entry.base_version, values=entry.values)
+                                                     version=entry.base_version, values=values)
         audit.record(session, actor=entry.actor, action="refresh", outcome="success" if stored else "conflict",
                      hub_id=entry.hub_id, detail=f"{entry.audit_detail}; stored from the spill journal")
+        if stored and change is not None:
+            write_transition(session, change, actor=entry.actor, cause="refresh stored from the spill journal",
+                             at=utcnow())
         session.commit()
     if not stored:
         log.warning("hub %s: a spill journal entry was superseded by a newer row; dropped", entry.hub_id)

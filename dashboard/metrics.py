@@ -22,13 +22,14 @@ from prometheus_client.registry import Collector
 
 from dashboard import journal, repository
 from dashboard.context import AppContext
+from dashboard.lifecycle import breaker
 from dashboard.models import PortalStatus, WorkerHeartbeat, utcnow
 from dashboard.webhook_models import WEBHOOK_FAILED, WEBHOOK_PENDING, WEBHOOK_SUCCEEDED
 from dashboard.webhooks.delivery import DeliveryPass
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 WEBHOOK_OUTCOMES = ("succeeded", "retrying", "failed", "lost")
-OUTCOMES = ("refreshed", "fresh", "busy", "failed", "needs_reauth", "skipped", "conflict", "stopped")
+OUTCOMES = ("refreshed", "fresh", "busy", "failed", "needs_reauth", "skipped", "conflict", "stopped", "deferred")
 
 
 @dataclass
@@ -131,7 +132,7 @@ class _StateCollector(Collector):
             deliveries, oldest_pending = repository.webhook_queue_stats(session=session)
         portals = GaugeMetricFamily("dashboard_portals", "Portals by stored status.", labels=["status"])
         known = (PortalStatus.ACTIVE, PortalStatus.REFRESH_FAILING, PortalStatus.NEEDS_REAUTH, PortalStatus.REVOKED,
-                 PortalStatus.UNINSTALLED)
+                 PortalStatus.UNINSTALLED, "key_missing", "undecryptable")
         for status in sorted({*known, *counts}):  # a status written by newer code is counted too
             portals.add_metric([status], counts.get(status, 0))
         yield portals
@@ -156,6 +157,15 @@ class _StateCollector(Collector):
         yield GaugeMetricFamily("dashboard_webhook_oldest_pending_age_seconds",
                                 "Age of the oldest pending webhook delivery (0 when none waits).",
                                 value=(now - oldest_pending).total_seconds() if oldest_pending else 0.0)
+        health = breaker.report(self.ctx)
+        yield GaugeMetricFamily("dashboard_hubspot_degraded",
+                                "1 while HubSpot is degraded (refreshes behind the circuit breaker), else 0.",
+                                value=1.0 if health["hubspot"]["degraded"] else 0.0)
+        yield GaugeMetricFamily("dashboard_app_configuration_problem",
+                                "1 while HubSpot refuses the app itself (client id/secret, redirect URI), else 0.",
+                                value=1.0 if health["configuration"]["problem"] else 0.0)
+        yield GaugeMetricFamily("dashboard_key_problems", "Encryption key ids that cannot open their portals.",
+                                value=float(len(health["keys"])))
         yield GaugeMetricFamily("dashboard_spill_journal_bytes", "Bytes waiting in the spill journal.",
                                 value=journal_bytes(self.ctx))
         yield GaugeMetricFamily("dashboard_spill_journal_entries",

@@ -86,6 +86,8 @@ class Portal(PortalBase, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     consecutive_failures: int = Field(default=0)
     next_attempt_at: datetime | None = utc_column()
+    # Set exactly while the health state is ``failing`` (dashboard/lifecycle/machine.py): since when.
+    failing_since: datetime | None = utc_column()
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_expires_at: datetime | None = utc_column()
     token_version: int = Field(default=0)
@@ -117,6 +119,7 @@ class PortalUpdate(TypedDict, total=False):
     last_error: str | None
     consecutive_failures: int
     next_attempt_at: datetime | None
+    failing_since: datetime | None
     lease_owner: str | None
     lease_expires_at: datetime | None
     token_version: int
@@ -191,10 +194,18 @@ class PendingInstall(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """One action. ``detail`` is written by our code from safe parts; it never holds a secret."""
+    """One action, and the portal's timeline (dashboard/lifecycle/timeline.py): one store for both.
+
+    ``detail`` is written by our code from safe parts; it never holds a secret. A HubSpot answer adds its
+    fields (HTTP status, HubSpot's status, category, correlation id, redacted message capped at 2 KB), the
+    call's duration and attempt; a state transition adds the states it went from and to.
+    """
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_hub_at", "hub_id", "at"),)
+    # ix_audit_hub_action_at: a portal's transitions (uptime, the state strip) and a timeline filtered by kind
+    # read one range; without it SQLite walked the action index over every portal's transitions.
+    __table_args__ = (Index("ix_audit_hub_at", "hub_id", "at"),
+                      Index("ix_audit_hub_action_at", "hub_id", "action", "at"))
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime | None = utc_column(nullable=False, index=True)
@@ -205,6 +216,15 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=64, index=True)
     outcome: str = Field(max_length=32, index=True)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    http_status: int | None = Field(default=None)
+    hubspot_status: str | None = Field(default=None, max_length=64)
+    hubspot_category: str | None = Field(default=None, max_length=64)
+    correlation_id: str | None = Field(default=None, max_length=64)
+    answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    duration_ms: int | None = Field(default=None)
+    attempt: int | None = Field(default=None)
+    from_state: str | None = Field(default=None, max_length=32)
+    to_state: str | None = Field(default=None, max_length=32)
 
 
 class ScopeSetRecord(SQLModel, table=True):
@@ -303,3 +323,21 @@ class UserSignOut(SQLModel, table=True):
     email: str = Field(primary_key=True, max_length=320)
     epoch: int = Field(default=0)
     signed_out_at: datetime | None = utc_column()
+
+
+class AppCondition(SQLModel, table=True):
+    """An app-wide condition shared by every replica: ``hubspot`` (degraded: the circuit breaker) and
+    ``configuration`` (HubSpot refuses the app itself). ``probe_at`` is when the last probe refresh started
+    (one at a time across replicas: a conditional UPDATE takes it)."""
+
+    __tablename__ = "app_condition"
+
+    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), primary_key=True, nullable=False,
+                                                          default=DEFAULT_APP))
+    name: str = Field(max_length=64, primary_key=True)  # hubspot, configuration, key:<key id>
+    active: bool = Field(default=False)
+    since: datetime | None = utc_column()
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    probe_at: datetime | None = utc_column()
+    probe_owner: str | None = Field(default=None, max_length=64)
+    updated_at: datetime | None = utc_column()

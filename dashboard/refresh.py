@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from queue import SimpleQueue
 
-from dashboard import alerts, journal, repository, status, vault
+from dashboard import journal, repository, status, vault
 from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import (
@@ -31,6 +31,11 @@ from dashboard.errors import (
 )
 from dashboard.guard import require
 from dashboard.hubspot.client import RetryPolicy
+from dashboard.lifecycle.alerting import after_change
+from dashboard.lifecycle.breaker import Gate, breaker_for, recovered
+from dashboard.lifecycle.keys import PassKeys, check_keys
+from dashboard.lifecycle.machine import HealthEvent
+from dashboard.lifecycle.transitions import plan
 from dashboard.models import Portal, PortalStatus, PortalUpdate, utcnow
 from dashboard.refresh_store import Lease, record_failure, release, store_tokens
 from dashboard.refresh_store import RefreshOutcome as RefreshOutcome
@@ -67,8 +72,8 @@ def _refreshed_recently(portal: Portal, now: datetime) -> bool:
 
 
 def refresh_portal(ctx: AppContext, hub_id: int, *, actor: Actor, force: bool = False,
-                   automatic: bool = False, within: timedelta | None = None,
-                   stop: threading.Event | None = None) -> RefreshOutcome:
+                   automatic: bool = False, within: timedelta | None = None, probing: bool = False,
+                   keys: PassKeys | None = None, stop: threading.Event | None = None) -> RefreshOutcome:
     """Refresh one portal. ``force`` refreshes even a fresh token; ``automatic`` is the worker's call.
 
     ``within`` widens "needs a refresh" beyond the leeway (a sweep's ``--within``). Tokens waiting in the
@@ -85,13 +90,15 @@ def refresh_portal(ctx: AppContext, hub_id: int, *, actor: Actor, force: bool = 
         return RefreshOutcome(hub_id, "busy", message="another process is refreshing this portal right now")
     lease = Lease(hub_id, owner, ctx.leases.in_row, deadline=time.monotonic() + ttl.total_seconds(), stop=stop)
     try:
-        return _refresh_under_lease(ctx, lease, actor=actor, force=force, automatic=automatic, within=within)
+        return _refresh_under_lease(ctx, lease, actor=actor, force=force, automatic=automatic, within=within,
+                                    probing=probing, keys=keys)
     finally:
         release(ctx, lease)
 
 
 def _refresh_under_lease(ctx: AppContext, lease: Lease, *, actor: Actor, force: bool, automatic: bool,
-                         within: timedelta | None) -> RefreshOutcome:
+                         within: timedelta | None, probing: bool = False,
+                         keys: PassKeys | None = None) -> RefreshOutcome:
     hub_id = lease.hub_id
     leeway = timedelta(seconds=ctx.settings.dashboard_refresh_leeway_seconds)
     if within is not None:
@@ -102,34 +109,49 @@ def _refresh_under_lease(ctx: AppContext, lease: Lease, *, actor: Actor, force: 
         return RefreshOutcome(hub_id, "skipped", message="this connection was revoked; reinstall it")
     if automatic and portal.status == PortalStatus.NEEDS_REAUTH:
         return RefreshOutcome(hub_id, "skipped", message="needs re-authorization; not retried automatically")
+    if portal.status == PortalStatus.NEEDS_REAUTH:  # terminal: only a new grant leaves it (lifecycle/machine.py)
+        return RefreshOutcome(hub_id, "needs_reauth", portal.expires_at,
+                              "needs re-authorization: send the portal's admin a re-consent link")
+    if portal.status == PortalStatus.UNINSTALLED:
+        return RefreshOutcome(hub_id, "skipped", message="the app was uninstalled from this account; reinstall it")
     now = utcnow()
     if not force and (not _needs_refresh(portal, now, leeway) or (automatic and _refreshed_recently(portal, now))):
         # Re-checked under the lease: another process refreshed while we waited.
         return RefreshOutcome(hub_id, "fresh", portal.expires_at, "the access token is still fresh")
-    return _grant_and_store(ctx, portal, lease, actor)
+    return _grant_and_store(ctx, portal, lease, actor, keys=keys, probing=probing)
 
 
-def _grant_and_store(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor) -> RefreshOutcome:
+def _grant_and_store(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, *,
+                     keys: PassKeys | None = None, probing: bool = False) -> RefreshOutcome:
     """The refresh grant, then the new tokens stored at once, under ``lease`` (read ``portal`` under it).
 
     Between HubSpot's answer and the commit there is nothing but sealing and one UPDATE (which also
     releases a database lease), committed with the other threads' stores that are ready (group commit on
     SQLite): with rotating refresh tokens, a crash in that window loses the new token.
-    A row we cannot decrypt is a failure of its own kind (``key_missing`` / ``undecryptable``), recorded
-    with backoff like any other, so a sweep never spins on it.
+    A row we cannot decrypt is a key problem (``key_missing`` / ``undecryptable``): recorded through the
+    state machine, and tried only a few times per key per pass (``keys``). ``probing``: the breaker's one
+    probe (no in-call retries). Every failed attempt is counted by the outage detector.
     """
     hub_id = portal.hub_id
+    if keys is not None and keys.skip(portal.key_id):
+        return RefreshOutcome(hub_id, "skipped", message=f"its key {portal.key_id!r} cannot open this pass's rows")
     try:
         tokens = vault.open_tokens(ctx.cipher, portal)
     except CryptoError as exc:
-        return record_failure(ctx, portal, lease, actor, exc, reauth=False)
+        if keys is not None:
+            keys.failed(portal.key_id)
+        return record_failure(ctx, portal, lease, actor, exc)
+    if keys is not None:
+        keys.succeeded(portal.key_id)
+    breaker = breaker_for(ctx)
+    gate = Gate(ctx, breaker, hub_id, probing=probing, actor=actor.name)
     started = time.monotonic()
     try:
-        resp = ctx.hubspot.refresh(tokens.refresh_token)
-    except InvalidGrantError as exc:
-        return record_failure(ctx, portal, lease, actor, exc, reauth=True)
-    except (TransientError, DashboardError) as exc:
-        return record_failure(ctx, portal, lease, actor, exc, reauth=False)
+        resp = ctx.hubspot.refresh(tokens.refresh_token, may_retry=gate)
+    except DashboardError as exc:
+        took_ms = round((time.monotonic() - started) * 1000)
+        return record_failure(ctx, portal, lease, actor, exc, duration_ms=took_ms)
+    breaker.observe(hub_id, failed_transiently=False)
     now = utcnow()
     new_pair = vault.TokenPair(resp.access_token, resp.refresh_token or tokens.refresh_token)
     values: PortalUpdate = {
@@ -144,7 +166,7 @@ def _grant_and_store(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor
     rotated = resp.refresh_token is not None and resp.refresh_token != tokens.refresh_token
     took_ms = round((time.monotonic() - started) * 1000)  # HubSpot's answer, retries included
     detail = f"expires_in={resp.expires_in}s; refresh token {'rotated' if rotated else 'kept'}; took={took_ms}ms"
-    stored = store_tokens(ctx, portal, lease, actor, values, detail)
+    stored = store_tokens(ctx, portal, lease, actor, values, detail, took_ms)
     if stored == "journaled":
         return RefreshOutcome(hub_id, "journaled", values["expires_at"],
                               "refreshed, but the database refused the new tokens; they wait in the spill journal")
@@ -152,10 +174,11 @@ def _grant_and_store(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor
         return RefreshOutcome(hub_id, "unsaved", values["expires_at"],
                               "refreshed, but neither the database nor the spill journal took the new tokens; "
                               "they are held in this process's memory until one does")
-    if portal.consecutive_failures >= ctx.settings.dashboard_alert_failure_threshold or \
-            portal.status == PortalStatus.NEEDS_REAUTH:
-        alerts.send_alert(ctx, event="recovered", hub_id=hub_id, hub_domain=portal.hub_domain,
-                          status=PortalStatus.ACTIVE, detail="refresh succeeded")
+    if breaker.blocking(ctx) is not None:
+        recovered(ctx, actor=actor.name)  # HubSpot answers again: end the outage, release the backoffs
+    if stored == "stored" and portal.status != PortalStatus.ACTIVE:
+        after_change(ctx, portal, plan(portal, HealthEvent.REFRESHED, now), failures=0,
+                     detail="refresh succeeded", actor=actor.name)
     if stored == "conflict":
         return RefreshOutcome(hub_id, "conflict", message="the portal was reinstalled meanwhile; kept the new install")
     return RefreshOutcome(hub_id, "refreshed", values["expires_at"], "refreshed")
@@ -183,15 +206,28 @@ def refresh_due(ctx: AppContext, *, within: timedelta | None = None, concurrency
     require(ctx.engine, actor, "refresh", action="refresh")
     _keep_held_leases(ctx)
     journal.replay(ctx)
+    missing = check_keys(ctx, actor=actor.name)  # once per key id per pass: their rows sit this pass out
+    keys = PassKeys(ctx, actor.name)
     workers = max(1, concurrency)
     now = utcnow()
     with ctx.session() as session:
         due = repository.due_hub_ids(session=session, now=now, within=within, limit=limit,
-                                     issued_before=now - MIN_TOKEN_AGE)
+                                     issued_before=now - MIN_TOKEN_AGE, skip_keys=missing)
     if not due:
         return []
+    breaker = breaker_for(ctx)
+    blocking = breaker.blocking(ctx)
+    if blocking is not None:  # HubSpot degraded or the app refused: one probe at a time, the rest waits
+        probe: list[RefreshOutcome] = []
+        if breaker.take_probe(ctx, blocking.name):
+            probe = [refresh_portal(ctx, due[0], actor=actor, automatic=True, within=within, probing=True)]
+        if probe and probe[0].result == "refreshed" and breaker.blocking(ctx) is None:
+            return probe + refresh_due(ctx, within=within, concurrency=concurrency, actor=actor, limit=limit,
+                                       stop=stop)  # recovered: everything failed meanwhile is due at once
+        waiting = f"{blocking.name} condition: {blocking.reason}; waiting for a probe refresh to succeed"
+        return probe + [RefreshOutcome(h, "deferred", message=waiting) for h in due[len(probe):]]
     if ctx.leases.in_row:
-        return _sweep_claiming(ctx, due=due, within=within, workers=workers, actor=actor, stop=stop)
+        return _sweep_claiming(ctx, due=due, within=within, workers=workers, actor=actor, stop=stop, keys=keys)
 
     refused = threading.Event()  # the database refused a store: start no new refresh in this pass
 
@@ -200,8 +236,11 @@ def refresh_due(ctx: AppContext, *, within: timedelta | None = None, concurrency
             return RefreshOutcome(hub_id, "stopped", message="the worker is stopping; left for the next sweep")
         if refused.is_set():
             return RefreshOutcome(hub_id, "stopped", message="the database refuses writes; left for the next sweep")
+        if breaker.blocking(ctx) is not None:
+            return RefreshOutcome(hub_id, "deferred", message="HubSpot is degraded; left for the breaker's probe")
         try:
-            outcome = refresh_portal(ctx, hub_id, actor=actor, automatic=True, within=within, stop=stop)
+            outcome = refresh_portal(ctx, hub_id, actor=actor, automatic=True, within=within, keys=keys,
+                                     stop=stop)
         except StorageError as exc:
             refused.set()
             return RefreshOutcome(hub_id, "failed", message=exc.description)
@@ -227,7 +266,7 @@ def _keep_held_leases(ctx: AppContext) -> None:
 
 
 def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, workers: int, actor: Actor,
-                    stop: threading.Event | None) -> list[RefreshOutcome]:
+                    stop: threading.Event | None, keys: PassKeys) -> list[RefreshOutcome]:
     """Database leases: claim the next of ``due`` in batches once an eighth of the workers are free.
 
     Each portal of ``due`` is offered to exactly one claim, whose UPDATE re-checks that it is still due and
@@ -235,6 +274,7 @@ def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, worke
     down in a queue. The pass ends when ``due`` is used up and the last refresh has finished.
     """
     ttl = lease_ttl(ctx)
+    breaker = breaker_for(ctx)
     outcomes: list[RefreshOutcome] = []
     running = 0
     # Each refresh reports here when it ends: O(1) per refresh, where wait(FIRST_COMPLETED) on every running
@@ -244,7 +284,7 @@ def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, worke
 
     def one(portal: Portal, lease: Lease) -> RefreshOutcome:
         try:
-            return _grant_and_store(ctx, portal, lease, actor)
+            return _grant_and_store(ctx, portal, lease, actor, keys=keys)
         except DashboardError as exc:
             return RefreshOutcome(portal.hub_id, "failed", message=exc.description)
         finally:
@@ -253,6 +293,10 @@ def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, worke
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh") as pool:
         while True:
             if stop is not None and stop.is_set():
+                queue.clear()
+            if queue and breaker.blocking(ctx) is not None:  # tripped in this pass: the rest waits for a probe
+                outcomes.extend(RefreshOutcome(h, "deferred", message="HubSpot is degraded; left for the "
+                                               "breaker's probe") for h in queue)
                 queue.clear()
             if queue and running <= workers - max(1, workers // 8):
                 batch = [queue.popleft() for _ in range(min(workers - running, len(queue)))]

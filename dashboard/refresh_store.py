@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -22,8 +23,13 @@ from sqlmodel import Session
 from dashboard import alerts, audit, journal, repository
 from dashboard.actors import Actor
 from dashboard.context import AppContext
-from dashboard.errors import CryptoError, DashboardError, KeyNotFoundError, StorageError
-from dashboard.models import Portal, PortalStatus, PortalUpdate, utcnow
+from dashboard.errors import CryptoError, DashboardError, HubSpotError, KeyNotFoundError, StorageError
+from dashboard.lifecycle.alerting import after_change
+from dashboard.lifecycle.breaker import report_configuration
+from dashboard.lifecycle.classify import EVENTS, FailureClass, answer_fields, classify
+from dashboard.lifecycle.machine import HealthEvent
+from dashboard.lifecycle.transitions import plan, write_transition
+from dashboard.models import Portal, PortalUpdate, utcnow
 from dashboard.webhooks import transitions
 
 log = logging.getLogger(__name__)
@@ -34,7 +40,7 @@ KEY_PROBLEMS = ("key_missing", "undecryptable")
 
 # A Literal, not an Enum: outcomes are compared with plain strings everywhere and mypy catches a misspelt one.
 RefreshResult = Literal["refreshed", "journaled", "unsaved", "fresh", "busy", "conflict", "failed", "needs_reauth",
-                        "skipped", "stopped"]
+                        "skipped", "stopped", "deferred"]
 StoreResult = Literal["stored", "conflict", "journaled", "unsaved"]
 REFRESH_RESULTS: tuple[RefreshResult, ...] = get_args(RefreshResult)
 
@@ -43,7 +49,7 @@ REFRESH_RESULTS: tuple[RefreshResult, ...] = get_args(RefreshResult)
 class RefreshOutcome:
     """What happened to one portal: refreshed, journaled, unsaved (held in memory: neither the database nor the
     journal took the tokens), fresh, busy, conflict, failed, needs_reauth, skipped, stopped (a sweep asked to
-    stop before reaching it)."""
+    stop before reaching it), deferred (HubSpot degraded: left for the breaker)."""
 
     hub_id: int
     result: RefreshResult
@@ -52,8 +58,9 @@ class RefreshOutcome:
 
 
 def backoff_for(failures: int) -> timedelta:
-    """30 s, 1 min, 2 min, ... capped at an hour."""
-    return min(timedelta(seconds=30 * 2 ** max(0, failures - 1)), MAX_BACKOFF)
+    """30 s, 1 min, 2 min, ... capped at an hour. The exponent is capped too: a portal failing for two days
+    (some 45 failures) would otherwise overflow ``timedelta`` and fail the failure's own record."""
+    return min(timedelta(seconds=30 * 2 ** min(max(0, failures - 1), 16)), MAX_BACKOFF)
 
 
 @dataclass
@@ -104,16 +111,20 @@ def release(ctx: AppContext, lease: Lease) -> None:
 
 
 def _write_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, values: PortalUpdate,
-                  detail: str) -> bool:
+                  detail: str, took_ms: int | None = None) -> bool:
     release_lease_of = lease.row_owner
+    now = utcnow()
+    change = plan(portal, HealthEvent.REFRESHED, now)
+    values = {**values, **change.values}
 
     def write(session: Session) -> bool:
         stored = repository.update_portal_if_version(session=session, hub_id=portal.hub_id,
                                                      version=portal.token_version, values=values,
                                                      release_lease_of=release_lease_of)
         audit.record(session, actor=actor.name, action="refresh", outcome="success" if stored else "conflict",
-                     hub_id=portal.hub_id, detail=detail)
-        if stored:  # the outbox event commits with the tokens (and with the group commit's other writes)
+                     hub_id=portal.hub_id, detail=detail, fields={"duration_ms": took_ms, "http_status": 200})
+        if stored:  # the transition and the outbox event commit with the tokens (and the group commit's others)
+            write_transition(session, change, actor=actor.name, cause="refresh succeeded", at=now)
             transitions.refreshed(session, portal, values, threshold=ctx.settings.dashboard_alert_failure_threshold)
         return stored
 
@@ -123,13 +134,13 @@ def _write_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, v
 
 
 def store_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, values: PortalUpdate,
-                 detail: str) -> StoreResult:
+                 detail: str, took_ms: int | None = None) -> StoreResult:
     """Store refreshed tokens read at ``portal.token_version``: ``stored``, ``conflict`` (a newer row won),
     ``journaled`` (the database refused every attempt; the values are in the spill journal) or ``unsaved``
     (the journal refused too: held in this process's memory, and the lease is kept, not released)."""
     for wait in (*STORE_WAITS, None):
         try:
-            return "stored" if _write_tokens(ctx, portal, lease, actor, values, detail) else "conflict"
+            return "stored" if _write_tokens(ctx, portal, lease, actor, values, detail, took_ms) else "conflict"
         except StorageError as exc:
             if wait is None or lease.stopping or time.monotonic() + wait >= lease.deadline:
                 log.error("hub %s: storing refreshed tokens failed: %s", portal.hub_id, exc)
@@ -166,23 +177,44 @@ def _key_advice(portal: Portal, kind: str, exc: DashboardError) -> str:
             "or install the portal again")
 
 
+def jittered_backoff(failures: int) -> timedelta:
+    """:func:`backoff_for` plus up to 10 % random jitter (portals failing together spread out)."""
+    base = backoff_for(failures)
+    return base + timedelta(seconds=random.uniform(0, base.total_seconds() / 10))
+
+
 def record_failure(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, exc: DashboardError, *,
-                   reauth: bool) -> RefreshOutcome:
-    """Record a failed refresh, only while the row still holds the version ``portal`` was read at."""
+                   reauth: bool = False, duration_ms: int | None = None) -> RefreshOutcome:
+    """Record a failed refresh through the health state machine, only while the row still holds the version
+    ``portal`` was read at. A configuration failure moves no portal: it is one app-wide condition."""
     now = utcnow()
-    failures = portal.consecutive_failures + 1
-    kind = "invalid_grant" if reauth else failure_kind(exc)
+    cls = FailureClass.TERMINAL if reauth else classify(exc)
+    kind = "invalid_grant" if cls == FailureClass.TERMINAL and not isinstance(exc, HubSpotError) else failure_kind(exc)
     description = _key_advice(portal, kind, exc) if kind in KEY_PROBLEMS else exc.description
-    if reauth:
-        values: PortalUpdate = {"status": PortalStatus.NEEDS_REAUTH, "next_attempt_at": None}
-    else:
-        values = {"status": PortalStatus.REFRESH_FAILING, "next_attempt_at": now + backoff_for(failures)}
+    fields = answer_fields(exc, duration_ms=duration_ms)
+    if cls == FailureClass.CONFIGURATION:
+        def note(session: Session) -> None:
+            audit.record(session, actor=actor.name, action="refresh", outcome="failure", hub_id=portal.hub_id,
+                         detail=f"{kind}: {description[:300]} (app-wide: the portal's state is unchanged)",
+                         fields=fields)
+
+        ctx.write_together(note)
+        report_configuration(ctx, exc, actor=actor.name)
+        return RefreshOutcome(portal.hub_id, "failed", portal.expires_at, description)
+    failures = portal.consecutive_failures + 1
+    change = plan(portal, EVENTS[cls], now, key_kind=kind)
+    values: PortalUpdate = {**change.values, "next_attempt_at": None}
+    if cls == FailureClass.TRANSIENT:
+        values["next_attempt_at"] = now + jittered_backoff(failures)
+    elif cls == FailureClass.KEY:  # not HubSpot's: a few tries per key per pass (lifecycle/keys.py), no backoff
+        values["next_attempt_at"] = now + backoff_for(failures) if kind == "undecryptable" else None
     values.update({"last_refresh_result": kind, "last_error": description[:500], "consecutive_failures": failures,
                    "last_refresh_at": now, "updated_at": now})
     release_lease_of = lease.row_owner
     # needs_reauth is published (row, alert, webhook) only while the row is still leased to us: once another
     # worker has taken the lease over, its refresh of this same version may yet succeed.
-    leased_to = lease.owner if reauth and ctx.leases.marks_row else None
+    terminal = cls == FailureClass.TERMINAL
+    leased_to = lease.owner if terminal and ctx.leases.marks_row else None
 
     def write(session: Session) -> bool:
         written = repository.update_portal_at_version(session=session, hub_id=portal.hub_id,
@@ -190,9 +222,10 @@ def record_failure(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, 
                                                       release_lease_of=release_lease_of, leased_to=leased_to)
         audit.record(session, actor=actor.name, action="refresh", outcome="failure" if written else "stale",
                      hub_id=portal.hub_id, detail=f"{kind}: {description[:300]}"
-                     + ("" if written else " (not recorded: the portal was refreshed meanwhile)"))
+                     + ("" if written else " (not recorded: the portal was refreshed meanwhile)"), fields=fields)
         if written:
-            transitions.refresh_failed(session, portal, values, kind=kind, reauth=reauth,
+            write_transition(session, change, actor=actor.name, cause=f"{kind}: {description[:300]}", at=now)
+            transitions.refresh_failed(session, portal, values, kind=kind, reauth=terminal,
                                        threshold=ctx.settings.dashboard_alert_failure_threshold)
         return written
 
@@ -200,20 +233,7 @@ def record_failure(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, 
     lease.released_with_row(written)
     if not written:
         return RefreshOutcome(portal.hub_id, "conflict", message="another process refreshed this portal meanwhile")
-    _alert(ctx, portal, kind, description, failures, reauth=reauth)
-    result: RefreshResult = "needs_reauth" if reauth else "failed"
+    if cls != FailureClass.KEY:  # key problems are alerted once per key (lifecycle/keys.py)
+        after_change(ctx, portal, change, failures=failures, detail=description, actor=actor.name)
+    result: RefreshResult = "needs_reauth" if cls == FailureClass.TERMINAL else "failed"
     return RefreshOutcome(portal.hub_id, result, portal.expires_at, description)
-
-
-def _alert(ctx: AppContext, portal: Portal, kind: str, description: str, failures: int, *, reauth: bool) -> None:
-    hub, domain = portal.hub_id, portal.hub_domain
-    if reauth and portal.status != PortalStatus.NEEDS_REAUTH:
-        alerts.send_alert(ctx, event="needs_reauth", hub_id=hub, hub_domain=domain,
-                          status=PortalStatus.NEEDS_REAUTH, detail=description, failures=failures)
-    elif kind in KEY_PROBLEMS:
-        if portal.last_refresh_result != kind:  # once per problem, not once per backoff step
-            alerts.send_alert(ctx, event="key_problem", hub_id=hub, hub_domain=domain,
-                              status=PortalStatus.REFRESH_FAILING, detail=description, failures=failures)
-    elif not reauth and failures == ctx.settings.dashboard_alert_failure_threshold:
-        alerts.send_alert(ctx, event="refresh_failing", hub_id=hub, hub_domain=domain,
-                          status=PortalStatus.REFRESH_FAILING, detail=description, failures=failures)

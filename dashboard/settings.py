@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     dashboard_link_ttl_days: float = Field(default=7.0, gt=0, le=90)
     dashboard_alert_webhook_url: SecretStr | None = None
     dashboard_alert_failure_threshold: int = Field(default=3, ge=1, le=1000)
+    dashboard_breaker_probe_seconds: float = Field(default=30.0, ge=0.5, le=3600)
+    dashboard_alert_min_interval_seconds: float = Field(default=900.0, ge=0, le=7 * 86400)
+    dashboard_timeline_retention_days: float = Field(default=30.0, gt=0, le=3650)
     dashboard_sandbox_port: int = Field(default=0, ge=0, le=65535)
     # Sandbox mode: use this sandbox as is (no probe); unset, the one on the sandbox port or our own.
     dashboard_sandbox_url: str | None = None

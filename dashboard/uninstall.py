@@ -14,6 +14,8 @@ from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import ApiAuthError, DashboardError, InputError
 from dashboard.guard import require
+from dashboard.lifecycle.machine import HealthEvent
+from dashboard.lifecycle.transitions import plan, write_transition
 from dashboard.models import PortalStatus, utcnow
 from dashboard.refresh import get_access_token, refresh_portal
 from dashboard.webhooks import transitions
@@ -38,9 +40,12 @@ def uninstall_from_account(ctx: AppContext, hub_id: int, *, actor: Actor) -> Non
             session.commit()
         raise exc.reworded(f"uninstalling at HubSpot failed, nothing was changed here: {exc.description}") from exc
     now = utcnow()
+    change = plan(portal, HealthEvent.UNINSTALLED, now)
     with ctx.session() as session:
         repository.update_portal(session=session, hub_id=hub_id,
-                                 values=vault.disconnected(portal, PortalStatus.UNINSTALLED, now))
+                                 values={**vault.disconnected(portal, PortalStatus.UNINSTALLED, now),
+                                         **change.values})
+        write_transition(session, change, actor=actor.name, cause="uninstalled from the HubSpot account", at=now)
         audit.record(session, actor=actor.name, action="uninstall", outcome="success", hub_id=hub_id,
                      detail="app uninstalled from the HubSpot account (HubSpot emails its super admins); "
                             "tokens erased here")

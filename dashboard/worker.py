@@ -10,6 +10,7 @@ event ends it promptly: refreshes in flight finish and store their tokens, none 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -27,6 +28,8 @@ from dashboard.actors import OPERATOR, Actor
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError
 from dashboard.guard import require
+from dashboard.lifecycle import timeline
+from dashboard.lifecycle.breaker import breaker_for
 from dashboard.models import WorkerHeartbeat, utcnow
 from dashboard.webhooks.runner import DeliveryLoop
 
@@ -34,6 +37,7 @@ log = logging.getLogger(__name__)
 MAX_ERROR_BACKOFF = 60.0  # seconds: a database outage is retried at least once a minute
 FORGET_AFTER = timedelta(days=7)  # heartbeat rows of workers silent this long are removed
 FAILED_RESULTS = frozenset({"failed", "needs_reauth", "unsaved"})
+PRUNE_EVERY = 300.0  # seconds between the timeline's retention passes of one worker
 
 
 def new_worker_id(kind: str) -> str:
@@ -82,6 +86,7 @@ class RefreshWorker:
         self._totals = {"total_sweeps": 0, "total_refreshed": 0, "total_failures": 0}
         self.sweeping = threading.Event()  # the webhook deliveries beside the sweep pace themselves meanwhile
         self._started = False
+        self._pruned_at = -math.inf
 
     def _beat(self, values: dict[str, Any]) -> None:
         """Write the heartbeat; a failure is logged, never raised (the sweep matters more than its record)."""
@@ -133,7 +138,32 @@ class RefreshWorker:
         self._beat({"last_sweep_started_at": started, "last_sweep_ended_at": utcnow(),
                     "last_refreshed": result.refreshed, "last_failures": result.failures, "last_error": None,
                     **self._totals})
+        self._housekeeping()
         return result
+
+    def _housekeeping(self) -> None:
+        """The timeline's retention: bounded batches, at most every PRUNE_EVERY; never fails the pass."""
+        if time.monotonic() - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = time.monotonic()
+        try:
+            removed = timeline.prune(self.ctx)
+        except (SQLAlchemyError, DashboardError) as exc:
+            log.warning("worker %s: cannot prune the timeline (%s)", self.worker_id, exc.__class__.__name__)
+            return
+        if removed:
+            log.info("worker %s: pruned %s timeline events past the retention", self.worker_id, removed)
+
+    def next_wait(self, errors: int) -> float:
+        """Seconds to the next pass: the interval; after failed passes their backoff; while HubSpot is degraded
+        no longer than until the breaker's next probe may go (recovery is seen within 30 s)."""
+        if errors:
+            return error_backoff(errors, self.interval)
+        try:
+            probe_in = breaker_for(self.ctx).seconds_to_probe(self.ctx)
+        except (SQLAlchemyError, DashboardError):
+            probe_in = None
+        return self.interval if probe_in is None else max(0.2, min(self.interval, probe_in + 0.05))
 
     def run(self, stop: threading.Event, *, once: bool = False) -> PassResult:
         """Sweep until ``stop`` is set (or one pass with ``once``); the last pass's result."""
@@ -153,7 +183,7 @@ class RefreshWorker:
                     # Even a single pass does not end while tokens are held only in memory: retried until stored.
                     return result
                 errors = errors + 1 if result.error else 0
-                stop.wait(error_backoff(errors, self.interval) if errors else self.interval)
+                stop.wait(self.next_wait(errors))
                 if stop.is_set():
                     return result
         finally:

@@ -12,6 +12,7 @@ from dashboard.export import audit_csv
 from dashboard.hubspot.authorize import parse_account_id
 from dashboard.models import utcnow
 from dashboard.ui import activity_view as av
+from dashboard.ui import portal_health
 from dashboard.ui.layout import start_page
 from dashboard.ui.text import md
 
@@ -76,3 +77,5 @@ else:
     colours = {"success": "#00a38d", "failure": "#d9363e"}
     st.bar_chart(buckets, x="time", y=shown, color=[colours[c] for c in shown], sort=False, x_label="UTC",
                  height=200)
+
+portal_health.fleet(ctx, actor)

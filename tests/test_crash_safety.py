@@ -164,7 +164,8 @@ def rig(tmp_path: Path, sandbox: Any, zygote: Zygote, alert_sink: Any) -> Iterat
         "DASHBOARD_ENCRYPTION_KEYS": generate_key_entry("crash1"),
         "DASHBOARD_DATA_DIR": str(tmp_path / "data"),
     }
-    ctx = build_context(load_settings({**env, "DASHBOARD_ALERT_WEBHOOK_URL": alert_sink[0]}, secrets_path=None),
+    ctx = build_context(load_settings({**env, "DASHBOARD_ALERT_WEBHOOK_URL": alert_sink[0],
+                                         "DASHBOARD_ALERT_MIN_INTERVAL_SECONDS": "0"}, secrets_path=None),
                         sandbox_url=sandbox.url, retry=FAST_RETRY)
     http = httpx.Client(base_url=sandbox.url, timeout=30)
     try:

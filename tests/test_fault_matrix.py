@@ -5,6 +5,7 @@ Rotation is on throughout, so a lost or duplicated refresh would show as a dead 
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -59,7 +60,10 @@ FAULTS: dict[str, dict[str, Any]] = {
 
 @pytest.fixture
 def fctx(settings_factory: Any, sandbox: Any) -> Any:
-    settings = settings_factory(dashboard_http_timeout_seconds=1.0, dashboard_token_timeout_seconds=1.0)
+    # A fault on every portal trips the outage breaker (issue 23): the healing sweep then starts with its
+    # probe, due here after 0.5 s instead of 30 s.
+    settings = settings_factory(dashboard_http_timeout_seconds=1.0, dashboard_token_timeout_seconds=1.0,
+                                dashboard_breaker_probe_seconds=0.5)
     ctx = build_context(settings, sandbox_url=sandbox.url, retry=FAST_RETRY)
     control(sandbox.url, "config", {"rotate_refresh_tokens": True})
     yield ctx
@@ -93,6 +97,7 @@ def test_fault_during_sweep(fctx: AppContext, sandbox: Any, name: str) -> None:
     control(sandbox.url, "faults", {"target": "token"})
     failed = [h for h, o in outcomes.items() if o.result != "refreshed"]
     _make_due(fctx, failed)
+    time.sleep(0.6)  # the breaker's probe period
     healed = refresh.refresh_due(fctx, concurrency=4, actor=ADMIN)
     assert {o.hub_id for o in healed} == set(failed)
     assert all(o.result == "refreshed" for o in healed)
@@ -103,7 +108,8 @@ def test_fault_during_sweep(fctx: AppContext, sandbox: Any, name: str) -> None:
 
 def test_sandbox_unreachable_then_back(settings_factory: Any, sandbox: Any) -> None:
     """HubSpot down: connection refused. Tokens intact, statuses failing; back up: everything heals."""
-    settings = settings_factory(dashboard_http_timeout_seconds=1.0, dashboard_token_timeout_seconds=1.0)
+    settings = settings_factory(dashboard_http_timeout_seconds=1.0, dashboard_token_timeout_seconds=1.0,
+                                dashboard_breaker_probe_seconds=0.5)
     up = build_context(settings, sandbox_url=sandbox.url, retry=FAST_RETRY)
     down = build_context(settings, sandbox_url="http://127.0.0.1:9", retry=FAST_RETRY)  # discard port: refused
     try:
@@ -114,6 +120,7 @@ def test_sandbox_unreachable_then_back(settings_factory: Any, sandbox: Any) -> N
         assert {c.status for c in connections.list_connections(up, actor=ADMIN)} == {PortalStatus.REFRESH_FAILING}
         _assert_no_token_lost(up, sandbox.url, hubs)
         _make_due(up, hubs)
+        time.sleep(0.6)  # HubSpot looked down: the breaker's probe goes first, after its period
         assert {o.result for o in refresh.refresh_due(up, concurrency=4, actor=ADMIN)} == {"refreshed"}
         _assert_no_token_lost(up, sandbox.url, hubs)
         _assert_no_duplicates(sandbox.url)

@@ -45,7 +45,8 @@ from dashboard import connections, keys, refresh, repository, vault
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import KeyRing, TokenCipher, generate_key_entry
 from dashboard.errors import DashboardError
-from dashboard.models import AuditEvent, InstallAttempt, Portal, PortalStatus, utcnow
+from dashboard.lifecycle.breaker import breaker_for
+from dashboard.models import AppCondition, AuditEvent, InstallAttempt, Portal, PortalStatus, utcnow
 from dashboard.settings import load_settings
 from tests.utils.lifecycle import ADMIN, FAST_RETRY
 from tests.utils.seeding import make_due, seed_portals
@@ -71,9 +72,10 @@ class Engine(RuleBasedStateMachine):
         self.http.post("/_sandbox/reset").raise_for_status()
         self.control("config", {"rotate_refresh_tokens": True, "rotation_grace_s": 60})
         with self.base.session() as session:
-            for table in (AuditEvent, InstallAttempt, Portal):
+            for table in (AuditEvent, InstallAttempt, Portal, AppCondition):  # AppCondition: the outage breaker
                 session.execute(delete(table))
             session.commit()
+        breaker_for(self.base).forget()  # each run starts with no attempts counted
         if self.redis_prefix is not None:
             import redis
 

@@ -37,7 +37,8 @@ def test_no_secret_in_logs_errors_alerts_or_exports(settings_factory: Any, sandb
     key = generate_key_entry("leak")
     ctx = build_context(settings_factory(hubspot_oauth_api=api, dashboard_encryption_keys=key,
                                          dashboard_alert_webhook_url=hook_url,
-                                         dashboard_alert_failure_threshold=1),
+                                         dashboard_alert_failure_threshold=1,
+                                         dashboard_alert_min_interval_seconds=0),
                         sandbox_url=sandbox.url, retry=FAST_RETRY)
     texts: list[str] = []
     caplog.set_level(logging.DEBUG)
@@ -76,7 +77,8 @@ def test_no_secret_in_logs_errors_alerts_or_exports(settings_factory: Any, sandb
 
 def test_alert_webhook_sends_needs_reauth_and_recovery(settings_factory: Any, sandbox: Any, alert_sink: Any) -> None:
     hook_url, payloads = alert_sink
-    ctx = build_context(settings_factory(dashboard_alert_webhook_url=hook_url, dashboard_alert_failure_threshold=2),
+    ctx = build_context(settings_factory(dashboard_alert_webhook_url=hook_url, dashboard_alert_failure_threshold=2,
+                                         dashboard_alert_min_interval_seconds=0),
                         sandbox_url=sandbox.url, retry=FAST_RETRY)
     try:
         hub = install_portal(ctx, sandbox.url).hub_id

@@ -16,7 +16,6 @@ from typing import Any
 from dashboard import refresh, repository
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
-from dashboard.models import PortalStatus
 from tests.utils.cli import cli_env, run_cli
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, sandbox_get, sandbox_post
 from tests.utils.seeding import seed_portals
@@ -60,9 +59,11 @@ def test_a_window_longer_than_the_token_lifetime_still_ends_with_one_grant_per_p
     assert grants(sandbox) - before == 13
 
 
-def test_rows_on_a_missing_key_are_marked_once_audited_and_alerted_once(
+def test_rows_on_a_missing_key_are_one_problem_audited_and_alerted_once(
     settings_factory: Any, sandbox: Any, tmp_path: Path, alert_sink: Any,
 ) -> None:
+    """Issue 22 item 7: a key id is checked once per pass, its rows sit the pass out (no attempt, no audit
+    row, no backoff), the key is audited and alerted once; when it comes back every portal is due at once."""
     url, alerts = alert_sink
     ctx = build_context(settings_factory(dashboard_encryption_keys=K1, dashboard_alert_webhook_url=url),
                         sandbox_url=sandbox.url, retry=FAST_RETRY)
@@ -71,33 +72,37 @@ def test_rows_on_a_missing_key_are_marked_once_audited_and_alerted_once(
         env = env_for(ctx, sandbox, K2, DASHBOARD_ALERT_WEBHOOK_URL=url)
         before = grants(sandbox)
         started = time.monotonic()
-        done = run_cli("refresh", "--due", "--within", "99999", "--concurrency", "4", env=env, cwd=tmp_path,
-                       timeout=30)
+        for _ in range(3):  # three passes: the same one problem
+            done = run_cli("refresh", "--due", "--within", "99999", "--concurrency", "4", env=env, cwd=tmp_path,
+                           timeout=30)
+            assert done.returncode == 0, done.stderr
+            assert json.loads(done.stdout.splitlines()[-1]) == {"due": 0}
         took = time.monotonic() - started
-        assert done.returncode == 1  # failures
-        assert json.loads(done.stdout.splitlines()[-1]) == {"due": 30, "failed": 30}
         assert grants(sandbox) == before
         assert "Traceback" not in done.stderr and K1.split(":")[1] not in done.stderr + done.stdout
         with ctx.session() as session:
+            assert repository.list_audit_events(session=session, action="refresh") == []
+            [event] = repository.list_audit_events(session=session, action="condition.key")
+            assert event.outcome == "on" and "'k1'" in event.detail and "30 portal(s)" in event.detail
+            assert "DASHBOARD_ENCRYPTION_KEYS" in event.detail  # what to do
             for hub in hubs:
-                portal = repository.get_portal(session=session, hub_id=hub)
-                assert portal is not None
-                assert (portal.status, portal.last_refresh_result) == (PortalStatus.REFRESH_FAILING, "key_missing")
-                assert f"hub {hub}" in (portal.last_error or "") and "'k1'" in (portal.last_error or "")
-                assert "DASHBOARD_ENCRYPTION_KEYS" in (portal.last_error or "")  # what to do
-                assert portal.next_attempt_at is not None  # backing off
-                events = repository.list_audit_events(session=session, hub_id=hub, action="refresh")
-                assert [(e.outcome, e.detail.split(":")[0]) for e in events] == [("failure", "key_missing")]
+                portal = repository.portal_or_not_found(session=session, hub_id=hub)
+                assert portal.next_attempt_at is None and portal.consecutive_failures == 0  # no backoff
         sent = [json.loads(a) for a in alerts]
-        assert sorted(a["hub_id"] for a in sent) == hubs and {a["event"] for a in sent} == {"key_problem"}
-        print(f"\n30 rows on a missing key: ended in {took:.1f} s, 0 grants, 30 marked, 30 audit events")
+        assert [a["event"] for a in sent] == ["key_problem"]
+        print(f"\n30 rows on a missing key, 3 passes: {took:.1f} s, 0 grants, 0 refresh audit rows, 1 key event, "
+              "1 alert")
 
-        # The next sweep leaves them to their backoff: no attempt, no audit event, no alert.
-        done = run_cli("refresh", "--due", "--within", "99999", env=env, cwd=tmp_path, timeout=30)
-        assert json.loads(done.stdout.splitlines()[-1]) == {"due": 0}
+        # The key comes back: every portal is refreshed by the next sweep, and the key's problem ends once.
+        done = run_cli("refresh", "--due", "--within", "99999", env=env_for(ctx, sandbox, K1,
+                                                                           DASHBOARD_ALERT_WEBHOOK_URL=url),
+                       cwd=tmp_path, timeout=60)
+        assert json.loads(done.stdout.splitlines()[-1]) == {"due": 30, "refreshed": 30}
+        assert grants(sandbox) - before == 30
         with ctx.session() as session:
-            assert len(repository.list_audit_events(session=session, action="refresh")) == 30
-        assert len(alerts) == 30
+            events = repository.list_audit_events(session=session, action="condition.key")
+            assert [e.outcome for e in events] == ["off", "on"]
+        assert [json.loads(a)["event"] for a in alerts] == ["key_problem", "key_fixed"]
     finally:
         ctx.close()
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_exponential_jitter
 
 from dashboard.errors import (
+    HubSpotAnswer,
     HubSpotError,
     InvalidGrantError,
     ProtocolError,
@@ -34,6 +35,7 @@ from dashboard.errors import (
     TransientError,
 )
 from dashboard.hubspot import protocol
+from dashboard.hubspot.answers import kept_answer
 from dashboard.hubspot.protocol import Request, TokenInfo, TokenResponse
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,16 @@ class HubSpotApp:
     @property
     def credentials(self) -> dict[str, str]:
         return {"client_id": self.client_id, "client_secret": self.client_secret}
+
+
+class RetryGate(Protocol):
+    """Decides on in-call retries from outside the client (the outage breaker: dashboard/lifecycle/breaker.py)."""
+
+    def __call__(self, exc: HubSpotError) -> bool:
+        """Sees every failed attempt; whether a transient one may be retried."""
+
+    def proceed(self) -> bool:
+        """Asked again just before a retry goes out (the answer may have changed during the wait)."""
 
 
 @dataclass(frozen=True)
@@ -95,9 +107,13 @@ class HubSpotClient:
         resp = self._send(self._flavor.token_request(form, "code exchange"), timeout=self.token_timeout)
         return protocol.parse_token_response(resp.content)
 
-    def refresh(self, refresh_token: str) -> TokenResponse:
+    def refresh(self, refresh_token: str, *, may_retry: RetryGate | None = None) -> TokenResponse:
         """Refresh grant, within ``token_timeout`` in all. Retried only on failures where HubSpot cannot have
-        used the token (no connection, or 429 / 5xx with a body); :class:`RefreshOutcomeUnknown` otherwise."""
+        used the token (no connection, or 429 / 5xx with a body); :class:`RefreshOutcomeUnknown` otherwise.
+
+        ``may_retry`` sees every failed attempt (the outage detector counts them) and may forbid the next
+        one (no in-call retries while HubSpot is degraded: dashboard/lifecycle/breaker.py).
+        """
         form = protocol.refresh_form(client_id=self.app.client_id, client_secret=self.app.client_secret,
                                      refresh_token=refresh_token)
         req = self._flavor.token_request(form, "token refresh")
@@ -106,14 +122,22 @@ class HubSpotClient:
             try:
                 resp = self._send(req, timeout=deadline - time.monotonic(), token_call=True)
                 break
-            except RefreshOutcomeUnknown:
-                raise  # HubSpot may have used the token: sending it again could lose the new one
-            except TransientError as exc:
+            except HubSpotError as exc:
+                exc.attempt = attempt
+                allowed = may_retry(exc) if may_retry is not None else True
+                if isinstance(exc, RefreshOutcomeUnknown) or not isinstance(exc, TransientError):
+                    raise  # HubSpot may have used the token (or refused it): sending it again could lose one
                 wait = self._retry_wait(exc, attempt)
-                if attempt == self._retry.attempts or time.monotonic() + wait >= deadline:
+                if not allowed or attempt == self._retry.attempts or time.monotonic() + wait >= deadline:
                     raise
                 time.sleep(wait)
-        return protocol.parse_token_response(resp.content)
+                if may_retry is not None and not may_retry.proceed():
+                    raise
+        try:
+            return protocol.parse_token_response(resp.content)
+        except ProtocolError as exc:  # a malformed 200: kept like any failed answer
+            exc.answer = kept_answer(resp.status_code, resp.content[:4096])
+            raise
 
     def introspect(self, token: str, *, hint: str = "access_token") -> TokenInfo:
         """Token metadata; an unknown or dead token gives ``TokenInfo(active=False)``."""
@@ -166,16 +190,33 @@ class HubSpotClient:
 
     # --- I/O -------------------------------------------------------------------------------------------
 
-    def _with_retry(self, req: Request, json_body: Any = None) -> httpx.Response:
+    def _with_retry(self, req: Request, json_body: Any = None,
+                    may_retry: RetryGate | None = None) -> httpx.Response:
+        def retryable(state: RetryCallState) -> bool:
+            exc = state.outcome.exception() if state.outcome else None
+            if not isinstance(exc, TransientError):
+                return False
+            return may_retry is None or may_retry(exc)
+
         retrying = Retrying(
             stop=stop_after_attempt(self._retry.attempts),
             wait=self._wait,
-            retry=retry_if_exception_type(TransientError),
+            retry=retryable,
             reraise=True,
         )
+        last: HubSpotError | None = None
         for attempt in retrying:
             with attempt:
-                return self._send(req, json_body=json_body)
+                if last is not None and may_retry is not None and not may_retry.proceed():
+                    raise last
+                try:
+                    return self._send(req, json_body=json_body)
+                except HubSpotError as exc:
+                    exc.attempt = attempt.retry_state.attempt_number
+                    last = exc
+                    if may_retry is not None and not isinstance(exc, TransientError):
+                        may_retry(exc)  # seen too (the detector counts failed attempts of every kind)
+                    raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, state: RetryCallState) -> float:
@@ -206,24 +247,33 @@ class HubSpotClient:
             raise TransientError(f"cannot reach HubSpot for {req.operation} ({exc.__class__.__name__})") from exc
         except httpx.TimeoutException as exc:
             if token_call:
-                raise RefreshOutcomeUnknown(f"HubSpot {req.operation} timed out after it was sent; HubSpot may "
-                                            "have used the refresh token, so it is not sent again at once") from exc
-            raise TransientError(f"HubSpot {req.operation} timed out") from exc
+                err: HubSpotError = RefreshOutcomeUnknown(
+                    f"HubSpot {req.operation} timed out after it was sent; HubSpot may have used the refresh "
+                    "token, so it is not sent again at once")
+            else:
+                err = TransientError(f"HubSpot {req.operation} timed out")
+            err.answer = HubSpotAnswer(message="no answer: timed out")
+            raise err from exc
         except httpx.TransportError as exc:
             if token_call:
-                raise RefreshOutcomeUnknown(f"the connection to HubSpot broke during {req.operation} "
+                err = RefreshOutcomeUnknown(f"the connection to HubSpot broke during {req.operation} "
                                             f"({exc.__class__.__name__}); HubSpot may have used the refresh "
-                                            "token, so it is not sent again at once") from exc
-            raise TransientError(f"cannot reach HubSpot for {req.operation} ({exc.__class__.__name__})") from exc
+                                            "token, so it is not sent again at once")
+            else:
+                err = TransientError(f"cannot reach HubSpot for {req.operation} ({exc.__class__.__name__})")
+            err.answer = HubSpotAnswer(message=f"no answer: {exc.__class__.__name__}")
+            raise err from exc
         if resp.is_success:
             log.debug("hubspot %s -> %s", req.operation, resp.status_code)
             return resp
         if token_call and resp.status_code >= 500 and not resp.content.strip():
             # An empty 5xx comes from something between us and HubSpot (a proxy gave up): no answer from it.
             log.info("hubspot %s -> %s (empty body: outcome unknown)", req.operation, resp.status_code)
-            raise RefreshOutcomeUnknown(f"HubSpot {req.operation} failed with an empty HTTP {resp.status_code}; "
-                                        "HubSpot may have used the refresh token, so it is not sent again at once",
-                                        status=resp.status_code)
-        err = protocol.error_from_response(resp.status_code, resp.content, dict(resp.headers), req.operation)
-        log.info("hubspot %s -> %s (%s)", req.operation, resp.status_code, err.code)
-        raise err
+            unknown = RefreshOutcomeUnknown(f"HubSpot {req.operation} failed with an empty HTTP {resp.status_code}; "
+                                            "HubSpot may have used the refresh token, so it is not sent again at "
+                                            "once", status=resp.status_code)
+            unknown.answer = kept_answer(resp.status_code, b"")
+            raise unknown
+        failed = protocol.error_from_response(resp.status_code, resp.content, dict(resp.headers), req.operation)
+        log.info("hubspot %s -> %s (%s)", req.operation, resp.status_code, failed.code)
+        raise failed

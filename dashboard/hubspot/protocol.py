@@ -22,6 +22,7 @@ from dashboard.errors import (
     RedirectUriMismatchError,
     TransientError,
 )
+from dashboard.hubspot.answers import kept_answer
 
 INVALID_GRANT_STATUSES = frozenset({"BAD_REFRESH_TOKEN", "BAD_AUTH_CODE", "EXPIRED_AUTH_CODE", "BAD_HUB"})
 # HubSpot documents none of these; third-party clients handle the first (fact sheet §9), older answers the second.
@@ -185,6 +186,13 @@ def _retry_after(headers: dict[str, str]) -> float | None:
 
 
 def error_from_response(status: int, body: bytes, headers: dict[str, str], operation: str) -> HubSpotError:
+    """Map a non-2xx response to our exception tree, keeping HubSpot's fields (``answer``, redacted)."""
+    err = _error_from_response(status, body, headers, operation)
+    err.answer = kept_answer(status, body)
+    return err
+
+
+def _error_from_response(status: int, body: bytes, headers: dict[str, str], operation: str) -> HubSpotError:
     """Map a non-2xx response to our exception tree. Texts come from HubSpot's error fields only."""
     try:
         data = json.loads(body)

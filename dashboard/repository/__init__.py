@@ -13,6 +13,7 @@ function is re-exported here from its module:
 - ``keys``: portal rows by encryption key (key rotation)
 - ``installs``: install attempts (OAuth ``state``), pending installs, sendable install links
 - ``audit``: the audit log
+- ``health``: the per-portal timeline (the audit log), app-wide conditions (the breaker), uptime from transitions
 - ``scope_sets``: saved scope sets
 - ``heartbeats``: worker heartbeats and the readiness ping
 - ``credentials``: service API keys and sign-out epochs
@@ -33,6 +34,21 @@ from dashboard.repository.credentials import (
     list_api_keys,
     revoke_api_key,
     touch_api_key,
+)
+from dashboard.repository.health import (
+    TRANSITION,
+    active_conditions,
+    fleet_transitions,
+    get_condition,
+    last_event_at,
+    list_timeline,
+    prune_audit_before,
+    release_backoff_since,
+    release_key_backoff,
+    set_condition,
+    take_probe,
+    timeline_facets,
+    uptime_shares,
 )
 from dashboard.repository.heartbeats import delete_heartbeats_before, list_heartbeats, ping, save_heartbeat
 from dashboard.repository.installs import (
@@ -117,9 +133,11 @@ from dashboard.repository.webhooks import (
 
 __all__ = [
     "LISTING_COLUMNS",
+    "TRANSITION",
     "DeliveryRow",
     "LeasedDelivery",
     "Segment",
+    "active_conditions",
     "add_api_key",
     "add_audit_event",
     "add_install_attempt",
@@ -150,7 +168,9 @@ __all__ = [
     "finish_install_link",
     "finish_webhook_attempt",
     "first_portal_on_key",
+    "fleet_transitions",
     "get_api_key",
+    "get_condition",
     "get_install_attempt",
     "get_install_link",
     "get_pending_install",
@@ -161,6 +181,7 @@ __all__ = [
     "get_webhook_endpoint",
     "insert_audit_event",
     "insert_webhook_event",
+    "last_event_at",
     "list_api_keys",
     "list_audit_events",
     "list_heartbeats",
@@ -168,6 +189,7 @@ __all__ = [
     "list_pending_installs",
     "list_portal_rows",
     "list_scope_sets",
+    "list_timeline",
     "list_webhook_deliveries",
     "list_webhook_endpoints",
     "listing_filters",
@@ -186,9 +208,12 @@ __all__ = [
     "portals_losing_scopes",
     "portals_not_on_key",
     "portals_with_tokens",
+    "prune_audit_before",
     "purge_install_attempts",
     "recent_audit_exists",
     "redeliver_webhook",
+    "release_backoff_since",
+    "release_key_backoff",
     "release_lease",
     "replace_portal_scopes",
     "reseal_webhook_endpoint",
@@ -199,14 +224,18 @@ __all__ = [
     "save_portal",
     "save_scope_set",
     "session_app",
+    "set_condition",
     "status_counts",
     "status_predicate",
+    "take_probe",
+    "timeline_facets",
     "touch_api_key",
     "try_acquire_lease",
     "update_portal",
     "update_portal_at_version",
     "update_portal_if_version",
     "update_webhook_endpoint",
+    "uptime_shares",
     "webhook_deliveries_leased_to",
     "webhook_endpoints_off_key",
     "webhook_queue_stats",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, insert, select
 from sqlmodel import Session, col
@@ -19,13 +21,24 @@ def add_audit_event(*, session: Session, event: AuditEvent) -> None:
                        outcome=event.outcome, detail=event.detail)
 
 
+TIMELINE_FIELDS = ("http_status", "hubspot_status", "hubspot_category", "correlation_id", "answer", "duration_ms",
+                   "attempt", "from_state", "to_state")
+
+
 def insert_audit_event(*, session: Session, at: datetime | None, actor: str, hub_id: int | None, action: str,
-                       outcome: str, detail: str) -> None:
+                       outcome: str, detail: str, fields: Mapping[str, Any] | None = None) -> None:
     """Insert an event at once, in the caller's transaction: a prebuilt INSERT of plain values. The ORM flush,
-    and even building an ``AuditEvent`` instance, cost a refresh more than the statement (bench/refresh_sweep.py)."""
-    session.connection().execute(_INSERT_AUDIT, {"at": at, "app": session_app(session), "actor": actor,
-                                                 "hub_id": hub_id, "action": action, "outcome": outcome,
-                                                 "detail": detail})
+    and even building an ``AuditEvent`` instance, cost a refresh more than the statement (bench/refresh_sweep.py).
+
+    ``fields``: the timeline's columns (:data:`TIMELINE_FIELDS`; others are refused)."""
+    values: dict[str, Any] = {"at": at, "app": session_app(session), "actor": actor, "hub_id": hub_id,
+                              "action": action, "outcome": outcome, "detail": detail}
+    if fields:
+        unknown = set(fields) - set(TIMELINE_FIELDS)
+        if unknown:
+            raise ValueError(f"not timeline fields: {sorted(unknown)}")
+        values.update(fields)
+    session.connection().execute(_INSERT_AUDIT, values)
 
 
 def list_audit_events(
@@ -38,6 +51,8 @@ def list_audit_events(
         conds.extend([col(AuditEvent.hub_id) == hub_id, col(AuditEvent.app) == session_app(session)])
     if action:
         conds.append(col(AuditEvent.action) == action)
+    else:  # state transitions are the timeline's (list_timeline), not actions of their own
+        conds.append(col(AuditEvent.action) != "transition")
     if outcome:
         conds.append(col(AuditEvent.outcome) == outcome)
     if actor:

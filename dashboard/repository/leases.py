@@ -21,7 +21,8 @@ _APP: BindParameter[str] = bindparam("d_app")
 _LEASE_FREE = or_(col(Portal.lease_owner).is_(None), col(Portal.lease_expires_at) < _NOW)
 _DUE = (
     col(Portal.app) == _APP,
-    col(Portal.status).in_([PortalStatus.ACTIVE, PortalStatus.REFRESH_FAILING]),
+    # key problems too: a key that comes back makes them due at once (dashboard/lifecycle/keys.py)
+    col(Portal.status).in_([PortalStatus.ACTIVE, PortalStatus.REFRESH_FAILING, "key_missing", "undecryptable"]),
     col(Portal.refresh_token_ct).is_not(None),
     or_(col(Portal.expires_at).is_(None), col(Portal.expires_at) <= _DUE_BY),
     or_(col(Portal.next_attempt_at).is_(None), col(Portal.next_attempt_at) <= _NOW),
@@ -59,9 +60,12 @@ def _due_params(session: Session, now: datetime, within: timedelta,
 
 
 def due_hub_ids(*, session: Session, now: datetime, within: timedelta, limit: int | None = None,
-                issued_before: datetime | None = None) -> list[int]:
-    """Portals expiring within ``within`` that may be refreshed now (not reauth/revoked/backing off)."""
-    stmt = _DUE_IDS if limit is None else _DUE_IDS.limit(limit)
+                issued_before: datetime | None = None, skip_keys: Sequence[str] = ()) -> list[int]:
+    """Portals expiring within ``within`` that may be refreshed now (not reauth/revoked/backing off).
+
+    ``skip_keys``: leave out rows sealed with these key ids (missing keys: nothing could open them)."""
+    stmt = _DUE_IDS if not skip_keys else _DUE_IDS.where(col(Portal.key_id).not_in(list(skip_keys)))
+    stmt = stmt if limit is None else stmt.limit(limit)
     return [int(h) for h in session.execute(stmt, _due_params(session, now, within, issued_before)).scalars()]
 
 

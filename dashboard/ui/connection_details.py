@@ -21,6 +21,7 @@ from dashboard.errors import DashboardError
 from dashboard.refresh import RefreshOutcome
 from dashboard.scope_reasons import missing_scopes
 from dashboard.scopes import load_catalog
+from dashboard.ui import portal_health
 from dashboard.ui.connections_table import reset_selection_later
 from dashboard.ui.feedback import Level, flash, run_action, run_and_flash
 from dashboard.ui.text import md
@@ -210,6 +211,7 @@ def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
     left.markdown("**Requested vs granted scopes**")
     left.container(key="conn_scopes_table").dataframe(
         scopes_frame(conn), hide_index=True, column_config={"granted": st.column_config.CheckboxColumn("granted")})
+    portal_health.show(ctx, actor, conn.hub_id)  # uptime, state strip, timeline (dashboard/ui/portal_health.py)
     right.markdown("**Audit history**")
     events = run_action("Loading history…", lambda: activity.audit_events(ctx, actor=actor, hub_id=conn.hub_id,
                                                                            limit=100))

@@ -19,6 +19,7 @@ from dashboard.context import AppContext
 from dashboard.errors import DashboardError
 from dashboard.models import utcnow
 from dashboard.scopes import load_catalog
+from dashboard.ui import portal_health
 from dashboard.ui.connections_view import (
     SORTS,
     ConnectionsView,
@@ -40,8 +41,8 @@ RESET_KEY = "conn_reset_selection"  # set by an action that changed the selected
 STATUSES_KEY = "conn_statuses"
 TICK_SECONDS = 10  # a tick reloads one aggregate and one page: about 1 % of a core per open tab
 
-COLUMNS = ("hub_id", "hub_domain", "status_label", "expires_in", "last_refresh_result", "last_refresh_at",
-           "granted_scopes", "missing_optional_scopes", "installed_by", "installed_at")
+COLUMNS = ("hub_id", "hub_domain", "status_label", "expires_in", "uptime_7d", "last_refresh_result",
+           "last_refresh_at", "granted_scopes", "missing_optional_scopes", "installed_by", "installed_at")
 COLUMN_CONFIG = {
     "hub_id": st.column_config.NumberColumn("Hub id", format="%d", pinned=True, width="small"),
     "hub_domain": st.column_config.TextColumn("Domain", pinned=True),
@@ -49,6 +50,9 @@ COLUMN_CONFIG = {
     "expires_in": st.column_config.TextColumn(
         "Expires in", help=f"Time left on the access token, updated every {TICK_SECONDS} s; for portals whose "
         "token will not be used, what to do instead"),
+    "uptime_7d": st.column_config.NumberColumn(
+        "Uptime 7 d", format="percent", help="Share of the last 7 days this portal was healthy, from its "
+        "state transitions (click the header to sort this page)"),
     "last_refresh_at": st.column_config.TextColumn("Last refresh (UTC)"),
     "last_refresh_result": st.column_config.TextColumn("Result"),
     "granted_scopes": st.column_config.ListColumn("Granted scopes"),
@@ -201,6 +205,7 @@ def live_connections(ctx: AppContext, actor: Actor, filters: Filters, sort: str)
         right.caption("Portals by status")
         right.bar_chart(view.status_counts, x="status", y="portals", sort=False, height=180)
     frame = with_countdown(connections_frame(view.page.rows), view.now)
+    frame["uptime_7d"] = portal_health.page_uptime(ctx, actor, [int(h) for h in frame["hub_id"]], view.now)
     follow_selection(frame)
     event = st.dataframe(frame, key=TABLE_KEY, on_select="rerun", selection_mode="multi-row", hide_index=True,
                          column_order=COLUMNS, column_config=COLUMN_CONFIG, width="stretch",

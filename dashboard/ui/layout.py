@@ -20,6 +20,7 @@ from dashboard.context import AppContext
 from dashboard.ui.auth import current_actor, no_sign_in_banner, sign_out_button
 from dashboard.ui.context import get_context
 from dashboard.ui.feedback import show_flash
+from dashboard.ui.health_banner import health_banner
 from dashboard.ui.text import code
 
 SANDBOX_BANNER = ("Sandbox mode: the built-in sandbox HubSpot{where}, not HubSpot (set HUBSPOT_CLIENT_ID and "
@@ -67,6 +68,7 @@ def _draw(ctx: AppContext, actor: Actor) -> None:
     st.html(SLIM_CSS)
     sidebar(ctx, actor)
     environment_bar(ctx)
+    health_banner(ctx)
     show_flash()
 
 

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dashboard import api_keys, metrics
+from dashboard.actors import VIEWER, Actor
 from dashboard.api_keys import ApiKeyInfo
 from dashboard.context import AppContext
 from dashboard.errors import (
@@ -29,11 +30,13 @@ from dashboard.errors import (
     ApiRateLimitedError,
     DashboardError,
     HubSpotError,
+    InputError,
     NotFoundError,
     PermissionDeniedError,
     PortalUnavailableError,
     StorageError,
 )
+from dashboard.lifecycle import timeline
 from dashboard.models import utcnow
 from dashboard.token_api import TokenApi
 from dashboard.web.openapi import OPENAPI
@@ -125,6 +128,35 @@ def _refresh(api: TokenApi, key: ApiKeyInfo, request: Request) -> Any:
             "expires_at": outcome.expires_at.isoformat() if outcome.expires_at else None}
 
 
+def _timeline(api: TokenApi, key: ApiKeyInfo, request: Request) -> Any:
+    """``GET /api/v1/portals/{hub_id}/timeline?since=&limit=&before=&kind=&outcome=``: newest first; page on with
+    ``before`` = the previous page's ``next_before``. A plain function of (context, key, hub id, query) so
+    the FastAPI app can call :func:`timeline_body` as it is."""
+    return timeline_body(api.ctx, key, int(request.path_params["hub_id"]), dict(request.query_params))
+
+
+def timeline_body(ctx: AppContext, key: ApiKeyInfo, hub_id: int, query: dict[str, str]) -> dict[str, Any]:
+    if not key.allows(hub_id):  # the same answer as for an unknown portal: no probing of hub ids
+        raise NotFoundError(f"no portal {hub_id} for this API key")
+
+    def number(name: str, default: int | None, high: int) -> int | None:
+        text = query.get(name)
+        if text is None:
+            return default
+        if not text.isascii() or not text.isdigit() or len(text) > 19 or not 1 <= int(text) <= high:
+            raise InputError(f"{name}: a whole number from 1 to {high}")
+        return int(text)
+
+    since = timeline.parse_since(query["since"]) if query.get("since") else None
+    limit = number("limit", 50, timeline.MAX_LIMIT) or 50
+    entries = timeline.portal_timeline(ctx, hub_id, actor=Actor(key.actor_name, VIEWER), since=since, limit=limit,
+                                       before_id=number("before", None, timeline.MAX_HUB_ID),
+                                       kinds=tuple(k for k in query.get("kind", "").split(",") if k),
+                                       outcomes=tuple(o for o in query.get("outcome", "").split(",") if o))
+    return {"hub_id": hub_id, "events": [e.as_json() for e in entries],
+            "next_before": entries[-1].id if len(entries) == limit else None}
+
+
 async def openapi(request: Request) -> Response:
     return JSONResponse(OPENAPI, headers=NO_STORE)
 
@@ -134,5 +166,6 @@ def routes() -> list[BaseRoute]:
         Route("/api/v1/portals", _endpoint("portals", _portals), methods=["GET"]),
         Route("/api/v1/portals/{hub_id:int}/token", _endpoint("token", _token), methods=["GET"]),
         Route("/api/v1/portals/{hub_id:int}/refresh", _endpoint("refresh", _refresh), methods=["POST"]),
+        Route("/api/v1/portals/{hub_id:int}/timeline", _endpoint("timeline", _timeline), methods=["GET"]),
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
     ]

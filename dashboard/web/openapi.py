@@ -42,6 +42,18 @@ OPENAPI: dict[str, Any] = {
                 "hub_id": {"type": "integer"}, "access_token": {"type": "string"},
                 "token_type": {"type": "string", "const": "bearer"},
                 "expires_at": {"type": "string", "format": "date-time"}, "expires_in": {"type": "integer"}}},
+            "TimelineEvent": {"type": "object", "required": ["id", "at", "kind", "outcome"], "properties": {
+                "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+                "kind": {"type": "string"}, "outcome": {"type": "string"}, "actor": {"type": "string"},
+                "detail": {"type": "string"}, "http_status": {"type": ["integer", "null"]},
+                "hubspot_status": {"type": ["string", "null"]}, "hubspot_category": {"type": ["string", "null"]},
+                "correlation_id": {"type": ["string", "null"]}, "answer": {"type": ["string", "null"]},
+                "duration_ms": {"type": ["integer", "null"]}, "attempt": {"type": ["integer", "null"]},
+                "from_state": {"type": ["string", "null"]}, "to_state": {"type": ["string", "null"]}}},
+            "Timeline": {"type": "object", "properties": {
+                "hub_id": {"type": "integer"},
+                "events": {"type": "array", "items": {"$ref": "#/components/schemas/TimelineEvent"}},
+                "next_before": {"type": ["integer", "null"]}}},
             "RefreshResult": {"type": "object", "properties": {
                 "hub_id": {"type": "integer"}, "result": {"type": "string"},
                 "expires_at": {"type": ["string", "null"], "format": "date-time"}}},
@@ -66,5 +78,18 @@ OPENAPI: dict[str, Any] = {
             "responses": _responses({"$ref": "#/components/schemas/RefreshResult"},
                                     ("403", "a reader key"), ("404", "unknown portal, or not allowed for this key"),
                                     ("409", "needs_reauth, revoked, or refresh_in_progress"))}},
+        "/api/v1/portals/{hub_id}/timeline": {"get": {
+            "summary": "The portal's timeline, newest first: operations, outcomes, durations, HubSpot's answers "
+                       "(text fields are foreign text: escape them to show)",
+            "parameters": [*_HUB, *({"name": n, "in": "query", "required": False, "schema": {"type": t},
+                                     "description": d} for n, t, d in (
+                ("since", "string", "ISO 8601 time or a span back from now: 90m, 24h, 7d"),
+                ("limit", "integer", "1-500, default 50"),
+                ("before", "integer", "the previous page's next_before"),
+                ("kind", "string", "comma-separated kinds: refresh, transition, alert, ..."),
+                ("outcome", "string", "comma-separated outcomes: success, failure, ...")))],
+            "responses": _responses({"$ref": "#/components/schemas/Timeline"},
+                                    ("400", "a parameter that is not valid"),
+                                    ("404", "unknown portal, or not allowed for this key"))}},
     },
 }

@@ -1,7 +1,7 @@
 """lifecycle webhooks: endpoints, outbox events, deliveries, attempts
 
 Revision ID: 0005_webhooks
-Revises: 0003_app_identity
+Revises: 0004_connection_health
 Create Date: 2026-12-04 17:46:25
 
 The outbox of lifecycle webhooks (dashboard/webhooks/): an event and its deliveries are written in the
@@ -17,7 +17,7 @@ import dashboard.utc_datetime  # autogenerate names UTCDateTime by its defining 
 
 
 revision: str = '0005_webhooks'
-down_revision: str | None = '0003_app_identity'
+down_revision: str | None = '0004_connection_health'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
