@@ -34,6 +34,7 @@ from dashboard.context import AppContext
 from dashboard.errors import DashboardError, HubSpotError
 from dashboard.lifecycle.classify import FailureClass, classify, configuration_advice, describe
 from dashboard.models import utcnow
+from dashboard.webhooks import outbox
 
 log = logging.getLogger(__name__)
 WINDOW = 300.0
@@ -118,6 +119,9 @@ class Breaker:
                 outcome = "on" if active else "off"
                 repository.insert_audit_event(session=session, at=now, actor=actor[:320], hub_id=None,
                                               action=f"condition.{name}", outcome=outcome, detail=reason[:1000])
+                if name == HUBSPOT:  # the webhook event commits with the condition (transactional outbox)
+                    outbox.hubspot_status_event(session, app=ctx.app_id, degraded=active, reason=reason[:1000],
+                                                since=now)
             session.commit()
         self._cached = None
         if changed:

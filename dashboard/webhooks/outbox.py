@@ -51,7 +51,8 @@ def portal_event(session: Session, event_type: str, portal: PortalLike, *, reaso
 
 
 def hubspot_status_event(session: Session, *, app: str, degraded: bool, reason: str, since: datetime) -> int | None:
-    """``hubspot.degraded`` / ``hubspot.recovered``, for the health engineer's outage detection (not wired yet)."""
+    """``hubspot.degraded`` / ``hubspot.recovered``, written by the outage breaker (dashboard/lifecycle/breaker.py)
+    in the transaction that turns the condition on or off."""
     event_type = events.HUBSPOT_DEGRADED if degraded else events.HUBSPOT_RECOVERED
     return enqueue(session, event_type=event_type, data=events.service_data(
         app=app, status="degraded" if degraded else "operational", reason=reason,
