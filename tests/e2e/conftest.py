@@ -25,9 +25,10 @@ import pytest
 from playwright.sync_api import Browser, BrowserType, Page, Playwright, expect, sync_playwright
 
 from tests.utils.browser import wait_for_app
+from tests.utils.chromium import chromium_path
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = chromium_path()
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 START_TIMEOUT = 60.0
@@ -291,12 +292,3 @@ def screenshot() -> Callable[..., Path]:
 
     return take
 
-
-def chromium_available() -> bool:
-    return Path(CHROMIUM).exists()
-
-
-@pytest.fixture(autouse=True)
-def _needs_chromium() -> None:
-    if not chromium_available():
-        pytest.skip(f"{CHROMIUM} is not installed")
