@@ -33,6 +33,7 @@ from dashboard.locks import DatabaseLeases, LeaseProvider, RedisLeases
 from dashboard.logredact import install_redaction
 from dashboard.scopes import ScopeSet
 from dashboard.settings import Settings
+from dashboard.terminal_text import install_log_escaping
 
 log = logging.getLogger(__name__)
 DEFAULT_SANDBOX_PORT = 8765
@@ -175,6 +176,7 @@ def build_context(
     cipher = build_cipher(keys.get_secret_value() if keys else None, sandbox_mode=settings.sandbox_mode,
                           data_dir=settings.dashboard_data_dir)
     install_redaction()
+    install_log_escaping()
     if settings.dashboard_data_dir.is_dir():  # one an older version created with the umask's mode
         private_dir(settings.dashboard_data_dir)
     closers: list[Any] = []

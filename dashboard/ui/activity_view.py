@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pandas as pd
 
 from dashboard.models import AuditEvent
+from dashboard.ui.text import shown
 
 RANGES: dict[str, timedelta | None] = {
     "Last hour": timedelta(hours=1), "Last 24 hours": timedelta(days=1), "Last 7 days": timedelta(days=7),
@@ -33,9 +34,9 @@ def time_window(choice: str, now: datetime, days: Sequence[date] = ()) -> tuple[
 def events_frame(events: Sequence[AuditEvent]) -> pd.DataFrame:
     return pd.DataFrame({
         "at": pd.Series(pd.to_datetime([e.at for e in events], utc=True), dtype="datetime64[ns, UTC]"),
-        "actor": [e.actor for e in events], "hub_id": pd.Series([e.hub_id for e in events], dtype="Int64"),
+        "actor": [shown(e.actor) for e in events], "hub_id": pd.Series([e.hub_id for e in events], dtype="Int64"),
         "action": [e.action for e in events], "outcome": [e.outcome for e in events],
-        "detail": [e.detail for e in events],
+        "detail": [shown(e.detail) for e in events],
     })
 
 

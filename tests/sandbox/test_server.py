@@ -145,7 +145,7 @@ def test_python_m_runs_until_ctrl_c_and_never_prints_the_secret() -> None:
     server thread for up to 10 s, and a loaded machine adds interpreter start and exit on top."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.sandbox", "--port", "0"],
+        [sys.executable, "-X", "faulthandler", "-m", "dashboard.sandbox", "--port", "0"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -167,7 +167,11 @@ def test_python_m_runs_until_ctrl_c_and_never_prints_the_secret() -> None:
         assert url, banner
         assert httpx.get(f"{url.group(0)}/_sandbox/stats", timeout=30).status_code == 200
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=STOP_TIMEOUT)
+        try:
+            proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack: where it hangs
+            raise AssertionError(f"still running {STOP_TIMEOUT} s after Ctrl-C:\n{proc.communicate()[1]}") from None
         reader.join(timeout=STOP_TIMEOUT)
         assert proc.stderr is not None
         err = proc.stderr.read()
