@@ -140,6 +140,14 @@ START_TIMEOUT = 60  # seconds to the banner's last line: interpreter start and i
 STOP_TIMEOUT = 60  # seconds from Ctrl-C to exit: above the sandbox's own 10 s bound on its server thread
 
 
+def _default_sigint() -> None:
+    """Ctrl-C in a terminal reaches a foreground process whose SIGINT has its default action. A test run
+    started in the background by a non-interactive shell (``pytest ... &``, as CI scripts and loops do) has
+    SIGINT ignored, every child inherits that, and Python then installs no KeyboardInterrupt handler: the
+    sandbox rightly ignores the signal, and this test hung until its timeout. So the child gets the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_python_m_runs_until_ctrl_c_and_never_prints_the_secret() -> None:
     """Ctrl-C ends the process cleanly. The waits bound a hang, not a speed: the sandbox's own stop joins its
     server thread for up to 10 s, and a loaded machine adds interpreter start and exit on top."""
@@ -151,6 +159,7 @@ def test_python_m_runs_until_ctrl_c_and_never_prints_the_secret() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
     try:
         assert proc.stdout is not None
