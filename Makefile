@@ -18,7 +18,7 @@ contracts:
 	$(VENV)/bin/lint-imports
 
 test:
-	$(VENV)/bin/pytest -q -n 3 --dist loadgroup
+	$(VENV)/bin/pytest -q -rs -n 3 --dist loadgroup
 
 check: lint types contracts test
 

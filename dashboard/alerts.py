@@ -13,6 +13,7 @@ from typing import Any
 from dashboard import outbound
 from dashboard.context import AppContext
 from dashboard.errors import OutboundError
+from dashboard.terminal_text import escape_controls
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ def send_alert(ctx: AppContext, *, event: str, hub_id: int, hub_domain: str | No
     url = ctx.settings.dashboard_alert_webhook_url
     if url is None:
         return False
+    # Foreign text, shown escaped: no control character or bidi override reaches Slack, a log or a terminal.
+    hub_domain = escape_controls(hub_domain) if hub_domain is not None else None
+    detail = escape_controls(detail)
     name = slack_escape(hub_domain or f"portal {hub_id}")
     shown = slack_escape(detail)
     texts = {

@@ -31,11 +31,13 @@ from dashboard import (
 from dashboard import connections as conns
 from dashboard.actors import Actor, cli_actor
 from dashboard.cli_groups import command_group
+from dashboard.cli_output import cells, escaped_output
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
 from dashboard.errors import ConfigurationError, DashboardError, InputError, UsageError
 from dashboard.scopes import ScopeSet
 from dashboard.settings import load_settings
+from dashboard.terminal_text import escape_controls, install_log_escaping
 
 Handler = Callable[[argparse.Namespace, AppContext, Actor], int]
 
@@ -86,7 +88,7 @@ def _keys_status(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int
     print(f"rows to rotate: {st.rows_to_rotate}")
     unreadable = keys.unreadable_rows(ctx.engine, ctx.cipher, actor=actor)
     for row in unreadable:
-        print(f"unreadable: {row.describe()}", file=sys.stderr)
+        print(f"unreadable: {escape_controls(row.describe())}", file=sys.stderr)
     if unreadable:
         print(f"unreadable rows: {len(unreadable)}")
     return 1 if st.unknown_key_ids or unreadable else 0
@@ -96,7 +98,7 @@ def _keys_rotate(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int
     res = keys.rotate_keys(ctx.engine, ctx.cipher, actor=actor, batch_size=args.batch_size,
                            on_batch=lambda n: print(f"rotated {n} rows", file=sys.stderr))
     for row in res.unreadable:
-        print(f"could not read {row.describe()}; left as it is", file=sys.stderr)
+        print(f"could not read {escape_controls(row.describe())}; left as it is", file=sys.stderr)
     print(f"rotated {res.rotated} rows to key {ctx.cipher.primary_key_id}; remaining {res.remaining}"
           + (f"; could not read {len(res.unreadable)}" if res.unreadable else ""))
     return 0 if res.remaining == 0 and not res.unreadable else 1
@@ -126,7 +128,7 @@ def _install_pending(args: argparse.Namespace, ctx: AppContext, actor: Actor) ->
     rows = pending_installs.list_pending(ctx, actor=actor)
     for p in rows:
         made = f"{p.created_at:%Y-%m-%d %H:%M:%S}" if p.created_at else "-"
-        print(f"{p.id}\t{p.hub_id or '-'}\t{made}\tby {p.actor}\t{p.attempts} attempt(s)\t{p.last_error}")
+        print(cells(p.id, p.hub_id or "-", made, f"by {p.actor}", f"{p.attempts} attempt(s)", p.last_error))
     print(f"{len(rows)} pending install(s)", file=sys.stderr)
     return 0
 
@@ -162,7 +164,7 @@ def _connections(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int
         exp = c.expires_at.isoformat(timespec="seconds") if c.expires_at else "-"
         # No expiry where the token is not going to be used (revoked, needs re-auth ...): what to do instead.
         when = status.INSTEAD_OF_COUNTDOWN.get(c.status, "-") if c.status in status.NO_COUNTDOWN else f"expires {exp}"
-        print(f"{c.hub_id}\t{c.hub_domain or '-'}\t{c.status}\t{when}\t{len(c.granted_scopes)} scopes")
+        print(cells(c.hub_id, c.hub_domain or "-", c.status, when, f"{len(c.granted_scopes)} scopes"))
     print(f"{len(rows)} connection(s)", file=sys.stderr)
     return 0
 
@@ -282,6 +284,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dashboard.sandbox.cli import main as sandbox_main
 
         return sandbox_main(args_list[1:])
+    install_log_escaping()
+    with escaped_output():
+        return _run(args_list)
+
+
+def _run(args_list: list[str]) -> int:
     ctx: AppContext | None = None
     try:
         args = build_parser().parse_args(args_list)
@@ -300,10 +308,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _reader_gone()
     except (ConfigurationError, InputError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {escape_controls(str(exc))}", file=sys.stderr)
         return 2
     except DashboardError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {escape_controls(str(exc))}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
         print(f"error: the database failed ({exc.__class__.__name__}); check DASHBOARD_DATABASE_URL",

@@ -14,6 +14,7 @@ from typing import Any
 from dashboard import install_links
 from dashboard.actors import Actor
 from dashboard.cli_groups import command_group
+from dashboard.cli_output import cells
 from dashboard.context import AppContext
 from dashboard.errors import InputError
 from dashboard.hubspot.authorize import parse_account_id
@@ -56,8 +57,8 @@ def _list(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
         print(json.dumps([vars(link) for link in links], indent=2, default=str))
         return 0
     for link in links:
-        print(f"{link.link_id}\t{link.status}\t{link.purpose}\taccount {link.account_id or 'any'}\t"
-              f"by {link.created_by}\texpires {link.expires_at:%Y-%m-%d %H:%M}\t{link.scopes}")
+        print(cells(link.link_id, link.status, link.purpose, f"account {link.account_id or 'any'}",
+                    f"by {link.created_by}", f"expires {link.expires_at:%Y-%m-%d %H:%M}", link.scopes))
     return 0
 
 

@@ -18,6 +18,7 @@ from dashboard import activity, export, listing, scope_lint, scope_sets, scopes
 from dashboard import connections as conns
 from dashboard.actors import Actor
 from dashboard.cli_groups import command_group
+from dashboard.cli_output import cells
 from dashboard.context import AppContext
 from dashboard.errors import InputError, UsageError
 from dashboard.scopes import ScopeSet
@@ -150,7 +151,7 @@ def _token_info(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     else:
         for key, value in fields.items():
             shown = " ".join(value) if isinstance(value, list) else "-" if value is None else value
-            print(f"{key}:\t{shown}")
+            print(cells(f"{key}:", shown))
     return 0 if info.active else 1
 
 
@@ -210,7 +211,7 @@ def _audit(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
         print(json.dumps([e.model_dump(mode="json") for e in events], indent=2, default=str))
     else:
         for e in events:
-            print(f"{e.at:%Y-%m-%d %H:%M:%S}\t{e.actor}\t{e.hub_id or '-'}\t{e.action}\t{e.outcome}\t{e.detail}")
+            print(cells(f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.hub_id or "-", e.action, e.outcome, e.detail))
     return 0
 
 

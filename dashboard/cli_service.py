@@ -14,6 +14,7 @@ from typing import Any
 from dashboard import api_keys, worker
 from dashboard.actors import Actor
 from dashboard.cli_groups import command_group
+from dashboard.cli_output import cells
 from dashboard.context import AppContext
 from dashboard.models import utcnow
 
@@ -24,10 +25,10 @@ def _workers(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     for w in status.workers:
         ago = w.seconds_since_sweep(now)
         state = "stopped" if w.stopped_at is not None else "on time" if w.on_time(now) else "LATE"
-        print(f"{w.worker_id}\t{w.kind}\tpid {w.pid}\tevery {w.interval_seconds:g} s\t"
-              f"last sweep {'never' if ago is None else f'{round(ago)} s ago'}\t{state}\t"
-              f"refreshed {w.total_refreshed}\tfailures {w.total_failures}"
-              + (f"\terror: {w.last_error}" if w.last_error else ""))
+        print(cells(w.worker_id, w.kind, f"pid {w.pid}", f"every {w.interval_seconds:g} s",
+                    f"last sweep {'never' if ago is None else f'{round(ago)} s ago'}", state,
+                    f"refreshed {w.total_refreshed}", f"failures {w.total_failures}",
+                    *([f"error: {w.last_error}"] if w.last_error else [])))
     print(status.message)
     return 0 if status.healthy else 1
 
@@ -59,9 +60,9 @@ def _keys_list(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
                            "state": k.state(now)} for k in keys], indent=2))
         return 0
     for k in keys:
-        print(f"{k.prefix}\t{k.name}\t{k.role}\t{k.state(now)}\tcreated by {k.created_by}\t"
-              f"last used {when(k.last_used_at)}\texpires {when(k.expires_at)}\t"
-              f"{' '.join(map(str, k.hub_ids)) or 'every portal'}")
+        print(cells(k.prefix, k.name, k.role, k.state(now), f"created by {k.created_by}",
+                    f"last used {when(k.last_used_at)}", f"expires {when(k.expires_at)}",
+                    " ".join(map(str, k.hub_ids)) or "every portal"))
     print(f"{len(keys)} API key(s)", file=sys.stderr)
     return 0
 

@@ -3,7 +3,8 @@
 Only the listing's non-secret fields are written (never ciphertext, key ids or fingerprints). Any cell
 that a spreadsheet could read as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return) gets a leading apostrophe, the OWASP "CSV injection" rule: a hub domain or user name chosen by a
-customer must not run as a formula on a support person's machine.
+customer must not run as a formula on a support person's machine. Control characters and bidi controls in
+a cell are escaped (:func:`dashboard.terminal_text.escape_controls`), as everywhere foreign text is shown.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import BinaryIO, TextIO, cast
 from dashboard.connections import Connection
 from dashboard.models import AuditEvent
 from dashboard.status import label as status_label
+from dashboard.terminal_text import escape_controls
 
 CSV_COLUMNS = (
     "hub_id", "hub_domain", "status", "status_label", "expires_at", "last_refresh_at", "last_refresh_result",
@@ -33,13 +35,15 @@ def neutralize(value: str) -> str:
 
 
 def _cell(value: object) -> str:
+    """A cell: control characters and bidi controls escaped (the file is read in terminals too), formulas
+    neutralized."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, tuple):
-        return neutralize(" ".join(str(v) for v in value))
-    return neutralize(str(value))
+        return neutralize(escape_controls(" ".join(str(v) for v in value)))
+    return neutralize(escape_controls(str(value)))
 
 
 def connections_csv(conns: Iterable[Connection]) -> str:

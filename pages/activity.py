@@ -13,6 +13,7 @@ from dashboard.hubspot.authorize import parse_account_id
 from dashboard.models import utcnow
 from dashboard.ui import activity_view as av
 from dashboard.ui import portal_health
+from dashboard.ui.downloads import download_button
 from dashboard.ui.layout import start_page
 from dashboard.ui.text import md
 
@@ -50,9 +51,9 @@ except DashboardError as exc:
 
 heading, export = st.columns([4, 1], vertical_alignment="bottom")
 heading.header(av.log_heading(len(events), LOG_LIMIT))
-export.download_button("Export CSV", data=audit_csv(events, domains), file_name="audit-log.csv", mime="text/csv",
-                       key="act_export", on_click="ignore", disabled=not events, width="stretch",
-                       help="The events listed below (these filters), as a spreadsheet-safe CSV")
+download_button(export, "Export CSV", make=lambda: audit_csv(events, domains), file_name="audit-log.csv",
+                mime="text/csv", key="act_export", disabled=not events, stretch=True,
+                help="The events listed below (these filters), as a spreadsheet-safe CSV")
 if not events:
     st.info("No audit events match these filters.")
 else:

@@ -12,6 +12,7 @@ from dashboard import connections, listing
 from dashboard.errors import DashboardError
 from dashboard.export import connections_csv_file
 from dashboard.ui import connection_details, connections_table
+from dashboard.ui.downloads import download_button
 from dashboard.ui.layout import start_page
 from dashboard.ui.pending_installs_view import show_pending_installs
 from dashboard.ui.text import md
@@ -40,9 +41,10 @@ connections_table.live_connections(ctx, actor, filters, sort)
 
 selected = connections_table.selected_hub_ids()
 actions = st.columns([2, 2, 6])
-actions[0].download_button(
-    "Export CSV", data=lambda: connections_csv_file(listing.iter_connections(ctx, actor=actor, filters=filters)),
-    file_name="connections.csv", mime="text/csv", key="conn_export", on_click="ignore")
+download_button(
+    actions[0], "Export CSV",
+    make=lambda: connections_csv_file(listing.iter_connections(ctx, actor=actor, filters=filters)),
+    file_name="connections.csv", mime="text/csv", key="conn_export")
 if actions[1].button(f"Refresh selected ({len(selected)})", key="conn_bulk_refresh", disabled=not selected):
     connection_details.refresh_selected(ctx, actor, selected)
 

@@ -19,6 +19,7 @@ from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
 from dashboard.sandbox import SandboxConfig, SandboxServer
 from dashboard.settings import Settings, load_settings
+from tests.utils.chromium import missing_reason
 from tests.utils.lifecycle import FAST_RETRY
 
 pytest_plugins = ["tests.utils.backends"]
@@ -26,10 +27,15 @@ pytest_plugins = ["tests.utils.backends"]
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``--dist loadgroup``, the README's test command) every browser test goes to one
-    worker: they share a session's dashboard, sandbox and Chromium, which each worker would otherwise start."""
+    worker: they share a session's dashboard, sandbox and Chromium, which each worker would otherwise start.
+    Without Chromium they are skipped here, before any of their fixtures starts a server, with a reason that
+    says how to install it (tests/utils/chromium.py)."""
+    no_browser = missing_reason()
     for item in items:
         if item.nodeid.startswith("tests/e2e/"):
             item.add_marker(pytest.mark.xdist_group("browser"))
+            if no_browser is not None:
+                item.add_marker(pytest.mark.skip(reason=no_browser))
 
 
 @pytest.fixture(autouse=True)

@@ -128,7 +128,16 @@ def sql_only_in_the_storage_layer(path: PurePosixPath, tree: ast.AST) -> list[st
     return found
 
 
-RULES: list[Rule] = [thin_ui, sql_only_in_the_storage_layer]
+def downloads_through_the_helper(path: PurePosixPath, tree: ast.AST) -> list[str]:
+    """``st.download_button`` only in dashboard/ui/downloads.py, which hands Streamlit bytes (a spooled file
+    raises MediaFileStorageError on click)."""
+    if str(path) == "dashboard/ui/downloads.py":
+        return []
+    return [f"{path}:{node.lineno} calls download_button directly" for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr == "download_button"]
+
+
+RULES: list[Rule] = [thin_ui, sql_only_in_the_storage_layer, downloads_through_the_helper]
 
 
 # --- the tree ------------------------------------------------------------------------------------------
@@ -182,6 +191,8 @@ def test_rule_holds_for_the_whole_tree(rule: Rule) -> None:
     (sql_only_in_the_storage_layer, "dashboard/keys.py", "import sqlalchemy\nsqlalchemy.sql.delete(T)"),
     (sql_only_in_the_storage_layer, "dashboard/keys.py", "from sqlalchemy import sql\nsql.insert(T)"),
     (sql_only_in_the_storage_layer, "pages/x.py", "from sqlalchemy import text as t"),
+    (downloads_through_the_helper, "pages/x.py", "st.download_button('x', data=f)"),
+    (downloads_through_the_helper, "dashboard/ui/x.py", "cols[0].download_button('x', data=f)"),
 ])
 def test_rule_catches_a_violation(rule: Rule, path: str, source: str) -> None:
     assert rule(PurePosixPath(path), ast.parse(source))
@@ -195,6 +206,8 @@ def test_rule_catches_a_violation(rule: Rule, path: str, source: str) -> None:
     (sql_only_in_the_storage_layer, "dashboard/migrations/versions/0002_x.py",
      "import sqlalchemy as sa\nsa.text('x')"),
     (sql_only_in_the_storage_layer, "dashboard/services.py", "ctx.text\nrow.update(x)"),
+    (downloads_through_the_helper, "dashboard/ui/downloads.py", "where.download_button('x', data=f)"),
+    (downloads_through_the_helper, "pages/x.py", "download_button(cols[0], 'x', make=f)"),
 ])
 def test_rule_allows_what_is_allowed(rule: Rule, path: str, source: str) -> None:
     assert rule(PurePosixPath(path), ast.parse(source)) == []

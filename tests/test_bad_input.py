@@ -34,7 +34,7 @@ def test_csv_export_of_odd_domain_names_from_a_real_install(ctx: Any, sandbox: A
     rows = list(csv.DictReader(io.StringIO(text)))
     domains = [r["hub_domain"] for r in rows]
     assert all(not d.startswith(FORMULA_STARTS) for d in domains)
-    assert "'=HYPERLINK(\"http://evil\")" in domains and "a,\"b\"\nc" in domains  # quoted, not split
+    assert "'=HYPERLINK(\"http://evil\")" in domains and "a,\"b\"\\nc" in domains  # quoted, line break escaped
 
 
 @settings(max_examples=200, deadline=None)

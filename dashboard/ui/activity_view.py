@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pandas as pd
 
 from dashboard.models import AuditEvent
+from dashboard.ui.text import shown
 
 RANGES: dict[str, timedelta | None] = {
     "Last hour": timedelta(hours=1), "Last 24 hours": timedelta(days=1), "Last 7 days": timedelta(days=7),
@@ -37,10 +38,10 @@ def events_frame(events: Sequence[AuditEvent], domains: Mapping[int, str] | None
     domains = domains or {}
     return pd.DataFrame({
         "at": pd.Series(pd.to_datetime([e.at for e in events], utc=True), dtype="datetime64[ns, UTC]"),
-        "actor": [e.actor for e in events], "hub_id": pd.Series([e.hub_id for e in events], dtype="Int64"),
-        "hub_domain": [domains.get(e.hub_id, "") if e.hub_id is not None else "" for e in events],
+        "actor": [shown(e.actor) for e in events], "hub_id": pd.Series([e.hub_id for e in events], dtype="Int64"),
+        "hub_domain": [shown(domains.get(e.hub_id, "")) if e.hub_id is not None else "" for e in events],
         "action": [e.action for e in events], "outcome": [e.outcome for e in events],
-        "detail": [e.detail or "" for e in events],
+        "detail": [shown(e.detail or "") for e in events],
     })
 
 

@@ -17,7 +17,7 @@ from dashboard import activity, connections, install_links, refresh, status
 from dashboard.actors import Actor
 from dashboard.connections import Connection
 from dashboard.context import AppContext
-from dashboard.errors import DashboardError
+from dashboard.errors import DashboardError, PermissionDeniedError
 from dashboard.refresh import RefreshOutcome
 from dashboard.scope_reasons import missing_scopes
 from dashboard.scopes import load_catalog
@@ -55,12 +55,20 @@ def refresh_many_message(outcomes: Sequence[RefreshOutcome]) -> tuple[Level, str
 
 
 def refresh_selected(ctx: AppContext, actor: Actor, hub_ids: Sequence[int]) -> None:
-    """Force-refresh each selected portal, one at a time, with progress."""
+    """Force-refresh each selected portal, one at a time, with progress.
+
+    A refusal by role ends the run with that reason: every other portal would be refused (and audited as
+    denied) the same way, and "0 of n (failed)" would hide why.
+    """
     outcomes: list[RefreshOutcome] = []
     with st.status(f"Refreshing {len(hub_ids)} portal{'' if len(hub_ids) == 1 else 's'}…", expanded=False) as status:
         for hub_id in hub_ids:
             try:
                 outcomes.append(refresh.refresh_portal(ctx, hub_id, actor=actor, force=True))
+            except PermissionDeniedError as exc:
+                status.update(label="Refresh not allowed", state="error")
+                flash("error", f"Not refreshed: not allowed for your role ({actor.role}). {exc}.")
+                st.rerun()
             except DashboardError as exc:
                 outcomes.append(RefreshOutcome(hub_id, "failed", message=str(exc)))
             status.write(refresh_message(outcomes[-1])[1])

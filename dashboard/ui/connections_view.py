@@ -28,6 +28,7 @@ from dashboard.listing import (
     list_page,
     overview,
 )
+from dashboard.ui.text import shown
 
 __all__ = ["DEFAULT_SORT", "SORTS", "ConnectionsView", "Filters", "connections_frame", "load_connections_view",
            "with_countdown"]
@@ -108,7 +109,9 @@ def connections_frame(conns: Sequence[Connection]) -> pd.DataFrame:
     """One row per connection of the visible page, built column-wise. Never token material."""
     return pd.DataFrame({
         "hub_id": pd.Series([c.hub_id for c in conns], dtype="int64"),
-        "hub_domain": pd.Series([c.hub_domain for c in conns], dtype="object"),
+        # Foreign text: control characters and bidi controls shown escaped (a U+202E reverses the cell).
+        "hub_domain": pd.Series([None if c.hub_domain is None else shown(c.hub_domain) for c in conns],
+                                dtype="object"),
         "status": pd.Series([c.status for c in conns], dtype="object"),
         "status_label": pd.Series([status_text(c.status) for c in conns], dtype="object"),
         "expires_at": _times([c.expires_at for c in conns]),
@@ -117,7 +120,7 @@ def connections_frame(conns: Sequence[Connection]) -> pd.DataFrame:
                                           for c in conns], dtype="object"),
         "granted_scopes": pd.Series([list(c.granted_scopes) for c in conns], dtype="object"),
         "missing_optional_scopes": pd.Series([list(c.missing_optional_scopes) for c in conns], dtype="object"),
-        "installed_by": pd.Series([c.installed_by or "" for c in conns], dtype="object"),
+        "installed_by": pd.Series([shown(c.installed_by or "") for c in conns], dtype="object"),
         "installed_at": _time_text([c.installed_at for c in conns], "%Y-%m-%d %H:%M"),
     })
 

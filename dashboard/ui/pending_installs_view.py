@@ -15,6 +15,7 @@ from dashboard.context import AppContext
 from dashboard.errors import DashboardError
 from dashboard.install import InstallResult
 from dashboard.ui.feedback import Level, run_and_flash
+from dashboard.ui.text import shown
 
 
 def _finished(result: InstallResult) -> tuple[Level, str]:
@@ -37,7 +38,8 @@ def show_pending_installs(ctx: AppContext, actor: Actor) -> None:
         for p in pending:
             left, right = st.columns([4, 1])
             when = f"{p.created_at:%Y-%m-%d %H:%M} UTC" if p.created_at else "—"
-            left.text(f"#{p.id} · started by {p.actor} at {when} · {p.attempts} attempt(s) · {p.last_error}")
+            left.text(f"#{p.id} · started by {shown(p.actor)} at {when} · {p.attempts} attempt(s) · "
+                      f"{shown(p.last_error)}")
             if right.button("Finish install", key=f"pending_finish_{p.id}", disabled=not actor.can("install")):
                 run_and_flash(f"Finishing pending install #{p.id}…",
                               partial(install.finish_pending_install, ctx, actor=actor, pending_id=p.id),

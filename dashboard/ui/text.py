@@ -4,12 +4,15 @@
 ``[log in](https://evil.test)`` or ``![x](http://listener/)`` would become a live link or a fetched image.
 Every string that did not come from our own code (domains, emails, names, HubSpot's error descriptions,
 scope names from responses, and error messages that may quote them) goes through :func:`md` before it
-joins Markdown, or is shown with ``st.text`` / a dataframe cell. Links are built only by our code.
+joins Markdown, or is shown with :func:`shown` in ``st.text`` / a dataframe cell. Links are built only by our
+code. Control characters and bidi controls are shown escaped (``\\x1b``, ``\\u202e``) by both.
 """
 
 from __future__ import annotations
 
 import re
+
+from dashboard.terminal_text import escape_controls
 
 # Markdown's (and Streamlit's) active characters: links, images, HTML, emphasis, code, tables, math,
 # directives, entities. Backslash-escaped, CommonMark shows them as they are.
@@ -31,8 +34,8 @@ def _escape(text: str) -> str:
 
 def code(value: object) -> str:
     """``value`` as an inline code span: shown verbatim (no link, image, HTML or emoji is made from it), with a
-    fence longer than any run of backticks inside it."""
-    text = _SPACE.sub(" ", str(value))
+    fence longer than any run of backticks inside it; control characters and bidi controls escaped."""
+    text = escape_controls(_SPACE.sub(" ", str(value)))
     runs = [len(r) for r in re.findall(r"`+", text)]
     fence = "`" * (max(runs, default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
@@ -40,8 +43,9 @@ def code(value: object) -> str:
 
 
 def md(value: object) -> str:
-    """``value`` as Markdown that renders as its text, on one line, with no link, image or HTML."""
-    text = _SPACE.sub(" ", str(value))
+    """``value`` as Markdown that renders as its text, on one line, with no link, image or HTML, and no control
+    character or bidi control (a U+202E would show a domain reversed): those are shown escaped."""
+    text = escape_controls(_SPACE.sub(" ", str(value)))
     parts: list[str] = []
     end = 0
     for match in _AUTOLINKABLE.finditer(text):
@@ -68,3 +72,8 @@ def plain(markdown: str) -> str:
         end = match.end()
     out.append(_UNESCAPE.sub(r"\1", markdown[end:]))
     return "".join(out)
+
+
+def shown(value: object) -> str:
+    """Foreign text for ``st.text`` or a dataframe cell: control characters and bidi controls escaped."""
+    return escape_controls(str(value))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -134,29 +136,58 @@ def test_cli_refuses_a_bad_scopes_file(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["--port", "0", "--app-scopes", str(tmp_path / "missing.json")]) == 2
 
 
+START_TIMEOUT = 60  # seconds to the banner's last line: interpreter start and imports on a loaded machine
+STOP_TIMEOUT = 60  # seconds from Ctrl-C to exit: above the sandbox's own 10 s bound on its server thread
+
+
+def _default_sigint() -> None:
+    """Ctrl-C in a terminal reaches a foreground process whose SIGINT has its default action. A test run
+    started in the background by a non-interactive shell (``pytest ... &``, as CI scripts and loops do) has
+    SIGINT ignored, every child inherits that, and Python then installs no KeyboardInterrupt handler: the
+    sandbox rightly ignores the signal, and this test hung until its timeout. So the child gets the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_python_m_runs_until_ctrl_c_and_never_prints_the_secret() -> None:
+    """Ctrl-C ends the process cleanly. The waits bound a hang, not a speed: the sandbox's own stop joins its
+    server thread for up to 10 s, and a loaded machine adds interpreter start and exit on top."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.sandbox", "--port", "0"],
+        [sys.executable, "-X", "faulthandler", "-m", "dashboard.sandbox", "--port", "0"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
     try:
         assert proc.stdout is not None
-        # Read the banner line by line up to its last line; communicate() would miss what readline buffered.
-        banner = [proc.stdout.readline()]
-        while "Ctrl-C" not in banner[-1] and banner[-1]:
-            banner.append(proc.stdout.readline())
+        lines: queue.Queue[str] = queue.Queue()
+        # Read the banner line by line up to its last line, in a thread so a silent process fails the test
+        # instead of blocking it; communicate() would miss what readline buffered.
+        reader = threading.Thread(target=lambda: [lines.put(line) for line in iter(proc.stdout.readline, "")],
+                                  daemon=True)
+        reader.start()
+        banner = [lines.get(timeout=START_TIMEOUT)]
+        while "Ctrl-C" not in banner[-1]:
+            banner.append(lines.get(timeout=START_TIMEOUT))
         url = re.search(r"http://127\.0\.0\.1:\d+", banner[0])
         assert url, banner
-        assert httpx.get(f"{url.group(0)}/_sandbox/stats", timeout=5).status_code == 200
+        assert httpx.get(f"{url.group(0)}/_sandbox/stats", timeout=30).status_code == 200
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        try:
+            proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack: where it hangs
+            raise AssertionError(f"still running {STOP_TIMEOUT} s after Ctrl-C:\n{proc.communicate()[1]}") from None
+        reader.join(timeout=STOP_TIMEOUT)
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        out = "".join(list(lines.queue))  # the reader has ended: stdout closed with the process
     finally:
         proc.kill()
+        proc.wait()
     assert proc.returncode == 0, err
     printed = "".join(banner) + out + err
     assert SANDBOX_CLIENT_ID in printed

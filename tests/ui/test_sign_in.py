@@ -95,6 +95,21 @@ def test_viewer_sees_everything_but_actions_are_refused_and_audited(
     assert [e.action for e in denied] == ["refresh"]
 
 
+def test_viewer_bulk_refresh_says_not_allowed_for_the_role(
+        signed_in: Any, ctx: AppContext, seeded: dict[int, InstallResult]) -> None:
+    at = select_hubs(signed_in("ana@example.com"), GLOBEX, INITECH)
+    at.button(key="conn_bulk_refresh").click().run()
+    assert not at.exception
+    errors = messages(at, "error")
+    assert any(m.startswith("Not refreshed: not allowed for your role (viewer).") and "operator" in m
+               for m in errors), errors
+    shown = " ".join(errors + messages(at, "warning") + messages(at, "success"))
+    assert "Refreshed 0 of" not in shown and "(failed)" not in shown
+    with ctx.session() as s:
+        denied = repository.list_audit_events(session=s, actor="ana@example.com", outcome="denied")
+    assert [e.action for e in denied] == ["refresh"]  # refused once, not once per selected portal
+
+
 def test_operator_refreshes_but_may_not_revoke(signed_in: Any, ctx: AppContext,
                                                seeded: dict[int, InstallResult]) -> None:
     at = select_hubs(signed_in("olga@ops.example.com"), INITECH)

@@ -48,9 +48,10 @@ def cli_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "dashboard", *args]
 
 
-def run_cli(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60, **kwargs: Any,
+def run_cli(*args: str, env: dict[str, str], cwd: Path, timeout: float = 180, **kwargs: Any,
             ) -> subprocess.CompletedProcess[str]:
-    """Run the CLI in ``cwd`` (a temp dir: no stray ``data/`` or ``.streamlit/secrets.toml``)."""
+    """Run the CLI in ``cwd`` (a temp dir: no stray ``data/`` or ``.streamlit/secrets.toml``). The timeout bounds
+    a hang, not a speed: under the parallel suite on 2 loaded cores one ``api-keys create`` took over 60 s."""
     return subprocess.run(cli_command(*args), env=env, cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, check=False, **kwargs)
 
