@@ -35,9 +35,10 @@ from dashboard.cli_output import cells, escaped_output
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
 from dashboard.errors import ConfigurationError, DashboardError, InputError, UsageError
+from dashboard.logredact import install_redaction
 from dashboard.scopes import ScopeSet
 from dashboard.settings import load_settings
-from dashboard.terminal_text import escape_controls, install_log_escaping
+from dashboard.terminal_text import escape_controls
 
 Handler = Callable[[argparse.Namespace, AppContext, Actor], int]
 
@@ -284,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dashboard.sandbox.cli import main as sandbox_main
 
         return sandbox_main(args_list[1:])
-    install_log_escaping()
+    install_redaction()
     with escaped_output():
         return _run(args_list)
 

@@ -33,7 +33,6 @@ from dashboard.locks import DatabaseLeases, LeaseProvider, RedisLeases
 from dashboard.logredact import install_redaction, register_secrets
 from dashboard.scopes import ScopeSet
 from dashboard.settings import Settings
-from dashboard.terminal_text import install_log_escaping
 from dashboard.unsaved_tokens import UnsavedTokens
 
 log = logging.getLogger(__name__)
@@ -180,8 +179,7 @@ def build_context(
     cipher = build_cipher(keys.get_secret_value() if keys else None, sandbox_mode=settings.sandbox_mode,
                           data_dir=settings.dashboard_data_dir)
     register_secrets(settings.secret_values())  # the webhook URL, keys, passwords: never in a log line
-    install_redaction()
-    install_log_escaping()
+    install_redaction()  # secrets redacted and control characters escaped in every log record
     # One an older version created with the umask's mode, or a file copied in with 0644: private again.
     private_data_dir(settings.dashboard_data_dir)
     closers: list[Any] = []

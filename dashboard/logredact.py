@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from dashboard.terminal_text import escape_record
+
 REDACTED = "[redacted]"
 _TOKEN_IN_PATH = re.compile(r"(/oauth/v1/(?:access|refresh)-tokens/)[^\s\"'?/]+")
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
@@ -110,12 +112,13 @@ class RedactTokens(logging.Filter):
 def _factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     assert _base_factory is not None
     record = _base_factory(*args, **kwargs)
-    _clean(record)
-    return record
+    _clean(record)  # secrets out first: the patterns match the raw text
+    return escape_record(record)  # then foreign control characters shown escaped (dashboard/terminal_text.py)
 
 
 def install_redaction() -> None:
-    """Redact every record as it is made (once per process), and filter the loggers that see URLs."""
+    """Redact and escape every record as it is made (once per process; the one record factory, so two
+    installers never wrap each other), and filter the loggers that see URLs."""
     global _base_factory  # the factory is process-wide in logging itself
     with _lock:
         if logging.getLogRecordFactory() is not _factory:

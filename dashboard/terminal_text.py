@@ -9,7 +9,8 @@ property: U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) and the line
 U+2028/U+2029 are shown as Python-style escapes (``\\x1b``, ``\\u202e``); everything else is unchanged.
 
 It is applied by the CLI's output streams (:mod:`dashboard.cli_output`), by every log record
-(:func:`install_log_escaping`), in alerts and CSV cells, and on the pages (``dashboard.ui.text``).
+(``dashboard.logredact``'s record factory applies :func:`escape_record`), in alerts and CSV cells, and on
+the pages (``dashboard.ui.text``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
 
 _BIDI = r"\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 _ANY = re.compile(rf"[\x00-\x1f\x7f-\x9f{_BIDI}]")
@@ -77,17 +77,3 @@ def escape_record(record: logging.LogRecord) -> logging.LogRecord:
         if _IN_LINES.search(text):
             record.exc_text = escape_controls(text, multiline=True)
     return record
-
-
-def install_log_escaping() -> None:
-    """Escape every log record when it is made, whoever logs it and whichever handler writes it (our own
-    loggers, httpx's, uvicorn's, Streamlit's). Installed once per process; idempotent."""
-    previous = logging.getLogRecordFactory()
-    if getattr(previous, "escapes_controls", False):
-        return
-
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        return escape_record(previous(*args, **kwargs))
-
-    factory.escapes_controls = True  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(factory)

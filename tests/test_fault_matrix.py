@@ -115,9 +115,13 @@ def test_sandbox_unreachable_then_back(settings_factory: Any, sandbox: Any) -> N
     try:
         hubs = _seed(up, sandbox.url)
         outcomes = refresh.refresh_due(down, concurrency=4, actor=ADMIN)
-        assert {o.result for o in outcomes} == {"failed"}
-        assert all("cannot reach HubSpot" in o.message for o in outcomes)
-        assert {c.status for c in connections.list_connections(up, actor=ADMIN)} == {PortalStatus.REFRESH_FAILING}
+        # Once enough portals fail, HubSpot counts as degraded and the rest of the pass waits for the probe.
+        results = {o.result for o in outcomes}
+        assert "failed" in results and results <= {"failed", "deferred"}
+        failed = {o.hub_id for o in outcomes if o.result == "failed"}
+        assert all("cannot reach HubSpot" in o.message for o in outcomes if o.result == "failed")
+        shown = {c.hub_id: c.status for c in connections.list_connections(up, actor=ADMIN)}
+        assert {shown[h] for h in failed} == {PortalStatus.REFRESH_FAILING}
         _assert_no_token_lost(up, sandbox.url, hubs)
         _make_due(up, hubs)
         time.sleep(0.6)  # HubSpot looked down: the breaker's probe goes first, after its period

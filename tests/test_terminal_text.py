@@ -24,8 +24,9 @@ from dashboard import alerts, cli, install
 from dashboard.cli_output import EscapingStream
 from dashboard.context import build_context
 from dashboard.crypto import generate_key_entry
+from dashboard.logredact import install_redaction
 from dashboard.settings import load_settings
-from dashboard.terminal_text import escape_controls, escape_record, install_log_escaping
+from dashboard.terminal_text import escape_controls, escape_record
 from tests.utils.cli import cli_command, cli_env
 from tests.utils.lifecycle import ADMIN, FAST_RETRY
 
@@ -83,7 +84,7 @@ def test_the_cli_stream_escapes_whatever_it_is_written_in_any_chunks(chunks: lis
 # --- log lines ----------------------------------------------------------------------------------------------
 
 def _logged(message: str, *args: Any, exc: BaseException | None = None) -> str:
-    install_log_escaping()
+    install_redaction()
     out = io.StringIO()
     handler = logging.StreamHandler(out)
     logger = logging.getLogger("tests.terminal_text")

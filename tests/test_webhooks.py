@@ -122,6 +122,17 @@ def test_schema_per_event_type_is_documented() -> None:
     assert "connection.created" in (SCHEMAS.parent / "webhooks.md").read_text()
 
 
+def test_status_enum_names_every_status_the_health_machine_stores() -> None:
+    """``data.status`` is the stored status: the schemas must list every one the state machine can write."""
+    from dashboard.lifecycle.machine import KEY_RESULTS, HealthState, stored_status
+
+    stored = {stored_status(s) for s in HealthState} | set(KEY_RESULTS)
+    for t in events.EVENT_TYPES:
+        status = _schema(t)["properties"]["data"]["properties"].get("status", {})
+        if t.startswith("connection."):
+            assert stored <= set(status["enum"]), t
+
+
 def test_no_endpoint_no_outbox_rows(wctx: AppContext, sandbox: Any) -> None:
     install_portal(wctx, sandbox.url)
     assert _counts(wctx) == (0, 0)

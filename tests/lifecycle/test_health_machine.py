@@ -73,6 +73,7 @@ class Machine(RuleBasedStateMachine):
         self.moves: dict[int, int] = {}
         self.key_gone = False  # the cipher holds "other" instead of "k1"
         self.sealed_by_other: set[int] = set()  # portals granted while it did
+        self.other = generate_key_entry("other")  # one "other" key per run: a second key_goes keeps it readable
         with self.ctx.session() as session:
             session.execute(repository.health.delete(repository.health.AuditEvent))  # a fresh timeline
             session.execute(repository.health.delete(repository.health.Portal))
@@ -128,7 +129,7 @@ class Machine(RuleBasedStateMachine):
 
     @rule()
     def key_goes(self) -> None:
-        self.ctx.cipher = TokenCipher(KeyRing.parse(generate_key_entry("other")))
+        self.ctx.cipher = TokenCipher(KeyRing.parse(self.other))
         self.key_gone = True
 
     @rule()
