@@ -17,7 +17,7 @@ from typing import Any
 
 from dashboard import audit, metrics, refresh, repository, vault
 from dashboard.actors import OPERATOR, Actor
-from dashboard.api_keys import ApiKeyInfo
+from dashboard.api_keys import ApiKeyInfo, KeyCache
 from dashboard.context import AppContext
 from dashboard.errors import (
     ApiRateLimitedError,
@@ -73,8 +73,17 @@ class TokenApi:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.limiter = RateLimiter(ctx.settings.dashboard_api_rate_per_minute)
+        self.keys = KeyCache(ctx)
         self._audited: dict[tuple[str, int | None, str], datetime] = {}
         self._audit_lock = threading.Lock()
+
+    def authenticate(self, authorization: str | None) -> ApiKeyInfo:
+        """The key behind an ``Authorization`` header (:func:`api_keys.authenticate`), remembered briefly."""
+        return self.keys.authenticate(authorization)
+
+    def cached_key(self, authorization: str | None) -> ApiKeyInfo | None:
+        """The key from this process's cache (no database read), or None: then call :meth:`authenticate`."""
+        return self.keys.cached(authorization)
 
     def check_rate(self, key: ApiKeyInfo) -> None:
         wait = self.limiter.take(key.prefix)
