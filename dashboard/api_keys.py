@@ -23,6 +23,7 @@ from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import ApiKeyError, InputError, NotFoundError
 from dashboard.guard import require
+from dashboard.hub_ids import check_hub_id
 from dashboard.models import ApiKey, utcnow
 
 READER, OPERATOR = "reader", "operator"
@@ -90,8 +91,7 @@ def create_key(ctx: AppContext, *, actor: Actor, name: str, role: str = READER, 
         raise InputError("an API key name is 1-80 letters, digits, spaces, dots, dashes or underscores")
     if role not in KEY_ROLES:
         raise InputError(f"an API key role is one of {', '.join(KEY_ROLES)}, not {role[:20]!r}")
-    if any(h <= 0 for h in hub_ids):
-        raise InputError("hub ids are positive whole numbers")
+    hub_ids = [check_hub_id(h) for h in hub_ids]  # nothing outside 1..2**63-1 is written
     if expires_in is not None and expires_in <= timedelta(0):
         raise InputError("an API key's lifetime must be positive")
     prefix = secrets.token_hex(5)
