@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypedDict
 
-from sqlalchemy import BigInteger, Column, Index, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, SmallInteger, String, Text
 from sqlmodel import Field, SQLModel
 
 # Re-exported: callers and the Alembic revisions (``dashboard.models.UTCDateTime``) name them from here.
@@ -203,6 +203,9 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=64, index=True)
     outcome: str = Field(max_length=32, index=True)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # How many times the action happened in this row: 1, except for token API reads, counted per key, portal
+    # and minute in one row (dashboard/token_reads.py).
+    count: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
 
 
 class ScopeSetRecord(SQLModel, table=True):

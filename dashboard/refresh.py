@@ -103,8 +103,9 @@ def _refresh_under_lease(ctx: AppContext, lease: Lease, *, actor: Actor, force: 
     if automatic and portal.status == PortalStatus.NEEDS_REAUTH:
         return RefreshOutcome(hub_id, "skipped", message="needs re-authorization; not retried automatically")
     now = utcnow()
-    if not force and (not _needs_refresh(portal, now, leeway) or (automatic and _refreshed_recently(portal, now))):
-        # Re-checked under the lease: another process refreshed while we waited.
+    if not force and (not _needs_refresh(portal, now, leeway) or _refreshed_recently(portal, now)):
+        # Re-checked under the lease: another process refreshed while we waited (or less than a minute ago:
+        # with a leeway at or above the token's lifetime, every token API read would refresh otherwise).
         return RefreshOutcome(hub_id, "fresh", portal.expires_at, "the access token is still fresh")
     return _grant_and_store(ctx, portal, lease, actor)
 

@@ -19,6 +19,7 @@ from dashboard.token_api import TokenApi
 from dashboard.web.api.errors import NotConfiguredError
 from dashboard.web.runtime import shared_context
 
+# Dependencies are ``async def``: FastAPI runs a plain ``def`` one in a worker thread, a hop per request.
 # Documents the scheme in the OpenAPI document; the header itself is checked by api_keys (one message per case).
 bearer = HTTPBearer(auto_error=False, scheme_name="apiKey", description="Authorization: Bearer hsd_<prefix>_<secret>")
 
@@ -26,14 +27,14 @@ _lock = threading.Lock()
 _api: TokenApi | None = None
 
 
-def context() -> AppContext:
+async def context() -> AppContext:
     ctx = shared_context()
     if ctx is None:
         raise NotConfiguredError("the dashboard could not start; see its log")
     return ctx
 
 
-def token_api(ctx: Annotated[AppContext, Depends(context)]) -> TokenApi:
+async def token_api(ctx: Annotated[AppContext, Depends(context)]) -> TokenApi:
     """This process's :class:`TokenApi` (its rate limiter, key cache and read tally are shared by requests)."""
     global _api  # one per server process, like the context it wraps
     with _lock:

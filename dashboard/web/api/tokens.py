@@ -26,7 +26,7 @@ async def list_portals(api: Api, key: ApiKey) -> PortalList:
             responses={409: {**_ERR, "description": "no token can be handed out: needs_reauth, revoked, "
                                                     "key_missing, undecryptable"}})
 async def get_token(hub_id: HubId, api: Api, key: ApiKey) -> TokenPublic:
-    token = await run_in_threadpool(api.access_token, key, hub_id)
+    token = await api.access_token_async(key, hub_id)
     return TokenPublic(hub_id=token.hub_id, access_token=token.access_token, expires_at=token.expires_at,
                        expires_in=max(0, int((token.expires_at - utcnow()).total_seconds())))
 
