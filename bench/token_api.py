@@ -51,6 +51,12 @@ from tests.utils.backends import PG_ADMIN_URL as PG_ADMIN  # noqa: E402
 from tests.utils.lifecycle import ADMIN, install_portal  # noqa: E402
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc): the server's own work, whatever the machine's load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def quantiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     return ordered[len(ordered) // 2] * 1000, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
@@ -192,12 +198,16 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
             asyncio.run(closed_loop(health, 10, 1.0))  # warm-up: connections, imports, caches
             asyncio.run(closed_loop(target, 10, 1.0))
             load = os.getloadavg()[0]
+            pid = server.process.pid
+            cpu0 = cpu_seconds(pid)
             healthz = asyncio.run(closed_loop(health, args.clients, args.seconds))
+            cpu1 = cpu_seconds(pid)
             spy = None if not args.profile else subprocess.Popen(  # our own tool, our own server
                 [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(server.process.pid), "-d",
                  str(max(1, int(args.seconds) - 1)), "-r", "100", "-f", "raw", "-o", args.profile, "--nonblocking"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             closed = asyncio.run(closed_loop(target, args.clients, args.seconds))
+            cpu2 = cpu_seconds(pid)
             if spy is not None:
                 spy.wait(timeout=60)
             opened = [] if args.ceiling_only else asyncio.run(open_loop(target, args.clients, args.seconds,
@@ -210,6 +220,9 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
         print(f"token_api ceiling db={'postgresql' if database_url else 'sqlite'} clients={args.clients} "
               f"healthz_rps={h_rps:.0f} token_rps={t_rps:.0f} ratio={t_rps / h_rps:.2f} p50_ms={c50:.1f} "
               f"p99_ms={c99:.1f} loadavg_1m={load:.1f} cores={os.cpu_count()}")
+        h_cpu, t_cpu = (cpu1 - cpu0) / len(healthz) * 1e6, (cpu2 - cpu1) / len(closed) * 1e6
+        print(f"token_api server_cpu healthz_us={h_cpu:.0f} token_us={t_cpu:.0f} cpu_ratio={h_cpu / t_cpu:.2f} "
+              "(server CPU per request: the ratio an idle machine's throughput would show, load aside)")
         if args.ceiling_only:
             return
         d50, d99 = quantiles(direct)

@@ -61,26 +61,37 @@ class ReadBatcher:
     def __init__(self, ctx: AppContext, decide: Decide) -> None:
         self.ctx = ctx
         self.decide = decide
-        self._queue: queue.SimpleQueue[Read] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[Read]] = queue.SimpleQueue()
+        self._gathering: list[Read] = []  # the event loop's reads of this turn (one event loop per server)
         self._thread: threading.Thread | None = None
         self._start = threading.Lock()
 
     async def read(self, read: Read) -> object:
-        """What to answer for ``read`` (or SLOW), once its count is committed; raises the batch's error."""
+        """What to answer for ``read`` (or SLOW), once its count is committed; raises the batch's error.
+
+        Reads made in one turn of the event loop go to the thread together (one wake-up per batch): the
+        hand-off is scheduled with ``call_soon``, after every request already runnable has added its own.
+        """
         loop = asyncio.get_running_loop()
         read.loop, read.waiter = loop, loop.create_future()
-        self._submit(read)
+        self._gathering.append(read)
+        if len(self._gathering) == 1:
+            loop.call_soon(self._hand_over)
         return await read.waiter
+
+    def _hand_over(self) -> None:
+        batch, self._gathering = self._gathering, []
+        self._submit(batch)
 
     def read_blocking(self, read: Read) -> object:
         """:meth:`read` for a thread that may block (the CLI, tests, the slow path)."""
         waiter: Future[object] = Future()
         read.waiter = waiter
-        self._submit(read)
+        self._submit([read])
         return waiter.result()
 
-    def _submit(self, read: Read) -> None:
-        self._queue.put(read)
+    def _submit(self, reads: list[Read]) -> None:
+        self._queue.put(reads)
         if self._thread is None:
             with self._start:
                 if self._thread is None:
@@ -89,10 +100,10 @@ class ReadBatcher:
 
     def _run(self) -> None:
         while True:
-            batch = [self._queue.get()]
+            batch = self._queue.get()
             while len(batch) < MAX_BATCH:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch += self._queue.get_nowait()
                 except queue.Empty:
                     break
             try:

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboard import metrics
 from dashboard.web.api import tokens
+from dashboard.web.api.deps import SECURITY_SCHEMES
 from dashboard.web.api.errors import COMMON_RESPONSES, NO_STORE, error_response, install_handlers
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,9 @@ def build_api(*routers: APIRouter) -> FastAPI:
                   description="Fresh HubSpot access tokens for the company's services. Every response is "
                               "Cache-Control: no-store; every error is the Error shape. Keys: "
                               "`python -m dashboard api-keys create`.",
-                  openapi_url=None, docs_url=None, redoc_url=None)  # the document: ``document`` below
+                  openapi_url=None, docs_url=None, redoc_url=None,  # the document: ``document`` below
+                  # Our metrics are Prometheus's (/metrics); FastAPI's OpenTelemetry hooks cost every request.
+                  telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False})
     for router in (tokens.router, *routers):
         app.include_router(router, prefix=PREFIX, responses=COMMON_RESPONSES)
     install_handlers(app)
@@ -48,6 +51,7 @@ def build_api(*routers: APIRouter) -> FastAPI:
             for path in schema.get("paths", {}).values():  # FastAPI's default 422 is answered as a 400 here
                 for operation in path.values():
                     operation.get("responses", {}).pop("422", None)
+            schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
             schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
             schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
         return schema
