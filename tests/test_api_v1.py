@@ -107,7 +107,9 @@ def test_unmatched_paths_are_json_404_and_wrong_methods_json_405(served: Served)
     resp = served.call("DELETE", "/api/v1/portals")
     _is_error(resp, 405, "method_not_allowed")
     assert resp.headers["allow"] == "GET"
-    assert served.call("GET", f"/api/v1/portals/{served.hub}/token").status_code == 200
+    for path in (f"/api/v1/portals/{served.hub}/token", "/api/v1/portals", "/api/v1/openapi.json"):
+        ok = served.call("GET", path)
+        assert ok.status_code == 200 and ok.headers["cache-control"] == "no-store", path
 
 
 @pytest.mark.parametrize("hub", BAD_HUB_IDS, ids=lambda h: repr(h[:12]))

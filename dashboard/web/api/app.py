@@ -4,7 +4,8 @@
 proxy, health timelines ...), each mounted under ``/api/v1``; the OpenAPI document is generated from their
 pydantic models and served at ``/api/v1/openapi.json``. ``api_route(app)`` hands every request whose path
 is ``/api/v1`` or below to it, unchanged (so the document's paths are the real ones), counts each answer in
-``/metrics`` by route and status, and turns anything unexpected into the one JSON error shape (500).
+``/metrics`` by route and status, adds ``Cache-Control: no-store`` where a handler did not, and turns anything unexpected into the one
+JSON error shape (500).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dashboard.web.api.errors import COMMON_RESPONSES, NO_STORE, error_response,
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
+_NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 
 
 def build_api(*routers: APIRouter) -> FastAPI:
@@ -84,6 +86,9 @@ class ApiRoute(BaseRoute):
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                headers = message.setdefault("headers", [])
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.extend(_NO_STORE)  # every API answer, whichever handler made it
             await send(message)
 
         try:
