@@ -4,8 +4,8 @@
 proxy, health timelines ...), each mounted under ``/api/v1``; the OpenAPI document is generated from their
 pydantic models and served at ``/api/v1/openapi.json``. ``api_route(app)`` hands every request whose path
 is ``/api/v1`` or below to it, unchanged (so the document's paths are the real ones), counts each answer in
-``/metrics`` by route and status, adds ``Cache-Control: no-store`` where a handler did not, and turns anything unexpected into the one
-JSON error shape (500).
+``/metrics`` by route and status, adds ``Cache-Control: no-store`` where a handler did not, and turns
+anything unexpected into the one JSON error shape (500).
 """
 
 from __future__ import annotations
