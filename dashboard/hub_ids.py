@@ -17,19 +17,20 @@ MAX_HUB_ID: Final = 2**63 - 1
 _ASCII_DIGITS: Final = re.compile(r"[0-9]{1,19}")  # 2**63 - 1 has 19 digits: longer text is out of range
 
 
-def check_hub_id(value: int, *, what: str = "hub id") -> int:
+def check_hub_id(value: int, *, what: str = "the hub id") -> int:
     """``value`` when it is a whole number in 1 .. 2**63 - 1, else :class:`InputError`."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_HUB_ID:
-        shown = str(value) if isinstance(value, int) and value.bit_length() < 128 else "out of range"
-        raise InputError(f"a {what} is a whole number from 1 to {MAX_HUB_ID}, not {shown}", code="invalid_hub_id")
+        shown = str(value) if isinstance(value, int) and value.bit_length() < 128 else "a larger number"
+        raise InputError(f"{what} must be a positive whole number up to {MAX_HUB_ID}, not {shown}",
+                         code="invalid_hub_id")
     return value
 
 
-def parse_hub_id(text: str, *, what: str = "hub id") -> int:
+def parse_hub_id(text: str, *, what: str = "the hub id") -> int:
     """The hub id written in ``text`` (ASCII digits, surrounding spaces allowed), else :class:`InputError`."""
     stripped = text.strip()
     if _ASCII_DIGITS.fullmatch(stripped) is None:
         shown = repr(stripped[:24]) + ("…" if len(stripped) > 24 else "")
-        raise InputError(f"a {what} is a whole number from 1 to {MAX_HUB_ID} in digits 0-9, not {shown}",
+        raise InputError(f"{what} must be a positive whole number up to {MAX_HUB_ID} in digits 0-9, not {shown}",
                          code="invalid_hub_id")
     return check_hub_id(int(stripped), what=what)

@@ -79,7 +79,7 @@ def create_link(ctx: AppContext, *, actor: Actor, scopes: Sequence[str], optiona
                 ttl: timedelta | None = None) -> SendableLink:
     """A new sendable link; its URL is shown once (only the hash is stored)."""
     if account_id is not None:
-        check_hub_id(account_id, what="account id")  # before the audit row that names it
+        check_hub_id(account_id, what="the account id")  # before the audit row that names it
     require(ctx.engine, actor, "install", action="link.create", hub_id=account_id)
     scope_set = ScopeSet.from_lists(required=scopes, optional=optional_scopes)
     token = secrets.token_urlsafe(32)

@@ -22,7 +22,7 @@ show_pending_installs(ctx, actor)
 filters, sort = connections_table.filter_bar()
 hub_param = st.query_params.get("hub", "")
 try:
-    hub = parse_hub_id(hub_param, what="hub id in the link (?hub=)") if hub_param.strip() else None
+    hub = parse_hub_id(hub_param, what="the hub id in the link (?hub=)") if hub_param.strip() else None
 except InputError as exc:  # a bad link: say so, list the connections as without it
     st.warning(md(exc))
     hub = None

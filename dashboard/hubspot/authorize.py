@@ -30,7 +30,7 @@ def parse_account_id(text: str) -> int | None:
     """A typed account (hub) id: None when blank, else a positive whole number or :class:`InputError`."""
     if not text.strip():
         return None
-    return parse_hub_id(text, what="account id (HubSpot's hub id)")
+    return parse_hub_id(text, what="the account id")
 
 
 def _check_http_url(value: object, what: str, *, allow_query: bool, echo: bool = True) -> str:

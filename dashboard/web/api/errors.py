@@ -107,7 +107,8 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     for error in errors:
         if tuple(error.get("loc", ()))[-1:] == ("hub_id",):
             message = str(error.get("msg", "")).removeprefix("Value error, ")
-            return error_response(400, "invalid_hub_id", message[:200] or f"a hub id is 1 to {MAX_HUB_ID}")
+            return error_response(400, "invalid_hub_id",
+                                  message[:200] or f"the hub id must be a positive whole number up to {MAX_HUB_ID}")
     return error_response(400, "invalid_request", f"the request is malformed ({', '.join(where) or 'body'})")
 
 
