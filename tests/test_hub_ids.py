@@ -47,7 +47,8 @@ def test_ints_out_of_range_are_refused(value: int) -> None:
 
 CLI_CASES = [["revoke", "--hub-id"], ["uninstall", "--hub-id"], ["test", "--hub-id"], ["audit", "--hub-id"],
              ["refresh", "--hub-id"], ["links", "reconsent"], ["api-keys", "create", "--name", "k", "--hub-id"],
-             ["connections", "--after"], ["install", "--scope", "oauth", "--account-id"]]
+             ["connections", "--after"], ["install", "start", "--scope", "oauth", "--account-id"],
+             ["links", "create", "--scope", "oauth", "--account-id"]]
 
 
 @pytest.mark.parametrize("args", CLI_CASES, ids=lambda a: " ".join(a[:2]))
@@ -58,7 +59,7 @@ def test_the_cli_prints_one_line_and_exits_2(ctx: AppContext, capsys: pytest.Cap
     assert main([*args, bad]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err[:300]
-    assert len(err) < 300
+    assert "must be a positive whole number up to 9223372036854775807" in err and len(err) < 300, err[:300]
 
 
 def test_api_keys_and_links_refuse_out_of_range_ids_and_write_nothing(ctx: AppContext) -> None:
