@@ -32,6 +32,7 @@ from dashboard.models import utcnow
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 512  # bounds one transaction (and the writer lock's hold) whatever the number of waiting requests
+IDLE_SECONDS = 30.0  # the reader thread ends after this long without reads; the next read starts another
 SLOW = object()  # "this read needs the slow path (a refresh)": not served, not counted
 
 
@@ -92,15 +93,21 @@ class ReadBatcher:
 
     def _submit(self, reads: list[Read]) -> None:
         self._queue.put(reads)
-        if self._thread is None:
-            with self._start:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="token-reads", daemon=True)
-                    self._thread.start()
+        with self._start:  # the same lock the idle thread exits under: no read is left without a reader
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="token-reads", daemon=True)
+                self._thread.start()
 
     def _run(self) -> None:
         while True:
-            batch = self._queue.get()
+            try:
+                batch = self._queue.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                with self._start:
+                    if self._queue.empty():  # idle: end (a context closed, or no reads lately)
+                        self._thread = None
+                        return
+                continue
             while len(batch) < MAX_BATCH:
                 try:
                     batch += self._queue.get_nowait()
