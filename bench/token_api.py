@@ -11,10 +11,16 @@ speak of) on a temporary SQLite file, installs one portal with a fresh token and
 * ``open``: the same clients, together sending ``--rate`` requests per second at fixed times: the latency
   a service sees at that load (the goal's setting: p99 <= 25 ms at 100 concurrent clients),
 
-and prints one line per mode plus ``ratio`` (p50 of the open-loop API latency over the direct read's p50).
-The clients run in this process (plain asyncio streams); on a 2-core machine they share the CPU with the server.
+* ``ceiling``: the same closed loop against the server's cheapest route, ``/healthz``, right before the
+  token endpoint's: ``token_api ceiling`` prints both throughputs, their ``ratio`` (token over healthz) and
+  the token endpoint's p50 / p99 under that load (the goal: ratio >= 0.4, p99 <= 150 ms on SQLite; >= 0.3
+  on PostgreSQL with ``--postgres``),
 
-    .venv/bin/python bench/token_api.py [--clients 100] [--seconds 10] [--rate 200]
+and prints one line per mode plus ``ratio`` (p50 of the open-loop API latency over the direct read's p50).
+The clients run in this process (plain asyncio streams); on a 2-core machine they share the CPU with the server,
+and every figure is only as quiet as the machine: the line names the load average it ran under.
+
+    .venv/bin/python bench/token_api.py [--clients 100] [--seconds 10] [--rate 200] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -23,9 +29,13 @@ import argparse
 import asyncio
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +47,14 @@ from dashboard.crypto import generate_key_entry  # noqa: E402
 from dashboard.sandbox import SandboxConfig, SandboxServer  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
 from tests.e2e.conftest import base_env, free_port, start_dashboard  # noqa: E402
+from tests.utils.backends import PG_ADMIN_URL as PG_ADMIN  # noqa: E402
 from tests.utils.lifecycle import ADMIN, install_portal  # noqa: E402
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc): the server's own work, whatever the machine's load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def quantiles(samples: list[float]) -> tuple[float, float]:
@@ -121,12 +138,41 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop requests per second, all clients")
+    parser.add_argument("--postgres", metavar="ADMIN_URL", nargs="?", const=PG_ADMIN,
+                        help=f"run on a fresh PostgreSQL database (default server {PG_ADMIN})")
+    parser.add_argument("--ceiling-only", action="store_true", help="only the ceiling line (no direct/open loop)")
+    parser.add_argument("--profile", metavar="FILE", help="py-spy the server during the token phase (raw stacks)")
     args = parser.parse_args()
+    with fresh_database(args.postgres) as db_url:
+        run(args, db_url)
+
+
+@contextmanager
+def fresh_database(admin_url: str | None) -> Iterator[str | None]:
+    """None for SQLite (a file in the run's folder), else a new PostgreSQL database, dropped afterwards."""
+    if admin_url is None:
+        yield None
+        return
+    from sqlalchemy import create_engine, text
+
+    name = f"bench_token_api_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run(args: argparse.Namespace, database_url: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-token-api-") as tmp, \
             SandboxServer(SandboxConfig(port=0, redirect_uris=["http://localhost:8501/install"])).start() as sandbox:
         work = Path(tmp)
         entry = generate_key_entry("bench")
-        db_url = f"sqlite:///{work / 'dashboard.db'}"
+        db_url = database_url or f"sqlite:///{work / 'dashboard.db'}"
         ctx = build_context(load_settings({}, secrets_path=None, dashboard_database_url=db_url,
                                           dashboard_data_dir=work / "data", dashboard_encryption_keys=entry),
                             sandbox_url=sandbox.url)
@@ -148,12 +194,37 @@ def main() -> None:
                 vault.open_tokens(ctx.cipher, portal)
                 direct.append(time.perf_counter() - started)
             target = ("127.0.0.1", port, f"/api/v1/portals/{hub}/token", key)
-            asyncio.run(closed_loop(target, 10, 1.0))  # warm-up: connections, imports, caches
+            health = ("127.0.0.1", port, "/healthz", key)
+            asyncio.run(closed_loop(health, 10, 1.0))  # warm-up: connections, imports, caches
+            asyncio.run(closed_loop(target, 10, 1.0))
+            load = os.getloadavg()[0]
+            pid = server.process.pid
+            cpu0 = cpu_seconds(pid)
+            healthz = asyncio.run(closed_loop(health, args.clients, args.seconds))
+            cpu1 = cpu_seconds(pid)
+            spy = None if not args.profile else subprocess.Popen(  # our own tool, our own server
+                [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(server.process.pid), "-d",
+                 str(max(1, int(args.seconds) - 1)), "-r", "100", "-f", "raw", "-o", args.profile, "--nonblocking"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             closed = asyncio.run(closed_loop(target, args.clients, args.seconds))
-            opened = asyncio.run(open_loop(target, args.clients, args.seconds, args.rate))
+            cpu2 = cpu_seconds(pid)
+            if spy is not None:
+                spy.wait(timeout=60)
+            opened = [] if args.ceiling_only else asyncio.run(open_loop(target, args.clients, args.seconds,
+                                                                         args.rate))
         finally:
             server.stop()
             ctx.close()
+        h_rps, t_rps = len(healthz) / args.seconds, len(closed) / args.seconds
+        c50, c99 = quantiles(closed)
+        print(f"token_api ceiling db={'postgresql' if database_url else 'sqlite'} clients={args.clients} "
+              f"healthz_rps={h_rps:.0f} token_rps={t_rps:.0f} ratio={t_rps / h_rps:.2f} p50_ms={c50:.1f} "
+              f"p99_ms={c99:.1f} loadavg_1m={load:.1f} cores={os.cpu_count()}")
+        h_cpu, t_cpu = (cpu1 - cpu0) / len(healthz) * 1e6, (cpu2 - cpu1) / len(closed) * 1e6
+        print(f"token_api server_cpu healthz_us={h_cpu:.0f} token_us={t_cpu:.0f} cpu_ratio={h_cpu / t_cpu:.2f} "
+              "(server CPU per request: the ratio an idle machine's throughput would show, load aside)")
+        if args.ceiling_only:
+            return
         d50, d99 = quantiles(direct)
         c50, c99 = quantiles(closed)
         o50, o99 = quantiles(opened)

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import ApiKeyError, InputError, NotFoundError
 from dashboard.guard import require
+from dashboard.hub_ids import check_hub_id
 from dashboard.models import ApiKey, utcnow
 
 READER, OPERATOR = "reader", "operator"
@@ -89,8 +91,7 @@ def create_key(ctx: AppContext, *, actor: Actor, name: str, role: str = READER, 
         raise InputError("an API key name is 1-80 letters, digits, spaces, dots, dashes or underscores")
     if role not in KEY_ROLES:
         raise InputError(f"an API key role is one of {', '.join(KEY_ROLES)}, not {role[:20]!r}")
-    if any(h <= 0 for h in hub_ids):
-        raise InputError("hub ids are positive whole numbers")
+    hub_ids = [check_hub_id(h) for h in hub_ids]  # nothing outside 1..2**63-1 is written
     if expires_in is not None and expires_in <= timedelta(0):
         raise InputError("an API key's lifetime must be positive")
     prefix = secrets.token_hex(5)
@@ -155,3 +156,41 @@ def authenticate(ctx: AppContext, authorization: str | None, *, now: datetime | 
                                      not_since=now - timedelta(minutes=1))
             session.commit()
     return info
+
+
+KEY_CACHE_SECONDS = 2.0  # a revoked or expired key is refused by every process within this (+ one request)
+
+
+class KeyCache:
+    """Keys this process authenticated in the last :data:`KEY_CACHE_SECONDS`: the token API's hot path
+    checks a key with one hash and no database read. Revocation and expiry reach every replica within
+    that time (each entry is re-read from the database when it is older; expiry is also checked per use).
+    Only successes are kept, by prefix, with the stored hash: a wrong secret for a cached prefix still fails.
+    """
+
+    def __init__(self, ctx: AppContext, ttl: float = KEY_CACHE_SECONDS) -> None:
+        self.ctx = ctx
+        self.ttl = ttl
+        self._entries: dict[str, tuple[str, ApiKeyInfo, float]] = {}
+
+    def cached(self, authorization: str | None) -> ApiKeyInfo | None:
+        scheme, _, key = (authorization or "").partition(" ")
+        key = key.strip()
+        match = _KEY.match(key) if scheme.lower() == "bearer" else None
+        entry = self._entries.get(match.group(1)) if match else None
+        if entry is None or time.monotonic() - entry[2] > self.ttl:
+            return None
+        key_hash, info, _ = entry
+        if not hmac.compare_digest(key_hash, _hash(key)) or info.state(utcnow()) != "active":
+            return None  # the full check says why
+        return info
+
+    def authenticate(self, authorization: str | None) -> ApiKeyInfo:
+        """:func:`authenticate` (a database read), remembering a success."""
+        fetched = time.monotonic()
+        info = authenticate(self.ctx, authorization)
+        key = (authorization or "").partition(" ")[2].strip()
+        if len(self._entries) > 10_000:  # bounded: keys are few; a flood of distinct valid keys is not a case
+            self._entries.clear()
+        self._entries[info.prefix] = (_hash(key), info, fetched)
+        return info

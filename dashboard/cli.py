@@ -30,7 +30,7 @@ from dashboard import (
 )
 from dashboard import connections as conns
 from dashboard.actors import Actor, cli_actor
-from dashboard.cli_groups import command_group
+from dashboard.cli_groups import command_group, hub_id_arg
 from dashboard.cli_output import cells, escaped_output
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--status", choices=conns.STATUSES)
     cp.add_argument("--scope", help="only portals granted this scope")
     cp.add_argument("--limit", type=int, default=listing.MAX_LIMIT, help=f"rows per page (1-{listing.MAX_LIMIT})")
-    cp.add_argument("--after", type=int, help="hub id: list the portals after it (the next page)")
+    cp.add_argument("--after", type=hub_id_arg, help="hub id: list the portals after it (the next page)")
     cp.add_argument("--csv", action="store_true", help="every matching connection as the page's CSV export")
     cp.add_argument("-o", "--output", metavar="FILE", help="write the CSV to FILE (implies --csv; - for stdout)")
     cp.set_defaults(handler=_connections)
@@ -239,16 +239,16 @@ def build_parser() -> argparse.ArgumentParser:
     cli_refresh.add_parser(sub)
 
     vp = sub.add_parser("revoke", help="revoke a connection at HubSpot and forget its tokens")
-    vp.add_argument("--hub-id", type=int, required=True)
+    vp.add_argument("--hub-id", type=hub_id_arg, required=True)
     vp.add_argument("--local-only", action="store_true", help="forget the tokens without calling HubSpot")
     vp.set_defaults(handler=_revoke)
 
     up = sub.add_parser("uninstall", help="uninstall the app from the portal's HubSpot account (admin)")
-    up.add_argument("--hub-id", type=int, required=True)
+    up.add_argument("--hub-id", type=hub_id_arg, required=True)
     up.set_defaults(handler=_uninstall)
 
     tp = sub.add_parser("test", help="health check of one connection")
-    tp.add_argument("--hub-id", type=int, required=True)
+    tp.add_argument("--hub-id", type=hub_id_arg, required=True)
     tp.set_defaults(handler=_test)
 
     cli_pages.add_audit_parser(sub)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from dashboard.errors import InputError
+from dashboard.hub_ids import parse_hub_id
+
 
 def command_group(sub: Any, name: str, *, help: str, parser_class: type[argparse.ArgumentParser]) -> Any:
     """Register ``name`` on the CLI's subcommand table and return the table of its own sub-commands.
@@ -14,3 +17,12 @@ def command_group(sub: Any, name: str, *, help: str, parser_class: type[argparse
     """
     return sub.add_parser(name, help=help).add_subparsers(
         dest=f"{name.replace('-', '_')}_cmd", required=True, parser_class=parser_class)
+
+
+def hub_id_arg(text: str) -> int:
+    """A hub id argument (``--hub-id``, ``--account-id``, ``links reconsent HUB``): the one range check
+    (:func:`dashboard.hub_ids.parse_hub_id`) as an argparse error: one line, exit 2, no traceback."""
+    try:
+        return parse_hub_id(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.description) from None

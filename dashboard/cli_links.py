@@ -13,7 +13,7 @@ from typing import Any
 
 from dashboard import install_links
 from dashboard.actors import Actor
-from dashboard.cli_groups import command_group
+from dashboard.cli_groups import command_group, hub_id_arg
 from dashboard.cli_output import cells
 from dashboard.context import AppContext
 from dashboard.errors import InputError
@@ -77,7 +77,7 @@ def add_parser(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     create.add_argument("--days", type=float, help="lifetime (default DASHBOARD_LINK_TTL_DAYS, 7)")
     create.set_defaults(handler=_create)
     rec = lp.add_parser("reconsent", help="a re-consent link pinned to a connected account")
-    rec.add_argument("hub_id", type=int)
+    rec.add_argument("hub_id", type=hub_id_arg)
     rec.set_defaults(handler=_reconsent)
     ls = lp.add_parser("list", help="every link with its status (open, used, revoked, expired)")
     ls.add_argument("--json", action="store_true")

@@ -17,7 +17,7 @@ from typing import Any
 from dashboard import activity, export, listing, scope_lint, scope_sets, scopes
 from dashboard import connections as conns
 from dashboard.actors import Actor
-from dashboard.cli_groups import command_group
+from dashboard.cli_groups import command_group, hub_id_arg
 from dashboard.cli_output import cells
 from dashboard.context import AppContext
 from dashboard.errors import InputError, UsageError
@@ -236,7 +236,7 @@ def add_audit_parser(sub: Any) -> None:
     """``audit`` with the Activity page's filters: portal, action, outcome, actor, time range."""
     ap = sub.add_parser("audit", help="the audit log, with the Activity page's filters")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--hub-id", type=int)
+    ap.add_argument("--hub-id", type=hub_id_arg)
     ap.add_argument("--action", help="e.g. install, refresh, revoke, scope_sets.save")
     ap.add_argument("--outcome", help="success, failure, rejected, denied or conflict")
     ap.add_argument("--who", metavar="ACTOR", help="only events by this actor (the page's Actor filter)")
@@ -286,6 +286,6 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     imp.set_defaults(handler=_sets_import, offline=True)
 
     tp = sub.add_parser("token-info", help="metadata of a portal's access token from HubSpot (never the token)")
-    tp.add_argument("--hub-id", type=int, required=True)
+    tp.add_argument("--hub-id", type=hub_id_arg, required=True)
     tp.add_argument("--json", action="store_true")
     tp.set_defaults(handler=_token_info)

@@ -18,6 +18,7 @@ from typing import Any
 
 from dashboard import refresh
 from dashboard.actors import Actor
+from dashboard.cli_groups import hub_id_arg
 from dashboard.context import AppContext
 from dashboard.errors import UsageError
 
@@ -69,7 +70,7 @@ def _refresh(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
 
 def add_parser(sub: Any) -> None:
     rp = sub.add_parser("refresh", help="refresh one portal or every due portal")
-    rp.add_argument("--hub-id", type=int)
+    rp.add_argument("--hub-id", type=hub_id_arg)
     rp.add_argument("--force", action="store_true")
     rp.add_argument("--due", action="store_true")
     rp.add_argument("--within", type=int, help="seconds (default: DASHBOARD_REFRESH_LEEWAY_SECONDS)")

@@ -13,7 +13,7 @@ from typing import Any
 
 from dashboard import api_keys, worker
 from dashboard.actors import Actor
-from dashboard.cli_groups import command_group
+from dashboard.cli_groups import command_group, hub_id_arg
 from dashboard.cli_output import cells
 from dashboard.context import AppContext
 from dashboard.models import utcnow
@@ -93,7 +93,7 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     create.add_argument("--name", required=True)
     create.add_argument("--role", choices=api_keys.KEY_ROLES, default=api_keys.READER,
                         help="reader gets tokens; operator may also force a refresh")
-    create.add_argument("--hub-id", type=int, action="append", nargs="+", metavar="N",
+    create.add_argument("--hub-id", type=hub_id_arg, action="append", nargs="+", metavar="N",
                         help="restrict the key to these portals (repeatable)")
     create.add_argument("--expires-days", type=_positive_days, help="the key stops working after this many days")
     create.set_defaults(handler=_keys_create)

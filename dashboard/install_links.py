@@ -23,6 +23,7 @@ from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import InputError, NotFoundError, StateError
 from dashboard.guard import require
+from dashboard.hub_ids import check_hub_id
 from dashboard.models import InstallLink, utcnow
 from dashboard.scopes import ScopeSet
 
@@ -81,6 +82,8 @@ def create_link(ctx: AppContext, *, actor: Actor, scopes: Sequence[str], optiona
                 account_id: int | None = None, purpose: str = "install",
                 ttl: timedelta | None = None) -> SendableLink:
     """A new sendable link; its URL is shown once (only the hash is stored)."""
+    if account_id is not None:
+        check_hub_id(account_id, what="the account id")  # before the audit row that names it
     require(ctx.engine, actor, "install", action="link.create", hub_id=account_id)
     scope_set = ScopeSet.from_lists(required=scopes, optional=optional_scopes)
     token = secrets.token_urlsafe(32)
@@ -104,6 +107,7 @@ def create_link(ctx: AppContext, *, actor: Actor, scopes: Sequence[str], optiona
 
 def create_reconsent_link(ctx: AppContext, *, actor: Actor, hub_id: int) -> SendableLink:
     """A link pinned to the portal's account, asking again for the scopes it was installed with."""
+    check_hub_id(hub_id)
     with ctx.session() as session:
         portal = repository.get_portal(session=session, hub_id=hub_id)
     if portal is None:

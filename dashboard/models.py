@@ -225,6 +225,9 @@ class AuditEvent(SQLModel, table=True):
     attempt: int | None = Field(default=None)
     from_state: str | None = Field(default=None, max_length=32)
     to_state: str | None = Field(default=None, max_length=32)
+    # How many times the action happened in this row: 1, except for token API reads, counted per key, portal
+    # and minute in one row (dashboard/token_reads.py).
+    count: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
 
 
 class ScopeSetRecord(SQLModel, table=True):

@@ -115,8 +115,9 @@ def _refresh_under_lease(ctx: AppContext, lease: Lease, *, actor: Actor, force: 
     if portal.status == PortalStatus.UNINSTALLED:
         return RefreshOutcome(hub_id, "skipped", message="the app was uninstalled from this account; reinstall it")
     now = utcnow()
-    if not force and (not _needs_refresh(portal, now, leeway) or (automatic and _refreshed_recently(portal, now))):
-        # Re-checked under the lease: another process refreshed while we waited.
+    if not force and (not _needs_refresh(portal, now, leeway) or _refreshed_recently(portal, now)):
+        # Re-checked under the lease: another process refreshed while we waited (or less than a minute ago:
+        # with a leeway at or above the token's lifetime, every token API read would refresh otherwise).
         return RefreshOutcome(hub_id, "fresh", portal.expires_at, "the access token is still fresh")
     return _grant_and_store(ctx, portal, lease, actor, keys=keys, probing=probing)
 

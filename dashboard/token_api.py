@@ -1,23 +1,28 @@
 """The token API's core: list portals, hand out a fresh access token, force a refresh, for an API key.
 
-Transport-free (``dashboard/web/api_routes.py`` maps these calls and their errors to HTTP). A token inside
-the leeway is refreshed first through :func:`dashboard.refresh.refresh_portal`, under the portal's lease:
-of many concurrent callers (threads or processes) one refreshes, the others find the lease busy and wait,
-bounded, for the new row. Reads are audited at most once per key, portal and minute; refreshes are audited
+Transport-free (``dashboard/web/api/`` maps these calls and their errors to HTTP). Reads go through this
+process's :class:`~dashboard.token_reads.ReadBatcher`: a batch of requests is one query and one commit,
+and every read served is counted in the audit log (one row per key, portal and minute) before it is answered.
+A token inside the leeway takes the slow path: refreshed through :func:`dashboard.refresh.refresh_portal`
+under the portal's lease, one refresh per portal at a time in this process (single flight: the other
+threads wait and read the new row) and across processes (the lease: the others find it busy and wait,
+bounded, for the new row). A portal refreshed successfully less than a minute ago is served as it is, so
+a leeway at or above the token's lifetime does not turn every read into a refresh. Refreshes are audited
 by the refresh itself. Nothing here puts a token into a log line, an error or an audit detail.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from dashboard import audit, metrics, refresh, repository, vault
+from dashboard import metrics, refresh, repository, vault
 from dashboard.actors import OPERATOR, Actor
-from dashboard.api_keys import ApiKeyInfo
+from dashboard.api_keys import ApiKeyInfo, KeyCache
 from dashboard.context import AppContext
 from dashboard.errors import (
     ApiRateLimitedError,
@@ -30,9 +35,9 @@ from dashboard.errors import (
     TransientError,
 )
 from dashboard.models import Portal, PortalStatus, utcnow
+from dashboard.token_reads import SLOW, Read, ReadBatcher
 
 BUSY_WAIT_SECONDS = 10.0  # how long a caller waits for another process's refresh of the same portal
-AUDIT_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -68,13 +73,23 @@ class RateLimiter:
 
 
 class TokenApi:
-    """The token API's core for one server process (its rate limiter and audit throttle live here)."""
+    """The token API's core for one server process (its rate limiter, key cache and reader thread live here)."""
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.limiter = RateLimiter(ctx.settings.dashboard_api_rate_per_minute)
-        self._audited: dict[tuple[str, int | None, str], datetime] = {}
-        self._audit_lock = threading.Lock()
+        self.keys = KeyCache(ctx)
+        self.reads = ReadBatcher(ctx, self._decide)
+        self._flights: dict[int, threading.Lock] = {}
+        self._flights_lock = threading.Lock()
+
+    def authenticate(self, authorization: str | None) -> ApiKeyInfo:
+        """The key behind an ``Authorization`` header (:func:`api_keys.authenticate`), remembered briefly."""
+        return self.keys.authenticate(authorization)
+
+    def cached_key(self, authorization: str | None) -> ApiKeyInfo | None:
+        """The key from this process's cache (no database read), or None: then call :meth:`authenticate`."""
+        return self.keys.cached(authorization)
 
     def check_rate(self, key: ApiKeyInfo) -> None:
         wait = self.limiter.take(key.prefix)
@@ -83,32 +98,72 @@ class TokenApi:
                                       f"{self.ctx.settings.dashboard_api_rate_per_minute} requests a minute",
                                       retry_after=wait)
 
-    def _audit_read(self, key: ApiKeyInfo, action: str, hub_id: int | None) -> None:
-        """At most one audit row per key, portal and minute for reads."""
-        now = utcnow()
-        slot = (key.prefix, hub_id, action)
-        with self._audit_lock:
-            last = self._audited.get(slot)
-            if last is not None and now - last < AUDIT_EVERY:
-                return
-            self._audited[slot] = now
-        with self.ctx.session() as session, self.ctx.writing():
-            if repository.recent_audit_exists(session=session, actor=key.actor_name, action=action, hub_id=hub_id,
-                                              since=now - AUDIT_EVERY):
-                return  # another server process wrote it
-            audit.record(session, actor=key.actor_name, action=action, outcome="success", hub_id=hub_id,
-                         detail=f"key {key.prefix}")
-            session.commit()
-
     def list_portals(self, key: ApiKeyInfo) -> list[dict[str, Any]]:
         """Portals this key may see: hub id, domain, status, granted scopes, expiry. No token material."""
         with self.ctx.session() as session:
             rows = repository.list_portal_rows(session=session)
-        self._audit_read(key, "api.portals", None)
-        return [{"hub_id": r["hub_id"], "hub_domain": r["hub_domain"], "status": r["status"],
-                 "granted_scopes": r["granted_scopes"].split(),
-                 "expires_at": r["expires_at"].isoformat() if r["expires_at"] else None}
-                for r in rows if key.allows(int(r["hub_id"]))]
+        listed = [{"hub_id": r["hub_id"], "hub_domain": r["hub_domain"], "status": r["status"],
+                   "granted_scopes": r["granted_scopes"].split(),
+                   "expires_at": r["expires_at"].isoformat() if r["expires_at"] else None}
+                  for r in rows if key.allows(int(r["hub_id"]))]
+        self.reads.read_blocking(Read(key, "api.portals", None, served=True))  # counted before it is answered
+        return listed
+
+    # --- a token: the fast path (a batched read) and the slow one (a refresh) ---------------------------
+
+    async def access_token_async(self, key: ApiKeyInfo, hub_id: int) -> AccessToken:
+        """:meth:`access_token` for the event loop: no thread hop unless the token needs a refresh."""
+        if not key.allows(hub_id):  # the same answer as for an unknown portal: no probing of hub ids
+            raise NotFoundError(f"no portal {hub_id} for this API key")
+        got = await self.reads.read(Read(key, "api.token", hub_id))
+        if got is SLOW:
+            token = await asyncio.to_thread(self._refreshed_token, key, hub_id)
+            got = await self.reads.read(Read(key, "api.token", hub_id, served=token))
+        assert isinstance(got, AccessToken)
+        return got
+
+    def access_token(self, key: ApiKeyInfo, hub_id: int) -> AccessToken:
+        """A valid access token and its expiry; refreshed first when it expires within the leeway."""
+        if not key.allows(hub_id):
+            raise NotFoundError(f"no portal {hub_id} for this API key")
+        got = self.reads.read_blocking(Read(key, "api.token", hub_id))
+        if got is SLOW:
+            got = self.reads.read_blocking(Read(key, "api.token", hub_id, served=self._refreshed_token(key, hub_id)))
+        assert isinstance(got, AccessToken)
+        return got
+
+    def _decide(self, read: Read, row: Any) -> object:
+        """In the reader thread: the token of ``row`` (a ``repository.token_rows`` row), an error, or SLOW."""
+        if row is None or read.hub_id is None or not read.key.allows(read.hub_id):
+            raise NotFoundError(f"no portal {read.hub_id} for this API key")
+        self._usable(row)
+        if self._needs_refresh(row):
+            return SLOW
+        return self._open(row)
+
+    def _refreshed_token(self, key: ApiKeyInfo, hub_id: int) -> AccessToken:
+        """The slow path: one refresh per portal at a time in this process; the others read its result."""
+        with self._flights_lock:
+            flight = self._flights.setdefault(hub_id, threading.Lock())
+        with flight:
+            portal = self._portal(key, hub_id)  # read after the lock: whoever held it may have refreshed
+            self._usable(portal)
+            if self._needs_refresh(portal):
+                portal = self._refreshed_row(key, portal)
+            return self._open(portal)
+
+    def _open(self, row: Portal | Any) -> AccessToken:
+        hub_id = row.hub_id
+        try:
+            token = vault.open_access_token(self.ctx.cipher, row)
+        except KeyNotFoundError as exc:
+            raise PortalUnavailableError(f"portal {hub_id}: its tokens use key {row.key_id}, which is not "
+                                         "configured (DASHBOARD_ENCRYPTION_KEYS)", code="key_missing") from exc
+        except CryptoError as exc:
+            raise PortalUnavailableError(f"portal {hub_id}: its stored tokens cannot be decrypted; reinstall it",
+                                         code="undecryptable") from exc
+        assert row.expires_at is not None  # a stored token pair always has an expiry
+        return AccessToken(hub_id, token, row.expires_at)
 
     def _portal(self, key: ApiKeyInfo, hub_id: int) -> Portal:
         if not key.allows(hub_id):  # the same answer as for an unknown portal: no probing of hub ids
@@ -120,16 +175,22 @@ class TokenApi:
         return portal
 
     @staticmethod
-    def _usable(portal: Portal) -> None:
+    def _usable(portal: Portal | Any) -> None:
         if portal.status == PortalStatus.REVOKED or portal.refresh_token_ct is None:
             raise PortalRevokedError(f"portal {portal.hub_id} was revoked; reinstall it")
         if portal.status == PortalStatus.NEEDS_REAUTH:
             raise PortalUnavailableError(f"portal {portal.hub_id} needs re-authorization: install it again",
                                          code="needs_reauth")
 
-    def _needs_refresh(self, portal: Portal) -> bool:
+    def _needs_refresh(self, portal: Portal | Any) -> bool:
+        """Inside the leeway, unless refreshed successfully less than a minute ago and not yet expired."""
+        now = utcnow()
         leeway = timedelta(seconds=self.ctx.settings.dashboard_refresh_leeway_seconds)
-        return portal.expires_at is None or portal.expires_at <= utcnow() + leeway
+        if portal.expires_at is not None and portal.expires_at > now + leeway:
+            return False
+        recent = portal.last_refresh_result == "success" and portal.last_refresh_at is not None \
+            and portal.last_refresh_at > now - refresh.MIN_TOKEN_AGE
+        return portal.expires_at is None or portal.expires_at <= now or not recent
 
     def _refreshed_row(self, key: ApiKeyInfo, portal: Portal) -> Portal:
         """Refresh under the lease, or wait (bounded) for whoever holds it; the row with the new tokens."""
@@ -152,24 +213,6 @@ class TokenApi:
             if time.monotonic() >= deadline:
                 raise TransientError(f"portal {portal.hub_id} is being refreshed by another process; try again")
             time.sleep(0.05)
-
-    def access_token(self, key: ApiKeyInfo, hub_id: int) -> AccessToken:
-        """A valid access token and its expiry; refreshed first when it expires within the leeway."""
-        portal = self._portal(key, hub_id)
-        self._usable(portal)
-        if self._needs_refresh(portal):
-            portal = self._refreshed_row(key, portal)
-        try:
-            tokens = vault.open_tokens(self.ctx.cipher, portal)
-        except KeyNotFoundError as exc:
-            raise PortalUnavailableError(f"portal {hub_id}: its tokens use key {portal.key_id}, which is not "
-                                         "configured (DASHBOARD_ENCRYPTION_KEYS)", code="key_missing") from exc
-        except CryptoError as exc:
-            raise PortalUnavailableError(f"portal {hub_id}: its stored tokens cannot be decrypted; reinstall it",
-                                         code="undecryptable") from exc
-        self._audit_read(key, "api.token", hub_id)
-        assert portal.expires_at is not None  # a stored token pair always has an expiry
-        return AccessToken(hub_id, tokens.access_token, portal.expires_at)
 
     def force_refresh(self, key: ApiKeyInfo, hub_id: int) -> refresh.RefreshOutcome:
         """A refresh now, whatever the expiry (operator keys only)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from dashboard.crypto import BINDING_LATEST, TokenCipher, associated_data
 from dashboard.errors import CryptoError
@@ -68,3 +69,21 @@ def disconnected(portal: Portal, status: str, now: datetime) -> PortalUpdate:
     and a new token version so a refresh in flight cannot store over it."""
     return {**ERASED, "status": status, "revoked_at": now, "updated_at": now,
             "token_version": portal.token_version + 1, "next_attempt_at": None}
+
+
+class SealedAccessToken(Protocol):
+    """The columns :func:`open_access_token` reads: a :class:`Portal` or a row of ``repository.token_rows``."""
+
+    hub_id: int
+    app: str
+    key_id: str | None
+    binding: int
+    access_token_ct: str | None
+
+
+def open_access_token(cipher: TokenCipher, row: SealedAccessToken) -> str:
+    """Decrypt a row's access token alone (the token API's read: the refresh token stays sealed)."""
+    if row.access_token_ct is None or row.key_id is None:
+        raise CryptoError(f"portal {row.hub_id} holds no tokens (revoked or never installed)")
+    return cipher.decrypt(row.key_id, row.access_token_ct,
+                          aad=associated_data(row.hub_id, ACCESS, app=row.app, binding=row.binding))

@@ -9,8 +9,9 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import connections, listing
-from dashboard.errors import DashboardError
+from dashboard.errors import DashboardError, InputError
 from dashboard.export import connections_csv_file
+from dashboard.hub_ids import parse_hub_id
 from dashboard.ui import connection_details, connections_table
 from dashboard.ui.downloads import download_button
 from dashboard.ui.layout import start_page
@@ -25,8 +26,13 @@ show_pending_installs(ctx, actor)
 filters, sort = connections_table.filter_bar()
 hub_param = st.query_params.get("hub", "")
 try:
-    if hub_param.strip().isdigit() and int(hub_param) not in connections_table.selected_hub_ids():
-        connections_table.select_hub(int(hub_param))
+    hub = parse_hub_id(hub_param, what="the hub id in the link (?hub=)") if hub_param.strip() else None
+except InputError as exc:  # a bad link: say so, list the connections as without it
+    st.warning(md(exc))
+    hub = None
+try:
+    if hub is not None and hub not in connections_table.selected_hub_ids():
+        connections_table.select_hub(hub)
     elif filters.search.strip() and st.session_state.get(OPENED_FOR_KEY) != filters.search:
         st.session_state[OPENED_FOR_KEY] = filters.search  # once per search: "Close" keeps it closed
         found = listing.find_hub(ctx, actor=actor, text=filters.search)

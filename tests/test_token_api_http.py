@@ -239,6 +239,67 @@ def test_responses_match_the_openapi_document(setup: Setup) -> None:
     check(token, "get", setup.get(setup.api, f"/api/v1/portals/{hub}/token", reader))
 
 
+def test_replicas_refuse_a_revoked_key_within_5_s_and_never_serve_a_stale_token(setup: Setup) -> None:
+    """Keys are cached per process (2 s) and token rows never: two servers on one database."""
+    hub = setup.install()
+    replica = setup.server("replica", DASHBOARD_EMBEDDED_WORKER="false", DASHBOARD_API_RATE_PER_MINUTE="100000")
+    key = setup.create_key("--name", "replicas", "--role", "operator")
+    path = f"/api/v1/portals/{hub}/token"
+    first = {setup.get(base, path, key).json()["access_token"] for base in (setup.api, replica)}
+    assert len(first) == 1
+    forced = setup.get(replica, f"/api/v1/portals/{hub}/refresh", key, method="POST")  # refreshed by one
+    assert forced.status_code == 200 and forced.json()["result"] == "refreshed", forced.text
+    live = {t["token"] for t in sandbox_tokens(setup.sandbox_url, hub) if t["kind"] == "access" and t["active"]}
+    for _ in range(3):  # ... the other serves the new token at once, from the database
+        served = setup.get(setup.api, path, key).json()["access_token"]
+        assert served not in first and served in live
+
+    setup.cli("api-keys", "revoke", key.split("_")[1])
+    revoked_at, refused_after = time.monotonic(), {}
+    while len(refused_after) < 2:
+        for base in (setup.api, replica):
+            if base not in refused_after and setup.get(base, path, key).status_code == 401:
+                refused_after[base] = time.monotonic() - revoked_at
+        assert time.monotonic() - revoked_at < 10, refused_after
+        time.sleep(0.05)
+    assert max(refused_after.values()) <= 5, refused_after
+
+
+def test_after_sigkill_the_counted_reads_cover_every_answer_received(setup: Setup) -> None:
+    """Each read is counted before it is answered: a killed server has counted at least the 200s sent."""
+    hub = setup.install()
+    key = setup.create_key("--name", "killed")
+    base = setup.server("killed", DASHBOARD_EMBEDDED_WORKER="false", DASHBOARD_API_RATE_PER_MINUTE="100000")
+    server = setup.servers[-1]
+    received = 0
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal received
+        while True:
+            try:
+                resp = await http.get(f"{base}/api/v1/portals/{hub}/token", headers={"Authorization": f"Bearer {key}"})
+            except httpx.HTTPError:
+                return  # the server is gone
+            assert resp.status_code == 200, resp.text
+            received += 1
+
+    async def run() -> None:
+        limits = httpx.Limits(max_connections=30, max_keepalive_connections=30)
+        async with httpx.AsyncClient(timeout=10, limits=limits, trust_env=False) as http:
+            clients = [asyncio.create_task(client(http)) for _ in range(30)]
+            while received < 300:
+                await asyncio.sleep(0.01)
+            server.process.kill()  # SIGKILL, mid-flight; by pid: the process this test started
+            await asyncio.gather(*clients)
+
+    asyncio.run(run())
+    prefix = key.split("_")[1]
+    with setup.ctx.session() as session:
+        counted = sum(e.count for e in repository.list_audit_events(session=session, action="api.token", limit=10_000)
+                      if e.detail == f"key {prefix}")
+    assert counted >= received >= 300, (counted, received)
+
+
 def test_no_token_or_key_leaks_into_responses_logs_audit_or_metrics(setup: Setup) -> None:
     """Makes its own tokens, keys and requests (it may run alone, or on another xdist worker than the rest of
     the module), then scans everything this module's server produced for every token and key."""
@@ -266,7 +327,7 @@ def test_no_token_or_key_leaks_into_responses_logs_audit_or_metrics(setup: Setup
             leaked = [s[:6] for s in secrets if s in body and s != own]
             assert not leaked, f"a token response carried another secret: {leaked}"
     metrics_texts = [setup.get(server.url.removesuffix("/_stcore/health"), "/metrics").text
-                     for server in setup.servers]
+                     for server in setup.servers if server.process.poll() is None]  # not the SIGKILLed one
     with setup.ctx.session() as session:
         audit = [f"{e.actor} {e.action} {e.outcome} {e.detail}"
                  for e in repository.list_audit_events(session=session, limit=100_000)]

@@ -16,6 +16,7 @@ from typing import Final
 from urllib.parse import quote, unquote_plus, urlsplit
 
 from dashboard.errors import InputError, ScopeError
+from dashboard.hub_ids import parse_hub_id
 from dashboard.scopes import shown as _shown
 from dashboard.scopes import validate_scope_name
 
@@ -27,12 +28,9 @@ _UNSAFE_URL_CHARS: Final = re.compile(r"[\x00-\x20\x7f]")
 
 def parse_account_id(text: str) -> int | None:
     """A typed account (hub) id: None when blank, else a positive whole number or :class:`InputError`."""
-    text = text.strip()
-    if not text:
+    if not text.strip():
         return None
-    if not text.isdigit() or int(text) <= 0:
-        raise InputError(f"the account id must be a positive whole number (HubSpot's hub id), not {text[:40]!r}")
-    return int(text)
+    return parse_hub_id(text, what="the account id")
 
 
 def _check_http_url(value: object, what: str, *, allow_query: bool, echo: bool = True) -> str:

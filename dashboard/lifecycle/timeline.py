@@ -77,7 +77,10 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
     text = text.strip()
     relative = _RELATIVE.match(text)
     if relative:
-        return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+        except OverflowError:  # 999999d reaches back before the year 1
+            raise InputError(f"--since: {text!r} reaches back too far") from None
     try:
         when = datetime.fromisoformat(text)
     except ValueError:

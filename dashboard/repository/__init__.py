@@ -25,7 +25,14 @@ function is re-exported here from its module:
 from __future__ import annotations
 
 from dashboard.repository._common import LISTING_COLUMNS, session_app
-from dashboard.repository.audit import add_audit_event, insert_audit_event, list_audit_events, recent_audit_exists
+from dashboard.repository.audit import (
+    ReadSlot,
+    add_audit_event,
+    add_read_counts,
+    insert_audit_event,
+    list_audit_events,
+    recent_audit_exists,
+)
 from dashboard.repository.credentials import (
     add_api_key,
     bump_sign_out,
@@ -104,6 +111,7 @@ from dashboard.repository.portals import (
     portal_or_not_found,
     save_portal,
     status_counts,
+    token_rows,
     update_portal,
     update_portal_at_version,
     update_portal_if_version,
@@ -136,6 +144,7 @@ __all__ = [
     "TRANSITION",
     "DeliveryRow",
     "LeasedDelivery",
+    "ReadSlot",
     "Segment",
     "active_conditions",
     "add_api_key",
@@ -143,6 +152,7 @@ __all__ = [
     "add_install_attempt",
     "add_install_link",
     "add_pending_install",
+    "add_read_counts",
     "add_webhook_endpoint",
     "any_webhook_due",
     "bump_sign_out",
@@ -229,6 +239,7 @@ __all__ = [
     "status_predicate",
     "take_probe",
     "timeline_facets",
+    "token_rows",
     "touch_api_key",
     "try_acquire_lease",
     "update_portal",

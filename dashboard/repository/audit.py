@@ -6,13 +6,35 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, select
+from sqlalchemy import ColumnElement, and_, bindparam, insert, select, update
 from sqlmodel import Session, col
 
 from dashboard.models import AuditEvent
 from dashboard.repository._common import session_app
 
-_INSERT_AUDIT = insert(AuditEvent.metadata.tables["audit_event"])
+_AUDIT = AuditEvent.metadata.tables["audit_event"]
+_INSERT_AUDIT = insert(_AUDIT)
+_ADD_COUNT = update(_AUDIT).where(and_(
+    _AUDIT.c.at == bindparam("w_at"), _AUDIT.c.app == bindparam("w_app"), _AUDIT.c.actor == bindparam("w_actor"),
+    _AUDIT.c.action == bindparam("w_action"), _AUDIT.c.detail == bindparam("w_detail"),
+    _AUDIT.c.hub_id.is_not_distinct_from(bindparam("w_hub_id")),
+)).values(count=_AUDIT.c.count + bindparam("w_n"))
+
+ReadSlot = tuple[str, str, int | None, str]  # actor, action, hub id, detail
+
+
+def add_read_counts(*, session: Session, at: datetime, counts: Mapping[ReadSlot, int]) -> None:
+    """Add ``counts`` to the rows stamped ``at`` (one per actor, action, hub id and detail), creating the missing.
+
+    Each slot is one UPDATE (found by ``ix_audit_hub_at``) and, the first time, one INSERT, in the caller's
+    transaction. On SQLite writers take turns, so a slot gets one row; two PostgreSQL processes that create
+    the same slot at the same instant may make two rows for it, whose counts still add up.
+    """
+    conn, app = session.connection(), session_app(session)
+    for (actor, action, hub_id, detail), n in counts.items():
+        values = {"at": at, "app": app, "actor": actor, "action": action, "detail": detail, "hub_id": hub_id}
+        if conn.execute(_ADD_COUNT, {f"w_{k}": v for k, v in values.items()} | {"w_n": n}).rowcount == 0:
+            conn.execute(_INSERT_AUDIT, {**values, "outcome": "success", "count": n})
 
 
 def add_audit_event(*, session: Session, event: AuditEvent) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,22 @@ from dashboard.repository.portal_scopes import replace_portal_scopes
 
 def get_portal(*, session: Session, hub_id: int) -> Portal | None:
     return session.get(Portal, (session_app(session), hub_id), populate_existing=True)
+
+
+_P = Portal.metadata.tables["portal"]
+_TOKEN_ROWS = select(_P.c.hub_id, _P.c.app, _P.c.status, _P.c.access_token_ct, _P.c.refresh_token_ct, _P.c.key_id,
+                     _P.c.binding, _P.c.expires_at, _P.c.token_version, _P.c.last_refresh_at,
+                     _P.c.last_refresh_result).where(_P.c.app == bindparam("app"),
+                                                     _P.c.hub_id.in_(bindparam("hubs", expanding=True)))
+
+
+def token_rows(*, session: Session, hub_ids: Collection[int]) -> dict[int, Any]:
+    """What the token API needs of these portals (status, sealed access token, expiry, version), by hub id:
+    one primary-key read for a whole batch of requests, no ORM objects (dashboard/token_reads.py)."""
+    if not hub_ids:
+        return {}
+    rows = session.connection().execute(_TOKEN_ROWS, {"app": session_app(session), "hubs": list(hub_ids)})
+    return {row.hub_id: row for row in rows}
 
 
 def portal_or_not_found(*, session: Session, hub_id: int) -> Portal:

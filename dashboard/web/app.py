@@ -76,13 +76,17 @@ async def healthz(request: Request) -> Response:
 
 
 def build_routes() -> list[BaseRoute]:
-    """Every route served beside the pages; each feature adds its module's routes here."""
-    from dashboard.web import api_routes, ops_routes
+    """Every route served beside the pages; each feature adds its module's routes here.
+
+    The ``/api/v1`` routers are FastAPI ``APIRouter``s given to :func:`build_api` (``build_api(proxy.router)``).
+    """
+    from dashboard.web import ops_routes
+    from dashboard.web.api import api_route, build_api
 
     return [
         Route("/healthz", healthz, methods=["GET"]),
         *ops_routes.routes(),
-        *api_routes.routes(),
+        api_route(build_api()),
         *connect.routes(),
     ]
 

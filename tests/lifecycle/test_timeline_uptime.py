@@ -110,23 +110,3 @@ def test_kept_answer_is_safe_text() -> None:
                                           "correlationId": "aeb5f871-7f07-4993-9211-075dc63e7cbf"}).encode())
     assert answer.message is not None and token not in answer.message and "[redacted]" in answer.message
     assert answer.correlation_id == "aeb5f871-7f07-4993-9211-075dc63e7cbf"
-
-
-def test_timeline_api_body(ctx: Any, sandbox: Any) -> None:
-    """What GET /api/v1/portals/{hub_id}/timeline answers (web/api_routes.timeline_body, the route's body)."""
-    from dashboard import api_keys
-    from dashboard.errors import InputError, NotFoundError
-    from dashboard.web.api_routes import timeline_body
-
-    mine, other = seed_portals(ctx, sandbox.url, 2, due=False)
-    key = api_keys.create_key(ctx, actor=ADMIN, name="svc", hub_ids=[mine]).info
-    body = timeline_body(ctx, key, mine, {"limit": "1"})
-    assert body["hub_id"] == mine and len(body["events"]) == 1 and body["next_before"] == body["events"][0]["id"]
-    older = timeline_body(ctx, key, mine, {"before": str(body["next_before"])})
-    assert older["events"] and older["events"][0]["id"] < body["next_before"]
-    assert {"at", "kind", "outcome", "http_status", "hubspot_status", "correlation_id"} <= set(older["events"][0])
-    with pytest.raises(NotFoundError):
-        timeline_body(ctx, key, other, {})  # not this key's portal: the same answer as an unknown one
-    for bad in ({"limit": "0"}, {"limit": "１"}, {"since": "later"}, {"before": "9" * 40}):
-        with pytest.raises(InputError):
-            timeline_body(ctx, key, mine, bad)
