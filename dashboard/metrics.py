@@ -32,6 +32,7 @@ class _Metrics:
     sweeps: Counter
     sweep_seconds: Histogram
     api_requests: Counter
+    proxy_calls: Counter
 
 
 _lock = threading.Lock()
@@ -57,6 +58,8 @@ def _get() -> _Metrics:
                                         registry=reg),
                 api_requests=Counter("dashboard_token_api_requests", "Token API requests by endpoint and status.",
                                      ["endpoint", "status"], registry=reg),
+                proxy_calls=Counter("dashboard_proxy_calls", "HubSpot proxy calls by outcome (no hub id label).",
+                                    ["outcome"], registry=reg),
             )
             for outcome in OUTCOMES:  # every series from the start, so rate() sees the first one
                 _metrics.refreshes.labels(outcome)
@@ -79,6 +82,11 @@ def record_refresh(result: str, seconds: float) -> None:
 
 def record_api_request(endpoint: str, status: int) -> None:
     _get().api_requests.labels(endpoint, str(status)).inc()
+
+
+def record_proxy_call(outcome: str) -> None:
+    """``outcome``: 2xx, 4xx, 5xx, limited_local, limited_hubspot, refused (bad input, before HubSpot)."""
+    _get().proxy_calls.labels(outcome).inc()
 
 
 def _journal_entries(ctx: AppContext) -> int:

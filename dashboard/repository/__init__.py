@@ -16,6 +16,7 @@ function is re-exported here from its module:
 - ``scope_sets``: saved scope sets
 - ``heartbeats``: worker heartbeats and the readiness ping
 - ``credentials``: service API keys and sign-out epochs
+- ``api_usage``: per-minute usage of the HubSpot proxy
 - ``listing``: the connections listing: filters, sort segments, pages and counts at one instant
 - ``_common``: what several modules share: ``session_app``, row counts of Core writes, shared tables and columns
 """
@@ -23,6 +24,12 @@ function is re-exported here from its module:
 from __future__ import annotations
 
 from dashboard.repository._common import LISTING_COLUMNS, session_app
+from dashboard.repository.api_usage import (
+    add_api_usage,
+    api_usage_since,
+    api_usage_totals,
+    delete_api_usage_before,
+)
 from dashboard.repository.audit import add_audit_event, insert_audit_event, list_audit_events, recent_audit_exists
 from dashboard.repository.credentials import (
     add_api_key,
@@ -92,6 +99,10 @@ from dashboard.repository.portals import (
 from dashboard.repository.scope_sets import delete_scope_set, get_scope_set, list_scope_sets, save_scope_set
 
 __all__ = [
+    "add_api_usage",
+    "api_usage_since",
+    "api_usage_totals",
+    "delete_api_usage_before",
     "LISTING_COLUMNS", "Segment", "add_api_key", "add_audit_event", "add_install_attempt", "add_install_link",
     "add_pending_install", "bump_sign_out", "claim_due_portals", "claim_install_link", "consume_install_attempt",
     "count_listing", "count_portals", "delete_heartbeats_before", "delete_pending_install", "delete_scope_set",

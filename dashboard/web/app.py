@@ -59,12 +59,15 @@ async def healthz(request: Request) -> Response:
 
 def build_routes() -> list[BaseRoute]:
     """Every route served beside the pages; each feature adds its module's routes here."""
-    from dashboard.web import api_routes, ops_routes
+    from dashboard.web import api_routes, ops_routes, proxy_routes
 
+    proxy_app = proxy_routes.build_app()  # FastAPI; joins the /api/v1 FastAPI app at merge
     return [
         Route("/healthz", healthz, methods=["GET"]),
         *ops_routes.routes(),
         *api_routes.routes(),
+        Route(proxy_routes.PROXY_PATH.replace("{hub_id}", "{hub_id:int}"), proxy_app),
+        Route(proxy_routes.USAGE_PATH.replace("{hub_id}", "{hub_id:int}"), proxy_app),
         *connect.routes(),
     ]
 
