@@ -15,10 +15,10 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
@@ -142,13 +142,10 @@ def _raw_tail(request: Request, hub_id: str) -> str:
 def build_router(backend_of: Callable[[], ProxyBackend | None] = shared_backend) -> APIRouter:
     router = APIRouter()
 
-    def backend() -> ProxyBackend | None:
-        return backend_of()
-
     @router.api_route(PROXY_PATH, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
                       summary="Call HubSpot's API for a portal with its fresh token")
-    async def proxy(hub_id: int, path: str, request: Request,
-                    be: ProxyBackend | None = Depends(backend)) -> Response:
+    async def proxy(hub_id: int, path: str, request: Request) -> Response:
+        be = backend_of()
         if be is None:
             return error(503, "not_configured", "the dashboard could not start; see its log")
         try:
@@ -171,8 +168,9 @@ def build_router(backend_of: Callable[[], ProxyBackend | None] = shared_backend)
         return await run_in_threadpool(blocking)
 
     @router.get(USAGE_PATH, summary="The portal's proxied calls over the last hours")
-    async def portal_usage(hub_id: int, request: Request, hours: int = Query(24, ge=1, le=720),
-                           be: ProxyBackend | None = Depends(backend)) -> Response:
+    async def portal_usage(hub_id: int, request: Request, hours: Annotated[int, Query(ge=1, le=720)] = 24
+                           ) -> Response:
+        be = backend_of()
         if be is None:
             return error(503, "not_configured", "the dashboard could not start; see its log")
 
