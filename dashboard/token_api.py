@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from limits.storage import MemoryStorage, Storage
+from limits.storage import Storage
 
 from dashboard import audit, metrics, refresh, repository, vault
 from dashboard.actors import OPERATOR, Actor
@@ -32,7 +32,7 @@ from dashboard.errors import (
     TransientError,
 )
 from dashboard.models import Portal, PortalStatus, utcnow
-from dashboard.proxy.limiter import WindowLimiter, build_storage
+from dashboard.proxy.limiter import WindowLimiter, WindowMemoryStorage, build_storage
 
 BUSY_WAIT_SECONDS = 10.0  # how long a caller waits for another process's refresh of the same portal
 AUDIT_EVERY = timedelta(minutes=1)
@@ -58,7 +58,7 @@ class RateLimiter:
 
     def __init__(self, per_minute: int, storage: Storage | None = None) -> None:
         self.per_minute = per_minute
-        self._windows = WindowLimiter(storage if storage is not None else MemoryStorage())
+        self._windows = WindowLimiter(storage if storage is not None else WindowMemoryStorage())
 
     def take(self, key: str, now: float | None = None) -> float:
         """0 when the request may go ahead, else the seconds until it may (``Retry-After``).

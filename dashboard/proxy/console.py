@@ -8,7 +8,9 @@ single-flight refresh, the 401 retry and the usage counts are the same.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from dashboard import audit, refresh
@@ -19,6 +21,7 @@ from dashboard.errors import DashboardError, InputError
 from dashboard.guard import require
 from dashboard.proxy import paths
 from dashboard.proxy.service import ProxyResponse, ProxyService
+from dashboard.proxy.usage import usage_summary
 
 EXAMPLES = (
     "/crm/v3/objects/contacts?limit=5",
@@ -43,6 +46,29 @@ def parse_target(method: str, target: str) -> ConsoleCall:
     if parts.scheme or parts.netloc:
         raise paths.bad_path("absolute URLs are not allowed")
     return ConsoleCall(method, paths.resolve_path(parts.path), parts.query)
+
+
+_services: dict[int, ProxyService] = {}
+_services_lock = threading.Lock()
+
+
+def shared_service(ctx: AppContext) -> ProxyService:
+    """One console service per context (its usage counts flush in the background; the page reuses it)."""
+    with _services_lock:
+        service = _services.get(id(ctx))
+        if service is None or service.ctx is not ctx:
+            service = _services[id(ctx)] = service_for(ctx)
+        return service
+
+
+def portal_usage(ctx: AppContext, *, actor: Actor, hub_id: int, hours: int = 24) -> dict[str, Any]:
+    """The portal's proxied calls (every key, replica and console) over the last ``hours``."""
+    require(ctx.engine, actor, "view", action="proxy.usage", hub_id=hub_id)
+    with _services_lock:
+        mine = _services.get(id(ctx))
+    if mine is not None:
+        mine.usage.flush()
+    return usage_summary(ctx, hub_id, hours=hours)
 
 
 def service_for(ctx: AppContext) -> ProxyService:

@@ -35,11 +35,30 @@ class _SharedWindow(RateLimitItemPerSecond):
         return "/".join([self.namespace, *(str(i) for i in identifiers), str(self.multiples)])
 
 
+class WindowMemoryStorage(MemoryStorage):
+    """limits' memory storage for moving windows only, without its expiry timer.
+
+    ``MemoryStorage`` starts a ``threading.Timer`` (a new thread) whenever the last one has finished, i.e.
+    on nearly every call when calls are more than 10 ms apart: about 4 ms per call here, twice the proxy's
+    whole overhead budget. A moving window only ever reads its newest ``limit`` entries, so each window
+    is trimmed to that many when it is written instead: memory stays bounded (windows x limit entries).
+    """
+
+    def _MemoryStorage__schedule_expiry(self) -> None:
+        return None
+
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        granted = super().acquire_entry(key, limit, expiry, amount)
+        with self.locks[key]:
+            del self.events.get(key, [])[limit:]
+        return granted
+
+
 def build_storage(settings: Settings, *, prefix: str | None = None) -> Storage:
     """Redis (shared by replicas) when DASHBOARD_LOCK_URL is set, else memory (this process only)."""
     url = settings.dashboard_lock_url
     if url is None:
-        return MemoryStorage()
+        return WindowMemoryStorage()
     key_prefix = f"{prefix or settings.dashboard_lock_prefix}:limits:{settings.dashboard_app_id}"
     return RedisStorage(url.get_secret_value(), key_prefix=key_prefix, wrap_exceptions=True,
                         socket_timeout=2, socket_connect_timeout=2)

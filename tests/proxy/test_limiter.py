@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.storage import RedisStorage, Storage
 
-from dashboard.proxy.limiter import PortalLimiter, WindowLimiter
+from dashboard.proxy.limiter import PortalLimiter, WindowLimiter, WindowMemoryStorage
 from dashboard.proxy.paths import Window
 from dashboard.token_api import RateLimiter
 
@@ -61,13 +60,13 @@ BURSTS = st.lists(st.tuples(st.integers(1, 30), st.floats(0, 0.4)), min_size=1, 
 @given(limit=st.integers(1, 25), bursts=BURSTS)
 @settings(max_examples=12, deadline=None)
 def test_memory_window_never_exceeds_its_limit(limit: int, bursts: list[tuple[int, float]]) -> None:
-    limiter = WindowLimiter(MemoryStorage())
+    limiter = WindowLimiter(WindowMemoryStorage())
     _check(_bursts([limiter], "p", limit, bursts), limit)
 
 
 @pytest.fixture
-def redis_storage(redis_url: str, redis_prefix: str) -> Iterator[Storage]:
-    yield RedisStorage(redis_url, key_prefix=redis_prefix.rstrip(":"), wrap_exceptions=True)
+def redis_storage(redis_url: str, redis_prefix: str) -> Storage:
+    return RedisStorage(redis_url, key_prefix=redis_prefix.rstrip(":"), wrap_exceptions=True)
 
 
 @pytest.mark.redis
@@ -95,7 +94,7 @@ def test_replicas_knowing_different_limits_count_in_one_window(redis_storage: St
 
 
 def test_pause_fills_the_window_and_wait_is_honest() -> None:
-    limiter = PortalLimiter(WindowLimiter(MemoryStorage()), app="t")
+    limiter = PortalLimiter(WindowLimiter(WindowMemoryStorage()), app="t")
     limiter.learn(1, Window(3, 1000))
     assert limiter.take(1) == 0
     limiter.pause(1)

@@ -1,21 +1,21 @@
-"""The proxy over HTTP (its FastAPI app under uvicorn on loopback) against the sandbox over loopback: what reaches HubSpot,
-what comes back, the token handling, the limits, the bad input, and the usage it counts."""
+"""The proxy over HTTP (its FastAPI app under uvicorn) against the sandbox over loopback: what reaches
+HubSpot, what comes back, the token handling, the limits, the bad input, and the usage it counts."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
-from contextlib import ExitStack
 
 from dashboard import api_keys
 from dashboard.context import AppContext, build_context
+from dashboard.sandbox.server import SandboxServer
 from dashboard.settings import Settings
 from dashboard.web.proxy_routes import ProxyBackend, build_app
-from dashboard.sandbox.server import SandboxServer
 from tests.utils.asgi_server import serve_asgi
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, install_portal, sandbox_post, stats
 
