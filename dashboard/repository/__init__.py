@@ -99,13 +99,11 @@ from dashboard.repository.portals import (
 from dashboard.repository.scope_sets import delete_scope_set, get_scope_set, list_scope_sets, save_scope_set
 
 __all__ = [
-    "add_api_usage",
-    "api_usage_since",
-    "api_usage_totals",
-    "delete_api_usage_before",
-    "LISTING_COLUMNS", "Segment", "add_api_key", "add_audit_event", "add_install_attempt", "add_install_link",
-    "add_pending_install", "bump_sign_out", "claim_due_portals", "claim_install_link", "consume_install_attempt",
-    "count_listing", "count_portals", "delete_heartbeats_before", "delete_pending_install", "delete_scope_set",
+    "LISTING_COLUMNS", "Segment", "add_api_key", "add_api_usage", "add_audit_event", "add_install_attempt",
+    "add_install_link", "add_pending_install", "api_usage_since", "api_usage_totals", "bump_sign_out",
+    "claim_due_portals", "claim_install_link", "consume_install_attempt",
+    "count_listing", "count_portals", "delete_api_usage_before", "delete_heartbeats_before",
+    "delete_pending_install", "delete_scope_set",
     "display_status_counts", "display_status_sql", "due_hub_ids", "earliest_expiry", "expiry_histogram_counts",
     "expiry_times", "fill_portal_scopes", "finish_install_link", "first_portal_on_key", "get_api_key",
     "get_install_attempt", "get_install_link", "get_pending_install", "get_portal", "get_scope_set", "get_sign_out",
