@@ -13,7 +13,6 @@ from alembic import op
 import dashboard.models
 import dashboard.utc_datetime  # autogenerate names UTCDateTime by its defining module
 
-
 revision: str = '0008_api_usage'
 down_revision: str | None = '0003_app_identity'
 branch_labels: str | Sequence[str] | None = None
