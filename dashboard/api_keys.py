@@ -4,7 +4,8 @@ A key reads ``hsd_<prefix>_<secret>``. The prefix (10 hex characters) is its pub
 ``api-keys list`` and ``revoke``, in the audit log (``api:NAME``) and in rate limiting. Only the SHA-256 of the
 whole key is stored: the secret has 256 random bits, so a plain hash is enough (no password stretching), and
 checking a key costs one indexed read and one hash. Role ``reader`` gets tokens; ``operator`` may also
-force a refresh. An optional list of hub ids restricts a key to those portals.
+force a refresh. An optional list of hub ids restricts a key to those portals; a read-only key sends only
+GET and HEAD through the HubSpot proxy.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class ApiKeyInfo:
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    read_only: bool = False  # GET/HEAD only through the HubSpot proxy
 
     def state(self, now: datetime) -> str:
         if self.revoked_at is not None:
@@ -79,11 +81,11 @@ class CreatedKey:
 def _info(row: ApiKey) -> ApiKeyInfo:
     hubs = tuple(int(h) for h in row.hub_ids.split()) if row.hub_ids else ()
     return ApiKeyInfo(row.prefix, row.name, row.role, hubs, row.created_by, row.created_at, row.expires_at,
-                      row.last_used_at, row.revoked_at)
+                      row.last_used_at, row.revoked_at, bool(row.read_only))
 
 
 def create_key(ctx: AppContext, *, actor: Actor, name: str, role: str = READER, hub_ids: Sequence[int] = (),
-               expires_in: timedelta | None = None) -> CreatedKey:
+               expires_in: timedelta | None = None, read_only: bool = False) -> CreatedKey:
     """A new key (admins only). The returned ``key`` is the only copy: it is stored as a hash."""
     require(ctx.engine, actor, "settings", action="api_keys.create")
     name = name.strip()
@@ -99,11 +101,11 @@ def create_key(ctx: AppContext, *, actor: Actor, name: str, role: str = READER, 
     now = utcnow()
     row = ApiKey(prefix=prefix, key_hash=_hash(key), name=name, role=role,
                  hub_ids=" ".join(str(h) for h in sorted(set(hub_ids))), created_by=actor.name[:320],
-                 created_at=now, expires_at=now + expires_in if expires_in else None)
+                 created_at=now, expires_at=now + expires_in if expires_in else None, read_only=read_only)
     with ctx.session() as session, ctx.writing():
         repository.add_api_key(session=session, key=row)
         audit.record(session, actor=actor.name, action="api_keys.create", outcome="success",
-                     detail=f"key {prefix} ({name}), role {role}, "
+                     detail=f"key {prefix} ({name}), role {role}{', read-only' if read_only else ''}, "
                      f"{'portals ' + row.hub_ids if row.hub_ids else 'every portal'}"
                      f"{', expires ' + row.expires_at.isoformat(timespec='seconds') if row.expires_at else ''}")
         session.commit()

@@ -260,9 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     url.set_defaults(handler=_scopes_url)
     cli_pages.add_lint_parser(sp)
 
-    from dashboard import cli_service  # workers, api-keys
+    from dashboard import cli_proxy, cli_service  # workers, api-keys; api
 
     cli_service.add_parsers(sub, _Parser)
+    cli_proxy.add_parser(sub)
     cli_pages.add_parsers(sub, _Parser)  # scope-sets, token-info
     cli_webhooks.add_parser(sub, _Parser)
     cli_health.add_parsers(sub)  # timeline, health

@@ -36,9 +36,10 @@ def _workers(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
 def _keys_create(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     hubs = [h for group in args.hub_id or [] for h in group]
     created = api_keys.create_key(ctx, actor=actor, name=args.name, role=args.role, hub_ids=hubs,
-                                  expires_in=timedelta(days=args.expires_days) if args.expires_days else None)
+                                  expires_in=timedelta(days=args.expires_days) if args.expires_days else None,
+                                  read_only=args.read_only)
     info = created.info
-    print(f"created API key {info.prefix} ({info.name}, {info.role}, "
+    print(f"created API key {info.prefix} ({info.name}, {info.role}{', read-only' if info.read_only else ''}, "
           f"{'portals ' + ' '.join(map(str, info.hub_ids)) if info.hub_ids else 'every portal'}"
           f"{', expires ' + info.expires_at.isoformat(timespec='seconds') if info.expires_at else ''}). "
           "It is shown only now; store it in your secret manager:", file=sys.stderr)
@@ -57,7 +58,7 @@ def _keys_list(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
         print(json.dumps([{"prefix": k.prefix, "name": k.name, "role": k.role, "hub_ids": list(k.hub_ids),
                            "created_by": k.created_by, "created_at": when(k.created_at),
                            "last_used_at": when(k.last_used_at), "expires_at": when(k.expires_at),
-                           "state": k.state(now)} for k in keys], indent=2))
+                           "state": k.state(now), "read_only": k.read_only} for k in keys], indent=2))
         return 0
     for k in keys:
         print(cells(k.prefix, k.name, k.role, k.state(now), f"created by {k.created_by}",
@@ -96,6 +97,8 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     create.add_argument("--hub-id", type=hub_id_arg, action="append", nargs="+", metavar="N",
                         help="restrict the key to these portals (repeatable)")
     create.add_argument("--expires-days", type=_positive_days, help="the key stops working after this many days")
+    create.add_argument("--read-only", action="store_true",
+                        help="only GET and HEAD through the HubSpot proxy (403 for other methods)")
     create.set_defaults(handler=_keys_create)
     ls = kp.add_parser("list", help="name, prefix, role, created by, last used, expiry")
     ls.add_argument("--json", action="store_true")

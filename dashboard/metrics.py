@@ -41,6 +41,7 @@ class _Metrics:
     sweep_seconds: Histogram
     api_requests: Counter
     webhook_attempts: Counter
+    proxy_calls: Counter
 
 
 _lock = threading.Lock()
@@ -69,6 +70,8 @@ def _get() -> _Metrics:
                 webhook_attempts=Counter("dashboard_webhook_attempts",
                                          "Webhook delivery attempts by outcome (this process).", ["outcome"],
                                          registry=reg),
+                proxy_calls=Counter("dashboard_proxy_calls", "HubSpot proxy calls by outcome (no hub id label).",
+                                    ["outcome"], registry=reg),
             )
             for outcome in OUTCOMES:  # every series from the start, so rate() sees the first one
                 _metrics.refreshes.labels(outcome)
@@ -99,6 +102,11 @@ def record_webhook_pass(result: DeliveryPass) -> None:
 
 def record_api_request(endpoint: str, status: int) -> None:
     _get().api_requests.labels(endpoint, str(status)).inc()
+
+
+def record_proxy_call(outcome: str) -> None:
+    """``outcome``: 2xx, 4xx, 5xx, limited_local, limited_hubspot, refused (bad input, before HubSpot)."""
+    _get().proxy_calls.labels(outcome).inc()
 
 
 def _journal_entries(ctx: AppContext) -> int:

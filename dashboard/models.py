@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypedDict
 
-from sqlalchemy import BigInteger, Column, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, SmallInteger, String, Text, false
 from sqlmodel import Field, SQLModel
 
 from dashboard import webhook_models as webhook_models  # registers the webhook tables with these
@@ -280,6 +280,9 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64)
     name: str = Field(max_length=120, index=True)
     role: str = Field(default="reader", max_length=16)
+    # GET/HEAD only through the HubSpot proxy; existing keys keep every method (server default false).
+    read_only: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, default=False,
+                                                            server_default=false()))
     hub_ids: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_by: str = Field(default="", max_length=320)
     created_at: datetime | None = utc_column()
@@ -344,3 +347,27 @@ class AppCondition(SQLModel, table=True):
     probe_at: datetime | None = utc_column()
     probe_owner: str | None = Field(default=None, max_length=64)
     updated_at: datetime | None = utc_column()
+
+
+class ApiUsage(SQLModel, table=True):
+    """Proxied HubSpot calls of one minute, one portal and one API key, as one replica flushed them.
+
+    Several rows may share (minute, hub, key): replicas flush their own counts; readers sum them (GROUP BY).
+    ``latency_hist`` holds counts per latency bucket (dashboard/proxy/usage.py), so percentiles merge.
+    """
+
+    __tablename__ = "api_usage"
+    __table_args__ = (Index("ix_api_usage_app_hub_minute", "app", "hub_id", "minute"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), nullable=False, server_default=DEFAULT_APP))
+    hub_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    minute: datetime | None = utc_column(nullable=False)
+    key_prefix: str = Field(default="", max_length=32)
+    calls: int = 0
+    s2xx: int = 0
+    s4xx: int = 0
+    s5xx: int = 0
+    limited_local: int = 0
+    limited_hubspot: int = 0
+    latency_hist: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     # Token API: requests per key and minute before 429; /metrics from outside loopback needs this key.
     dashboard_api_rate_per_minute: int = Field(default=600, ge=1, le=1_000_000)
     dashboard_metrics_key: SecretStr | None = None
+    # HubSpot API proxy: how long a call over the portal's rate limit waits for a slot (0: answer 429 at
+    # once), the largest request body it forwards (413 above), and how long it waits for HubSpot (504).
+    dashboard_proxy_max_wait_seconds: float = Field(default=0.0, ge=0, le=60)
+    dashboard_proxy_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=0, le=1024**3)
+    dashboard_proxy_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     # Lifecycle webhooks (docs/webhooks.md): receivers on private addresses or plain http (tests, on-premise);
     # seconds between attempts (Svix's schedule); how often a worker looks for due deliveries; in parallel.
     dashboard_webhook_allow_private: bool = False

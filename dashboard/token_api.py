@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from limits.storage import Storage
+
 from dashboard import metrics, refresh, repository, vault
 from dashboard.actors import OPERATOR, Actor
 from dashboard.api_keys import ApiKeyInfo, KeyCache
@@ -35,6 +37,7 @@ from dashboard.errors import (
     TransientError,
 )
 from dashboard.models import Portal, PortalStatus, utcnow
+from dashboard.proxy.limiter import WindowLimiter, WindowMemoryStorage, build_storage
 from dashboard.token_reads import SLOW, Read, ReadBatcher
 
 BUSY_WAIT_SECONDS = 10.0  # how long a caller waits for another process's refresh of the same portal
@@ -51,25 +54,23 @@ class AccessToken:
 
 
 class RateLimiter:
-    """A token bucket per API key, in this process: ``per_minute`` requests, bursts up to the same number."""
+    """``per_minute`` requests per API key in any 60 s (a moving window, so a burst is at most the budget).
 
-    def __init__(self, per_minute: int) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = float(per_minute)
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+    Built on :mod:`dashboard.proxy.limiter` (the ``limits`` library): pass the storage of
+    :func:`dashboard.proxy.limiter.build_storage` and every replica sharing DASHBOARD_LOCK_URL's Redis
+    shares each key's window; without it the window lives in this process.
+    """
+
+    def __init__(self, per_minute: int, storage: Storage | None = None) -> None:
+        self.per_minute = per_minute
+        self._windows = WindowLimiter(storage if storage is not None else WindowMemoryStorage())
 
     def take(self, key: str, now: float | None = None) -> float:
-        """0 when the request may go ahead, else the seconds until it may (``Retry-After``)."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self.rate)
-            if tokens >= 1:
-                self._buckets[key] = (tokens - 1, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1 - tokens) / self.rate
+        """0 when the request may go ahead, else the seconds until it may (``Retry-After``).
+
+        ``now`` is accepted for compatibility and ignored: the window's clock is the storage's.
+        """
+        return self._windows.take("api-key", key, limit=self.per_minute, window_s=60)
 
 
 class TokenApi:
@@ -77,7 +78,7 @@ class TokenApi:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-        self.limiter = RateLimiter(ctx.settings.dashboard_api_rate_per_minute)
+        self.limiter = RateLimiter(ctx.settings.dashboard_api_rate_per_minute, build_storage(ctx.settings))
         self.keys = KeyCache(ctx)
         self.reads = ReadBatcher(ctx, self._decide)
         self._flights: dict[int, threading.Lock] = {}

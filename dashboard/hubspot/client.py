@@ -74,6 +74,15 @@ class RetryGate(Protocol):
 
 
 @dataclass(frozen=True)
+class RawResponse:
+    """HubSpot's answer as it came (body already decoded from any Content-Encoding)."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 3
     initial_wait: float = 0.2
@@ -187,6 +196,28 @@ class HubSpotClient:
             return resp.json()
         except ValueError:
             raise ProtocolError(f"HubSpot sent non-JSON for {method.upper()} {path}") from None
+
+    def forward(self, access_token: str, method: str, path: str, *, query: str = "",
+                headers: dict[str, str] | None = None, body: bytes = b"", timeout: float | None = None
+                ) -> RawResponse:
+        """One call for the proxy, as is: no retry, any status returned (the proxy decides what a 401 or a
+        429 means). ``path`` and ``query`` must come from :func:`dashboard.proxy.paths.resolve_path` and
+        the caller's query string; our ``Authorization`` replaces any other. Timeouts raise
+        :class:`TransientError` with code ``hubspot_timeout``, connection failures ``hubspot_unreachable``.
+        """
+        url = self.app.api_base_url.rstrip("/") + path + (f"?{query}" if query else "")
+        sent = {**(headers or {}), "authorization": f"Bearer {access_token}"}
+        operation = f"{method} {path}"
+        try:
+            resp = self._http.request(method, url, content=body or None, headers=sent,
+                                      timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"HubSpot did not answer {operation} in time", code="hubspot_timeout") from exc
+        except httpx.TransportError as exc:
+            raise TransientError(f"cannot reach HubSpot for {operation} ({exc.__class__.__name__})",
+                                 code="hubspot_unreachable") from exc
+        log.debug("hubspot proxy %s -> %s", operation, resp.status_code)
+        return RawResponse(resp.status_code, tuple(resp.headers.multi_items()), resp.content)
 
     # --- I/O -------------------------------------------------------------------------------------------
 

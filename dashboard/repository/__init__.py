@@ -18,6 +18,7 @@ function is re-exported here from its module:
 - ``heartbeats``: worker heartbeats and the readiness ping
 - ``credentials``: service API keys and sign-out epochs
 - ``webhooks``: webhook endpoints, the outbox (events and deliveries), delivery leases and attempts
+- ``api_usage``: per-minute usage of the HubSpot proxy
 - ``listing``: the connections listing: filters, sort segments, pages and counts at one instant
 - ``_common``: what several modules share: ``session_app``, row counts of Core writes, shared tables and columns
 """
@@ -25,6 +26,12 @@ function is re-exported here from its module:
 from __future__ import annotations
 
 from dashboard.repository._common import LISTING_COLUMNS, session_app
+from dashboard.repository.api_usage import (
+    add_api_usage,
+    api_usage_since,
+    api_usage_totals,
+    delete_api_usage_before,
+)
 from dashboard.repository.audit import (
     ReadSlot,
     add_audit_event,
@@ -148,6 +155,7 @@ __all__ = [
     "Segment",
     "active_conditions",
     "add_api_key",
+    "add_api_usage",
     "add_audit_event",
     "add_install_attempt",
     "add_install_link",
@@ -155,6 +163,8 @@ __all__ = [
     "add_read_counts",
     "add_webhook_endpoint",
     "any_webhook_due",
+    "api_usage_since",
+    "api_usage_totals",
     "bump_sign_out",
     "claim_due_portals",
     "claim_install_link",
@@ -164,6 +174,7 @@ __all__ = [
     "count_listing",
     "count_live_link_states",
     "count_portals",
+    "delete_api_usage_before",
     "delete_heartbeats_before",
     "delete_pending_install",
     "delete_scope_set",

@@ -69,6 +69,7 @@ class ControlEndpoints:
             ("/_sandbox/accounts", self.add_accounts, ["POST"]),
             ("/_sandbox/tokens", self.tokens, ["GET"]),
             ("/_sandbox/stats", self.stats, ["GET"]),
+            ("/_sandbox/api-log", self.api_log, ["GET"]),
             ("/_sandbox/uninstall", self.uninstall, ["POST"]),
             ("/_sandbox/installs", self.installs, ["GET"]),
             ("/_sandbox/faults", self.get_faults, ["GET"]),
@@ -200,6 +201,11 @@ class ControlEndpoints:
         """Request and error counters."""
         return JSONResponse(self.state.stats.to_json())
 
+    async def api_log(self, request: Request) -> Response:
+        """The last API requests (method, path, query, header names, whether Authorization held a token
+        the sandbox issued); ``DELETE``-free: a reset clears it."""
+        return JSONResponse({"requests": list(self.state.api_log)})
+
     async def uninstall(self, request: Request) -> Response:
         """``{"hub_id"}``: the customer uninstalled the app; every token of the install stops working."""
         hub_id = required_int(await json_object(request), "hub_id")
@@ -243,7 +249,7 @@ class ControlEndpoints:
     async def set_config(self, request: Request) -> Response:
         """Change any of ``access_token_ttl``, ``code_ttl``, ``rotate_refresh_tokens``, ``rotation_grace_s``,
         ``latency_ms``, ``app_scopes`` (``null`` = permissive), ``rich_token_body``, ``uninstall_mode``,
-        ``revoke_dead_token_status`` (see ``fidelity.py``)."""
+        ``revoke_dead_token_status`` (see ``fidelity.py``), ``daily_limit`` (``null``: the account's tier's)."""
         data = await json_object(request)
         settings = self.state.settings
         unknown = set(data) - set(settings.to_json())
@@ -251,6 +257,12 @@ class ControlEndpoints:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
         # Validate everything before changing anything, so a bad request leaves the settings untouched.
         changes: dict[str, Any] = {}
+        if "daily_limit" in data:
+            raw_limit = data["daily_limit"]
+            if raw_limit is not None and (isinstance(raw_limit, bool) or not isinstance(raw_limit, int)
+                                          or raw_limit < 1):
+                raise ValueError("'daily_limit' must be a positive number of requests, or null for the tier's")
+            changes["daily_limit"] = raw_limit
         for name in ("access_token_ttl", "latency_ms"):
             if name in data:
                 value = required_int(data, name)

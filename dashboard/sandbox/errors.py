@@ -74,10 +74,11 @@ def api_error(message: str, category: str, **extra: Any) -> dict[str, Any]:
 
 
 def rate_limit_body(policy: str = "TEN_SECONDLY_ROLLING") -> dict[str, Any]:
-    """HubSpot's 429 body (USAGE); the burst limit's policy is ``TEN_SECONDLY_ROLLING``."""
+    """HubSpot's 429 body (USAGE); the burst limit's policy is ``TEN_SECONDLY_ROLLING``, the day's ``DAILY``."""
     return {
         "status": "error",
-        "message": "You have reached your ten secondly limit.",
+        "message": "You have reached your daily limit." if policy == "DAILY"
+        else "You have reached your ten secondly limit.",
         "errorType": "RATE_LIMIT",
         "correlationId": correlation_id(),
         "policyName": policy,

@@ -1,12 +1,25 @@
-"""HubSpot's burst limit for OAuth apps: 110 requests per rolling 10 s per installing account (USAGE)."""
+"""HubSpot's limits for OAuth apps: 110 requests per rolling 10 s per installing account (USAGE), and a
+daily limit per account that depends on its tier (usage guidelines, fact sheet §12): 250,000 for free and
+Starter accounts, 625,000 for Professional and Enterprise. The day is the sandbox clock's UTC day (HubSpot
+resets at the account's midnight; the sandbox's accounts have no time zone of their own)."""
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
 
+from .tiers import parse_tier
+
 LIMIT = 110
 WINDOW_S = 10.0
+DAILY_FREE_STARTER = 250_000
+DAILY_PRO_ENTERPRISE = 625_000
+PROFESSIONAL = 2
+
+
+def daily_limit_for(tier: str) -> int:
+    """The account's daily request limit from its tier (its best hub level decides)."""
+    return DAILY_PRO_ENTERPRISE if parse_tier(tier).best_level() >= PROFESSIONAL else DAILY_FREE_STARTER
 
 
 @dataclass(frozen=True)
@@ -52,3 +65,21 @@ class RateLimiter:
     def reset(self) -> None:
         """Forget every window."""
         self._hits.clear()
+
+
+class DailyCounter:
+    """Requests per account and UTC day; a request over the day's limit is refused and not counted."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[int, int], int] = {}
+
+    def hit(self, hub_id: int, now: float, limit: int) -> bool:
+        day = int(now // 86_400)
+        used = self._counts.get((hub_id, day), 0)
+        if used >= limit:
+            return False
+        self._counts[(hub_id, day)] = used + 1
+        return True
+
+    def used(self, hub_id: int, now: float) -> int:
+        return self._counts.get((hub_id, int(now // 86_400)), 0)

@@ -11,13 +11,13 @@ import contextlib
 import random
 import secrets
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from .config import AppScopes, SandboxAccount, SandboxConfig
 from .faults import FaultBook
-from .ratelimit import RateLimiter
+from .ratelimit import DailyCounter, RateLimiter
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Settings:
     rich_token_body: bool = False
     uninstall_mode: str = "bad_refresh_token"
     revoke_dead_token_status: int = 200
+    daily_limit: int | None = None  # None: each account's tier decides (ratelimit.daily_limit_for)
 
     @classmethod
     def from_config(cls, config: SandboxConfig) -> Settings:
@@ -61,6 +62,7 @@ class Settings:
             "rich_token_body": self.rich_token_body,
             "uninstall_mode": self.uninstall_mode,
             "revoke_dead_token_status": self.revoke_dead_token_status,
+            "daily_limit": self.daily_limit,
         }
 
 
@@ -186,6 +188,9 @@ class SandboxState:
         self.stats = Stats()
         self.faults = FaultBook()
         self.rate_limiter = RateLimiter()
+        self.daily = DailyCounter()
+        # The last API requests as HubSpot saw them (header names, never values): GET /_sandbox/api-log.
+        self.api_log: deque[dict[str, Any]] = deque(maxlen=500)
         self.clock_offset = 0.0
         # Fault draws use their own generator so tests can seed it (POST /_sandbox/faults {"seed": n}).
         self.rng = random.Random()

@@ -22,6 +22,7 @@ from dashboard.refresh import RefreshOutcome
 from dashboard.scope_reasons import missing_scopes
 from dashboard.scopes import load_catalog
 from dashboard.ui import portal_health
+from dashboard.ui.api_console import api_panel
 from dashboard.ui.connections_table import reset_selection_later
 from dashboard.ui.feedback import Level, flash, run_action, run_and_flash
 from dashboard.ui.text import md
@@ -212,6 +213,7 @@ def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
         st.code(reconsent[1], language=None, wrap_lines=True)
         st.caption(f"Send it to the account's HubSpot admin: it works once, for this account only, for "
                    f"{ctx.settings.dashboard_link_ttl_days:g} days, without a dashboard account.")
+    api_panel(ctx, actor, conn.hub_id)
     if len(reasons):
         st.markdown("**Requested scopes not granted**")
         st.container(key="conn_reasons").dataframe(reasons, hide_index=True, width="stretch")

@@ -80,13 +80,13 @@ def build_routes() -> list[BaseRoute]:
 
     The ``/api/v1`` routers are FastAPI ``APIRouter``s given to :func:`build_api` (``build_api(proxy.router)``).
     """
-    from dashboard.web import ops_routes
+    from dashboard.web import ops_routes, proxy_routes
     from dashboard.web.api import api_route, build_api
 
     return [
         Route("/healthz", healthz, methods=["GET"]),
         *ops_routes.routes(),
-        api_route(build_api()),
+        api_route(build_api(proxy_routes.build_router())),
         *connect.routes(),
     ]
 

@@ -1,0 +1,106 @@
+"""Benchmark: the HubSpot proxy's overhead over a direct call to the same sandbox, measured in one run.
+
+Starts the sandbox in-process (its burst and daily limits raised so that neither limits the run), installs
+one portal, creates an API key, and starts the proxy's app alone under uvicorn in a subprocess
+(bench/proxy_server.py, SQLite, in-memory limiter). Then, with ``--clients`` concurrent keep-alive callers
+sending ``--rate`` requests per second in all (open loop) for ``--seconds``:
+
+* ``direct``: ``GET /crm/v3/objects/contacts?limit=1`` to the sandbox with the portal's access token,
+* ``proxy``: the same through ``/api/v1/portals/{hub}/proxy/crm/v3/objects/contacts?limit=1`` with the key,
+
+and prints both p50/p99 and the overhead (proxy p50 - direct p50; goal <= 2 ms at 50 callers).
+
+    .venv/bin/python bench/proxy.py [--clients 50] [--seconds 10] [--rate 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dashboard import api_keys, repository, vault  # noqa: E402
+from dashboard.context import build_context  # noqa: E402
+from dashboard.crypto import generate_key_entry  # noqa: E402
+from dashboard.sandbox import SandboxConfig, SandboxServer  # noqa: E402
+from dashboard.sandbox.ratelimit import RateLimiter  # noqa: E402
+from dashboard.settings import load_settings  # noqa: E402
+from tests.e2e.conftest import free_port  # noqa: E402
+from tests.utils.lifecycle import ADMIN, install_portal  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("bench_token_api", ROOT / "bench" / "token_api.py")
+assert _spec is not None
+assert _spec.loader is not None
+token_bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(token_bench)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=100.0, help="open-loop requests per second, all clients")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-proxy-") as tmp, \
+            SandboxServer(SandboxConfig(port=0)).start() as sandbox:
+        work = Path(tmp)
+        entry = generate_key_entry("bench")
+        db_url = f"sqlite:///{work / 'dashboard.db'}"
+        ctx = build_context(load_settings({}, secrets_path=None, dashboard_database_url=db_url,
+                                          dashboard_data_dir=work / "data", dashboard_encryption_keys=entry),
+                            sandbox_url=sandbox.url)
+        sandbox._state.rate_limiter = RateLimiter(limit=100_000)  # type: ignore[union-attr]  # bench only
+        httpx.post(f"{sandbox.url}/_sandbox/config", json={"daily_limit": 10**9}).raise_for_status()
+        hub = install_portal(ctx, sandbox.url).hub_id
+        key = api_keys.create_key(ctx, actor=ADMIN, name="bench").key
+        with ctx.session() as session:
+            portal = repository.get_portal(session=session, hub_id=hub)
+        assert portal is not None
+        token = vault.open_tokens(ctx.cipher, portal).access_token
+        port = free_port()
+        env = {**os.environ, "DASHBOARD_ENCRYPTION_KEYS": entry, "DASHBOARD_DATABASE_URL": db_url,
+               "DASHBOARD_DATA_DIR": str(work / "data"), "DASHBOARD_SANDBOX_URL": sandbox.url,
+               "DASHBOARD_API_RATE_PER_MINUTE": "1000000"}
+        server = subprocess.Popen([sys.executable, str(ROOT / "bench" / "proxy_server.py"), str(port)], env=env)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/api/v1/portals/{hub}/usage", timeout=1)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            path = "/crm/v3/objects/contacts?limit=1"
+            host, sb_port = sandbox.url.removeprefix("http://").split(":")
+            direct_target = (host, int(sb_port), path, token)
+            proxy_target = ("127.0.0.1", port, f"/api/v1/portals/{hub}/proxy{path}", key)
+            asyncio.run(token_bench.closed_loop(proxy_target, 10, 1.0))  # warm-up (learns the window)
+            asyncio.run(token_bench.closed_loop(direct_target, 10, 1.0))
+            direct = asyncio.run(token_bench.open_loop(direct_target, args.clients, args.seconds, args.rate))
+            proxied = asyncio.run(token_bench.open_loop(proxy_target, args.clients, args.seconds, args.rate))
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+            ctx.close()
+        d50, d99 = token_bench.quantiles(direct)
+        p50, p99 = token_bench.quantiles(proxied)
+        print(f"proxy direct clients={args.clients} rate={args.rate:.0f} p50_ms={d50:.2f} p99_ms={d99:.2f}")
+        print(f"proxy proxied clients={args.clients} rate={args.rate:.0f} p50_ms={p50:.2f} p99_ms={p99:.2f}")
+        print(f"proxy overhead_p50_ms={p50 - d50:.2f} goal_2ms={'met' if p50 - d50 <= 2 else 'missed'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Usage of the proxy per minute, portal and API key: counted in memory, flushed to ``api_usage`` in batches.
+
+A call costs a dictionary update under a lock (no database write on the hot path); a daemon thread appends
+what was counted every ``FLUSH_EVERY`` seconds as one INSERT, and readers flush first so a caller that just
+made calls sees them. Latency is kept as counts per bucket (``BUCKETS_MS``): histograms of several replicas
+and minutes add up, and p50/p95 are read off the merged counts (the bucket's upper bound). Rows older than
+``KEEP`` are deleted at most once an hour.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from dashboard import repository
+from dashboard.context import AppContext
+from dashboard.errors import DashboardError
+from dashboard.models import utcnow
+
+log = logging.getLogger(__name__)
+BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000)
+FLUSH_EVERY = 5.0
+KEEP = timedelta(days=30)
+OUTCOMES = ("s2xx", "s4xx", "s5xx", "limited_local", "limited_hubspot")
+
+
+def outcome_of(status: int, *, limited_local: bool = False) -> str:
+    if limited_local:
+        return "limited_local"
+    if status == 429:
+        return "limited_hubspot"
+    return "s2xx" if status < 400 else "s4xx" if status < 500 else "s5xx"
+
+
+@dataclass
+class _Cell:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("calls", *OUTCOMES), 0))
+    hist: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS_MS) + 1))
+
+
+def merge_hists(hists: list[str]) -> list[int]:
+    merged = [0] * (len(BUCKETS_MS) + 1)
+    for text in hists:
+        for i, n in enumerate(text.split()[: len(merged)]):
+            merged[i] += int(n)
+    return merged
+
+
+def percentile_ms(hist: list[int], q: float) -> float | None:
+    """The upper bound of the bucket holding the ``q`` quantile (None without calls)."""
+    total = sum(hist)
+    if total == 0:
+        return None
+    rank, seen = q * total, 0
+    for i, n in enumerate(hist):
+        seen += n
+        if seen >= rank and n:
+            return float(BUCKETS_MS[i]) if i < len(BUCKETS_MS) else float(BUCKETS_MS[-1])
+    return float(BUCKETS_MS[-1])
+
+
+class UsageRecorder:
+    """This process's counts, flushed to the database in the background."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self._cells: dict[tuple[int, datetime, str], _Cell] = {}
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pruned_at: datetime | None = None
+
+    def record(self, hub_id: int, key_prefix: str, outcome: str, latency_ms: float) -> None:
+        minute = utcnow().replace(second=0, microsecond=0)
+        with self._lock:
+            cell = self._cells.setdefault((hub_id, minute, key_prefix), _Cell())
+            cell.counts["calls"] += 1
+            cell.counts[outcome] += 1
+            cell.hist[bisect.bisect_left(BUCKETS_MS, latency_ms)] += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="proxy-usage-flush", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(FLUSH_EVERY):
+            try:
+                self.flush()
+            except DashboardError as exc:  # the database is away: the counts wait for the next flush
+                log.warning("proxy usage: flush failed (%s)", exc.code)
+
+    def flush(self) -> None:
+        """Append what was counted since the last flush; on failure the counts are kept for the next."""
+        with self._flush_lock:
+            with self._lock:
+                cells, self._cells = self._cells, {}
+            if not cells:
+                return
+            rows: list[dict[str, Any]] = [
+                {"hub_id": hub, "minute": minute, "key_prefix": prefix, **cell.counts,
+                 "latency_hist": " ".join(map(str, cell.hist))}
+                for (hub, minute, prefix), cell in cells.items()]
+            try:
+                with self.ctx.session() as session, self.ctx.writing():
+                    repository.add_api_usage(session=session, rows=rows)
+                    now = utcnow()
+                    if self._pruned_at is None or now - self._pruned_at > timedelta(hours=1):
+                        repository.delete_api_usage_before(session=session, before=now - KEEP)
+                        self._pruned_at = now
+                    session.commit()
+            except DashboardError:
+                with self._lock:
+                    for slot, cell in cells.items():
+                        self._merge_back(slot, cell)
+                raise
+
+    def _merge_back(self, slot: tuple[int, datetime, str], cell: _Cell) -> None:
+        current = self._cells.setdefault(slot, _Cell())
+        for name, n in cell.counts.items():
+            current.counts[name] += n
+        current.hist = [a + b for a, b in zip(current.hist, cell.hist, strict=True)]
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.flush()
+
+
+def usage_summary(ctx: AppContext, hub_id: int, *, hours: int, now: datetime | None = None) -> dict[str, Any]:
+    """``{"calls", "by_status", "p50_ms", "p95_ms", "error_rate", "minutes": [...]}`` over the last ``hours``."""
+    since = (now or utcnow()) - timedelta(hours=hours)
+    with ctx.session() as session:
+        minutes = repository.api_usage_since(session=session, hub_id=hub_id, since=since)
+    totals = dict.fromkeys(("calls", *OUTCOMES), 0)
+    hist = [0] * (len(BUCKETS_MS) + 1)
+    series = []
+    for row in minutes:
+        for name in totals:
+            totals[name] += int(row[name] or 0)
+        row_hist = merge_hists(row["latency_hists"])
+        hist = [a + b for a, b in zip(hist, row_hist, strict=True)]
+        calls = int(row["calls"] or 0)
+        errors = int(row["s4xx"] or 0) + int(row["s5xx"] or 0) + int(row["limited_hubspot"] or 0)
+        series.append({"minute": row["minute"].isoformat(), "calls": calls, "errors": errors,
+                       "error_rate": errors / calls if calls else 0.0})
+    calls = totals["calls"]
+    errors = totals["s4xx"] + totals["s5xx"] + totals["limited_hubspot"]
+    return {"hub_id": hub_id, "hours": hours, "calls": calls,
+            "by_status": {"2xx": totals["s2xx"], "4xx": totals["s4xx"], "5xx": totals["s5xx"],
+                          "429_proxy": totals["limited_local"], "429_hubspot": totals["limited_hubspot"]},
+            "p50_ms": percentile_ms(hist, 0.5), "p95_ms": percentile_ms(hist, 0.95),
+            "error_rate": errors / calls if calls else 0.0, "minutes": series}

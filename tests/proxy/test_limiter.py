@@ -1,0 +1,112 @@
+"""The per-portal and per-key limiters on ``limits``: never more than the window allows, in memory and
+shared through a real Redis by two limiter instances (two replicas)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from limits.storage import RedisStorage, Storage
+
+from dashboard.proxy.limiter import PortalLimiter, WindowLimiter, WindowMemoryStorage
+from dashboard.proxy.paths import Window
+from dashboard.token_api import RateLimiter
+
+WINDOW_S = 1
+
+
+def _max_in_any_window(times: list[float], width: float) -> int:
+    times = sorted(times)
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= width:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def _bursts(limiters: list[WindowLimiter], ident: str, limit: int, bursts: list[tuple[int, float]]) -> list[float]:
+    """Random bursts from as many threads as limiters; the moments of the granted takes."""
+    granted: list[float] = []
+    lock = threading.Lock()
+
+    def one(limiter: WindowLimiter, size: int) -> None:
+        for _ in range(size):
+            if limiter.take(ident, limit=limit, window_s=WINDOW_S) == 0:
+                with lock:
+                    granted.append(time.time())
+
+    for size, gap in bursts:
+        threads = [threading.Thread(target=one, args=(lim, size)) for lim in limiters]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        time.sleep(gap)
+    return granted
+
+
+def _check(granted: list[float], limit: int) -> None:
+    # A grant is stamped just after the storage's own timestamp; 20 ms of slack covers that, never a whole slot.
+    assert _max_in_any_window(granted, WINDOW_S - 0.02) <= limit
+
+
+BURSTS = st.lists(st.tuples(st.integers(1, 30), st.floats(0, 0.4)), min_size=1, max_size=6)
+
+
+@given(limit=st.integers(1, 25), bursts=BURSTS)
+@settings(max_examples=12, deadline=None)
+def test_memory_window_never_exceeds_its_limit(limit: int, bursts: list[tuple[int, float]]) -> None:
+    limiter = WindowLimiter(WindowMemoryStorage())
+    _check(_bursts([limiter], "p", limit, bursts), limit)
+
+
+@pytest.fixture
+def redis_storage(redis_url: str, redis_prefix: str) -> Storage:
+    return RedisStorage(redis_url, key_prefix=redis_prefix.rstrip(":"), wrap_exceptions=True)
+
+
+@pytest.mark.redis
+@given(limit=st.integers(1, 25), bursts=BURSTS, run=st.uuids())
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_two_replicas_share_one_window_in_redis(redis_url: str, redis_prefix: str, limit: int,
+                                                bursts: list[tuple[int, float]], run: object) -> None:
+    """Two limiter instances with their own Redis connections (two replicas) never exceed one window."""
+    a = WindowLimiter(RedisStorage(redis_url, key_prefix=redis_prefix.rstrip(":"), wrap_exceptions=True))
+    b = WindowLimiter(RedisStorage(redis_url, key_prefix=redis_prefix.rstrip(":"), wrap_exceptions=True))
+    granted = _bursts([a, b], f"p-{run}", limit, bursts)
+    _check(granted, limit)
+    assert granted  # the first take of a fresh window always goes through
+
+
+@pytest.mark.redis
+def test_replicas_knowing_different_limits_count_in_one_window(redis_storage: Storage) -> None:
+    a, b = PortalLimiter(WindowLimiter(redis_storage), app="t"), PortalLimiter(WindowLimiter(redis_storage), app="t")
+    a.learn(7, Window(5, 10_000))  # a learned HubSpot's window; b still uses the default 100 per 10 s
+    assert sum(b.take(7) == 0 for _ in range(3)) == 3
+    assert sum(a.take(7) == 0 for _ in range(5)) == 2  # a sees b's three calls
+    a.pause(7)
+    b.learn(7, Window(5, 10_000))
+    assert b.take(7) > 0
+
+
+def test_pause_fills_the_window_and_wait_is_honest() -> None:
+    limiter = PortalLimiter(WindowLimiter(WindowMemoryStorage()), app="t")
+    limiter.learn(1, Window(3, 1000))
+    assert limiter.take(1) == 0
+    limiter.pause(1)
+    wait = limiter.take(1)
+    assert 0 < wait <= 2.0 + 0.01  # the window is the interval plus one second
+    time.sleep(wait + 0.01)
+    assert limiter.take(1) == 0
+
+
+def test_token_api_key_limiter_keeps_its_interface_and_budget() -> None:
+    limiter = RateLimiter(5)
+    waits = [limiter.take("k") for _ in range(8)]
+    assert waits[:5] == [0.0] * 5
+    assert all(0 < w <= 60 for w in waits[5:])
+    assert limiter.take("other", time.monotonic()) == 0  # keys have their own windows; now= still accepted
