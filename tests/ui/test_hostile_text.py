@@ -44,7 +44,7 @@ def test_a_reversed_domain_is_shown_escaped_in_the_heading_table_and_activity(
     assert shown.loc[ACME, "hub_domain"] == "\\u202emoc.tobsbuh\\x1b[31m\\rpay.example\\u2066"
     assert shown.loc[ACME, "installed_by"] == "a\\u202eb@example.com"
     at = select_hubs(at, ACME)
-    heading = at.subheader[0].value
+    heading = at.header[0].value
     assert not RAW.search(heading)
     assert "\\u202emoc.tobsbuh\\x1b[31m" in plain(heading)  # the \r is white space: one space, as md() joins lines
     for frame in [d.value for d in at.dataframe]:
@@ -60,4 +60,4 @@ def test_any_domain_reaches_the_connections_page_escaped(open_page: OpenPage, ct
         session.commit()
     at = select_hubs(open_page(), ACME)
     assert table(at).set_index("hub_id").loc[ACME, "hub_domain"] == escape_controls(domain)
-    assert not RAW.search(at.subheader[0].value)
+    assert not RAW.search(at.header[0].value)
