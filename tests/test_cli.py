@@ -17,7 +17,8 @@ from dashboard.crypto import KeyRing, generate_key_entry
 from tests.utils.cli import TEST_CLIENT, cli_env, run_cli
 
 COMMANDS = ["db", "keys", "sandbox", "install", "links", "connections", "refresh", "revoke", "uninstall", "test",
-            "audit", "scopes", "workers", "api-keys", "api", "scope-sets", "token-info", "webhooks", "timeline", "health"]
+            "audit", "scopes", "workers", "api-keys", "api", "scope-sets", "token-info", "webhooks", "timeline",
+            "health"]
 
 
 def good_settings(tmp_path: Path) -> dict[str, str]:
