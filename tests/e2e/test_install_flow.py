@@ -98,7 +98,7 @@ def test_install_refresh_revoke_journey(page: Page, app_url: str, sandbox_url: s
     wait_for_app(page)
     keyed(page, "conn_refresh").get_by_role("button").click()
     expect(page.get_by_text(re.compile(rf"Hub {HUB_ID}: refreshed; the new access token expires"))).to_be_visible()
-    expect(grid_cell(table, 5, 0)).to_have_text("Refreshed")
+    expect(grid_cell(table, 6, 0)).to_have_text("Refreshed")
     screenshot(page, "connection-details")
 
     # Revoke through the dialog: the button stays disabled until the hub id is typed.
@@ -121,7 +121,7 @@ def test_install_refresh_revoke_journey(page: Page, app_url: str, sandbox_url: s
     # The revoked portal is no longer selected: no details, nothing for "Refresh selected", no "Refreshed".
     expect(keyed(page, "conn_refresh")).to_have_count(0)
     expect(keyed(page, "conn_bulk_refresh").get_by_role("button")).to_have_text("Refresh selected (0)")
-    expect(grid_cell(table, 5, 0)).not_to_have_text("Refreshed")
+    expect(grid_cell(table, 6, 0)).not_to_have_text("Refreshed")
     screenshot(page, "connections-revoked")
 
     # Activity: the audit log holds the journey; Settings: sandbox mode and the redirect URI.

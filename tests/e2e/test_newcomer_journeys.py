@@ -102,7 +102,7 @@ def test_another_port_just_works_and_nothing_false_alarms(page: Page, fresh: tup
     expect(grid_cell(table, 3, 0)).to_have_text("🟢 Healthy", timeout=30_000)  # swept every 2 s, TTL < leeway
     page.wait_for_timeout(5_000)  # several sweeps later, still Healthy (not "Expiring soon" forever)
     expect(grid_cell(table, 3, 0)).to_have_text("🟢 Healthy")
-    expect(grid_cell(table, 5, 0)).to_have_text("Refreshed")
+    expect(grid_cell(table, 6, 0)).to_have_text("Refreshed")
     expect(page.get_by_text("No refresh worker has swept yet")).to_have_count(0)
 
 
@@ -139,7 +139,7 @@ def test_support_finds_a_portal_in_one_step_and_revokes_it(page: Page, fresh: tu
     table = keyed(page, "conn_table")
     expect(grid_cell(table, 3, 0)).to_have_text("⚪ Revoked")
     expect(grid_cell(table, 4, 0)).to_have_text("reinstall to reconnect")
-    expect(grid_cell(table, 5, 0)).not_to_have_text("Refreshed")
+    expect(grid_cell(table, 6, 0)).not_to_have_text("Refreshed")
     screenshot(page, "connections-after-revoke")
 
 

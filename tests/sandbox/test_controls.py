@@ -102,6 +102,7 @@ def test_config_changes_and_validation(http: httpx.Client) -> None:
         "rich_token_body": False,
         "uninstall_mode": "bad_refresh_token",
         "revoke_dead_token_status": 200,
+        "daily_limit": None,
     }
     changed = http.post(
         "/_sandbox/config", json={"access_token_ttl": 60, "latency_ms": 5, "code_ttl": 1.5}

@@ -48,7 +48,7 @@ def test_a_reversed_domain_is_shown_escaped_in_the_heading_table_and_activity(
     assert not RAW.search(heading)
     assert "\\u202emoc.tobsbuh\\x1b[31m" in plain(heading)  # the \r is white space: one space, as md() joins lines
     for frame in [d.value for d in at.dataframe]:
-        assert not frame.astype(str).map(lambda v: bool(RAW.search(v))).to_numpy().any()
+        assert not frame.astype(str).map(lambda v: bool(RAW.search(str(v)))).to_numpy().any()
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
