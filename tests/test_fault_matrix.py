@@ -84,6 +84,8 @@ def test_fault_during_sweep(fctx: AppContext, sandbox: Any, name: str) -> None:
     for hub, outcome in outcomes.items():
         if outcome.result == "refreshed":
             assert conns[hub].status == "healthy"
+        elif outcome.result == "deferred":  # HubSpot looked degraded: left for the breaker's probe, untouched
+            continue
         else:
             assert outcome.result == "failed"
             assert conns[hub].status == "refresh_failing" and conns[hub].consecutive_failures == 1
@@ -92,7 +94,7 @@ def test_fault_during_sweep(fctx: AppContext, sandbox: Any, name: str) -> None:
     if name == "latency_spike":
         assert all(o.result == "refreshed" for o in outcomes.values())
     elif name != "half_errors":
-        assert all(o.result == "failed" for o in outcomes.values())
+        assert all(o.result in ("failed", "deferred") for o in outcomes.values())
     # The fault clears; the next sweep (once backoff is over) heals every portal, still without duplicates.
     control(sandbox.url, "faults", {"target": "token"})
     failed = [h for h, o in outcomes.items() if o.result != "refreshed"]
