@@ -99,9 +99,10 @@ def _guard_file(engine: Engine, path: Path) -> None:
     A connection keeps writing into a database file that was deleted (it lives on, unlinked, until closed)
     or replaced (a restore, a copy over it): every commit "succeeds" and is lost with the old file. So each
     connection remembers the device and inode it opened, and each transaction first compares them with the
-    path's: a mismatch discards the connection and raises :class:`StorageError`, and the refresh path puts
-    its tokens in the spill journal. Once the file has existed, a missing file is never created anew by a
-    reconnect (that would be an empty database); a file put back is used again. One stat per transaction.
+    path's, at BEGIN and again before COMMIT: a mismatch discards the connection and raises
+    :class:`StorageError`, and the refresh path puts its tokens in the spill journal. Once the file has
+    existed, a missing file is never created anew by a reconnect (that would be an empty database); a file
+    put back is used again. Two stats per transaction.
     """
     seen: list[bool] = []
 
@@ -115,18 +116,24 @@ def _guard_file(engine: Engine, path: Path) -> None:
         if not seen:
             seen.append(True)
 
-    def on_begin(conn: Connection) -> None:
+    def check(conn: Connection) -> None:
         opened = conn.connection.info.get("file_id")
         now = _file_id(path)
         if opened is not None and now == opened:
             return
-        conn.invalidate()  # this connection's file is gone: a new one opens whatever is at the path now
+        # This connection's file is gone: closing it drops the open transaction (nothing reaches the old
+        # file), and a new connection opens whatever is at the path now.
+        conn.invalidate()
         what = "deleted" if now is None else "replaced"
         raise StorageError(f"the database file {path.name} was {what} while in use; nothing was written to it")
 
     event.listen(engine, "do_connect", before_connect)
     event.listen(engine, "connect", on_connect)
-    event.listen(engine, "begin", on_begin)
+    event.listen(engine, "begin", check)
+    # Again just before COMMIT: by then this transaction's writes hold SQLite's write lock, so a deletion
+    # made under that lock (a backup tool's, a restore's) cannot slip between the check and the commit, as it
+    # could between BEGIN and a write that waited for the lock.
+    event.listen(engine, "commit", check)
 
 
 def describe_db_error(exc: SQLAlchemyError) -> str:

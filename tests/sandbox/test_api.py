@@ -100,4 +100,8 @@ def test_rate_limit_110_per_10_seconds_per_account(http: httpx.Client) -> None:
     assert http.get("/account-info/v3/details", headers=headers).status_code == 200
     stats = http.get("/_sandbox/stats").json()
     assert stats["rate_limited"] == 1
-    assert stats["api"] == 113
+    # A late request left over from an earlier test on this shared sandbox carries a token the reset
+    # forgot ("other"); count the ones made with this test's tokens.
+    log = http.get("/_sandbox/api-log").json()["requests"]
+    assert sum(r["authorization"] == "issued" for r in log) == 113
+    assert stats["api"] >= 113
