@@ -52,8 +52,6 @@ def _restore(db_file: Path, dump: list[str]) -> None:
     os.replace(tmp, db_file)
 
 
-@pytest.mark.xfail(strict=False, reason="under the whole parallel suite after this session's merges the last two "
-                   "portals' rotated tokens were found lost (passes alone): under investigation, issue 22 open")
 @pytest.mark.parametrize("replace", [False, True], ids=["deleted", "replaced"])
 def test_a_database_file_deleted_during_a_sweep_loses_no_rotated_token(
     settings_factory: Any, sandbox: Any, tmp_path: Path, replace: bool, caplog: pytest.LogCaptureFixture,
