@@ -11,8 +11,6 @@ retries until a store succeeds. The disk is a real 16 MB tmpfs (root needed to m
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +23,7 @@ from sqlalchemy import event
 from dashboard import health, journal, refresh, repository, vault, worker
 from dashboard.context import AppContext, build_context
 from dashboard.errors import StorageError
-from tests.utils.disk import fill
+from tests.utils.disk import fill, small_tmpfs
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, sandbox_get, sandbox_post
 from tests.utils.seeding import seed_portals
 
@@ -34,15 +32,8 @@ PORTALS = 20
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "small-fs"
-    mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mnt)],
-                                           capture_output=True, check=False).returncode != 0:
-        pytest.skip("filling a disk needs a tmpfs mount (root)")
-    try:
+    with small_tmpfs(tmp_path) as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def _lost(ctx: AppContext, sandbox: Any, hubs: list[int]) -> list[int]:

@@ -16,10 +16,8 @@ every grant the sandbox counted has exactly one audit event.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import stat
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,7 +31,7 @@ from sqlalchemy import event
 from dashboard import journal, refresh, repository, vault
 from dashboard.context import AppContext, build_context
 from dashboard.errors import StorageError
-from tests.utils.disk import fill
+from tests.utils.disk import fill, small_tmpfs
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, sandbox_get, sandbox_post
 from tests.utils.seeding import seed_portals
 
@@ -83,15 +81,8 @@ def db_dir(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
     if request.node.callspec.params["fault"] is not full:
         yield tmp_path
         return
-    mnt = tmp_path / "small-fs"
-    mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mnt)],
-                                           capture_output=True, check=False).returncode != 0:
-        pytest.skip("filling a disk needs a tmpfs mount (root)")
-    try:
+    with small_tmpfs(tmp_path) as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def live_refresh_tokens(sandbox: Any) -> dict[int, str]:

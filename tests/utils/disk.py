@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 
 def fill(folder: Path) -> Path:
@@ -19,3 +25,17 @@ def fill(folder: Path) -> Path:
         except OSError:
             pass
     return filler
+
+
+@contextmanager
+def small_tmpfs(parent: Path, size: str = "16m") -> Iterator[Path]:
+    """A real, small tmpfs mounted at ``parent/small-fs`` for the block; skips the test without root."""
+    mnt = parent / "small-fs"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
+                                           capture_output=True, check=False).returncode != 0:
+        pytest.skip("filling a disk needs a tmpfs mount (root)")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
