@@ -12,7 +12,7 @@ from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError, InputError
 from dashboard.models import utcnow
-from dashboard.ui.feedback import flash
+from dashboard.ui.feedback import run_and_flash
 
 SHOW_ONCE = "_api_key_created"
 
@@ -70,13 +70,9 @@ def api_keys_section(ctx: AppContext, actor: Actor) -> None:
         prefix = left.selectbox("Revoke key", active, key="apikey_revoke_prefix", index=None,
                                 placeholder="choose a key prefix")
         if right.button("Revoke", key="apikey_revoke", disabled=prefix is None) and prefix is not None:
-            try:
-                api_keys.revoke_key(ctx, actor=actor, prefix=prefix)
-            except DashboardError as exc:
-                st.error(str(exc))
-            else:
-                flash("success", f"API key {prefix} revoked.")
-                st.rerun()
+            run_and_flash(f"Revoking API key {prefix}…",
+                          lambda: api_keys.revoke_key(ctx, actor=actor, prefix=prefix),
+                          lambda _: ("success", f"API key {prefix} revoked."))
     else:
         st.caption("No token API keys yet.")
     _create(ctx, actor)

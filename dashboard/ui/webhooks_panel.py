@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError
-from dashboard.ui.feedback import flash
+from dashboard.ui.feedback import flash, run_and_flash
 from dashboard.webhooks import endpoints, events
 
 SHOW_ONCE = "_webhook_secret_shown"
@@ -72,13 +72,9 @@ def _deliveries(ctx: AppContext, actor: Actor) -> None:
     chosen = left.selectbox("Redeliver", [r.id for r in rows], key="webhook_redeliver_id", index=None,
                             placeholder="choose a delivery")
     if right.button("Redeliver", key="webhook_redeliver", disabled=chosen is None) and chosen is not None:
-        try:
-            endpoints.redeliver(ctx, actor=actor, delivery_id=chosen)
-        except DashboardError as exc:
-            st.error(str(exc))
-        else:
-            flash("success", f"Delivery {chosen} queued again.")
-            st.rerun()
+        run_and_flash(f"Queueing delivery {chosen} again…",
+                      lambda: endpoints.redeliver(ctx, actor=actor, delivery_id=chosen),
+                      lambda _: ("success", f"Delivery {chosen} queued again."))
 
 
 def webhooks_section(ctx: AppContext, actor: Actor) -> None:
