@@ -14,6 +14,7 @@ from typing import Any
 
 from dashboard.actors import Actor
 from dashboard.cli_groups import command_group
+from dashboard.cli_output import cells
 from dashboard.context import AppContext
 from dashboard.webhooks import endpoints, events
 from dashboard.webhooks.delivery import deliver_due
@@ -40,7 +41,7 @@ def _list(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
         return 0
     for e in rows:
         rotating = f"\tprevious secret valid until {e.rotating_until:%Y-%m-%d %H:%M}" if e.rotating_until else ""
-        print(f"{e.id}\t{e.shown_url}\t{' '.join(e.event_types) or 'all events'}\t{e.description}{rotating}")
+        print(cells(e.id, e.shown_url, " ".join(e.event_types) or "all events", e.description) + rotating)
     print(f"{len(rows)} endpoint(s)", file=sys.stderr)
     return 0
 
@@ -67,8 +68,8 @@ def _deliveries(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
         return 0
     for r in rows:
         nxt = f"next {r.next_attempt_at:%H:%M:%S}" if r.next_attempt_at and r.status == "pending" else ""
-        print(f"{r.id}\t{r.event_type}\thub {r.hub_id or '-'}\t{r.status}\t{r.attempts} attempt(s)\t"
-              f"HTTP {r.last_status_code or '-'}\t{r.last_error or ''}\t{nxt}")
+        print(cells(r.id, r.event_type, f"hub {r.hub_id or '-'}", r.status, f"{r.attempts} attempt(s)",
+                    f"HTTP {r.last_status_code or '-'}", r.last_error or "", nxt))
     print(f"{len(rows)} deliver(ies)", file=sys.stderr)
     return 0
 

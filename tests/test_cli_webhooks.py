@@ -48,6 +48,11 @@ def test_webhooks_cli_round_trip(tmp_path: Path, receiver: Receiver) -> None:
     assert [(r["id"], r["status"], r["attempts"], r["last_status_code"]) for r in rows] == [(1, "succeeded", 1, 200)]
     assert cli("redeliver", "1") == "delivery 1 queued again\n"
     assert json.loads(cli("deliver")) == {"succeeded": 1, "retrying": 0, "failed": 0, "lost": 0}
+    hostile = cli("add", "--url", receiver.url, "--description", "ops\tfake-column\nfake line \x1b[31m\u202e")
+    assert hostile.splitlines()[0].startswith("endpoint 2:")
+    (line,) = [row for row in cli("list").splitlines() if row.startswith("2\t")]  # one line, four columns
+    assert line.split("\t")[1:] == [receiver.url, "all events", "ops\\tfake-column\\nfake line \\x1b[31m\\u202e"]
+    assert cli("remove", "2") == "endpoint 2 removed\n"
     rotated = cli("rotate-secret", "1").strip()
     assert rotated.startswith("whsec_") and rotated != secret
     assert cli("remove", "1") == "endpoint 1 removed\n"
