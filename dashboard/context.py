@@ -115,11 +115,13 @@ class AppContext:
                                    optional_scopes=scope_set.optional_param(), state=state, account_id=account_id)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session whose database errors surface as :class:`StorageError` (one line, no SQL)."""
+    def session(self, *, app: str | None = None) -> Iterator[Session]:
+        """A session whose database errors surface as :class:`StorageError` (one line, no SQL).
+
+        ``app``: another app's rows (the spill journal's entries, rows of an app no longer configured)."""
         # The repository reads the app from the session: services keep passing hub ids.
         with db.storage_errors(), Session(self.engine, expire_on_commit=False,
-                                          info={"app": self.app_id}) as session:
+                                          info={"app": app or self.app_id}) as session:
             yield session
 
     def writing(self) -> AbstractContextManager[object]:

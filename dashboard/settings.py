@@ -22,7 +22,7 @@ from dashboard.apps.config import AppSettings, check_distinct, load_app_tables
 from dashboard.apps.urls import PLACEHOLDER_SECRETS as PLACEHOLDER_SECRETS
 from dashboard.apps.urls import check_base_url
 from dashboard.apps.urls import check_redirect_uri as check_redirect_uri
-from dashboard.errors import ConfigurationError, RedirectUriError
+from dashboard.errors import ConfigurationError, RedirectUriError, UnknownAppError
 
 OAuthApi = Literal["2026-03", "v3", "v1"]
 DEFAULT_REDIRECT_URI = "http://localhost:8501/install"
@@ -252,6 +252,16 @@ class Settings(BaseSettings):
                              client_secret=self.hubspot_client_secret, redirect_uri=self.hubspot_redirect_uri,
                              app_base_url=self.hubspot_app_base_url, api_base_url=self.hubspot_api_base_url)
         return (single, *self.app_tables)
+
+    def app_ids(self) -> list[str]:
+        """The configured apps' ids (in sandbox mode the one sandbox app, DASHBOARD_APP_ID)."""
+        return [a.id for a in self.declared_apps()] or [self.dashboard_app_id]
+
+    def check_app(self, app_id: str) -> str:
+        """``app_id`` if it names a configured app, else :class:`UnknownAppError` listing them (one line)."""
+        if app_id not in self.app_ids():
+            raise UnknownAppError(f"unknown app {app_id[:64]!r}; configured: {', '.join(self.app_ids())}")
+        return app_id
 
     @property
     def default_app_id(self) -> str:

@@ -198,7 +198,7 @@ class TokenApi:
         started = time.monotonic()
         actor = Actor(key.actor_name, OPERATOR)
         outcome = refresh.refresh_portal(self.ctx, portal.hub_id, actor=actor)
-        metrics.record_refresh(outcome.result, time.monotonic() - started)
+        metrics.record_refresh(outcome.result, time.monotonic() - started, app=self.ctx.app_id)
         if outcome.result == "needs_reauth":
             raise PortalUnavailableError(f"portal {portal.hub_id} needs re-authorization: install it again",
                                          code="needs_reauth")
@@ -224,7 +224,7 @@ class TokenApi:
         self._usable(portal)
         started = time.monotonic()
         outcome = refresh.refresh_portal(self.ctx, hub_id, actor=Actor(key.actor_name, OPERATOR), force=True)
-        metrics.record_refresh(outcome.result, time.monotonic() - started)
+        metrics.record_refresh(outcome.result, time.monotonic() - started, app=self.ctx.app_id)
         if outcome.result == "needs_reauth":
             raise PortalUnavailableError(f"portal {hub_id} needs re-authorization: install it again",
                                          code="needs_reauth")

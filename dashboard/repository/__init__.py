@@ -25,7 +25,7 @@ function is re-exported here from its module:
 
 from __future__ import annotations
 
-from dashboard.repository._common import LISTING_COLUMNS, session_app
+from dashboard.repository._common import LISTING_COLUMNS, app_terms, session_app
 from dashboard.repository.api_usage import (
     add_api_usage,
     api_usage_since,
@@ -78,6 +78,7 @@ from dashboard.repository.installs import (
     get_install_attempt,
     get_install_link,
     get_pending_install,
+    install_attempt_app,
     list_install_links,
     list_pending_installs,
     note_pending_failure,
@@ -165,6 +166,7 @@ __all__ = [
     "any_webhook_due",
     "api_usage_since",
     "api_usage_totals",
+    "app_terms",
     "bump_sign_out",
     "claim_due_portals",
     "claim_install_link",
@@ -202,6 +204,7 @@ __all__ = [
     "get_webhook_endpoint",
     "insert_audit_event",
     "insert_webhook_event",
+    "install_attempt_app",
     "last_event_at",
     "list_api_keys",
     "list_audit_events",

@@ -1,0 +1,166 @@
+"""Two apps in one dashboard (issue 27, "done when"): two sandboxes stand for two HubSpot apps with their own
+client ids, secrets and hosts; the same account installed in both is two connections; one `refresh --due`
+sweep refreshes each with its own app's credentials (each sandbox's stats say so); revoking, uninstalling or
+refreshing one never touches the other. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from dashboard import connections, install, journal, refresh, repository, uninstall
+from dashboard.cli import main
+from dashboard.context import AppContext, build_context
+from dashboard.crypto import generate_key_entry
+from dashboard.models import PortalStatus
+from dashboard.sandbox import DEFAULT_REDIRECT_URI, SandboxConfig, SandboxServer
+from dashboard.settings import load_settings
+from tests.utils.lifecycle import ADMIN, FAST_RETRY, grant, stats
+from tests.utils.seeding import make_due
+
+HUB = 1000001  # the sandbox's free account: the same hub id in both sandboxes
+STAGING = {"client_id": "staging-0000-4000-8000-000000000001", "client_secret": "staging-secret-4000-8000-0002"}
+
+
+@pytest.fixture(scope="module")
+def staging_server() -> Iterator[SandboxServer]:
+    """A second HubSpot app: its own sandbox, client id and secret."""
+    with SandboxServer(SandboxConfig(**STAGING)).start() as server:
+        yield server
+
+
+@pytest.fixture
+def staging(staging_server: SandboxServer) -> SandboxServer:
+    httpx.post(f"{staging_server.url}/_sandbox/reset", timeout=5).raise_for_status()
+    return staging_server
+
+
+def apps_toml(production: SandboxServer, staging: SandboxServer) -> str:
+    from dashboard.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+
+    def table(name: str, url: str, client_id: str, secret: str, prod: bool) -> str:
+        return (f'[apps.{name}]\nclient_id = "{client_id}"\nclient_secret = "{secret}"\n'
+                f'redirect_uri = "{DEFAULT_REDIRECT_URI}"\napp_base_url = "{url}"\napi_base_url = "{url}"\n'
+                f"production = {'true' if prod else 'false'}\n")
+    return (table("production", production.url, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, True)
+            + table("staging", staging.url, STAGING["client_id"], STAGING["client_secret"], False))
+
+
+@pytest.fixture
+def env(tmp_path: Path, any_db_url: str, sandbox: SandboxServer, staging: SandboxServer,
+        monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The dashboard's environment: the two apps in DASHBOARD_APPS_FILE, a database, a key."""
+    (tmp_path / "apps.toml").write_text(apps_toml(sandbox, staging), encoding="utf-8")
+    values = {"DASHBOARD_APPS_FILE": str(tmp_path / "apps.toml"), "DASHBOARD_DATABASE_URL": any_db_url,
+              "DASHBOARD_ENCRYPTION_KEYS": generate_key_entry("k1"), "DASHBOARD_DATA_DIR": str(tmp_path / "data")}
+    monkeypatch.chdir(tmp_path)  # no .streamlit/secrets.toml of the developer's
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@pytest.fixture
+def ctx(env: dict[str, str]) -> Iterator[AppContext]:
+    context = build_context(load_settings(env, secrets_path=None), retry=FAST_RETRY)
+    yield context
+    context.close()
+
+
+def install_in(ctx: AppContext, app: str, sandbox_url: str) -> None:
+    """Start the install in ``app`` (the page's switcher), finish it on the shared /install callback (the
+    default app's context: the state says which app's credentials exchange the code)."""
+    start = install.start_install(ctx.for_app(app), actor=ADMIN, scopes=["oauth", "crm.objects.contacts.read"],
+                                  optional_scopes=[], account_id=HUB)
+    callback = grant(sandbox_url, start.url, account_id=HUB)
+    result = install.finish_install(ctx, actor=ADMIN, params=install.callback_params(callback))
+    assert result.hub_id == HUB
+
+
+def rows(ctx: AppContext) -> dict[str, dict[str, Any]]:
+    found = {}
+    for app_ctx in ctx.each_app():
+        conns = connections.list_connections(app_ctx, actor=ADMIN)
+        found[app_ctx.app_id] = {c.hub_id: c.status for c in conns}
+    return found
+
+
+def test_one_sweep_refreshes_each_app_with_its_own_credentials(ctx: AppContext, sandbox: SandboxServer,
+                                                              staging: SandboxServer,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    install_in(ctx, "production", sandbox.url)
+    install_in(ctx, "staging", staging.url)
+    assert rows(ctx) == {"production": {HUB: "healthy"}, "staging": {HUB: "healthy"}}  # two connections
+    for app_ctx in ctx.each_app():
+        make_due(app_ctx, [HUB])
+    capsys.readouterr()
+
+    assert main(["refresh", "--due"]) == 0  # one sweep, every app
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["due"] == 2 and report["refreshed"] == 2
+    assert report["apps"] == {"production": {"refreshed": 1}, "staging": {"refreshed": 1}}
+    for server in (sandbox, staging):  # each app's host saw its own refresh, with its own client, no error
+        seen = stats(server.url)
+        assert seen["refresh_by_hub"] == {str(HUB): 1}
+        assert seen["token_requests"] == {"authorization_code": 1, "refresh_token": 1}
+        assert not seen["errors"]
+
+
+def test_one_app_never_touches_the_other(ctx: AppContext, sandbox: SandboxServer, staging: SandboxServer) -> None:
+    install_in(ctx, "production", sandbox.url)
+    install_in(ctx, "staging", staging.url)
+    prod, stage = ctx.for_app("production"), ctx.for_app("staging")
+
+    # Leases are per (app, hub id): production's lease does not hold staging's row.
+    assert prod.leases.acquire(HUB, "owner-a", refresh.lease_ttl(prod))
+    assert stage.leases.acquire(HUB, "owner-b", refresh.lease_ttl(stage))
+    prod.leases.release(HUB, "owner-a")
+    stage.leases.release(HUB, "owner-b")
+
+    out = refresh.refresh_portal(stage, HUB, actor=ADMIN, force=True)
+    assert out.result == "refreshed"
+    assert stats(sandbox.url)["token_requests"]["refresh_token"] == 0  # production's host never asked
+
+    connections.revoke(prod, HUB, actor=ADMIN)
+    assert rows(ctx) == {"production": {HUB: "revoked"}, "staging": {HUB: "healthy"}}
+    assert stats(staging.url)["revoke"] == 0
+    assert refresh.refresh_portal(stage, HUB, actor=ADMIN, force=True).result == "refreshed"
+
+    uninstall.uninstall_from_account(stage, HUB, actor=ADMIN)
+    assert stats(staging.url)["app_uninstalls"] == 1 and stats(sandbox.url)["app_uninstalls"] == 0
+    with prod.session() as session:
+        portal = repository.get_portal(session=session, hub_id=HUB)
+        assert portal is not None and portal.status == PortalStatus.REVOKED  # production's row as it was
+
+
+def test_spill_journal_entries_name_their_app(ctx: AppContext, sandbox: SandboxServer,
+                                              staging: SandboxServer) -> None:
+    install_in(ctx, "production", sandbox.url)
+    install_in(ctx, "staging", staging.url)
+    stage = ctx.for_app("staging")
+    with stage.session() as session:
+        row = repository.get_portal(session=session, hub_id=HUB)
+        assert row is not None
+    entry = journal.Entry(HUB, row.token_version, {"last_refresh_result": "from-journal"}, "worker:test", "d",
+                          app="staging")
+    assert json.loads(entry.to_line())["app"] == "staging"
+    assert journal.append(stage, entry)
+    assert journal.replay(ctx) == 1  # replayed by the default app's pass: stored in staging's row
+    for app, expected in (("staging", "from-journal"), ("production", None)):
+        with ctx.session(app=app) as session:
+            portal = repository.get_portal(session=session, hub_id=HUB)
+            assert portal is not None and portal.last_refresh_result == expected
+    old_line = '{"hub_id":7,"base_version":1,"values":{},"actor":"a","audit_detail":"d"}'
+    assert journal.Entry.from_line(old_line).app == "default"  # lines written before apps
+
+
+def test_cli_app_option(env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--app", "nope", "connections"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: unknown app 'nope'; configured: production, staging"]
+    assert not (tmp_path / "data").exists()  # refused before the database was opened
+    assert main(["--app", "staging", "connections"]) == 0
