@@ -164,3 +164,81 @@ def test_cli_app_option(env: dict[str, str], tmp_path: Path, capsys: pytest.Capt
     assert err == ["error: unknown app 'nope'; configured: production, staging"]
     assert not (tmp_path / "data").exists()  # refused before the database was opened
     assert main(["--app", "staging", "connections"]) == 0
+
+
+def test_api_keys_restricted_to_an_app(ctx: AppContext, sandbox: SandboxServer, staging: SandboxServer,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`api-keys create --app NAME`: 403 on another app's portals; hub restrictions name their app."""
+    from dashboard import api_keys
+    from dashboard.errors import NotFoundError, PermissionDeniedError, UnknownAppError
+    from dashboard.token_api import TokenApi
+
+    install_in(ctx, "production", sandbox.url)
+    install_in(ctx, "staging", staging.url)
+    assert main(["api-keys", "create", "--name", "staging-only", "--app", "staging"]) == 0
+    out = capsys.readouterr()
+    assert "app staging, every portal" in out.err
+    key = api_keys.authenticate(ctx, f"Bearer {out.out.strip().splitlines()[-1]}")
+    assert key.app == "staging"
+    prod_api, staging_api = TokenApi(ctx), TokenApi(ctx.for_app("staging"))
+    with pytest.raises(PermissionDeniedError, match="restricted to app staging, not production"):
+        prod_api.access_token(key, HUB)
+    assert staging_api.access_token(key, HUB).hub_id == HUB
+
+    # A hub restriction names its app: production's portal HUB is not staging's portal HUB.
+    limited = api_keys.create_key(ctx, actor=ADMIN, name="prod-hub", hub_ids=[HUB]).info
+    assert limited.app is None and limited.portals == {("production", HUB)}
+    assert prod_api.access_token(limited, HUB).hub_id == HUB
+    with pytest.raises(NotFoundError):
+        staging_api.access_token(limited, HUB)
+    with pytest.raises(UnknownAppError):
+        api_keys.create_key(ctx, actor=ADMIN, name="x", app="nope")
+    assert main(["api-keys", "create", "--name", "x", "--app", "nope"]) == 2
+    assert capsys.readouterr().err.strip() == "error: unknown app 'nope'; configured: production, staging"
+
+
+def test_token_api_serves_each_app_on_its_path(ctx: AppContext, sandbox: SandboxServer,
+                                              staging: SandboxServer) -> None:
+    """/api/v1/apps/{app}/portals/{hub}/token: that app's token; the paths without an app: the default app's."""
+    import asyncio
+
+    from starlette.applications import Starlette
+
+    from dashboard import api_keys
+    from dashboard.web.api import api_route, build_api
+    from dashboard.web.runtime import set_shared_context
+
+    install_in(ctx, "production", sandbox.url)
+    install_in(ctx, "staging", staging.url)
+    every = api_keys.create_key(ctx, actor=ADMIN, name="every-app").key
+    prod_only = api_keys.create_key(ctx, actor=ADMIN, name="prod-only", app="production").key
+    app = Starlette(routes=[api_route(build_api())])
+
+    def get(path: str, key: str) -> httpx.Response:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+                return await client.get(path, headers={"Authorization": f"Bearer {key}"})
+        return asyncio.run(go())
+
+    set_shared_context(ctx)
+    try:
+        tokens = {}
+        for path in (f"/api/v1/portals/{HUB}/token", f"/api/v1/apps/production/portals/{HUB}/token",
+                     f"/api/v1/apps/staging/portals/{HUB}/token"):
+            resp = get(path, every)
+            assert resp.status_code == 200, resp.text
+            tokens[path] = resp.json()["access_token"]
+        assert len(set(tokens.values())) == 2  # the default path is production's portal; staging's is another
+        assert tokens[f"/api/v1/portals/{HUB}/token"] == tokens[f"/api/v1/apps/production/portals/{HUB}/token"]
+        staging_tokens = {t["token"] for t in httpx.get(f"{staging.url}/_sandbox/tokens", timeout=10).json()["tokens"]}
+        assert tokens[f"/api/v1/apps/staging/portals/{HUB}/token"] in staging_tokens
+
+        refused = get(f"/api/v1/apps/staging/portals/{HUB}/token", prod_only)
+        assert refused.status_code == 403 and refused.json()["error"] == "permission_denied", refused.text
+        unknown = get(f"/api/v1/apps/nope/portals/{HUB}/token", every)
+        assert unknown.status_code == 404 and "unknown app 'nope'" in unknown.json()["message"]
+        listed = get("/api/v1/apps/staging/portals", every)
+        assert [p["hub_id"] for p in listed.json()["portals"]] == [HUB]
+    finally:
+        set_shared_context(None)
