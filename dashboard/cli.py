@@ -86,6 +86,7 @@ def _keys_status(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int
     for key in st.table():
         mark = "  (NOT CONFIGURED: rows unreadable)" if key.role == keys.NOT_CONFIGURED else ""
         print(f"{key.key_id}: {key.rows} rows{mark}")
+    print(f"rows on the old binding (hub id only): {st.old_binding}")
     print(f"rows to rotate: {st.rows_to_rotate}")
     unreadable = keys.unreadable_rows(ctx.engine, ctx.cipher, actor=actor)
     for row in unreadable:

@@ -85,7 +85,13 @@ from dashboard.repository.installs import (
     purge_install_attempts,
     revoke_install_link,
 )
-from dashboard.repository.keys import first_portal_on_key, portals_not_on_key, portals_with_tokens, rows_per_key
+from dashboard.repository.keys import (
+    first_portal_on_key,
+    portals_not_on_key,
+    portals_with_tokens,
+    rows_on_old_binding,
+    rows_per_key,
+)
 from dashboard.repository.leases import (
     claim_due_portals,
     due_hub_ids,
@@ -243,6 +249,7 @@ __all__ = [
     "reseal_webhook_endpoint",
     "revoke_api_key",
     "revoke_install_link",
+    "rows_on_old_binding",
     "rows_per_key",
     "save_heartbeat",
     "save_portal",
