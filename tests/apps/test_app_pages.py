@@ -87,3 +87,33 @@ def test_revoke_on_the_production_app_asks_for_its_name(pages: None, sandbox: Sa
     assert at.button(key="revoke_submit").disabled  # the hub id alone is not enough on production
     at.text_input(key="revoke_confirm_app").input("production").run()
     assert not at.button(key="revoke_submit").disabled
+
+
+def test_scope_builder_per_app(pages: None, env: dict[str, str], tmp_path: Path, sandbox: SandboxServer,
+                               staging: SandboxServer) -> None:
+    """Each app's scope builder starts from its own scope set, builds its own authorize URL (its client id
+    and host) and keeps its own saved scope sets."""
+    from dashboard import scope_sets
+    from dashboard.context import build_context
+    from dashboard.scopes import ScopeSet
+    from dashboard.settings import load_settings
+    from tests.apps.conftest import STAGING
+    from tests.utils.lifecycle import ADMIN
+
+    toml = Path(env["DASHBOARD_APPS_FILE"])
+    toml.write_text(toml.read_text().replace("production = false",
+                                             'production = false\nscopes = ["oauth", "tickets"]'))
+    ctx = build_context(load_settings(env, secrets_path=None))
+    try:
+        scope_sets.save_scope_set(ctx.for_app("staging"), "staging-set",
+                                  ScopeSet.from_lists(required=["oauth", "tickets"]), actor=ADMIN)
+        assert scope_sets.list_scope_sets(ctx, actor=ADMIN) == {}  # production has none
+        assert list(scope_sets.list_scope_sets(ctx.for_app("staging"), actor=ADMIN)) == ["staging-set"]
+    finally:
+        ctx.close()
+    at = open_page("pages/scopes.py", "staging")
+    picked = at.multiselect(key="sb_required").value
+    assert sorted(picked) == ["oauth", "tickets"], picked
+    url = next(c.value for c in at.code if "client_id=" in c.value)
+    assert urlsplit(url).netloc == urlsplit(staging.url).netloc and STAGING["client_id"] in url
+    assert "staging-set" in at.selectbox(key="sb_saved").options
