@@ -304,7 +304,8 @@ def _run(args_list: list[str]) -> int:
             print(generate_key_entry(args.key_id))
             return 0
         # These never call HubSpot: no sandbox needed.
-        offline = args.command in ("db", "keys", "workers", "api-keys", "webhooks") or getattr(args, "offline", False)
+        offline = (args.command in ("db", "keys", "workers", "api-keys", "webhooks", "apps")
+                   or getattr(args, "offline", False))
         settings = load_settings()
         if args.app is not None:
             settings.check_app(args.app)  # before the database is opened: nothing written for an unknown app

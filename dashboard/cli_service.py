@@ -33,6 +33,19 @@ def _workers(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     return 0 if status.healthy else 1
 
 
+def _apps(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
+    from dashboard.apps.overview import apps_overview
+
+    for app in apps_overview(ctx, actor=actor):
+        if app.configured:
+            print(cells(app.id, app.label, "production" if app.production else "-", "default" if app.default else "-",
+                        f"client {app.client_id_hint}", app.api_base_url, f"{app.connections} connection(s)"))
+        else:
+            print(cells(app.id, "NOT CONFIGURED", f"{app.connections} connection(s)"))
+            print(f"warning: {app.advice}", file=sys.stderr)
+    return 0
+
+
 def _keys_create(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     hubs = [h for group in args.hub_id or [] for h in group]
     created = api_keys.create_key(ctx, actor=actor, name=args.name, role=args.role, hub_ids=hubs,
@@ -94,6 +107,9 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     """Register ``workers`` and ``api-keys`` on the CLI's subcommand table."""
     wp = sub.add_parser("workers", help="refresh workers and their last sweep (exit 1 when none swept on time)")
     wp.set_defaults(handler=_workers)
+
+    sub.add_parser("apps", help="the configured HubSpot apps, and apps whose connections remain without "
+                   "configuration").set_defaults(handler=_apps)
 
     kp = command_group(sub, "api-keys", help="token API keys", parser_class=parser_class)
     create = kp.add_parser("create", help="create a key (printed once, on the last line)")

@@ -193,3 +193,29 @@ def test_token_api_serves_each_app_on_its_path(ctx: AppContext, sandbox: Sandbox
         assert [p["hub_id"] for p in listed.json()["portals"]] == [HUB]
     finally:
         set_shared_context(None)
+
+
+def test_an_app_removed_from_configuration_keeps_its_rows_read_only(
+        ctx: AppContext, env: dict[str, str], sandbox: SandboxServer, staging: SandboxServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    install_in(ctx, "production", sandbox.url)
+    install_in(ctx, "staging", staging.url)
+    for app_ctx in ctx.each_app():
+        make_due(app_ctx, [HUB])
+    toml = Path(env["DASHBOARD_APPS_FILE"])
+    toml.write_text(toml.read_text().split("[apps.staging]")[0])  # staging leaves the configuration
+    capsys.readouterr()
+
+    assert main(["apps"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1].split("\t")[:3] == ["staging", "NOT CONFIGURED", "1 connection(s)"]
+    assert err.strip() == ("warning: app 'staging' is no longer configured: its 1 connection(s) are kept, read-only "
+                           "and not refreshed; declare [apps.staging] again (its client id and secret) to manage them")
+    assert main(["--app", "staging", "connections"]) == 2
+    assert capsys.readouterr().err.strip() == "error: unknown app 'staging'; configured: production"
+    assert main(["refresh", "--due"]) == 0
+    assert stats(staging.url)["token_requests"]["refresh_token"] == 0  # nothing refreshes it
+    assert stats(sandbox.url)["token_requests"]["refresh_token"] == 1
+    with ctx.session(app="staging") as session:
+        portal = repository.get_portal(session=session, hub_id=HUB)
+        assert portal is not None and portal.status == PortalStatus.ACTIVE  # kept as it was
