@@ -19,6 +19,7 @@ from dashboard.worker import RefreshWorker
 from tests.utils.lifecycle import FAST_RETRY, stats
 from tests.utils.seeding import make_due, seed_portals
 
+
 @pytest.fixture
 def any_db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'unused.db'}"  # each example makes its own file; PostgreSQL: test_two_apps
