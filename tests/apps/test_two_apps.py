@@ -14,9 +14,10 @@ import pytest
 
 from dashboard import connections, install, journal, refresh, repository, uninstall
 from dashboard.cli import main
-from dashboard.context import AppContext
+from dashboard.context import AppContext, build_context
 from dashboard.models import PortalStatus
 from dashboard.sandbox import SandboxServer
+from dashboard.settings import load_settings
 from tests.apps.conftest import HUB
 from tests.utils.lifecycle import ADMIN, grant, stats
 from tests.utils.seeding import make_due
@@ -219,3 +220,32 @@ def test_an_app_removed_from_configuration_keeps_its_rows_read_only(
     with ctx.session(app="staging") as session:
         portal = repository.get_portal(session=session, hub_id=HUB)
         assert portal is not None and portal.status == PortalStatus.ACTIVE  # kept as it was
+
+
+def test_metrics_and_alerts_name_the_app(ctx: AppContext, env: dict[str, str], sandbox: SandboxServer,
+                                         staging: SandboxServer, alert_sink: tuple[str, list[bytes]]) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from dashboard import alerts, metrics
+
+    install_in(ctx, "production", sandbox.url)
+    install_in(ctx, "staging", staging.url)
+    connections.revoke(ctx.for_app("staging"), HUB, actor=ADMIN)
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(metrics.render(ctx).decode()) for s in f.samples}
+    assert samples[("dashboard_portals", (("app", "production"), ("status", "active")))] == 1
+    assert samples[("dashboard_portals", (("app", "staging"), ("status", "revoked")))] == 1
+    assert samples[("dashboard_portals", (("app", "staging"), ("status", "active")))] == 0
+    assert ("dashboard_hubspot_degraded", (("app", "staging"),)) in samples
+
+    url, received = alert_sink
+    with_alerts = build_context(load_settings({**env, "DASHBOARD_ALERT_WEBHOOK_URL": url}, secrets_path=None))
+    try:
+        assert alerts.send_alert(with_alerts.for_app("staging"), event="needs_reauth", hub_id=HUB,
+                                 hub_domain="acme.example.com", status="needs_reauth", detail="invalid_grant")
+        assert alerts.send_app_alert(with_alerts, event="configuration", detail="invalid_client")
+    finally:
+        with_alerts.close()
+    first, second = (json.loads(body) for body in received)
+    assert first["app"] == "staging" and first["text"].startswith("[staging] ")
+    assert second["app"] == "production" and second["text"].startswith("[production] ")
