@@ -27,6 +27,11 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _app_tag(ctx: AppContext) -> str:
+    """``[app] `` before an alert's text once several apps are configured (one app: the text as before)."""
+    return f"[{slack_escape(ctx.app_id)}] " if ctx.apps is not None and len(ctx.apps) > 1 else ""
+
+
 def send_alert(ctx: AppContext, *, event: str, hub_id: int, hub_domain: str | None, status: str,
                detail: str, failures: int = 0) -> bool:
     """POST one alert when ``DASHBOARD_ALERT_WEBHOOK_URL`` is set. True when delivered."""
@@ -47,7 +52,8 @@ def send_alert(ctx: AppContext, *, event: str, hub_id: int, hub_domain: str | No
         "tokens_unsaved": f":rotating_light: Refreshed tokens of {name} ({hub_id}) and any after it are held only "
                           f"in a worker's memory: {shown}",
     }
-    payload: dict[str, Any] = {"text": texts[event], "event": event, "hub_id": hub_id, "hub_domain": hub_domain,
+    payload: dict[str, Any] = {"text": _app_tag(ctx) + texts[event], "event": event, "app": ctx.app_id,
+                               "hub_id": hub_id, "hub_domain": hub_domain,
                                "status": status, "consecutive_failures": failures, "detail": detail}
     try:
         outbound.post_json(ctx.http, url.get_secret_value(), payload, timeout=5)
@@ -74,8 +80,8 @@ def send_app_alert(ctx: AppContext, *, event: str, detail: str) -> bool:
     url = ctx.settings.dashboard_alert_webhook_url
     if url is None:
         return False
-    payload: dict[str, Any] = {"text": f"{APP_TEXTS[event]}: {slack_escape(detail)}", "event": event,
-                               "hub_id": None, "detail": detail}
+    payload: dict[str, Any] = {"text": f"{_app_tag(ctx)}{APP_TEXTS[event]}: {slack_escape(detail)}",
+                               "event": event, "app": ctx.app_id, "hub_id": None, "detail": detail}
     try:
         outbound.post_json(ctx.http, url.get_secret_value(), payload, timeout=5)
     except OutboundError as exc:

@@ -4,8 +4,9 @@ A key reads ``hsd_<prefix>_<secret>``. The prefix (10 hex characters) is its pub
 ``api-keys list`` and ``revoke``, in the audit log (``api:NAME``) and in rate limiting. Only the SHA-256 of the
 whole key is stored: the secret has 256 random bits, so a plain hash is enough (no password stretching), and
 checking a key costs one indexed read and one hash. Role ``reader`` gets tokens; ``operator`` may also
-force a refresh. An optional list of hub ids restricts a key to those portals; a read-only key sends only
-GET and HEAD through the HubSpot proxy.
+force a refresh. An optional list of hub ids restricts a key to those portals (each of one app: stored as
+``app:hub_id``; bare hub ids, written before apps, are the default app's); an optional app restricts it to that
+app's portals (403 on another's); a read-only key sends only GET and HEAD through the HubSpot proxy.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import datetime, timedelta
 from dashboard import audit, repository
 from dashboard.actors import Actor
 from dashboard.context import AppContext
-from dashboard.errors import ApiKeyError, InputError, NotFoundError
+from dashboard.errors import ApiKeyError, InputError, NotFoundError, PermissionDeniedError
 from dashboard.guard import require
 from dashboard.hub_ids import check_hub_id
 from dashboard.models import ApiKey, utcnow
@@ -51,6 +52,8 @@ class ApiKeyInfo:
     last_used_at: datetime | None
     revoked_at: datetime | None
     read_only: bool = False  # GET/HEAD only through the HubSpot proxy
+    app: str | None = None  # the one app this key may act on (None: every app)
+    portals: frozenset[tuple[str, int]] = frozenset()  # (app, hub id) of each portal the key is limited to
 
     def state(self, now: datetime) -> str:
         if self.revoked_at is not None:
@@ -59,12 +62,25 @@ class ApiKeyInfo:
             return "expired"
         return "active"
 
-    def allows(self, hub_id: int) -> bool:
-        return not self.hub_ids or hub_id in self.hub_ids
+    def allows_app(self, app: str) -> bool:
+        return self.app is None or self.app == app
+
+    def allows(self, hub_id: int, *, app: str) -> bool:
+        """May read ``app``'s portal ``hub_id``: the same hub id in another app is another portal."""
+        return self.allows_app(app) and (not self.portals or (app, hub_id) in self.portals)
 
     @property
     def actor_name(self) -> str:
         return f"api:{self.name}"
+
+
+def check_portal(key: ApiKeyInfo, hub_id: int | None, *, app: str) -> None:
+    """Refuse a key restricted to another app (:class:`PermissionDeniedError`, HTTP 403) or to other portals
+    (:class:`NotFoundError`: the same answer as for an unknown portal, so hub ids cannot be probed)."""
+    if not key.allows_app(app):
+        raise PermissionDeniedError(f"API key {key.prefix} is restricted to app {key.app}, not {app}")
+    if hub_id is not None and not key.allows(hub_id, app=app):
+        raise NotFoundError(f"no portal {hub_id} for this API key")
 
 
 @dataclass(frozen=True)
@@ -78,16 +94,26 @@ class CreatedKey:
         return f"CreatedKey(prefix={self.info.prefix!r}, name={self.info.name!r})"
 
 
-def _info(row: ApiKey) -> ApiKeyInfo:
-    hubs = tuple(int(h) for h in row.hub_ids.split()) if row.hub_ids else ()
-    return ApiKeyInfo(row.prefix, row.name, row.role, hubs, row.created_by, row.created_at, row.expires_at,
-                      row.last_used_at, row.revoked_at, bool(row.read_only))
+def _portal(entry: str, default_app: str) -> tuple[str, int]:
+    app, _, hub = entry.rpartition(":")
+    return app or default_app, int(hub)
+
+
+def _info(row: ApiKey, default_app: str) -> ApiKeyInfo:
+    portals = [_portal(e, default_app) for e in row.hub_ids.split()] if row.hub_ids else []
+    return ApiKeyInfo(row.prefix, row.name, row.role, tuple(h for _, h in portals), row.created_by,
+                      row.created_at, row.expires_at, row.last_used_at, row.revoked_at, bool(row.read_only),
+                      app=row.app, portals=frozenset(portals))
 
 
 def create_key(ctx: AppContext, *, actor: Actor, name: str, role: str = READER, hub_ids: Sequence[int] = (),
-               expires_in: timedelta | None = None, read_only: bool = False) -> CreatedKey:
-    """A new key (admins only). The returned ``key`` is the only copy: it is stored as a hash."""
+               expires_in: timedelta | None = None, read_only: bool = False, app: str | None = None) -> CreatedKey:
+    """A new key (admins only). The returned ``key`` is the only copy: it is stored as a hash.
+
+    ``app`` restricts the key to that app; ``hub_ids`` are portals of ``app`` (else of ``ctx``'s app)."""
     require(ctx.engine, actor, "settings", action="api_keys.create")
+    if app is not None:
+        ctx.settings.check_app(app)  # one line listing the apps; nothing written
     name = name.strip()
     if not _NAME.match(name):
         raise InputError("an API key name is 1-80 letters, digits, spaces, dots, dashes or underscores")
@@ -99,23 +125,25 @@ def create_key(ctx: AppContext, *, actor: Actor, name: str, role: str = READER, 
     prefix = secrets.token_hex(5)
     key = f"hsd_{prefix}_{secrets.token_urlsafe(32)}"
     now = utcnow()
-    row = ApiKey(prefix=prefix, key_hash=_hash(key), name=name, role=role,
-                 hub_ids=" ".join(str(h) for h in sorted(set(hub_ids))), created_by=actor.name[:320],
+    portal_app = app or ctx.app_id
+    row = ApiKey(prefix=prefix, key_hash=_hash(key), name=name, role=role, app=app,
+                 hub_ids=" ".join(f"{portal_app}:{h}" for h in sorted(set(hub_ids))), created_by=actor.name[:320],
                  created_at=now, expires_at=now + expires_in if expires_in else None, read_only=read_only)
     with ctx.session() as session, ctx.writing():
         repository.add_api_key(session=session, key=row)
         audit.record(session, actor=actor.name, action="api_keys.create", outcome="success",
                      detail=f"key {prefix} ({name}), role {role}{', read-only' if read_only else ''}, "
+                     f"{'app ' + app + ', ' if app else ''}"
                      f"{'portals ' + row.hub_ids if row.hub_ids else 'every portal'}"
                      f"{', expires ' + row.expires_at.isoformat(timespec='seconds') if row.expires_at else ''}")
         session.commit()
-    return CreatedKey(key, _info(row))
+    return CreatedKey(key, _info(row, ctx.settings.default_app_id))
 
 
 def list_keys(ctx: AppContext, *, actor: Actor) -> list[ApiKeyInfo]:
     require(ctx.engine, actor, "settings", action="api_keys.list")
     with ctx.session() as session:
-        return [_info(r) for r in repository.list_api_keys(session=session)]
+        return [_info(r, ctx.settings.default_app_id) for r in repository.list_api_keys(session=session)]
 
 
 def revoke_key(ctx: AppContext, *, actor: Actor, prefix: str) -> None:
@@ -148,7 +176,7 @@ def authenticate(ctx: AppContext, authorization: str | None, *, now: datetime | 
         row = repository.get_api_key(session=session, prefix=match.group(1))
     if row is None or not hmac.compare_digest(row.key_hash, _hash(key.strip())):
         raise ApiKeyError("unknown API key")
-    info = _info(row)
+    info = _info(row, ctx.settings.default_app_id)
     state = info.state(now)
     if state != "active":
         raise ApiKeyError(f"API key {info.prefix} is {state}")

@@ -86,6 +86,7 @@ def _keys_status(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int
     for key in st.table():
         mark = "  (NOT CONFIGURED: rows unreadable)" if key.role == keys.NOT_CONFIGURED else ""
         print(f"{key.key_id}: {key.rows} rows{mark}")
+    print(f"rows on the old binding (hub id only): {st.old_binding}")
     print(f"rows to rotate: {st.rows_to_rotate}")
     unreadable = keys.unreadable_rows(ctx.engine, ctx.cipher, actor=actor)
     for row in unreadable:
@@ -194,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m dashboard", description="HubSpot OAuth dashboard: token vault and tools")
     p.add_argument("--actor", help="name recorded in the audit log (default: cli:<OS user>)")
     p.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG (never logs tokens)")
+    p.add_argument("--app", metavar="NAME", help="the configured app to act on (default: the default app; "
+                   "`refresh --due` sweeps every app unless one is named)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     dbp = command_group(sub, "db", help="database", parser_class=_Parser)
@@ -301,10 +304,14 @@ def _run(args_list: list[str]) -> int:
             print(generate_key_entry(args.key_id))
             return 0
         # These never call HubSpot: no sandbox needed.
-        offline = args.command in ("db", "keys", "workers", "api-keys", "webhooks") or getattr(args, "offline", False)
-        ctx = build_context(load_settings(), start_sandbox=not offline)
+        offline = (args.command in ("db", "keys", "workers", "api-keys", "webhooks", "apps")
+                   or getattr(args, "offline", False))
+        settings = load_settings()
+        if args.app is not None:
+            settings.check_app(args.app)  # before the database is opened: nothing written for an unknown app
+        ctx = build_context(settings, start_sandbox=not offline)
         handler: Handler = args.handler
-        code = handler(args, ctx, cli_actor(args.actor))
+        code = handler(args, ctx.for_app(args.app) if args.app else ctx, cli_actor(args.actor))
         sys.stdout.flush()  # inside the try: a reader that went away (| head) is a BrokenPipeError here
         return code
     except BrokenPipeError:

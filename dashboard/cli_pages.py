@@ -210,8 +210,10 @@ def _audit(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     if args.json:
         print(json.dumps([e.model_dump(mode="json") for e in events], indent=2, default=str))
     else:
+        several = ctx.apps is not None and len(ctx.apps) > 1  # then a hub id alone does not name a connection
         for e in events:
-            print(cells(f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.hub_id or "-", e.action, e.outcome, e.detail))
+            print(cells(f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, *([e.app] if several else []), e.hub_id or "-",
+                        e.action, e.outcome, e.detail))
     return 0
 
 

@@ -45,22 +45,28 @@ def _refresh(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
 
         def report(result: PassResult) -> None:
             counts: dict[str, int] = {}
+            per_app: dict[str, dict[str, int]] = {}
             for o in result.outcomes:
                 counts[o.result] = counts.get(o.result, 0) + 1
-            print(json.dumps({"due": len(result.outcomes), **counts,
+                app = per_app.setdefault(o.app, {})
+                app[o.result] = app.get(o.result, 0) + 1
+            apps = {"apps": per_app} if len(loop.contexts()) > 1 else {}  # several apps: each one's counts
+            print(json.dumps({"due": len(result.outcomes), **counts, **apps,
                               **({"error": result.error} if result.error else {})}), flush=True)
 
         within = timedelta(seconds=args.within) if args.within is not None else None
         stop = threading.Event()
+        # Every configured app, or the one --app names; audited as worker:cli:<host>:<pid>:<id>.
         loop = RefreshWorker(ctx, kind="cli", interval=args.interval, concurrency=args.concurrency,
-                             within=within, on_pass=report)  # audited as worker:cli:<host>:<pid>:<id>
+                             within=within, on_pass=report, apps=[ctx.app_id] if args.app else None)
         with _stop_on_sigterm(stop):
             last = loop.run(stop, once=not args.loop)  # --loop survives database errors with backoff
-        if len(ctx.unsaved):  # stopped while tokens were held only in memory: they are lost with the process
-            log.critical("stopping with %s refreshed token(s) that nothing stored (hubs %s); those portals must "
-                         "be re-authorized if their refresh tokens rotate", len(ctx.unsaved),
-                         ", ".join(str(h) for h, _ in ctx.unsaved.leases()))
-        return 1 if last.error or last.failures or len(ctx.unsaved) else 0
+        held = loop.held()
+        if held:  # stopped while tokens were held only in memory: they are lost with the process
+            log.critical("stopping with %s refreshed token(s) that nothing stored (%s); those portals must "
+                         "be re-authorized if their refresh tokens rotate", held,
+                         ", ".join(f"app {c.app_id} hub {h}" for c in loop.contexts() for h, _ in c.unsaved.leases()))
+        return 1 if last.error or last.failures or held else 0
     if args.hub_id is None:
         raise UsageError("refresh: give --hub-id N or --due")
     out = refresh.refresh_portal(ctx, args.hub_id, actor=actor, force=args.force)

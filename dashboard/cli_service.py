@@ -33,18 +33,36 @@ def _workers(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     return 0 if status.healthy else 1
 
 
+def _apps(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
+    from dashboard.apps.overview import apps_overview
+
+    for app in apps_overview(ctx, actor=actor):
+        if app.configured:
+            print(cells(app.id, app.label, "production" if app.production else "-", "default" if app.default else "-",
+                        f"client {app.client_id_hint}", app.api_base_url, f"{app.connections} connection(s)"))
+        else:
+            print(cells(app.id, "NOT CONFIGURED", f"{app.connections} connection(s)"))
+            print(f"warning: {app.advice}", file=sys.stderr)
+    return 0
+
+
 def _keys_create(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     hubs = [h for group in args.hub_id or [] for h in group]
     created = api_keys.create_key(ctx, actor=actor, name=args.name, role=args.role, hub_ids=hubs,
                                   expires_in=timedelta(days=args.expires_days) if args.expires_days else None,
-                                  read_only=args.read_only)
+                                  read_only=args.read_only, app=args.key_app)
     info = created.info
     print(f"created API key {info.prefix} ({info.name}, {info.role}{', read-only' if info.read_only else ''}, "
-          f"{'portals ' + ' '.join(map(str, info.hub_ids)) if info.hub_ids else 'every portal'}"
+          f"{'app ' + info.app + ', ' if info.app else ''}{_portals(info)}"
           f"{', expires ' + info.expires_at.isoformat(timespec='seconds') if info.expires_at else ''}). "
           "It is shown only now; store it in your secret manager:", file=sys.stderr)
     print(created.key)  # the last line of stdout, alone: scripts read it
     return 0
+
+
+def _portals(key: api_keys.ApiKeyInfo) -> str:
+    names = sorted(f"{app}:{hub}" for app, hub in key.portals)
+    return "portals " + " ".join(names) if names else "every portal"
 
 
 def _keys_list(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
@@ -55,7 +73,8 @@ def _keys_list(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
         return value.isoformat(timespec="seconds") if value is not None else "-"
 
     if args.json:
-        print(json.dumps([{"prefix": k.prefix, "name": k.name, "role": k.role, "hub_ids": list(k.hub_ids),
+        print(json.dumps([{"prefix": k.prefix, "name": k.name, "role": k.role, "hub_ids": list(k.hub_ids), "app": k.app,
+                           "portals": sorted(f"{app}:{hub}" for app, hub in k.portals),
                            "created_by": k.created_by, "created_at": when(k.created_at),
                            "last_used_at": when(k.last_used_at), "expires_at": when(k.expires_at),
                            "state": k.state(now), "read_only": k.read_only} for k in keys], indent=2))
@@ -63,7 +82,7 @@ def _keys_list(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     for k in keys:
         print(cells(k.prefix, k.name, k.role, k.state(now), f"created by {k.created_by}",
                     f"last used {when(k.last_used_at)}", f"expires {when(k.expires_at)}",
-                    " ".join(map(str, k.hub_ids)) or "every portal"))
+                    *([f"app {k.app}"] if k.app else []), _portals(k)))
     print(f"{len(keys)} API key(s)", file=sys.stderr)
     return 0
 
@@ -89,6 +108,9 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     wp = sub.add_parser("workers", help="refresh workers and their last sweep (exit 1 when none swept on time)")
     wp.set_defaults(handler=_workers)
 
+    sub.add_parser("apps", help="the configured HubSpot apps, and apps whose connections remain without "
+                   "configuration").set_defaults(handler=_apps)
+
     kp = command_group(sub, "api-keys", help="token API keys", parser_class=parser_class)
     create = kp.add_parser("create", help="create a key (printed once, on the last line)")
     create.add_argument("--name", required=True)
@@ -97,6 +119,8 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     create.add_argument("--hub-id", type=hub_id_arg, action="append", nargs="+", metavar="N",
                         help="restrict the key to these portals (repeatable)")
     create.add_argument("--expires-days", type=_positive_days, help="the key stops working after this many days")
+    create.add_argument("--app", dest="key_app", metavar="NAME",
+                        help="restrict the key to this app's portals (403 on another app's)")
     create.add_argument("--read-only", action="store_true",
                         help="only GET and HEAD through the HubSpot proxy (403 for other methods)")
     create.set_defaults(handler=_keys_create)

@@ -15,13 +15,14 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from dashboard import db, outbound
+from dashboard.apps.registry import AppRegistry, build_registry
 from dashboard.crypto import TokenCipher, build_cipher
 from dashboard.errors import ConfigurationError
 from dashboard.file_modes import private_data_dir
@@ -29,7 +30,7 @@ from dashboard.group_commit import GroupCommit
 from dashboard.hubspot.authorize import build_authorize_url
 from dashboard.hubspot.client import HubSpotApp, HubSpotClient, RetryPolicy
 from dashboard.hubspot.transport import HttpClient, Transport, build_http_client
-from dashboard.locks import DatabaseLeases, LeaseProvider, RedisLeases
+from dashboard.locks import LeaseProvider
 from dashboard.logredact import install_redaction, register_secrets
 from dashboard.scopes import ScopeSet
 from dashboard.settings import Settings
@@ -38,11 +39,16 @@ from dashboard.unsaved_tokens import UnsavedTokens
 log = logging.getLogger(__name__)
 DEFAULT_SANDBOX_PORT = 8765
 T = TypeVar("T")
+_views_lock = threading.Lock()
 
 
 @dataclass
 class AppContext:
-    """Everything the services need. Treat as read-only once built."""
+    """Everything the services need, for one app (``app_id``). Treat as read-only once built.
+
+    ``for_app`` gives the same process's context for another configured app: the engine, cipher, HTTP pool
+    and SQLite writer lock are shared; the app, its HubSpot client, leases and held tokens are that app's.
+    """
 
     settings: Settings
     engine: Engine
@@ -52,13 +58,18 @@ class AppContext:
     leases: LeaseProvider
     http: HttpClient
     sandbox_url: str | None = None
+    app_id: str = ""
+    apps: AppRegistry | None = field(default=None, repr=False)
     # Refreshed tokens neither the database nor the spill journal took (dashboard/unsaved_tokens.py).
     unsaved: UnsavedTokens = field(default_factory=UnsavedTokens, repr=False)
     _closers: list[Any] = field(default_factory=list, repr=False)
     _writer: threading.Lock | None = field(default=None, repr=False)
     _group: GroupCommit | None = field(default=None, init=False, repr=False)
+    _views: dict[str, AppContext] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        if not self.app_id:  # the app this context's connections belong to: a connection is (app, hub id)
+            self.app_id = self.settings.default_app_id
         if self._writer is not None:
             self._group = GroupCommit(self.session, self.writing)
 
@@ -67,9 +78,35 @@ class AppContext:
         return self.settings.sandbox_mode
 
     @property
-    def app_id(self) -> str:
-        """The app this context's connections belong to (DASHBOARD_APP_ID): a connection is (app, hub id)."""
-        return self.settings.dashboard_app_id
+    def registry(self) -> AppRegistry:
+        if self.apps is None:
+            raise RuntimeError("this context was built without an app registry")  # only build_context builds one
+        return self.apps
+
+    @property
+    def production(self) -> bool:
+        """This app is marked ``production = true``: the pages badge it and ask for typed confirmations."""
+        return self.apps is not None and self.app_id in self.apps and self.apps.get(self.app_id).production
+
+    def for_app(self, app_id: str) -> AppContext:
+        """This process's context for ``app_id`` (built once, then reused: its held tokens live in it).
+
+        Raises :class:`~dashboard.errors.UnknownAppError` (one line, listing the apps) for an unknown id."""
+        if app_id == self.app_id:
+            return self
+        with _views_lock:
+            found = self._views.get(app_id)
+            if found is None:
+                entry = self.registry.get(app_id)
+                # Not closers: the base context owns the engine, the pool and the leases' connections.
+                found = replace(self, app_id=app_id, app=entry.app, hubspot=entry.hubspot, leases=entry.leases,
+                                unsaved=UnsavedTokens(), _closers=[], _views=self._views)
+                self._views[app_id] = found
+            return found
+
+    def each_app(self) -> list[AppContext]:
+        """The context of every configured app, in configuration order (the worker sweeps them all)."""
+        return [self.for_app(app_id) for app_id in self.registry.ids]
 
     def authorize_url(self, scope_set: ScopeSet, *, state: str | None, account_id: int | None = None) -> str:
         """HubSpot's authorize URL for ``scope_set`` with this app's client id and redirect URI."""
@@ -78,11 +115,13 @@ class AppContext:
                                    optional_scopes=scope_set.optional_param(), state=state, account_id=account_id)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session whose database errors surface as :class:`StorageError` (one line, no SQL)."""
+    def session(self, *, app: str | None = None) -> Iterator[Session]:
+        """A session whose database errors surface as :class:`StorageError` (one line, no SQL).
+
+        ``app``: another app's rows (the spill journal's entries, rows of an app no longer configured)."""
         # The repository reads the app from the session: services keep passing hub ids.
         with db.storage_errors(), Session(self.engine, expire_on_commit=False,
-                                          info={"app": self.app_id}) as session:
+                                          info={"app": app or self.app_id}) as session:
             yield session
 
     def writing(self) -> AbstractContextManager[object]:
@@ -191,36 +230,22 @@ def build_context(
     if migrate:
         db.upgrade(engine)
     found_sandbox: str | None = None
+    sandbox_app: HubSpotApp | None = None
     if settings.sandbox_mode and not start_sandbox and sandbox_url is None:
         # Commands that never call HubSpot (db, keys) need no sandbox running.
-        app = HubSpotApp(client_id="sandbox", client_secret="", redirect_uri=settings.hubspot_redirect_uri,
-                         app_base_url="http://127.0.0.1", api_base_url="http://127.0.0.1",
-                         oauth_api=settings.hubspot_oauth_api)
+        sandbox_app = HubSpotApp(client_id="sandbox", client_secret="", redirect_uri=settings.hubspot_redirect_uri,
+                                 app_base_url="http://127.0.0.1", api_base_url="http://127.0.0.1",
+                                 oauth_api=settings.hubspot_oauth_api)
     elif settings.sandbox_mode:
-        app, found_sandbox = _sandbox_app(settings, sandbox_url, closers)
-    else:
-        if settings.hubspot_client_secret is None or settings.hubspot_client_id is None:
-            raise ConfigurationError("HUBSPOT_CLIENT_SECRET: required when HUBSPOT_CLIENT_ID is set")
-        app = HubSpotApp(client_id=settings.hubspot_client_id,
-                         client_secret=settings.hubspot_client_secret.get_secret_value(),
-                         redirect_uri=settings.hubspot_redirect_uri,
-                         app_base_url=settings.hubspot_app_base_url,
-                         api_base_url=settings.hubspot_api_base_url, oauth_api=settings.hubspot_oauth_api)
+        sandbox_app, found_sandbox = _sandbox_app(settings, sandbox_url, closers)
     http = build_http_client(transport=transport, timeout=settings.dashboard_http_timeout_seconds,
                              pool_size=pool_size)
     closers.append(http.close)
-    leases: LeaseProvider
-    lock_url = settings.dashboard_lock_url
-    if lock_url is not None:
-        prefix = lock_prefix or settings.dashboard_lock_prefix
-        redis_leases = RedisLeases(lock_url.get_secret_value(), prefix=prefix, app=settings.dashboard_app_id,
-                                   row=DatabaseLeases(engine, app=settings.dashboard_app_id))
-        closers.append(redis_leases.close)
-        leases = redis_leases
-    else:
-        leases = DatabaseLeases(engine, app=settings.dashboard_app_id)
-    hubspot = HubSpotClient(app, http, retry=retry, token_timeout=settings.dashboard_token_timeout_seconds)
-    return AppContext(settings=settings, engine=engine, cipher=cipher, app=app, hubspot=hubspot, leases=leases,
-                      http=http,
-                      sandbox_url=found_sandbox, _closers=closers,
+    # Every configured app (or the sandbox app): its own client id, secret and host, and leases keyed by it.
+    registry = build_registry(settings, engine=engine, http=http, sandbox_app=sandbox_app, retry=retry,
+                              lock_prefix=lock_prefix, closers=closers)
+    default = registry.get(registry.default)
+    return AppContext(settings=settings, engine=engine, cipher=cipher, app=default.app, hubspot=default.hubspot,
+                      leases=default.leases, http=http, sandbox_url=found_sandbox, app_id=default.id, apps=registry,
+                      _closers=closers,
                       _writer=threading.Lock() if settings.database_backend == "sqlite" else None)

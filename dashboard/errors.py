@@ -13,7 +13,8 @@ The tree below is checked against the classes by ``tests/test_errors.py``.
 
     DashboardError
     ├── ConfigurationError          settings are missing or wrong (exit code 2 in the CLI)
-    │   └── RedirectUriError        a redirect URI breaks HubSpot's rules (https or localhost, no IP)
+    │   ├── RedirectUriError        a redirect URI breaks HubSpot's rules (https or localhost, no IP)
+    │   └── UnknownAppError         an app id (--app, /api/v1/apps/{app}) that names no configured app
     ├── InputError                  bad user input: scope names, hub ids, CLI arguments, callback params
     │   ├── ScopeError              a scope name or scope set is not acceptable
     │   └── UsageError              a CLI command line that does not parse (exit code 2)
@@ -80,6 +81,10 @@ class DashboardError(Exception):
 
 class ConfigurationError(DashboardError):
     code = "configuration"
+
+
+class UnknownAppError(ConfigurationError):
+    code = "unknown_app"
 
 
 class InputError(DashboardError):

@@ -34,7 +34,7 @@ class Readiness:
 
 
 def readiness(ctx: AppContext) -> Readiness:
-    held = len(ctx.unsaved)
+    held = sum(len(c.unsaved) for c in (ctx.each_app() if ctx.apps is not None else [ctx]))  # every app's
     tokens = "ok" if not held else \
         f"{held} refreshed token(s) held only in memory: neither the database nor the spill journal takes them"
     checks: dict[str, str] = {}

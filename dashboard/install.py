@@ -20,6 +20,7 @@ from dashboard.actors import OPERATOR, VIEWER, Actor
 from dashboard.context import AppContext
 from dashboard.errors import (
     AuthorizationDenied,
+    ConfigurationError,
     DashboardError,
     InputError,
     InstallError,
@@ -138,7 +139,23 @@ def _claim_state(ctx: AppContext, actor: Actor, state: str) -> InstallAttempt:
 def finish_install(ctx: AppContext, *, actor: Actor, params: Mapping[str, object]) -> InstallResult:
     """Complete an install from the callback's query parameters (``code``, ``state`` or ``error``)."""
     require(ctx.engine, actor, "install", action="install.finish")
-    return _finish(ctx, actor, params)
+    return _finish(_state_app(ctx, params), actor, params)
+
+
+def _state_app(ctx: AppContext, params: Mapping[str, object]) -> AppContext:
+    """The context of the app the callback's ``state`` was made for: every app's installs come back to the
+    same redirect URI, and the code must be exchanged with that app's credentials."""
+    state = _clean(params, "state")
+    if not state:
+        return ctx
+    with ctx.session() as session:
+        app = repository.install_attempt_app(session=session, state_hash=hash_state(state))
+    if app is None or app == ctx.app_id:
+        return ctx
+    if ctx.apps is None or app not in ctx.apps:
+        raise ConfigurationError(f"this install was started for app {app!r}, which is no longer configured; "
+                                 "declare it again ([apps.<id>]) or start a new install")
+    return ctx.for_app(app)
 
 
 def finish_install_for_state_holder(ctx: AppContext, *, params: Mapping[str, object]) -> InstallResult:
@@ -148,6 +165,7 @@ def finish_install_for_state_holder(ctx: AppContext, *, params: Mapping[str, obj
     is single use, short-lived and stored hashed. The install is done and audited in that operator's
     name; without a state (a marketplace install) nothing is done.
     """
+    ctx = _state_app(ctx, params)
     state = _clean(params, "state")
     creator = None
     if state:

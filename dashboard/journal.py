@@ -42,7 +42,7 @@ from dashboard.errors import StorageError
 from dashboard.file_modes import private_file
 from dashboard.lifecycle.machine import HealthEvent
 from dashboard.lifecycle.transitions import plan, write_transition
-from dashboard.models import PortalUpdate, utcnow
+from dashboard.models import DEFAULT_APP, PortalUpdate, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +62,13 @@ class Entry:
     values: PortalUpdate
     actor: str
     audit_detail: str
+    # The app of the connection (hub id alone is ambiguous once two apps share an account); lines written
+    # before apps had none: they belong to the default app of the time.
+    app: str = DEFAULT_APP
 
     def to_line(self) -> str:
         values = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.values.items()}
-        return json.dumps({"hub_id": self.hub_id, "base_version": self.base_version, "values": values,
+        return json.dumps({"app": self.app, "hub_id": self.hub_id, "base_version": self.base_version, "values": values,
                            "actor": self.actor, "audit_detail": self.audit_detail}, separators=(",", ":"))
 
     @classmethod
@@ -75,7 +78,7 @@ class Entry:
                   for k, v in data["values"].items()}
         # Read back from our own file; the repository still refuses a key that names no column.
         return cls(int(data["hub_id"]), int(data["base_version"]), cast(PortalUpdate, values), str(data["actor"]),
-                   str(data["audit_detail"]))
+                   str(data["audit_detail"]), app=str(data.get("app", DEFAULT_APP)))
 
 
 def path(ctx: AppContext) -> Path:
@@ -127,12 +130,12 @@ def append(ctx: AppContext, entry: Entry) -> bool:
         except OSError as exc:
             failures.append(exc.__class__.__name__)
             continue
-        log.error("hub %s: the database refused the refreshed tokens; kept them in the spill journal %s "
-                  "until it accepts them", entry.hub_id, file)
+        log.error("app %s hub %s: the database refused the refreshed tokens; kept them in the spill journal %s "
+                  "until it accepts them", entry.app, entry.hub_id, file)
         return True
-    log.critical("hub %s: HubSpot issued new tokens that neither the database nor the spill journal could "
-                 "store (%s); they are held in this process's memory, and no new refresh starts, until one "
-                 "of them takes them", entry.hub_id, ", ".join(failures))
+    log.critical("app %s hub %s: HubSpot issued new tokens that neither the database nor the spill journal "
+                 "could store (%s); they are held in this process's memory, and no new refresh starts, until "
+                 "one of them takes them", entry.app, entry.hub_id, ", ".join(failures))
     return False
 
 
@@ -169,8 +172,9 @@ def _rewrite(file: Path, entries: list[Entry]) -> None:
 def _apply(ctx: AppContext, entry: Entry) -> bool:
     """Store one entry if its row still holds ``base_version``; its audit event either way. True if stored.
 
-    A stored entry is a successful refresh: the health state machine's move (and its transition) with it."""
-    with ctx.session() as session, ctx.writing():
+    A stored entry is a successful refresh: the health state machine's move (and its transition) with it.
+    The entry's own app, whichever app's pass replays it: the journal is one file per machine."""
+    with ctx.session(app=entry.app) as session, ctx.writing():
         portal = repository.get_portal(session=session, hub_id=entry.hub_id)
         change = plan(portal, HealthEvent.REFRESHED, utcnow()) if portal is not None else None
         values: PortalUpdate = {**entry.values, **change.values} if change is not None else entry.values
@@ -183,7 +187,8 @@ def _apply(ctx: AppContext, entry: Entry) -> bool:
                              at=utcnow())
         session.commit()
     if not stored:
-        log.warning("hub %s: a spill journal entry was superseded by a newer row; dropped", entry.hub_id)
+        log.warning("app %s hub %s: a spill journal entry was superseded by a newer row; dropped", entry.app,
+                    entry.hub_id)
     return stored
 
 

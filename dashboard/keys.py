@@ -69,6 +69,9 @@ class KeyStatus:
     primary_key_id: str
     configured_key_ids: tuple[str, ...]
     rows_per_key: dict[str, int]
+    # Rows whose ciphertexts are still bound the way before apps (hub id only); `keys rotate` rebinds them.
+    old_binding: int = 0
+    old_binding_on_primary: int = 0
 
     @property
     def unknown_key_ids(self) -> list[str]:
@@ -77,7 +80,8 @@ class KeyStatus:
 
     @property
     def rows_to_rotate(self) -> int:
-        return sum(n for k, n in self.rows_per_key.items() if k != self.primary_key_id)
+        return (sum(n for k, n in self.rows_per_key.items() if k != self.primary_key_id)
+                + self.old_binding_on_primary)
 
     def table(self) -> list[KeyRow]:
         """One row per key id, configured or found in rows: the view ``keys status`` and Settings both show."""
@@ -108,7 +112,9 @@ def key_status(engine: Engine, cipher: TokenCipher, *, actor: Actor) -> KeyStatu
     require(engine, actor, "view", action="keys.status")
     with storage_errors(), Session(engine) as session:
         counts = repository.rows_per_key(session=session)
-    return KeyStatus(cipher.primary_key_id, cipher.key_ids, counts)
+        old, old_on_primary = repository.rows_on_old_binding(session=session, binding=BINDING_LATEST,
+                                                             primary_key_id=cipher.primary_key_id)
+    return KeyStatus(cipher.primary_key_id, cipher.key_ids, counts, old, old_on_primary)
 
 
 def check_primary_key(engine: Engine, cipher: TokenCipher) -> None:

@@ -129,6 +129,7 @@ def list_page(ctx: AppContext, *, actor: Actor, filters: Filters = Filters(), so
     where = repository.listing_filters(now=now, leeway=leeway, search=filters.search, statuses=filters.statuses,
                                        scope=filters.scope, app=ctx.app_id, fresh_after=fresh_after)
     with ctx.session() as session:
+        where = [*where, *repository.app_terms(session)]  # this app's connections (same hub id: other rows)
         if filters.search.strip() and after is None:  # the search reads every row: one scan, one top-N sort
             ids = repository.listing_page_ids_by_order(session=session, where=where, limit=limit, offset=offset,
                                                        order=repository.listing_order(sort, now, leeway, fresh_after))

@@ -6,7 +6,8 @@ each worker kind's last sweep per host, the spill journal's size) are read when 
 every dashboard process reports the same truth. Series a Prometheus user can keep: every label has a small,
 stable set of values (no hub id, no pid, no random worker id: a restart continues the same series), and
 every gauge is always present (the earliest expiry is +Inf when nothing expires). No label ever holds a
-token, a key or a URL with secrets.
+token, a key or a URL with secrets. Series about connections carry an ``app`` label (the configured app ids:
+a small, stable set).
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def _get() -> _Metrics:
             reg = CollectorRegistry(auto_describe=True)
             _metrics = _Metrics(
                 registry=reg,
-                refreshes=Counter("dashboard_refreshes", "Refresh attempts by outcome (this process).",
-                                  ["outcome"], registry=reg),
+                refreshes=Counter("dashboard_refreshes", "Refresh attempts by app and outcome (this process).",
+                                  ["app", "outcome"], registry=reg),
                 refresh_seconds=Histogram("dashboard_refresh_duration_seconds",
                                           "Duration of single-portal refreshes (token API, forced).",
                                           registry=reg),
@@ -73,24 +74,41 @@ def _get() -> _Metrics:
                 proxy_calls=Counter("dashboard_proxy_calls", "HubSpot proxy calls by outcome (no hub id label).",
                                     ["outcome"], registry=reg),
             )
-            for outcome in OUTCOMES:  # every series from the start, so rate() sees the first one
-                _metrics.refreshes.labels(outcome)
             for outcome in WEBHOOK_OUTCOMES:
                 _metrics.webhook_attempts.labels(outcome)
         return _metrics
 
 
+def _known_app(m: _Metrics, app: str) -> None:
+    """Every outcome series of an app from its first use, so rate() sees the first refresh."""
+    with _lock:
+        if app not in _apps_seen:
+            _apps_seen.add(app)
+            for outcome in OUTCOMES:
+                m.refreshes.labels(app, outcome)
+
+
+_apps_seen: set[str] = set()
+
+
 def record_sweep(worker_id: str, results: Sequence[str], seconds: float, *, failed: bool = False) -> None:
+    """One worker pass (over every app it sweeps); its refreshes are counted per app by record_refreshes."""
     m = _get()
     m.sweeps.labels("error" if failed else "ok").inc()
     m.sweep_seconds.observe(seconds)
-    for result in results:
-        m.refreshes.labels(result).inc()
 
 
-def record_refresh(result: str, seconds: float) -> None:
+def record_refreshes(app: str, results: Sequence[str]) -> None:
     m = _get()
-    m.refreshes.labels(result).inc()
+    _known_app(m, app)
+    for result in results:
+        m.refreshes.labels(app, result).inc()
+
+
+def record_refresh(result: str, seconds: float, *, app: str) -> None:
+    m = _get()
+    _known_app(m, app)
+    m.refreshes.labels(app, result).inc()
     m.refresh_seconds.observe(seconds)
 
 
@@ -132,23 +150,28 @@ class _StateCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         now = utcnow()
-        with self.ctx.session() as session:
-            counts = repository.status_counts(session=session)
-            earliest = repository.earliest_expiry(session=session, statuses=[PortalStatus.ACTIVE,
-                                                                            PortalStatus.REFRESH_FAILING])
-            beats = repository.list_heartbeats(session=session)
-            deliveries, oldest_pending = repository.webhook_queue_stats(session=session)
-        portals = GaugeMetricFamily("dashboard_portals", "Portals by stored status.", labels=["status"])
+        apps = self.ctx.each_app() if self.ctx.apps is not None else [self.ctx]
+        portals = GaugeMetricFamily("dashboard_portals", "Portals by app and stored status.",
+                                    labels=["app", "status"])
+        # Always present, so an alert on it never goes silent: +Inf when no token is waiting to expire.
+        expiry = GaugeMetricFamily("dashboard_earliest_expiry_seconds",
+                                   "Seconds until the earliest access token of a refreshable portal of the app "
+                                   "expires (+Inf when there is none).", labels=["app"])
         known = (PortalStatus.ACTIVE, PortalStatus.REFRESH_FAILING, PortalStatus.NEEDS_REAUTH, PortalStatus.REVOKED,
                  PortalStatus.UNINSTALLED, "key_missing", "undecryptable")
-        for status in sorted({*known, *counts}):  # a status written by newer code is counted too
-            portals.add_metric([status], counts.get(status, 0))
+        for app_ctx in apps:
+            with app_ctx.session() as session:
+                counts = repository.status_counts(session=session)
+                earliest = repository.earliest_expiry(session=session, statuses=[PortalStatus.ACTIVE,
+                                                                                PortalStatus.REFRESH_FAILING])
+            for status in sorted({*known, *counts}):  # a status written by newer code is counted too
+                portals.add_metric([app_ctx.app_id, status], counts.get(status, 0))
+            expiry.add_metric([app_ctx.app_id], (earliest - now).total_seconds() if earliest is not None else math.inf)
         yield portals
-        # Always present, so an alert on it never goes silent: +Inf when no token is waiting to expire.
-        yield GaugeMetricFamily("dashboard_earliest_expiry_seconds",
-                                "Seconds until the earliest access token of a refreshable portal expires "
-                                "(+Inf when there is none).",
-                                value=(earliest - now).total_seconds() if earliest is not None else math.inf)
+        yield expiry
+        with self.ctx.session() as session:
+            beats = repository.list_heartbeats(session=session)
+            deliveries, oldest_pending = repository.webhook_queue_stats(session=session)
         last = GaugeMetricFamily("dashboard_worker_last_sweep_timestamp_seconds",
                                  "Unix time of the last finished sweep of each worker kind on each host.",
                                  labels=["worker"])
@@ -165,13 +188,16 @@ class _StateCollector(Collector):
         yield GaugeMetricFamily("dashboard_webhook_oldest_pending_age_seconds",
                                 "Age of the oldest pending webhook delivery (0 when none waits).",
                                 value=(now - oldest_pending).total_seconds() if oldest_pending else 0.0)
-        health = breaker.report(self.ctx)
-        yield GaugeMetricFamily("dashboard_hubspot_degraded",
-                                "1 while HubSpot is degraded (refreshes behind the circuit breaker), else 0.",
-                                value=1.0 if health["hubspot"]["degraded"] else 0.0)
-        yield GaugeMetricFamily("dashboard_app_configuration_problem",
-                                "1 while HubSpot refuses the app itself (client id/secret, redirect URI), else 0.",
-                                value=1.0 if health["configuration"]["problem"] else 0.0)
+        degraded = GaugeMetricFamily("dashboard_hubspot_degraded", "1 while HubSpot is degraded for the app "
+                                     "(refreshes behind the circuit breaker), else 0.", labels=["app"])
+        refused = GaugeMetricFamily("dashboard_app_configuration_problem", "1 while HubSpot refuses the app itself "
+                                    "(client id/secret, redirect URI), else 0.", labels=["app"])
+        for app_ctx in apps:
+            health = breaker.report(app_ctx)
+            degraded.add_metric([app_ctx.app_id], 1.0 if health["hubspot"]["degraded"] else 0.0)
+            refused.add_metric([app_ctx.app_id], 1.0 if health["configuration"]["problem"] else 0.0)
+        yield degraded
+        yield refused
         yield GaugeMetricFamily("dashboard_key_problems", "Encryption key ids that cannot open their portals.",
                                 value=float(len(health["keys"])))
         yield GaugeMetricFamily("dashboard_spill_journal_bytes", "Bytes waiting in the spill journal.",

@@ -234,9 +234,12 @@ class ScopeSetRecord(SQLModel, table=True):
     """A named scope set saved from the scope builder."""
 
     __tablename__ = "scope_set"
+    __table_args__ = (Index("ix_scope_set_app_name", "app", "name", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=120, unique=True, index=True)
+    # A scope set belongs to an app (its scope builder); names are unique within the app.
+    app: str = Field(default=DEFAULT_APP, sa_column=Column(String(64), nullable=False, server_default=DEFAULT_APP))
+    name: str = Field(max_length=120, index=True)
     required: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     conditionally_required: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     optional: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
@@ -283,7 +286,10 @@ class ApiKey(SQLModel, table=True):
     # GET/HEAD only through the HubSpot proxy; existing keys keep every method (server default false).
     read_only: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, default=False,
                                                             server_default=false()))
+    # Portals the key may read: "app:hub_id" entries (bare hub ids, written before apps: the default app's).
     hub_ids: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # The one app the key may act on; null: every app (keys made before apps).
+    app: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     created_by: str = Field(default="", max_length=320)
     created_at: datetime | None = utc_column()
     expires_at: datetime | None = utc_column()

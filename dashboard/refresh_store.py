@@ -55,6 +55,7 @@ class RefreshOutcome:
     result: RefreshResult
     expires_at: datetime | None = None
     message: str = ""
+    app: str = ""  # set by a sweep over several apps (the worker), so a report names the connection
 
 
 def backoff_for(failures: int) -> timedelta:
@@ -147,7 +148,7 @@ def store_tokens(ctx: AppContext, portal: Portal, lease: Lease, actor: Actor, va
                 break
             log.warning("hub %s: storing refreshed tokens failed (%s); retrying in %.2f s", portal.hub_id, exc, wait)
             lease.pause(wait)
-    entry = journal.Entry(portal.hub_id, portal.token_version, values, actor.name, detail)
+    entry = journal.Entry(portal.hub_id, portal.token_version, values, actor.name, detail, app=ctx.app_id)
     if journal.append(ctx, entry):
         return "journaled"
     first = not len(ctx.unsaved)

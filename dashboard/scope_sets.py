@@ -63,12 +63,22 @@ def delete_scope_set(ctx: AppContext, name: str, *, actor: Actor) -> None:
         session.commit()
 
 
+def app_default_scopes(ctx: AppContext) -> list[str]:
+    """The scope set the scope builder starts from: the app's ``scopes`` ([apps.<id>]), else ``oauth``."""
+    declared = ctx.apps.get(ctx.app_id).scopes if ctx.apps is not None and ctx.app_id in ctx.apps else ()
+    return list(declared) or ["oauth"]
+
+
 def app_scope_settings(ctx: AppContext) -> ScopeSet | None:
-    """The app's own scope settings from ``HUBSPOT_APP_SCOPES_FILE``, for lint; None when not configured."""
+    """The app's own scope settings, for lint: its ``scopes`` ([apps.<id>], as required scopes), else
+    ``HUBSPOT_APP_SCOPES_FILE``; None when neither is configured."""
     import json
 
     from dashboard.errors import ConfigurationError
 
+    declared = ctx.apps.get(ctx.app_id).scopes if ctx.apps is not None and ctx.app_id in ctx.apps else ()
+    if declared:
+        return ScopeSet.from_lists(required=list(declared))
     path = ctx.settings.hubspot_app_scopes_file
     if path is None:
         return None

@@ -7,70 +7,26 @@ Secrets are ``SecretStr``: they never appear in ``repr``, logs or error text.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from dashboard.errors import ConfigurationError, RedirectUriError
+from dashboard.apps.config import AppSettings, check_distinct, load_app_tables
+from dashboard.apps.urls import PLACEHOLDER_SECRETS as PLACEHOLDER_SECRETS
+from dashboard.apps.urls import check_base_url
+from dashboard.apps.urls import check_redirect_uri as check_redirect_uri
+from dashboard.errors import ConfigurationError, RedirectUriError, UnknownAppError
 
 OAuthApi = Literal["2026-03", "v3", "v1"]
 DEFAULT_REDIRECT_URI = "http://localhost:8501/install"
 DEFAULT_SECRETS_PATH = Path(".streamlit/secrets.toml")
-# Values people paste from examples; refused outside the sandbox (FastAPI template's rule).
-PLACEHOLDER_SECRETS = frozenset({"changethis", "change-me", "changeme", "secret", "your-client-secret", "xxx"})
-
-
-# Browsers (WHATWG URL) read a host whose last label is a number as IPv4: 127.1, 2130706433, 0x7f.1.
-_NUMERIC_LABEL = re.compile(r"^(?:[0-9]+|0x[0-9a-f]*)$", re.IGNORECASE)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return bool(_NUMERIC_LABEL.match(host.rstrip(".").rsplit(".", 1)[-1]))
-    return True
-
-
-def check_redirect_uri(value: str) -> str:
-    """HubSpot's rule: https, or http only with host ``localhost``; never an IP address.
-
-    Raises :class:`RedirectUriError` with the rule that failed (the Settings page shows it as is).
-    """
-    absolute = "must be an absolute http(s) URL such as https://dashboard.example.com/install"
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018  (raises ValueError for a port that is not a number in 0-65535)
-    except ValueError:  # "[::1", ":99999", ...
-        raise RedirectUriError(absolute) from None
-    if not host or parts.scheme not in ("http", "https"):
-        raise RedirectUriError(absolute)
-    if _is_ip(host):
-        raise RedirectUriError(f"HubSpot refuses IP-address hosts ({host}); use a domain name, e.g. localhost")
-    if parts.scheme == "http" and host != "localhost":
-        raise RedirectUriError("must use https; plain http is allowed only with host localhost")
-    if parts.fragment:
-        raise RedirectUriError("must not contain a #fragment")
-    return value
-
-
-def _check_base_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an absolute http(s) URL")
-    return value.rstrip("/")
-
-
 class Settings(BaseSettings):
     """Every setting of the dashboard. Field names are the environment variable names, lower-cased."""
 
@@ -87,6 +43,10 @@ class Settings(BaseSettings):
     # made before apps existed belong to "default". Changing it on a running install hides the other app's
     # connections (and their tokens stay bound to their app): pick it once.
     dashboard_app_id: str = "default"
+    # Several apps: [apps.<id>] tables in secrets.toml, or in this TOML file (dashboard/apps/config.py). The
+    # single-app settings above stay one app among them (named DASHBOARD_APP_ID).
+    dashboard_apps_file: Path | None = None
+    app_tables: tuple[AppSettings, ...] = Field(default=(), repr=False)
 
     # repr=False: a PostgreSQL URL may carry a password.
     dashboard_database_url: str = Field(default="sqlite:///data/dashboard.db", repr=False)
@@ -183,7 +143,8 @@ class Settings(BaseSettings):
             password = make_url(self.dashboard_database_url).password
         except (ArgumentError, ValueError):
             password = None
-        return [*found, *([str(password)] if password else [])]
+        apps = [a.client_secret.get_secret_value() for a in self.app_tables]
+        return [*found, *apps, *([str(password)] if password else [])]
 
     @field_validator("hubspot_client_id")
     @classmethod
@@ -201,12 +162,12 @@ class Settings(BaseSettings):
     @field_validator("hubspot_app_base_url", "hubspot_api_base_url")
     @classmethod
     def _base(cls, value: str) -> str:
-        return _check_base_url(value)
+        return check_base_url(value)
 
     @field_validator("dashboard_sandbox_url")
     @classmethod
     def _sandbox_url(cls, value: str | None) -> str | None:
-        return _check_base_url(value) if value and value.strip() else None
+        return check_base_url(value) if value and value.strip() else None
 
     @field_validator("dashboard_database_url")
     @classmethod
@@ -271,10 +232,51 @@ class Settings(BaseSettings):
             raise ValueError("HUBSPOT_CLIENT_SECRET: is a placeholder; paste the real client secret")
         return self
 
+    @model_validator(mode="after")
+    def _apps(self) -> Settings:
+        declared = [a.id for a in self.app_tables]
+        if self.hubspot_client_id is not None and self.dashboard_app_id in declared:
+            raise ValueError(f"apps.{self.dashboard_app_id}: declared twice, as an [apps] table and by "
+                             "HUBSPOT_CLIENT_ID (whose app is DASHBOARD_APP_ID); keep one")
+        check_distinct(self.declared_apps())
+        if (self.app_tables and self.hubspot_client_id is None and "dashboard_app_id" in self.model_fields_set
+                and self.dashboard_app_id not in declared):
+            raise ValueError(f"DASHBOARD_APP_ID: names no declared app ({', '.join(declared)})")
+        return self
+
+    def declared_apps(self) -> tuple[AppSettings, ...]:
+        """Every configured HubSpot app: the single-app settings' one first, then the [apps] tables."""
+        if self.hubspot_client_id is None or self.hubspot_client_secret is None:
+            return self.app_tables
+        single = AppSettings(id=self.dashboard_app_id, client_id=self.hubspot_client_id,
+                             client_secret=self.hubspot_client_secret, redirect_uri=self.hubspot_redirect_uri,
+                             app_base_url=self.hubspot_app_base_url, api_base_url=self.hubspot_api_base_url)
+        return (single, *self.app_tables)
+
+    def app_ids(self) -> list[str]:
+        """The configured apps' ids (in sandbox mode the one sandbox app, DASHBOARD_APP_ID)."""
+        return [a.id for a in self.declared_apps()] or [self.dashboard_app_id]
+
+    def check_app(self, app_id: str) -> str:
+        """``app_id`` if it names a configured app, else :class:`UnknownAppError` listing them (one line)."""
+        if app_id not in self.app_ids():
+            raise UnknownAppError(f"unknown app {app_id[:64]!r}; configured: {', '.join(self.app_ids())}")
+        return app_id
+
+    @property
+    def default_app_id(self) -> str:
+        """The app of the paths, pages and commands that name none: DASHBOARD_APP_ID, unless only [apps]
+        tables are configured and it is not set: then ``default`` if declared, else the first table."""
+        declared = [a.id for a in self.app_tables]
+        if (not declared or self.hubspot_client_id is not None or "dashboard_app_id" in self.model_fields_set
+                or self.dashboard_app_id in declared):
+            return self.dashboard_app_id
+        return declared[0]
+
     @property
     def sandbox_mode(self) -> bool:
         """No HubSpot app configured: the dashboard talks to the built-in sandbox."""
-        return self.hubspot_client_id is None
+        return self.hubspot_client_id is None and not self.app_tables
 
     @property
     def database_backend(self) -> str:
@@ -330,12 +332,13 @@ def load_settings(
     import os
 
     source = dict(os.environ if env is None else env)
-    names = set(Settings.model_fields)
+    names = set(Settings.model_fields) - {"app_tables"}
     values: dict[str, Any] = {}
     if secrets_path is not None:
         values.update({k: v for k, v in _read_secrets_toml(secrets_path).items() if k in names})
     values.update({k.lower(): v for k, v in source.items() if k.lower() in names and v != ""})
     values.update(overrides)
+    values["app_tables"] = load_app_tables(values, secrets_path)
     try:
         return Settings(**values)
     except ValidationError as exc:

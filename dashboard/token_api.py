@@ -24,7 +24,7 @@ from limits.storage import Storage
 
 from dashboard import metrics, refresh, repository, vault
 from dashboard.actors import OPERATOR, Actor
-from dashboard.api_keys import ApiKeyInfo, KeyCache
+from dashboard.api_keys import ApiKeyInfo, KeyCache, check_portal
 from dashboard.context import AppContext
 from dashboard.errors import (
     ApiRateLimitedError,
@@ -101,12 +101,13 @@ class TokenApi:
 
     def list_portals(self, key: ApiKeyInfo) -> list[dict[str, Any]]:
         """Portals this key may see: hub id, domain, status, granted scopes, expiry. No token material."""
+        check_portal(key, None, app=self.ctx.app_id)
         with self.ctx.session() as session:
             rows = repository.list_portal_rows(session=session)
         listed = [{"hub_id": r["hub_id"], "hub_domain": r["hub_domain"], "status": r["status"],
                    "granted_scopes": r["granted_scopes"].split(),
                    "expires_at": r["expires_at"].isoformat() if r["expires_at"] else None}
-                  for r in rows if key.allows(int(r["hub_id"]))]
+                  for r in rows if key.allows(int(r["hub_id"]), app=self.ctx.app_id)]
         self.reads.read_blocking(Read(key, "api.portals", None, served=True))  # counted before it is answered
         return listed
 
@@ -114,8 +115,7 @@ class TokenApi:
 
     async def access_token_async(self, key: ApiKeyInfo, hub_id: int) -> AccessToken:
         """:meth:`access_token` for the event loop: no thread hop unless the token needs a refresh."""
-        if not key.allows(hub_id):  # the same answer as for an unknown portal: no probing of hub ids
-            raise NotFoundError(f"no portal {hub_id} for this API key")
+        check_portal(key, hub_id, app=self.ctx.app_id)  # another app's key: 403; another portal: 404
         got = await self.reads.read(Read(key, "api.token", hub_id))
         if got is SLOW:
             token = await asyncio.to_thread(self._refreshed_token, key, hub_id)
@@ -125,8 +125,7 @@ class TokenApi:
 
     def access_token(self, key: ApiKeyInfo, hub_id: int) -> AccessToken:
         """A valid access token and its expiry; refreshed first when it expires within the leeway."""
-        if not key.allows(hub_id):
-            raise NotFoundError(f"no portal {hub_id} for this API key")
+        check_portal(key, hub_id, app=self.ctx.app_id)
         got = self.reads.read_blocking(Read(key, "api.token", hub_id))
         if got is SLOW:
             got = self.reads.read_blocking(Read(key, "api.token", hub_id, served=self._refreshed_token(key, hub_id)))
@@ -135,7 +134,7 @@ class TokenApi:
 
     def _decide(self, read: Read, row: Any) -> object:
         """In the reader thread: the token of ``row`` (a ``repository.token_rows`` row), an error, or SLOW."""
-        if row is None or read.hub_id is None or not read.key.allows(read.hub_id):
+        if row is None or read.hub_id is None or not read.key.allows(read.hub_id, app=self.ctx.app_id):
             raise NotFoundError(f"no portal {read.hub_id} for this API key")
         self._usable(row)
         if self._needs_refresh(row):
@@ -167,8 +166,7 @@ class TokenApi:
         return AccessToken(hub_id, token, row.expires_at)
 
     def _portal(self, key: ApiKeyInfo, hub_id: int) -> Portal:
-        if not key.allows(hub_id):  # the same answer as for an unknown portal: no probing of hub ids
-            raise NotFoundError(f"no portal {hub_id} for this API key")
+        check_portal(key, hub_id, app=self.ctx.app_id)  # an unknown portal's answer: no probing of hub ids
         with self.ctx.session() as session:
             portal = repository.get_portal(session=session, hub_id=hub_id)
         if portal is None:
@@ -198,7 +196,7 @@ class TokenApi:
         started = time.monotonic()
         actor = Actor(key.actor_name, OPERATOR)
         outcome = refresh.refresh_portal(self.ctx, portal.hub_id, actor=actor)
-        metrics.record_refresh(outcome.result, time.monotonic() - started)
+        metrics.record_refresh(outcome.result, time.monotonic() - started, app=self.ctx.app_id)
         if outcome.result == "needs_reauth":
             raise PortalUnavailableError(f"portal {portal.hub_id} needs re-authorization: install it again",
                                          code="needs_reauth")
@@ -224,7 +222,7 @@ class TokenApi:
         self._usable(portal)
         started = time.monotonic()
         outcome = refresh.refresh_portal(self.ctx, hub_id, actor=Actor(key.actor_name, OPERATOR), force=True)
-        metrics.record_refresh(outcome.result, time.monotonic() - started)
+        metrics.record_refresh(outcome.result, time.monotonic() - started, app=self.ctx.app_id)
         if outcome.result == "needs_reauth":
             raise PortalUnavailableError(f"portal {hub_id} needs re-authorization: install it again",
                                          code="needs_reauth")

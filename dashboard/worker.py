@@ -16,8 +16,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -74,8 +74,11 @@ class RefreshWorker:
 
     def __init__(self, ctx: AppContext, *, kind: str, interval: float, concurrency: int = 8,
                  within: timedelta | None = None,
-                 on_pass: Callable[[PassResult], None] | None = None) -> None:
+                 on_pass: Callable[[PassResult], None] | None = None, apps: Sequence[str] | None = None) -> None:
         self.ctx = ctx
+        # One worker serves every configured app (or the ``apps`` named): each app's pass uses its own
+        # credentials, HubSpot host, leases and breaker.
+        self.apps = list(apps) if apps else None
         self.kind = kind
         self.interval = interval
         self.concurrency = concurrency
@@ -117,21 +120,34 @@ class RefreshWorker:
         self._beat({"last_sweep_started_at": started})
         clock = time.monotonic()
         self.sweeping.set()
+        outcomes: list[refresh.RefreshOutcome] = []
+        errors: list[str] = []
+        contexts = self.contexts()
         try:
-            outcomes = refresh.refresh_due(self.ctx, within=self.within, concurrency=self.concurrency,
-                                           actor=self.actor, stop=stop)
-        except (SQLAlchemyError, DashboardError) as exc:
-            # The class name only: a driver's message can carry the SQL statement and its parameters.
-            error = exc.description if isinstance(exc, DashboardError) else \
-                f"the database failed ({exc.__class__.__name__})"
+            for ctx in contexts:  # one app after another: each pass is bounded, so the whole is too
+                if stop is not None and stop.is_set():
+                    break
+                try:
+                    done = refresh.refresh_due(ctx, within=self.within, concurrency=self.concurrency,
+                                               actor=self.actor, stop=stop)
+                except (SQLAlchemyError, DashboardError) as exc:
+                    # The class name only: a driver's message can carry the SQL statement and its parameters.
+                    error = exc.description if isinstance(exc, DashboardError) else \
+                        f"the database failed ({exc.__class__.__name__})"
+                    errors.append(error if len(contexts) == 1 else f"app {ctx.app_id}: {error}")
+                    continue
+                outcomes += [replace(o, app=ctx.app_id) for o in done]
+                metrics.record_refreshes(ctx.app_id, [o.result for o in done])
+        finally:
+            self.sweeping.clear()
+        if errors:
+            error = "; ".join(errors)
             log.error("worker %s: sweep failed: %s", self.worker_id, error)
             metrics.record_sweep(self.worker_id, [], time.monotonic() - clock, failed=True)
             self._beat({"last_error": error[:500]})
-            return PassResult([], error)
-        finally:
-            self.sweeping.clear()
+            return PassResult(outcomes, error)
         result = PassResult(outcomes)
-        metrics.record_sweep(self.worker_id, [o.result for o in outcomes], time.monotonic() - clock)
+        metrics.record_sweep(self.worker_id, [], time.monotonic() - clock)
         self._totals["total_sweeps"] += 1
         self._totals["total_refreshed"] += result.refreshed
         self._totals["total_failures"] += result.failures
@@ -154,15 +170,26 @@ class RefreshWorker:
         if removed:
             log.info("worker %s: pruned %s timeline events past the retention", self.worker_id, removed)
 
+    def contexts(self) -> list[AppContext]:
+        """The context of each app this worker sweeps."""
+        if self.apps is not None:
+            return [self.ctx.for_app(app_id) for app_id in self.apps]
+        return self.ctx.each_app() if self.ctx.apps is not None else [self.ctx]
+
+    def held(self) -> int:
+        """Refreshed tokens held only in memory, over every app this worker sweeps."""
+        return sum(len(ctx.unsaved) for ctx in self.contexts())
+
     def next_wait(self, errors: int) -> float:
         """Seconds to the next pass: the interval; after failed passes their backoff; while HubSpot is degraded
         no longer than until the breaker's next probe may go (recovery is seen within 30 s)."""
         if errors:
             return error_backoff(errors, self.interval)
         try:
-            probe_in = breaker_for(self.ctx).seconds_to_probe(self.ctx)
+            waits = [breaker_for(ctx).seconds_to_probe(ctx) for ctx in self.contexts()]
         except (SQLAlchemyError, DashboardError):
-            probe_in = None
+            waits = []
+        probe_in = min((w for w in waits if w is not None), default=None)
         return self.interval if probe_in is None else max(0.2, min(self.interval, probe_in + 0.05))
 
     def run(self, stop: threading.Event, *, once: bool = False) -> PassResult:
@@ -172,14 +199,15 @@ class RefreshWorker:
         result = PassResult([])
         # Webhook deliveries run beside the sweeps, in their own thread: a slow receiver never delays a refresh.
         halt = threading.Event()  # not ``stop``: the embedded worker restarts a crashed run with the same event
-        deliveries = None if once else DeliveryLoop(self.ctx, on_pass=metrics.record_webhook_pass,
-                                                      sweeping=self.sweeping).start(halt)
+        # One delivery loop per app: endpoints and their deliveries belong to an app.
+        deliveries = [] if once else [DeliveryLoop(ctx, on_pass=metrics.record_webhook_pass,
+                                                   sweeping=self.sweeping).start(halt) for ctx in self.contexts()]
         try:
             while True:
                 result = self.run_pass(stop)
                 if self.on_pass is not None:
                     self.on_pass(result)
-                if stop.is_set() or (once and not len(self.ctx.unsaved)):
+                if stop.is_set() or (once and not self.held()):
                     # Even a single pass does not end while tokens are held only in memory: retried until stored.
                     return result
                 errors = errors + 1 if result.error else 0
@@ -187,9 +215,9 @@ class RefreshWorker:
                 if stop.is_set():
                     return result
         finally:
-            if deliveries is not None:
-                halt.set()
-                deliveries.join()
+            halt.set()
+            for loop in deliveries:
+                loop.join()
             self._beat({"stopped_at": utcnow()})
 
 

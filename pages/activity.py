@@ -59,11 +59,12 @@ if not events:
 else:
     st.container(key="act_table").dataframe(
         av.events_frame(events, domains), hide_index=True, width="stretch", height=min(420, 38 + 35 * len(events)),
-        column_order=av.LOG_COLUMNS,
+        column_order=av.log_columns(ctx.apps is not None and len(ctx.apps) > 1),
         column_config={"at": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm:ss"),
                        "actor": st.column_config.TextColumn("Actor"),
                        "hub_id": st.column_config.NumberColumn("Hub id", format="%d", width="small"),
                        "hub_domain": st.column_config.TextColumn("Domain"),
+                       "app": st.column_config.TextColumn("App", width="small"),
                        "action": st.column_config.TextColumn("Action", width="small"),
                        "outcome": st.column_config.TextColumn("Outcome", width="small"),
                        "detail": st.column_config.TextColumn("Detail", width=440,

@@ -38,7 +38,7 @@ def load_set() -> None:
 
 st.header("Scope set")
 sb.load_shared_link()
-chosen = sb.pickers(catalog)
+chosen = sb.pickers(catalog, default=scope_sets.app_default_scopes(ctx), app=ctx.app_id)  # the selected app's scope set
 try:
     scope_set = scopes.ScopeSet.from_lists(**chosen)
     app_scopes = scope_sets.app_scope_settings(ctx)

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import keys
+from dashboard.apps.overview import apps_overview
 from dashboard.errors import DashboardError
 from dashboard.ui.api_keys_panel import api_keys_section
 from dashboard.ui.layout import start_page
@@ -23,8 +24,19 @@ def is_set(value: object) -> str:
     return "set" if value is not None else "not set"
 
 
-st.header("HubSpot app")
-secret = "sandbox app (built in)" if ctx.sandbox_mode else is_set(settings.hubspot_client_secret)
+if len(overview := apps_overview(ctx, actor=_actor)) > 1:  # several apps, or rows of an app no longer configured
+    st.header("Apps")
+    st.container(key="set_apps_table").dataframe(pd.DataFrame({
+        "app": [a.id for a in overview], "label": [a.label for a in overview],
+        "production": [a.production for a in overview], "configured": [a.configured for a in overview],
+        "connections": [a.connections for a in overview], "API base URL": [a.api_base_url for a in overview],
+    }), hide_index=True, width="stretch")
+    for orphan in (a for a in overview if not a.configured):
+        st.warning(md(orphan.advice))
+
+st.header("HubSpot app" + (f" · {ctx.app_id}" if ctx.apps is not None and len(ctx.apps) > 1 else ""))
+# Every declared app has its secret (checked at start); the single-app settings' may be unset (sandbox).
+secret = "sandbox app (built in)" if ctx.sandbox_mode else "set"
 st.container(key="set_app_table").dataframe(pd.DataFrame({
     "setting": ["Client id", "Client secret", "OAuth API version", "App base URL", "API base URL",
                 "Marketplace installs (no state)", "Refresh leeway"],

@@ -129,9 +129,12 @@ def test_migration_keeps_every_token_readable(fresh_db: object, population: dict
                 sa.text("select app, scope, hub_id from portal_scope")).fetchall()
         assert sorted(scope_rows) == sorted((DEFAULT_APP, s, h) for h, (_, g) in population.items() for s in g)
 
+        # `keys status` counts the rows still on the old binding: every migrated row holding tokens.
+        with_tokens = {h: t for h, (t, _) in population.items() if t is not None}
+        before = keys.key_status(engine, c, actor=ADMIN)
+        assert before.old_binding == before.old_binding_on_primary == before.rows_to_rotate == len(with_tokens)
         # `keys rotate` re-binds every old row to the newest version (same key), and each still opens.
         result = keys.rotate_keys(engine, c, actor=ADMIN, batch_size=7)
-        with_tokens = {h: t for h, (t, _) in population.items() if t is not None}
         assert result.rotated == len(with_tokens) and not result.unreadable
         with Session(engine) as session:
             for hub_id, tokens in with_tokens.items():
@@ -139,6 +142,8 @@ def test_migration_keeps_every_token_readable(fresh_db: object, population: dict
                 assert portal is not None and portal.binding == BINDING_LATEST
                 assert vault.open_tokens(c, portal) == vault.TokenPair(*tokens)
         assert keys.rotate_keys(engine, c, actor=ADMIN).rotated == 0  # nothing left to re-bind
+        after = keys.key_status(engine, c, actor=ADMIN)
+        assert after.old_binding == after.rows_to_rotate == 0
     finally:
         engine.dispose()
 

@@ -17,7 +17,7 @@ from dashboard.crypto import KeyRing, generate_key_entry
 from tests.utils.cli import TEST_CLIENT, cli_env, run_cli
 
 COMMANDS = ["db", "keys", "sandbox", "install", "links", "connections", "refresh", "revoke", "uninstall", "test",
-            "audit", "scopes", "workers", "api-keys", "api", "scope-sets", "token-info", "webhooks", "timeline",
+            "audit", "scopes", "workers", "apps", "api-keys", "api", "scope-sets", "token-info", "webhooks", "timeline",
             "health"]
 
 

@@ -130,7 +130,8 @@ def test_status_succeeds_when_every_key_is_configured(engine: Engine, db_file: P
     engine.dispose()
     done = run_cli("keys", "status", env=env_for(db_file, f"{NEW},{OLD}"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["primary key: new", "new: 0 rows", "old: 3 rows", "rows to rotate: 3"]
+    assert done.stdout.splitlines() == ["primary key: new", "new: 0 rows", "old: 3 rows",
+                                        "rows on the old binding (hub id only): 0", "rows to rotate: 3"]
 
 
 # --- rotation ------------------------------------------------------------------------------------------

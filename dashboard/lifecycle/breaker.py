@@ -150,16 +150,18 @@ class Breaker:
         return None
 
 
-_breakers: weakref.WeakKeyDictionary[Engine, Breaker] = weakref.WeakKeyDictionary()
+_breakers: weakref.WeakKeyDictionary[Engine, dict[str, Breaker]] = weakref.WeakKeyDictionary()
 _breakers_lock = threading.Lock()
 
 
 def breaker_for(ctx: AppContext) -> Breaker:
-    """This process's breaker for ``ctx``'s database (one per engine: the database holds the shared part)."""
+    """This process's breaker for ``ctx``'s database and app (the database holds the shared part; each app's
+    conditions are its own: one app's refused credentials never hold back another's refreshes)."""
     with _breakers_lock:
-        found = _breakers.get(ctx.engine)
+        per_app = _breakers.setdefault(ctx.engine, {})
+        found = per_app.get(ctx.app_id)
         if found is None:
-            found = _breakers[ctx.engine] = Breaker()
+            found = per_app[ctx.app_id] = Breaker()
         return found
 
 

@@ -25,7 +25,7 @@ function is re-exported here from its module:
 
 from __future__ import annotations
 
-from dashboard.repository._common import LISTING_COLUMNS, session_app
+from dashboard.repository._common import LISTING_COLUMNS, app_terms, session_app
 from dashboard.repository.api_usage import (
     add_api_usage,
     api_usage_since,
@@ -78,13 +78,20 @@ from dashboard.repository.installs import (
     get_install_attempt,
     get_install_link,
     get_pending_install,
+    install_attempt_app,
     list_install_links,
     list_pending_installs,
     note_pending_failure,
     purge_install_attempts,
     revoke_install_link,
 )
-from dashboard.repository.keys import first_portal_on_key, portals_not_on_key, portals_with_tokens, rows_per_key
+from dashboard.repository.keys import (
+    first_portal_on_key,
+    portals_not_on_key,
+    portals_with_tokens,
+    rows_on_old_binding,
+    rows_per_key,
+)
 from dashboard.repository.leases import (
     claim_due_portals,
     due_hub_ids,
@@ -114,6 +121,7 @@ from dashboard.repository.portals import (
     expiry_times,
     get_portal,
     list_portal_rows,
+    portal_counts_by_app,
     portal_filters,
     portal_or_not_found,
     save_portal,
@@ -165,6 +173,7 @@ __all__ = [
     "any_webhook_due",
     "api_usage_since",
     "api_usage_totals",
+    "app_terms",
     "bump_sign_out",
     "claim_due_portals",
     "claim_install_link",
@@ -202,6 +211,7 @@ __all__ = [
     "get_webhook_endpoint",
     "insert_audit_event",
     "insert_webhook_event",
+    "install_attempt_app",
     "last_event_at",
     "list_api_keys",
     "list_audit_events",
@@ -222,6 +232,7 @@ __all__ = [
     "normalize_search",
     "note_pending_failure",
     "ping",
+    "portal_counts_by_app",
     "portal_filters",
     "portal_or_not_found",
     "portal_rows_by_id",
@@ -240,6 +251,7 @@ __all__ = [
     "reseal_webhook_endpoint",
     "revoke_api_key",
     "revoke_install_link",
+    "rows_on_old_binding",
     "rows_per_key",
     "save_heartbeat",
     "save_portal",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
@@ -39,6 +40,20 @@ def _write(session: Session, stmt: Any) -> int:
 def session_app(session: Session) -> str:
     """The app this session's hub ids belong to (the default app for sessions made without one)."""
     return str(session.info.get("app", DEFAULT_APP))
+
+
+def app_terms(session: Session) -> list[ColumnElement[bool]]:
+    """WHERE terms that keep a scan of the portal table to the session's app.
+
+    None while every portal row belongs to that app (a single-app database, the common case): the listing's
+    indexes then answer counts and pages without reading each row's app (the app is not in those indexes).
+    Whether other apps' rows exist is one probe of the primary key (app first), asked once per session."""
+    app = session_app(session)
+    found = session.info.get("app_terms")
+    if found is None:
+        other = select(col(Portal.hub_id)).where(or_(col(Portal.app) < app, col(Portal.app) > app)).limit(1)
+        found = session.info["app_terms"] = session.connection().execute(other).first() is not None
+    return [col(Portal.app) == app] if found else []
 
 
 _SCOPES = PortalScope.metadata.tables["portal_scope"]

@@ -25,6 +25,12 @@ def get_install_attempt(*, session: Session, state_hash: str) -> InstallAttempt 
     return session.execute(stmt).scalars().first()
 
 
+def install_attempt_app(*, session: Session, state_hash: str) -> str | None:
+    """The app a ``state`` was made for, whichever app's session asks: one callback URL serves every app."""
+    stmt = select(col(InstallAttempt.app)).where(col(InstallAttempt.state_hash) == state_hash)
+    return session.execute(stmt).scalars().first()
+
+
 def consume_install_attempt(*, session: Session, attempt_id: int, now: datetime) -> bool:
     """Mark the attempt used; False when another request used or it expired first (single use)."""
     stmt = (

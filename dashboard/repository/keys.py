@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlmodel import Session, col
 
 from dashboard.models import Portal
@@ -15,6 +15,15 @@ def rows_per_key(*, session: Session) -> dict[str, int]:
         .group_by(col(Portal.key_id))
     )
     return {str(k): int(n) for k, n in session.execute(stmt)}
+
+
+def rows_on_old_binding(*, session: Session, binding: int, primary_key_id: str) -> tuple[int, int]:
+    """Rows holding tokens bound by a version older than ``binding`` (crypto.associated_data): all of them,
+    and those already on the primary key (which only the binding sends to `keys rotate`)."""
+    old = and_(col(Portal.key_id).is_not(None), col(Portal.binding) < binding)
+    on_primary = func.sum(case((col(Portal.key_id) == primary_key_id, 1), else_=0))
+    total, primary = session.execute(select(func.count(), on_primary).where(old)).one()
+    return int(total or 0), int(primary or 0)
 
 
 def first_portal_on_key(*, session: Session, key_id: str) -> Portal | None:

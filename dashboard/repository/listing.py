@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 
 from dashboard import status as status_rule
 from dashboard.models import DEFAULT_APP, Portal, PortalStatus
-from dashboard.repository._common import _SCOPES, LISTING_COLUMNS, session_app
+from dashboard.repository._common import _SCOPES, LISTING_COLUMNS, app_terms, session_app
 
 
 def _recently_refreshed(fresh_after: datetime | None) -> ColumnElement[bool]:
@@ -263,14 +263,15 @@ def display_status_counts(*, session: Session, now: datetime, leeway: timedelta,
     statuses grouped, key problems among active portals, expired and expiring ones; healthy is the rest."""
     stored, result = col(Portal.status), col(Portal.last_refresh_result)
     active = stored == status_rule.ACTIVE
+    mine = app_terms(session)  # the session's app (nothing while the table holds no other app's rows)
 
     def counted(kind: str, name: Any, *where: ColumnElement[bool]) -> Any:
-        return select(literal(kind), name, func.count()).select_from(Portal).where(*where)
+        return select(literal(kind), name, func.count()).select_from(Portal).where(*where, *mine)
 
     # Active portals are most of the table: counted as the total less the others (SQLite counts a whole
     # table from its b-tree; the other statuses are two short ranges of the status index).
     stmt = union_all(
-        select(literal("total"), literal(""), select(func.count()).select_from(Portal).scalar_subquery()),
+        select(literal("total"), literal(""), select(func.count()).select_from(Portal).where(*mine).scalar_subquery()),
         counted("stored", stored, stored < status_rule.ACTIVE).group_by(stored),
         counted("stored", stored, stored > status_rule.ACTIVE).group_by(stored),
         counted("key", result, active, result.in_(status_rule.KEY_PROBLEMS)).group_by(result),
@@ -294,7 +295,7 @@ def expiry_histogram_counts(*, session: Session, now: datetime, bucket: timedelt
     expires = col(Portal.expires_at)
     parts = []
     for i in range(buckets):
-        span = [expires >= now + bucket * i, expires < now + bucket * (i + 1)]
+        span = [expires >= now + bucket * i, expires < now + bucket * (i + 1), *app_terms(session)]
         parts.append(select(literal(i), func.count()).where(*span))
         parts.append(select(literal(-1 - i), func.count()).where(col(Portal.status) == PortalStatus.REVOKED, *span))
     counts = [0] * buckets

@@ -11,7 +11,7 @@ from sqlmodel import Session, col
 
 from dashboard.errors import NotFoundError
 from dashboard.models import Portal, PortalUpdate
-from dashboard.repository._common import LISTING_COLUMNS, _rowcount, session_app
+from dashboard.repository._common import LISTING_COLUMNS, _rowcount, app_terms, session_app
 from dashboard.repository.portal_scopes import replace_portal_scopes
 
 
@@ -83,6 +83,8 @@ def list_portal_rows(
                              exclude_statuses=exclude_statuses)
     if hub_id is not None:  # one connection: a primary key lookup
         filters.append(col(Portal.app) == session_app(session))
+    else:
+        filters.extend(app_terms(session))
     stmt = select(*LISTING_COLUMNS).where(*filters)
     stmt = stmt.order_by(col(Portal.hub_id)).offset(offset)
     if limit is not None:
@@ -97,7 +99,7 @@ def count_portals(
     *, session: Session, search: str | None = None, statuses: Sequence[str] = (), scope: str | None = None,
 ) -> int:
     stmt = select(func.count()).select_from(Portal)
-    stmt = stmt.where(*portal_filters(search=search, statuses=statuses, scope=scope))
+    stmt = stmt.where(*portal_filters(search=search, statuses=statuses, scope=scope), *app_terms(session))
     return int(session.execute(stmt).scalar_one())
 
 
@@ -180,18 +182,25 @@ def update_portal(
     return _update(session, hub_id, values, version=None, release_lease_of=release_lease_of)
 
 
+def portal_counts_by_app(*, session: Session) -> dict[str, int]:
+    """Portal rows per app (every app, configured or not): the primary key's first column, one index scan."""
+    stmt = select(col(Portal.app), func.count()).group_by(col(Portal.app))
+    return {str(a): int(n) for a, n in session.execute(stmt)}
+
+
 def status_counts(*, session: Session) -> dict[str, int]:
-    stmt = select(col(Portal.status), func.count()).group_by(col(Portal.status))
+    stmt = select(col(Portal.status), func.count()).where(*app_terms(session)).group_by(col(Portal.status))
     return {str(s): int(n) for s, n in session.execute(stmt)}
 
 
 def expiry_times(*, session: Session, statuses: Sequence[str]) -> list[datetime]:
     stmt = select(col(Portal.expires_at)).where(col(Portal.status).in_(list(statuses)),
-                                           col(Portal.expires_at).is_not(None))
+                                           col(Portal.expires_at).is_not(None), *app_terms(session))
     return [t for t in session.execute(stmt).scalars() if t is not None]
 
 
 def earliest_expiry(*, session: Session, statuses: Sequence[str]) -> datetime | None:
-    stmt = select(func.min(col(Portal.expires_at))).where(col(Portal.status).in_(list(statuses)))
+    stmt = select(func.min(col(Portal.expires_at))).where(col(Portal.status).in_(list(statuses)),
+                                                          *app_terms(session))
     value = session.execute(stmt).scalar_one_or_none()
     return value if isinstance(value, datetime) or value is None else None

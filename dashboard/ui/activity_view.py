@@ -41,8 +41,13 @@ def events_frame(events: Sequence[AuditEvent], domains: Mapping[int, str] | None
         "actor": [shown(e.actor) for e in events], "hub_id": pd.Series([e.hub_id for e in events], dtype="Int64"),
         "hub_domain": [shown(domains.get(e.hub_id, "")) if e.hub_id is not None else "" for e in events],
         "action": [e.action for e in events], "outcome": [e.outcome for e in events],
-        "detail": [shown(e.detail or "") for e in events],
+        "detail": [shown(e.detail or "") for e in events], "app": [e.app for e in events],
     })
+
+
+def log_columns(several_apps: bool) -> tuple[str, ...]:
+    """The log's columns; with several apps configured, the app too (a hub id alone names no connection)."""
+    return (*LOG_COLUMNS, "app") if several_apps else LOG_COLUMNS
 
 
 def log_heading(count: int, limit: int) -> str:

@@ -29,14 +29,18 @@ def _create(ctx: AppContext, actor: Actor) -> None:
         name = st.text_input("Name (the service that uses it)", key="apikey_name", max_chars=80)
         role = st.selectbox("Role", api_keys.KEY_ROLES, key="apikey_role",
                             help="reader gets tokens; operator may also force a refresh")
-        hubs = st.text_input("Only these hub ids (empty: every portal)", key="apikey_hubs")
+        several = ctx.apps is not None and len(ctx.apps) > 1
+        hubs = st.text_input("Only these hub ids (empty: every portal)" + (f" of app {ctx.app_id}" if several else ""),
+                             key="apikey_hubs")
+        only_app = several and st.checkbox(f"Only app {ctx.app_id} (403 on other apps' portals)", key="apikey_app")
         days = st.number_input("Expires after days (0: never)", min_value=0, max_value=36_500, value=0,
                                key="apikey_days")
         if not st.form_submit_button("Create API key"):
             return
     try:
         created = api_keys.create_key(ctx, actor=actor, name=name, role=str(role), hub_ids=_hub_ids(hubs),
-                                      expires_in=timedelta(days=int(days)) if days else None)
+                                      expires_in=timedelta(days=int(days)) if days else None,
+                                      app=ctx.app_id if only_app else None)
     except DashboardError as exc:
         st.error(str(exc))
         return
@@ -58,12 +62,16 @@ def api_keys_section(ctx: AppContext, actor: Actor) -> None:
         st.error(str(exc))
         return
     now = utcnow()
+    several = ctx.apps is not None and len(ctx.apps) > 1
     if keys:
         st.container(key="apikey_table").dataframe(pd.DataFrame({
             "prefix": [k.prefix for k in keys], "name": [k.name for k in keys], "role": [k.role for k in keys],
             "state": [k.state(now) for k in keys], "created by": [k.created_by for k in keys],
             "last used": [k.last_used_at for k in keys], "expires": [k.expires_at for k in keys],
-            "portals": [" ".join(map(str, k.hub_ids)) or "all" for k in keys],
+            # With several apps a hub id names no portal alone: app:hub id.
+            "portals": [" ".join(sorted(f"{a}:{h}" for a, h in k.portals) if several else map(str, k.hub_ids))
+                        or "all" for k in keys],
+            **({"app": [k.app or "all" for k in keys]} if several else {}),
         }), hide_index=True, width="stretch")
         active = [k.prefix for k in keys if k.state(now) == "active"]
         left, right = st.columns([3, 1])

@@ -23,6 +23,7 @@ from dashboard.scope_reasons import missing_scopes
 from dashboard.scopes import load_catalog
 from dashboard.ui import portal_health
 from dashboard.ui.api_console import api_panel
+from dashboard.ui.app_switcher import production_confirmed
 from dashboard.ui.connections_table import reset_selection_later
 from dashboard.ui.feedback import Level, flash, run_action, run_and_flash
 from dashboard.ui.text import md
@@ -87,11 +88,13 @@ def revoke_dialog(ctx: AppContext, actor: Actor, hub_id: int) -> None:
     st.write(f"This revokes hub **{hub_id}**'s refresh token at HubSpot and erases its stored tokens. "
              "The portal has to be installed again to reconnect.")
     typed = st.text_input("Type the hub id to confirm", key="revoke_confirm")
+    confirmed = production_confirmed(ctx, key="revoke_confirm_app")
     left, right = st.columns(2)
     if left.button("Cancel", key="revoke_cancel"):
         _close_revoke()
         st.rerun()
-    if right.button("Revoke", key="revoke_submit", type="primary", disabled=typed.strip() != str(hub_id)):
+    ready = typed.strip() == str(hub_id) and confirmed
+    if right.button("Revoke", key="revoke_submit", type="primary", disabled=not ready):
         with st.spinner(f"Revoking hub {hub_id}…"):
             try:
                 connections.revoke(ctx, hub_id, actor=actor)

@@ -17,6 +17,7 @@ import streamlit as st
 
 from dashboard.actors import Actor
 from dashboard.context import AppContext
+from dashboard.ui.app_switcher import app_switcher, selected_app
 from dashboard.ui.auth import current_actor, no_sign_in_banner, sign_out_button
 from dashboard.ui.context import get_context
 from dashboard.ui.feedback import show_flash
@@ -60,6 +61,7 @@ def sidebar(ctx: AppContext, actor: Actor) -> None:
     with st.sidebar:
         st.caption(f"Signed in as {code(actor.name)} ({actor.role})")
         sign_out_button(actor)
+        app_switcher(ctx)
         st.caption("Mode: " + ("sandbox" if ctx.sandbox_mode else f"HubSpot app {ctx.app.client_id[:4]}…"))
         st.caption(f"Database: {ctx.settings.database_backend} · locks: {ctx.leases.name}")
 
@@ -75,7 +77,7 @@ def _draw(ctx: AppContext, actor: Actor) -> None:
 @contextmanager
 def page_chrome(ctx: AppContext, actor: Actor) -> Iterator[None]:
     """The router's frame around ``navigation.run()``: drawn once, and marked so the page skips it."""
-    _draw(ctx, actor)
+    _draw(selected_app(ctx), actor)
     token = _drawn.set(True)
     try:
         yield
@@ -85,7 +87,7 @@ def page_chrome(ctx: AppContext, actor: Actor) -> Iterator[None]:
 
 def start_page(title: str) -> tuple[AppContext, Actor]:
     """Every page's first line: the context, the acting user, the frame (if the router did not) and the title."""
-    ctx = get_context()
+    ctx = selected_app(get_context())  # the app the sidebar's switcher picked (the only one, usually)
     actor = current_actor()
     if not _drawn.get():
         _draw(ctx, actor)

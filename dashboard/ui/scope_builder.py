@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 
 import pandas as pd
 import streamlit as st
@@ -17,6 +18,7 @@ from dashboard.scopes import BUCKETS, ScopeCatalog, ScopeSet, is_tier_gated
 from dashboard.ui.text import code, md
 
 PICKER_KEYS = {"required": "sb_required", "conditionally_required": "sb_conditional", "optional": "sb_optional"}
+APP_KEY = "sb_app"  # the app whose scope set the pickers hold
 PICKER_LABELS = {"required": "Required", "conditionally_required": "Conditionally required", "optional": "Optional"}
 ADD_KEYS = {"required": "sb_add_required", "conditionally_required": "sb_add_conditional",
             "optional": "sb_add_optional"}
@@ -65,10 +67,15 @@ def add_typed_scope(catalog: ScopeCatalog, bucket: str) -> None:
         st.session_state[key] = [*current, name]
 
 
-def pickers(catalog: ScopeCatalog) -> dict[str, list[str]]:
+def pickers(catalog: ScopeCatalog, default: Sequence[str] = ("oauth",), *, app: str = "") -> dict[str, list[str]]:
     """One full-width, wrapping multiselect per bucket (every chosen scope readable; pick from the list or
-    remove), and an "add" box beside it where Enter adds exactly the typed scope or nothing."""
-    st.session_state.setdefault(PICKER_KEYS["required"], ["oauth"])
+    remove), and an "add" box beside it where Enter adds exactly the typed scope or nothing. ``default``: the
+    required scopes to start from (the selected app's scope set); switching ``app`` starts from its set."""
+    if st.session_state.get(APP_KEY, app) != app:
+        for key in PICKER_KEYS.values():
+            st.session_state.pop(key, None)
+    st.session_state[APP_KEY] = app
+    st.session_state.setdefault(PICKER_KEYS["required"], list(default))
     chosen: dict[str, list[str]] = {}
     failed = st.session_state.get(ADD_ERROR_KEY)
     for bucket in BUCKETS:

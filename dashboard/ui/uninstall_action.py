@@ -13,6 +13,7 @@ from dashboard.actors import Actor
 from dashboard.connections import Connection
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError
+from dashboard.ui.app_switcher import production_confirmed
 from dashboard.ui.connections_table import clear_selection
 from dashboard.ui.feedback import flash
 
@@ -49,6 +50,7 @@ def uninstall_dialog(ctx: AppContext, actor: Actor, hub_id: int) -> None:
              "its tokens stop working and HubSpot emails the account's super admins. The portal stays here, "
              "marked uninstalled, for the audit trail. Reconnecting needs a new install by the account's admin.")
     typed = st.text_input("Type the hub id to confirm", key="uninstall_confirm")
+    confirmed = production_confirmed(ctx, key="uninstall_confirm_app")
     error = st.session_state.pop(ERROR_KEY, None)
     if error:
         st.error(error)
@@ -56,8 +58,9 @@ def uninstall_dialog(ctx: AppContext, actor: Actor, hub_id: int) -> None:
     if left.button("Cancel", key="uninstall_cancel"):
         _close()
         st.rerun()
-    right.button("Uninstall", key="uninstall_submit", type="primary", disabled=typed.strip() != str(hub_id),
-                 on_click=_submit, args=(ctx, actor, hub_id))
+    ready = typed.strip() == str(hub_id) and confirmed
+    right.button("Uninstall", key="uninstall_submit", type="primary", disabled=not ready, on_click=_submit,
+                 args=(ctx, actor, hub_id))
 
 
 def uninstall_action(ctx: AppContext, actor: Actor, conn: Connection) -> None:

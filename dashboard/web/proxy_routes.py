@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from dashboard import api_keys
-from dashboard.api_keys import ApiKeyInfo
+from dashboard.api_keys import ApiKeyInfo, check_portal
 from dashboard.context import AppContext
 from dashboard.errors import (
     ApiKeyError,
@@ -178,8 +178,7 @@ def build_router(backend_of: Callable[[], ProxyBackend | None] = shared_backend)
         def blocking() -> Response:
             try:
                 key = _authorized(be, request.headers.get("authorization"))
-                if not key.allows(hub_id):
-                    raise NotFoundError(f"no portal {hub_id} for this API key")
+                check_portal(key, hub_id, app=be.ctx.app_id)
                 be.proxy.usage.flush()
                 body: dict[str, Any] = usage.usage_summary(be.ctx, hub_id, hours=hours)
             except (DashboardError, SQLAlchemyError) as exc:

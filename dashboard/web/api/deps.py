@@ -46,6 +46,23 @@ def current_api() -> TokenApi:
     return _api
 
 
+_app_apis: dict[str, TokenApi] = {}
+
+
+def app_api(app: str) -> TokenApi:
+    """The :class:`TokenApi` of a configured app (``/api/v1/apps/{app}/...``); the default app's is
+    :func:`current_api`. An unknown app: :class:`~dashboard.errors.UnknownAppError` (404)."""
+    default = current_api()
+    ctx = default.ctx.for_app(app)
+    if ctx is default.ctx:
+        return default
+    with _lock:
+        found = _app_apis.get(app)
+        if found is None or found.ctx is not ctx:
+            found = _app_apis[app] = TokenApi(ctx)
+    return found
+
+
 async def token_api() -> TokenApi:
     return current_api()
 

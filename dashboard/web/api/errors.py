@@ -28,6 +28,7 @@ from dashboard.errors import (
     PermissionDeniedError,
     PortalUnavailableError,
     StorageError,
+    UnknownAppError,
 )
 from dashboard.hub_ids import MAX_HUB_ID
 from dashboard.web.api.schemas import ErrorBody
@@ -66,7 +67,7 @@ def as_response(exc: DashboardError | SQLAlchemyError) -> JSONResponse:
     if isinstance(exc, ApiRateLimitedError):
         return error_response(429, exc.code, exc.description,
                               {"Retry-After": str(max(1, math.ceil(exc.retry_after)))})
-    if isinstance(exc, NotFoundError):
+    if isinstance(exc, NotFoundError | UnknownAppError):
         return error_response(404, exc.code, exc.description)
     if isinstance(exc, PermissionDeniedError):
         return error_response(403, exc.code, exc.description)

@@ -11,8 +11,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from dashboard.actors import VIEWER, Actor
-from dashboard.api_keys import ApiKeyInfo
-from dashboard.errors import NotFoundError
+from dashboard.api_keys import ApiKeyInfo, check_portal
 from dashboard.lifecycle import timeline
 from dashboard.web.api.deps import SECURED, ApiKey, current_api
 from dashboard.web.api.schemas import ErrorBody, HubId
@@ -48,8 +47,7 @@ class TimelinePage(BaseModel):
 
 def _page(key: ApiKeyInfo, hub_id: int, since: datetime | None, limit: int, before: int | None,
           kind: str, outcome: str) -> TimelinePage:
-    if not key.allows(hub_id):  # the same answer as for an unknown portal: no probing of hub ids
-        raise NotFoundError(f"no portal {hub_id} for this API key")
+    check_portal(key, hub_id, app=current_api().ctx.app_id)  # an unknown portal's answer: no probing
     entries = timeline.portal_timeline(current_api().ctx, hub_id, actor=Actor(key.actor_name, VIEWER), since=since,
                                        limit=limit, before_id=before,
                                        kinds=tuple(k for k in kind.split(",") if k),
