@@ -28,6 +28,7 @@ from dashboard.file_modes import private_data_dir
 from dashboard.group_commit import GroupCommit
 from dashboard.hubspot.authorize import build_authorize_url
 from dashboard.hubspot.client import HubSpotApp, HubSpotClient, RetryPolicy
+from dashboard.hubspot.forwarding import Forwarder
 from dashboard.hubspot.transport import HttpClient, Transport, build_http_client
 from dashboard.locks import DatabaseLeases, LeaseProvider, RedisLeases
 from dashboard.logredact import install_redaction, register_secrets
@@ -219,7 +220,12 @@ def build_context(
         leases = redis_leases
     else:
         leases = DatabaseLeases(engine, app=settings.dashboard_app_id)
-    hubspot = HubSpotClient(app, http, retry=retry, token_timeout=settings.dashboard_token_timeout_seconds)
+    # The proxy's own calls: blocking over ``http``, or on the server's event loop over an AsyncClient there.
+    forwarder = Forwarder(app, http, transport=transport, pool_size=pool_size,
+                          timeout=settings.dashboard_http_timeout_seconds)
+    closers.append(forwarder.close)
+    hubspot = HubSpotClient(app, http, retry=retry, token_timeout=settings.dashboard_token_timeout_seconds,
+                            forwarder=forwarder)
     return AppContext(settings=settings, engine=engine, cipher=cipher, app=app, hubspot=hubspot, leases=leases,
                       http=http,
                       sandbox_url=found_sandbox, _closers=closers,
