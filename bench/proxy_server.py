@@ -14,6 +14,7 @@ import cProfile
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ from dashboard.web.runtime import set_shared_context
 
 def profile_on_signals(path: str) -> None:
     sampler: list[Sampler] = []
-    profile = cProfile.Profile()  # signal handlers run in the main thread: the event loop's
+    profile = cProfile.Profile(time.process_time)  # CPU time: a loaded machine inflates wall time
+    # (signal handlers run in the main thread: the event loop's)
 
     def start(*_: Any) -> None:
         if path.endswith(".pstats"):
