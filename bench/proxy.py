@@ -11,10 +11,13 @@ sending ``--rate`` requests per second in all (open loop) for ``--seconds``:
 and prints both p50/p95/p99 and the overhead (proxy p50 - direct p50; goal <= 2 ms at 50 callers). The two
 run in alternating rounds (``--rounds``), so that a shared machine's load drifts over both alike; the load
 average is printed before and after, and the proxy server's CPU per call (from /proc: what an idle machine
-would see, whatever the load). ``--profile FILE`` samples the server's threads during the proxied rounds
-(bench/sampler.py) and writes the top functions to FILE.
+would see, whatever the load). ``--redis`` keeps the key's and the portal's limits in Redis, as replicas
+share them in production (one round trip each per call, on the event loop). ``--profile FILE`` profiles the
+server during the proxied rounds (bench/proxy_server.py: every thread sampled, or cProfile of the event loop
+in CPU time when FILE ends in ``.pstats``).
 
     .venv/bin/python bench/proxy.py [--clients 50] [--seconds 10] [--rate 100] [--rounds 5] [--profile FILE]
+                                    [--redis [URL]]
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="open-loop requests per second, all clients")
     parser.add_argument("--rounds", type=int, default=5, help="alternating direct / proxied rounds")
     parser.add_argument("--profile", metavar="FILE", help="sample the proxy server's threads (bench/sampler.py)")
+    parser.add_argument("--redis", metavar="URL", nargs="?", const="redis://127.0.0.1:6379/0",
+                        help="the limits in Redis, as replicas share them (DASHBOARD_LOCK_URL)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-proxy-") as tmp, \
             SandboxServer(SandboxConfig(port=0)).start() as sandbox:
@@ -79,7 +84,9 @@ def main() -> None:
         port = free_port()
         env = {**os.environ, "DASHBOARD_ENCRYPTION_KEYS": entry, "DASHBOARD_DATABASE_URL": db_url,
                "DASHBOARD_DATA_DIR": str(work / "data"), "DASHBOARD_SANDBOX_URL": sandbox.url,
-               "DASHBOARD_API_RATE_PER_MINUTE": "1000000"}
+               "DASHBOARD_API_RATE_PER_MINUTE": "1000000",
+               **({"DASHBOARD_LOCK_URL": args.redis, "DASHBOARD_LOCK_PREFIX": f"bench-proxy-{os.getpid()}"}
+                  if args.redis else {})}
         server = subprocess.Popen([sys.executable, str(ROOT / "bench" / "proxy_server.py"), str(port),
                                    *([args.profile] if args.profile else [])], env=env)
         try:
@@ -107,9 +114,11 @@ def main() -> None:
             ctx.close()
         d50, d95, d99 = quantiles(direct)
         p50, p95, p99 = quantiles(proxied)
+        limits = "redis" if args.redis else "memory"
         print(f"proxy direct clients={args.clients} rate={args.rate:.0f} n={len(direct)} p50_ms={d50:.2f} "
               f"p95_ms={d95:.2f} p99_ms={d99:.2f}")
-        print(f"proxy proxied clients={args.clients} rate={args.rate:.0f} n={len(proxied)} p50_ms={p50:.2f} "
+        print(f"proxy proxied clients={args.clients} rate={args.rate:.0f} limits={limits} n={len(proxied)} "
+              f"p50_ms={p50:.2f} "
               f"p95_ms={p95:.2f} p99_ms={p99:.2f} server_cpu_us_per_call={cpu / len(proxied) * 1e6:.0f}")
         print(f"proxy overhead_p50_ms={p50 - d50:.2f} overhead_p95_ms={p95 - d95:.2f} "
               f"goal_2ms={'met' if p50 - d50 <= 2 else 'missed'} loadavg_1m_before={load_before[0]:.2f} "
