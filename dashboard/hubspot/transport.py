@@ -49,12 +49,13 @@ class AsyncShardedTransport(httpx.AsyncBaseTransport):
     """The same for one event loop: ``max_connections`` over async pools of ``per_pool``, taken in turn.
 
     httpcore's async pool checks every connection it holds on every request and response (``has_expired``:
-    a ``getpeername`` each), the same O(connections²) as above: with 50 proxied calls in flight over one
-    64-connection pool that was a fifth of the proxy's CPU (docs/proofs.md). Calls on one loop need no
-    thread affinity, so each request takes the next pool; keep-alive connections are reused within it.
+    a ``getpeername`` each), the same O(connections²) as above. With 50 calls in flight against the sandbox,
+    client CPU per call: one pool of 64 2.8 ms, pools of 8 0.7-0.8 ms, of 4 0.53 ms, of 2 0.51-0.52 ms
+    (docs/proofs.md). Calls on one loop need no thread affinity, so each request takes the next pool in turn;
+    keep-alive connections are reused within it.
     """
 
-    def __init__(self, *, max_connections: int, per_pool: int = 8) -> None:
+    def __init__(self, *, max_connections: int, per_pool: int = 4) -> None:
         per_pool = max(1, min(per_pool, max_connections))
         limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
         tls = httpx.create_ssl_context()
