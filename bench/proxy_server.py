@@ -64,5 +64,6 @@ if __name__ == "__main__":
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", int(sys.argv[1])))
     server = uvicorn.Server(uvicorn.Config(proxy_routes.build_app(), log_level="warning", access_log=False,
-                                           http="h11", ws="none", lifespan="off", backlog=2048))
+                                           http="h11", ws="none", lifespan="off", backlog=2048,
+                                           timeout_keep_alive=60))  # the bench's callers idle between rounds
     asyncio.run(server.serve(sockets=[sock]))
