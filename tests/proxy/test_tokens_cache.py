@@ -16,7 +16,7 @@ import pytest
 from dashboard import api_keys, connections, refresh
 from dashboard.api_keys import KEY_CACHE_SECONDS, ApiKeyInfo
 from dashboard.context import AppContext, build_context
-from dashboard.errors import NotFoundError
+from dashboard.errors import NotFoundError, PortalRevokedError
 from dashboard.proxy.tokens import TOKEN_CACHE_SECONDS, IssuedToken, PortalTokens
 from dashboard.sandbox.server import SandboxServer
 from dashboard.token_api import TokenApi
@@ -61,6 +61,39 @@ def test_a_token_is_kept_for_the_cache_time_then_read_again(ctx: AppContext, hub
     got = asyncio.run(go())
     assert len(set(got)) == 1 and reads == [hub, hub]
     assert tokens.get_blocking(key, hub) == got[0] and reads == [hub, hub]
+
+
+def test_past_half_its_time_a_token_is_served_and_read_again_in_the_background(
+        ctx: AppContext, hub: int, key: ApiKeyInfo) -> None:
+    reads: list[int] = []
+    tokens = PortalTokens(*counted(TokenApi(ctx), reads), ttl=0.4)
+
+    async def go() -> None:
+        first = await tokens.get(key, hub)
+        await asyncio.sleep(0.25)  # past half the cache time: served at once, read again behind it
+        assert await tokens.get(key, hub) == first and reads == [hub]
+        await asyncio.sleep(0.1)
+        assert reads == [hub, hub]  # the background read
+        await asyncio.sleep(0.2)  # 0.55 s after the first read: without the background read, one in the foreground
+        assert await tokens.get(key, hub) == first and reads == [hub, hub]
+
+    asyncio.run(go())
+
+
+def test_a_background_read_that_fails_drops_the_token_and_the_next_call_gets_the_error(
+        ctx: AppContext, hub: int, key: ApiKeyInfo) -> None:
+    tokens = PortalTokens(*counted(TokenApi(ctx), []), ttl=0.4)
+
+    async def go() -> None:
+        await tokens.get(key, hub)
+        connections.revoke(ctx, hub, actor=ADMIN, local_only=True)
+        await asyncio.sleep(0.25)
+        await tokens.get(key, hub)  # still within the cache time: served, the background read fails
+        await asyncio.sleep(0.1)
+        with pytest.raises(PortalRevokedError):
+            await tokens.get(key, hub)
+
+    asyncio.run(go())
 
 
 def test_a_token_refreshed_by_another_process_is_served_until_the_cache_time_and_still_works(
