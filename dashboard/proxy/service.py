@@ -26,7 +26,7 @@ from dashboard.context import AppContext
 from dashboard.errors import ApiRateLimitedError, DashboardError, PermissionDeniedError
 from dashboard.hubspot.forwarding import RawResponse
 from dashboard.proxy import paths
-from dashboard.proxy.limiter import PortalLimiter, WindowLimiter, build_storage
+from dashboard.proxy.limiter import PortalLimiter, WindowLimiter, build_async_storage, build_storage
 from dashboard.proxy.tokens import PortalTokens
 from dashboard.proxy.usage import UsageRecorder, outcome_of
 
@@ -53,8 +53,8 @@ class ProxyService:
 
     Two ways through, the same steps: :meth:`call` blocks (the console, the CLI: tokens from ``tokens``);
     :meth:`call_async` runs on the server's event loop (the HTTP proxy: tokens from ``portal_tokens``, kept
-    2 s; HubSpot over the loop's AsyncClient). The limiter's storage is called directly from both: in memory
-    it is a dictionary update; in Redis one round trip of limits' Lua script.
+    2 s; HubSpot over the loop's async connections). The portal's window: in memory a dictionary update both
+    ways; in Redis one round trip of limits' Lua script, awaited on the event loop.
     """
 
     def __init__(self, ctx: AppContext, tokens: TokenSource, *, portal_tokens: PortalTokens | None = None,
@@ -63,7 +63,8 @@ class ProxyService:
         self.ctx = ctx
         self.tokens = tokens
         self.portal_tokens = portal_tokens
-        self.limiter = limiter or PortalLimiter(WindowLimiter(build_storage(ctx.settings)), app=ctx.app_id)
+        self.limiter = limiter or PortalLimiter(
+            WindowLimiter(build_storage(ctx.settings), build_async_storage(ctx.settings)), app=ctx.app_id)
         self.usage = UsageRecorder(ctx, timeline=timeline)
         self._sleep = sleep
 
@@ -82,10 +83,9 @@ class ProxyService:
         paths.target_url(self.ctx.app.api_base_url, path, query)
         return method, path, paths.request_headers(headers)
 
-    def _wait_for_slot(self, key: ApiKeyInfo, hub_id: int, started: float) -> float:
-        """0: a slot in the portal's window is taken; else how long to sleep before asking again. Over
-        DASHBOARD_PROXY_MAX_WAIT_SECONDS: our 429 (counted), nothing sent."""
-        wait = self.limiter.take(hub_id)
+    def _wait_for_slot(self, key: ApiKeyInfo, hub_id: int, started: float, wait: float) -> float:
+        """``wait``: what the portal's window answered (0: a slot is taken). How long to sleep before asking
+        again; over DASHBOARD_PROXY_MAX_WAIT_SECONDS our 429 (counted), nothing sent."""
         if wait <= 0:
             return 0.0
         left = started + self.ctx.settings.dashboard_proxy_max_wait_seconds - time.monotonic()
@@ -105,10 +105,12 @@ class ProxyService:
         self.limiter.learn(hub_id, paths.learned_window({k.lower(): v for k, v in resp.headers}))
         return resp
 
-    def _answer(self, key: ApiKeyInfo, hub_id: int, resp: RawResponse, started: float) -> ProxyResponse:
+    def _answer(self, key: ApiKeyInfo, hub_id: int, resp: RawResponse, started: float, *,
+                paused: bool = False) -> ProxyResponse:
         headers = paths.response_headers(resp.headers)
         if resp.status == 429:
-            self.limiter.pause(hub_id)
+            if not paused:
+                self.limiter.pause(hub_id)
             window = self.limiter.window(hub_id)
             headers["retry-after"] = str(paths.retry_after_seconds(headers, _category(resp.body),
                                                                    window.interval_ms))
@@ -136,7 +138,7 @@ class ProxyService:
 
     def _send(self, key: ApiKeyInfo, hub_id: int, token: str, method: str, path: str, query: str,
               headers: dict[str, str], body: bytes, started: float) -> RawResponse:
-        while (wait := self._wait_for_slot(key, hub_id, started)) > 0:
+        while (wait := self._wait_for_slot(key, hub_id, started, self.limiter.take(hub_id))) > 0:
             self._sleep(wait)
         try:
             resp = self.ctx.hubspot.forward(token, method, path, query=query, headers=headers, body=body,
@@ -167,11 +169,13 @@ class ProxyService:
                                     actor=Actor(key.actor_name, OPERATOR), force=True)
             token = await tokens.get(key, hub_id)
             resp = await self._send_async(key, hub_id, token, method, path, query, sent, body, started)
-        return self._answer(key, hub_id, resp, started)
+        if resp.status == 429:
+            await self.limiter.pause_async(hub_id)
+        return self._answer(key, hub_id, resp, started, paused=True)
 
     async def _send_async(self, key: ApiKeyInfo, hub_id: int, token: str, method: str, path: str, query: str,
                           headers: dict[str, str], body: bytes, started: float) -> RawResponse:
-        while (wait := self._wait_for_slot(key, hub_id, started)) > 0:
+        while (wait := self._wait_for_slot(key, hub_id, started, await self.limiter.take_async(hub_id))) > 0:
             await asyncio.sleep(wait)
         try:
             resp = await self.ctx.hubspot.forward_async(

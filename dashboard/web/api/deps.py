@@ -64,7 +64,7 @@ def key_dependency(api_of: Callable[[], TokenApi]) -> Callable[[Request], Awaita
         key = api.cached_key(header)
         if key is None:
             key = await _authenticate(api, header or "")
-        api.check_rate(key)
+        await api.check_rate_async(key)
         return key
 
     return api_key
