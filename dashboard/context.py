@@ -243,7 +243,8 @@ def build_context(
     closers.append(http.close)
     # Every configured app (or the sandbox app): its own client id, secret and host, and leases keyed by it.
     registry = build_registry(settings, engine=engine, http=http, sandbox_app=sandbox_app, retry=retry,
-                              lock_prefix=lock_prefix, closers=closers)
+                              lock_prefix=lock_prefix, closers=closers, transport=transport,
+                              pool_size=pool_size)
     default = registry.get(registry.default)
     return AppContext(settings=settings, engine=engine, cipher=cipher, app=default.app, hubspot=default.hubspot,
                       leases=default.leases, http=http, sandbox_url=found_sandbox, app_id=default.id, apps=registry,

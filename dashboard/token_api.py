@@ -37,7 +37,13 @@ from dashboard.errors import (
     TransientError,
 )
 from dashboard.models import Portal, PortalStatus, utcnow
-from dashboard.proxy.limiter import WindowLimiter, WindowMemoryStorage, build_storage
+from dashboard.proxy.limiter import (
+    AsyncStorageMaker,
+    WindowLimiter,
+    WindowMemoryStorage,
+    build_async_storage,
+    build_storage,
+)
 from dashboard.token_reads import SLOW, Read, ReadBatcher
 
 BUSY_WAIT_SECONDS = 10.0  # how long a caller waits for another process's refresh of the same portal
@@ -61,9 +67,10 @@ class RateLimiter:
     shares each key's window; without it the window lives in this process.
     """
 
-    def __init__(self, per_minute: int, storage: Storage | None = None) -> None:
+    def __init__(self, per_minute: int, storage: Storage | None = None,
+                 async_storage: AsyncStorageMaker | None = None) -> None:
         self.per_minute = per_minute
-        self._windows = WindowLimiter(storage if storage is not None else WindowMemoryStorage())
+        self._windows = WindowLimiter(storage if storage is not None else WindowMemoryStorage(), async_storage)
 
     def take(self, key: str, now: float | None = None) -> float:
         """0 when the request may go ahead, else the seconds until it may (``Retry-After``).
@@ -72,13 +79,18 @@ class RateLimiter:
         """
         return self._windows.take("api-key", key, limit=self.per_minute, window_s=60)
 
+    async def take_async(self, key: str) -> float:
+        """:meth:`take` on the event loop (Redis without blocking it)."""
+        return await self._windows.take_async("api-key", key, limit=self.per_minute, window_s=60)
+
 
 class TokenApi:
     """The token API's core for one server process (its rate limiter, key cache and reader thread live here)."""
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-        self.limiter = RateLimiter(ctx.settings.dashboard_api_rate_per_minute, build_storage(ctx.settings))
+        self.limiter = RateLimiter(ctx.settings.dashboard_api_rate_per_minute, build_storage(ctx.settings),
+                                   build_async_storage(ctx.settings))
         self.keys = KeyCache(ctx)
         self.reads = ReadBatcher(ctx, self._decide)
         self._flights: dict[int, threading.Lock] = {}
@@ -93,7 +105,13 @@ class TokenApi:
         return self.keys.cached(authorization)
 
     def check_rate(self, key: ApiKeyInfo) -> None:
-        wait = self.limiter.take(key.prefix)
+        self._over_rate(key, self.limiter.take(key.prefix))
+
+    async def check_rate_async(self, key: ApiKeyInfo) -> None:
+        """:meth:`check_rate` on the event loop (the HTTP API's key dependency)."""
+        self._over_rate(key, await self.limiter.take_async(key.prefix))
+
+    def _over_rate(self, key: ApiKeyInfo, wait: float) -> None:
         if wait > 0:
             raise ApiRateLimitedError(f"API key {key.prefix} is over its rate of "
                                       f"{self.ctx.settings.dashboard_api_rate_per_minute} requests a minute",
@@ -113,22 +131,25 @@ class TokenApi:
 
     # --- a token: the fast path (a batched read) and the slow one (a refresh) ---------------------------
 
-    async def access_token_async(self, key: ApiKeyInfo, hub_id: int) -> AccessToken:
+    async def access_token_async(self, key: ApiKeyInfo, hub_id: int, *, action: str = "api.token") -> AccessToken:
         """:meth:`access_token` for the event loop: no thread hop unless the token needs a refresh."""
         check_portal(key, hub_id, app=self.ctx.app_id)  # another app's key: 403; another portal: 404
-        got = await self.reads.read(Read(key, "api.token", hub_id))
+        got = await self.reads.read(Read(key, action, hub_id))
         if got is SLOW:
             token = await asyncio.to_thread(self._refreshed_token, key, hub_id)
-            got = await self.reads.read(Read(key, "api.token", hub_id, served=token))
+            got = await self.reads.read(Read(key, action, hub_id, served=token))
         assert isinstance(got, AccessToken)
         return got
 
-    def access_token(self, key: ApiKeyInfo, hub_id: int) -> AccessToken:
-        """A valid access token and its expiry; refreshed first when it expires within the leeway."""
+    def access_token(self, key: ApiKeyInfo, hub_id: int, *, action: str = "api.token") -> AccessToken:
+        """A valid access token and its expiry; refreshed first when it expires within the leeway.
+
+        ``action``: what the read is counted as in the audit log; ``""`` for reads that hand no token out
+        (the HubSpot proxy's, which counts its calls itself)."""
         check_portal(key, hub_id, app=self.ctx.app_id)
-        got = self.reads.read_blocking(Read(key, "api.token", hub_id))
+        got = self.reads.read_blocking(Read(key, action, hub_id))
         if got is SLOW:
-            got = self.reads.read_blocking(Read(key, "api.token", hub_id, served=self._refreshed_token(key, hub_id)))
+            got = self.reads.read_blocking(Read(key, action, hub_id, served=self._refreshed_token(key, hub_id)))
         assert isinstance(got, AccessToken)
         return got
 

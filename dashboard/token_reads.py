@@ -39,7 +39,8 @@ SLOW = object()  # "this read needs the slow path (a refresh)": not served, not 
 @dataclass
 class Read:
     """One read: ``decide`` gets the portal's row (None: no such row) and returns what to answer, or SLOW.
-    ``hub_id`` None with ``served`` set counts a read that needs no row (the portal listing)."""
+    ``hub_id`` None with ``served`` set counts a read that needs no row (the portal listing); ``action`` ""
+    is not counted."""
 
     key: ApiKeyInfo
     action: str
@@ -134,7 +135,7 @@ class ReadBatcher:
                     outcomes.append(exc)
                     continue
                 outcomes.append(outcome)
-                if outcome is not SLOW:
+                if outcome is not SLOW and read.action:  # "": not counted (the proxy counts its own calls)
                     counts[(read.key.actor_name, read.action, read.hub_id, f"key {read.key.prefix}")] += 1
             if counts:
                 with self.ctx.writing():

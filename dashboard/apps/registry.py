@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 from dashboard.apps.config import AppSettings
 from dashboard.errors import ConfigurationError, UnknownAppError
 from dashboard.hubspot.client import HubSpotApp, HubSpotClient, RetryPolicy
-from dashboard.hubspot.transport import HttpClient
+from dashboard.hubspot.forwarding import Forwarder
+from dashboard.hubspot.transport import HttpClient, Transport
 from dashboard.locks import DatabaseLeases, LeaseProvider, RedisLeases
 from dashboard.settings import Settings
 
@@ -74,17 +75,23 @@ def _leases(settings: Settings, engine: Engine, app_id: str, lock_prefix: str | 
 
 
 def build_registry(settings: Settings, *, engine: Engine, http: HttpClient, sandbox_app: HubSpotApp | None,
-                   retry: RetryPolicy | None, lock_prefix: str | None,
-                   closers: list[Callable[[], None]]) -> AppRegistry:
+                   retry: RetryPolicy | None, lock_prefix: str | None, closers: list[Callable[[], None]],
+                   transport: Transport | None = None, pool_size: int = 64) -> AppRegistry:
     """One entry per declared app; in sandbox mode (nothing declared) one entry, ``sandbox_app``, named
-    ``DASHBOARD_APP_ID``. Each client shares the connection pool ``http`` but has its own app and host."""
+    ``DASHBOARD_APP_ID``. Each client shares the connection pool ``http`` but has its own app and host, and
+    its own forwarder for the proxy's calls (blocking over ``http``, or async pools on the server's loop)."""
     timeout = settings.dashboard_token_timeout_seconds
+
+    def client(app: HubSpotApp) -> HubSpotClient:
+        forwarder = Forwarder(app, http, transport=transport, pool_size=pool_size,
+                              timeout=settings.dashboard_http_timeout_seconds)
+        closers.append(forwarder.close)
+        return HubSpotClient(app, http, retry=retry, token_timeout=timeout, forwarder=forwarder)
 
     def entry(app_id: str, app: HubSpotApp, conf: AppSettings | None) -> AppEntry:
         return AppEntry(id=app_id, label=conf.display_name if conf else app_id,
                         production=conf.production if conf else False, scopes=conf.scopes if conf else (),
-                        app=app, hubspot=HubSpotClient(app, http, retry=retry, token_timeout=timeout),
-                        leases=_leases(settings, engine, app_id, lock_prefix, closers))
+                        app=app, hubspot=client(app), leases=_leases(settings, engine, app_id, lock_prefix, closers))
 
     if sandbox_app is not None:
         return AppRegistry([entry(settings.dashboard_app_id, sandbox_app, None)], default=settings.dashboard_app_id)

@@ -36,6 +36,7 @@ from dashboard.errors import (
 )
 from dashboard.hubspot import protocol
 from dashboard.hubspot.answers import kept_answer
+from dashboard.hubspot.forwarding import Forwarder, RawResponse
 from dashboard.hubspot.protocol import Request, TokenInfo, TokenResponse
 
 log = logging.getLogger(__name__)
@@ -74,15 +75,6 @@ class RetryGate(Protocol):
 
 
 @dataclass(frozen=True)
-class RawResponse:
-    """HubSpot's answer as it came (body already decoded from any Content-Encoding)."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-
-@dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 3
     initial_wait: float = 0.2
@@ -93,9 +85,10 @@ class HubSpotClient:
     """OAuth operations and Bearer API calls for one app, over one shared ``httpx.Client``."""
 
     def __init__(self, app: HubSpotApp, http: httpx.Client, *, retry: RetryPolicy | None = None,
-                 token_timeout: float = DEFAULT_TOKEN_TIMEOUT_S) -> None:
+                 token_timeout: float = DEFAULT_TOKEN_TIMEOUT_S, forwarder: Forwarder | None = None) -> None:
         self.app = app
         self._http = http
+        self.forwarder = forwarder or Forwarder(app, http)  # the proxy's calls (dashboard/hubspot/forwarding.py)
         self._retry = retry or RetryPolicy()
         self.token_timeout = token_timeout
         self._flavor = protocol.FLAVORS[app.oauth_api]
@@ -200,24 +193,16 @@ class HubSpotClient:
     def forward(self, access_token: str, method: str, path: str, *, query: str = "",
                 headers: dict[str, str] | None = None, body: bytes = b"", timeout: float | None = None
                 ) -> RawResponse:
-        """One call for the proxy, as is: no retry, any status returned (the proxy decides what a 401 or a
-        429 means). ``path`` and ``query`` must come from :func:`dashboard.proxy.paths.resolve_path` and
-        the caller's query string; our ``Authorization`` replaces any other. Timeouts raise
-        :class:`TransientError` with code ``hubspot_timeout``, connection failures ``hubspot_unreachable``.
-        """
-        url = self.app.api_base_url.rstrip("/") + path + (f"?{query}" if query else "")
-        sent = {**(headers or {}), "authorization": f"Bearer {access_token}"}
-        operation = f"{method} {path}"
-        try:
-            resp = self._http.request(method, url, content=body or None, headers=sent,
-                                      timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"HubSpot did not answer {operation} in time", code="hubspot_timeout") from exc
-        except httpx.TransportError as exc:
-            raise TransientError(f"cannot reach HubSpot for {operation} ({exc.__class__.__name__})",
-                                 code="hubspot_unreachable") from exc
-        log.debug("hubspot proxy %s -> %s", operation, resp.status_code)
-        return RawResponse(resp.status_code, tuple(resp.headers.multi_items()), resp.content)
+        """One call for the proxy, as is (dashboard/hubspot/forwarding.py)."""
+        return self.forwarder.forward(access_token, method, path, query=query, headers=headers, body=body,
+                                      timeout=timeout)
+
+    async def forward_async(self, access_token: str, method: str, path: str, *, query: str = "",
+                            headers: dict[str, str] | None = None, body: bytes = b"",
+                            timeout: float | None = None) -> RawResponse:
+        """:meth:`forward` on the running event loop, without a worker thread."""
+        return await self.forwarder.forward_async(access_token, method, path, query=query, headers=headers,
+                                                  body=body, timeout=timeout)
 
     # --- I/O -------------------------------------------------------------------------------------------
 

@@ -3,8 +3,10 @@ HubSpot's fields. One store: the audit log carries the timeline's columns (model
 and its timeline entry are the same row, written in the same transaction.
 
 Kinds are the audit actions (``install``, ``refresh``, ``revoke``, ``uninstall``, ``test``, ``transition``,
-``alert``, ...). Kept ``DASHBOARD_TIMELINE_RETENTION_DAYS`` (default 30); :func:`prune` deletes older rows in
-bounded batches and is called by the refresh workers after each pass.
+``alert``, ``proxy`` ...). Frequent actions are one row per minute whose ``count`` says how many it stands for:
+token API reads (dashboard/token_reads.py) and proxied API calls (dashboard/proxy/usage.py). Kept
+``DASHBOARD_TIMELINE_RETENTION_DAYS`` (default 30); :func:`prune` deletes older rows in bounded batches and is
+called by the refresh workers after each pass.
 """
 
 from __future__ import annotations

@@ -5,6 +5,15 @@ what was counted every ``FLUSH_EVERY`` seconds as one INSERT, and readers flush 
 made calls sees them. Latency is kept as counts per bucket (``BUCKETS_MS``): histograms of several replicas
 and minutes add up, and p50/p95 are read off the merged counts (the bucket's upper bound). Rows older than
 ``KEEP`` are deleted at most once an hour.
+
+The portal's timeline (dashboard/lifecycle/timeline.py) gets the same counts as **one row per portal, key and
+minute** (per replica), kind ``proxy``, written by the first flush after the minute has ended, in the same
+transaction as that flush's usage rows: ``count`` is the minute's calls, ``duration_ms`` its p95, the
+detail the calls by status class and p50, the outcome ``failure`` when any call was not a 2xx/3xx
+(HubSpot's 4xx and 5xx, its 429s and ours), else ``success``. A row per call would make the timeline (the
+audit log) grow with the traffic, up to HubSpot's 110 calls per 10 s per portal, and bury the events support
+reads it for; per minute it grows by at most one row per key that called. Calls from the console and the
+CLI are audited one by one (``proxy.call``) and are left out here (``timeline=False``).
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import bisect
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +50,29 @@ def outcome_of(status: int, *, limited_local: bool = False) -> str:
 class _Cell:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("calls", *OUTCOMES), 0))
     hist: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS_MS) + 1))
+    actor: str = ""
+
+    def add(self, other: _Cell) -> None:
+        for name, n in other.counts.items():
+            self.counts[name] += n
+        self.hist = [a + b for a, b in zip(self.hist, other.hist, strict=True)]
+        self.actor = self.actor or other.actor
+
+
+Slot = tuple[int, datetime, str]  # hub id, minute, key prefix
+
+
+def timeline_row(slot: Slot, cell: _Cell) -> dict[str, Any]:
+    """The timeline's row for one portal, key and minute (see the module docstring)."""
+    hub_id, minute, prefix = slot
+    c = cell.counts
+    p50, p95 = percentile_ms(cell.hist, 0.5), percentile_ms(cell.hist, 0.95)
+    detail = (f"{c['calls']} proxied call{'s' if c['calls'] != 1 else ''} (key {prefix}): 2xx {c['s2xx']}, "
+              f"4xx {c['s4xx']}, 5xx {c['s5xx']}, 429 from HubSpot {c['limited_hubspot']}, 429 from the proxy "
+              f"{c['limited_local']}; p50 <= {p50:g} ms, p95 <= {p95:g} ms")
+    return {"at": minute, "actor": cell.actor or f"key {prefix}", "hub_id": hub_id, "action": "proxy",
+            "outcome": "success" if c["s2xx"] == c["calls"] else "failure", "detail": detail,
+            "fields": {"duration_ms": int(p95 or 0)}, "count": c["calls"]}
 
 
 def merge_hists(hists: list[str]) -> list[int]:
@@ -66,19 +99,24 @@ def percentile_ms(hist: list[int], q: float) -> float | None:
 class UsageRecorder:
     """This process's counts, flushed to the database in the background."""
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: AppContext, *, timeline: bool = True, clock: Callable[[], datetime] = utcnow) -> None:
         self.ctx = ctx
-        self._cells: dict[tuple[int, datetime, str], _Cell] = {}
+        self.timeline = timeline
+        self.clock = clock  # tests move time past a minute's end
+        self._cells: dict[Slot, _Cell] = {}
+        self._minutes: dict[Slot, _Cell] = {}  # counted for the timeline until their minute has ended
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pruned_at: datetime | None = None
 
-    def record(self, hub_id: int, key_prefix: str, outcome: str, latency_ms: float) -> None:
-        minute = utcnow().replace(second=0, microsecond=0)
+    def record(self, hub_id: int, key_prefix: str, outcome: str, latency_ms: float, *, actor: str = "") -> None:
+        minute = self.clock().replace(second=0, microsecond=0)
         with self._lock:
-            cell = self._cells.setdefault((hub_id, minute, key_prefix), _Cell())
+            cell = self._cells.get((hub_id, minute, key_prefix))
+            if cell is None:
+                cell = self._cells[(hub_id, minute, key_prefix)] = _Cell(actor=actor)
             cell.counts["calls"] += 1
             cell.counts[outcome] += 1
             cell.hist[bisect.bisect_left(BUCKETS_MS, latency_ms)] += 1
@@ -93,12 +131,21 @@ class UsageRecorder:
             except DashboardError as exc:  # the database is away: the counts wait for the next flush
                 log.warning("proxy usage: flush failed (%s)", exc.code)
 
-    def flush(self) -> None:
-        """Append what was counted since the last flush; on failure the counts are kept for the next."""
+    def flush(self, *, final: bool = False) -> None:
+        """Append what was counted since the last flush, and the timeline rows of the minutes that have
+        ended (``final``: of every minute); on failure the counts are kept for the next."""
         with self._flush_lock:
             with self._lock:
                 cells, self._cells = self._cells, {}
-            if not cells:
+            minutes = self._minutes
+            if self.timeline:
+                minutes = {slot: _copy(cell) for slot, cell in self._minutes.items()}
+                for slot, cell in cells.items():
+                    minutes.setdefault(slot, _Cell()).add(cell)
+            now = self.clock()
+            current = now.replace(second=0, microsecond=0)
+            ended = {slot: cell for slot, cell in minutes.items() if final or slot[1] < current}
+            if not cells and not ended:
                 return
             rows: list[dict[str, Any]] = [
                 {"hub_id": hub, "minute": minute, "key_prefix": prefix, **cell.counts,
@@ -107,7 +154,8 @@ class UsageRecorder:
             try:
                 with self.ctx.session() as session, self.ctx.writing():
                     repository.add_api_usage(session=session, rows=rows)
-                    now = utcnow()
+                    for slot, cell in ended.items():
+                        repository.insert_audit_event(session=session, **timeline_row(slot, cell))
                     if self._pruned_at is None or now - self._pruned_at > timedelta(hours=1):
                         repository.delete_api_usage_before(session=session, before=now - KEEP)
                         self._pruned_at = now
@@ -115,20 +163,19 @@ class UsageRecorder:
             except DashboardError:
                 with self._lock:
                     for slot, cell in cells.items():
-                        self._merge_back(slot, cell)
+                        self._cells.setdefault(slot, _Cell()).add(cell)
                 raise
-
-    def _merge_back(self, slot: tuple[int, datetime, str], cell: _Cell) -> None:
-        current = self._cells.setdefault(slot, _Cell())
-        for name, n in cell.counts.items():
-            current.counts[name] += n
-        current.hist = [a + b for a, b in zip(current.hist, cell.hist, strict=True)]
+            self._minutes = {slot: cell for slot, cell in minutes.items() if slot not in ended}
 
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self.flush()
+        self.flush(final=True)
+
+
+def _copy(cell: _Cell) -> _Cell:
+    return _Cell(dict(cell.counts), list(cell.hist), cell.actor)
 
 
 def usage_summary(ctx: AppContext, hub_id: int, *, hours: int, now: datetime | None = None) -> dict[str, Any]:

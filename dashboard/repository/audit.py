@@ -48,13 +48,14 @@ TIMELINE_FIELDS = ("http_status", "hubspot_status", "hubspot_category", "correla
 
 
 def insert_audit_event(*, session: Session, at: datetime | None, actor: str, hub_id: int | None, action: str,
-                       outcome: str, detail: str, fields: Mapping[str, Any] | None = None) -> None:
+                       outcome: str, detail: str, fields: Mapping[str, Any] | None = None, count: int = 1) -> None:
     """Insert an event at once, in the caller's transaction: a prebuilt INSERT of plain values. The ORM flush,
     and even building an ``AuditEvent`` instance, cost a refresh more than the statement (bench/refresh_sweep.py).
 
-    ``fields``: the timeline's columns (:data:`TIMELINE_FIELDS`; others are refused)."""
+    ``fields``: the timeline's columns (:data:`TIMELINE_FIELDS`; others are refused). ``count``: how many
+    times the action happened in this row (a per-minute aggregate; 1 for one event)."""
     values: dict[str, Any] = {"at": at, "app": session_app(session), "actor": actor, "hub_id": hub_id,
-                              "action": action, "outcome": outcome, "detail": detail}
+                              "action": action, "outcome": outcome, "detail": detail, "count": count}
     if fields:
         unknown = set(fields) - set(TIMELINE_FIELDS)
         if unknown:

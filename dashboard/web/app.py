@@ -64,6 +64,7 @@ async def _serve(server_port: Callable[[], int | None]) -> AsyncIterator[dict[st
         await asyncio.to_thread(worker.stop_embedded)
         set_shared_context(None)
         if ctx is not None:
+            await ctx.hubspot.forwarder.aclose()  # the proxy's connections on this loop, before it ends
             ctx.close()
 
 

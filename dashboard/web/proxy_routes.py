@@ -1,61 +1,67 @@
 """The HubSpot API proxy and its usage under ``/api/v1``, as a FastAPI ``APIRouter``.
 
 ``/api/v1/portals/{hub_id}/proxy/{path}`` (any method) forwards to HubSpot's API host through
-:class:`dashboard.proxy.service.ProxyService`; ``/api/v1/portals/{hub_id}/usage`` sums its per-minute
-counts. Both take ``Authorization: Bearer <API key>`` (:func:`dashboard.api_keys.authenticate`) and the
-key's rate (:class:`dashboard.token_api.TokenApi`'s limiter). Our own errors are
-``{"error": code, "message": sentence}``; HubSpot's answers pass through with its status, body and
-rate-limit headers. The path is read from the raw request target (``scope["raw_path"]``), still encoded,
-so that ``%2F`` is refused instead of becoming a slash. Blocking work runs in a worker thread.
+:meth:`dashboard.proxy.service.ProxyService.call_async`, on the server's event loop (no worker thread per
+call: the key from the API's 2 s key cache, the portal's token from the proxy's 2 s token cache, HubSpot
+over the loop's ``httpx.AsyncClient``). ``/api/v1/portals/{hub_id}/usage`` sums its per-minute counts.
+
+Both take the API's key dependency (:func:`dashboard.web.api.deps.key_dependency`: ``Authorization: Bearer
+<API key>``, the key's rate) and raise our errors, which the API's handlers answer in its one JSON shape
+(:mod:`dashboard.web.api.errors`). The one thing kept apart is HubSpot's own answer: its status, body and
+rate-limit headers go back as they came, whatever they are (a HubSpot 404 or 429 is not one of our errors
+and must not be rewritten into our shape). The path is read from the raw request target
+(``scope["raw_path"]``), still encoded, so that ``%2F`` is refused instead of becoming a slash.
 """
 
 from __future__ import annotations
 
-import logging
-import math
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from dashboard import api_keys
 from dashboard.api_keys import ApiKeyInfo, check_portal
 from dashboard.context import AppContext
-from dashboard.errors import (
-    ApiKeyError,
-    ApiRateLimitedError,
-    DashboardError,
-    HubSpotError,
-    InputError,
-    NotFoundError,
-    PermissionDeniedError,
-    PortalUnavailableError,
-    StorageError,
-)
-from dashboard.proxy import usage
+from dashboard.errors import InputError
+from dashboard.proxy import paths, usage
 from dashboard.proxy.service import ProxyService
+from dashboard.proxy.tokens import PortalTokens
 from dashboard.token_api import TokenApi
+from dashboard.web.api import deps
+from dashboard.web.api.errors import NO_STORE, NotConfiguredError, install_handlers
+from dashboard.web.api.schemas import ErrorBody, HubId
 from dashboard.web.runtime import shared_context
 
-log = logging.getLogger(__name__)
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-PROXY_PATH = "/api/v1/portals/{hub_id}/proxy/{path:path}"
-USAGE_PATH = "/api/v1/portals/{hub_id}/usage"
 PREFIX = "/api/v1"  # the router's paths are relative to it: build_api includes it there
+_ERR = {"model": ErrorBody}
+PROXY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "HubSpot's answer as it came (any status HubSpot sent: its body, Content-Type and "
+                         "X-HubSpot-RateLimit-* headers; Retry-After on its 429)"},
+    400: {**_ERR, "description": "bad_path: the path leaves HubSpot's API host or is malformed; nothing sent"},
+    403: {**_ERR, "description": "read_only_key: a read-only key sent another method than GET or HEAD"},
+    409: {**_ERR, "description": "the portal has no usable token: needs_reauth, revoked, key_missing"},
+    413: {**_ERR, "description": "body_too_large: over DASHBOARD_PROXY_MAX_BODY_BYTES; nothing sent"},
+    429: {**_ERR, "description": "over the key's rate or the portal's HubSpot window (rate_limited); see "
+                                 "Retry-After; nothing sent"},
+    502: {**_ERR, "description": "hubspot_unreachable: no connection to HubSpot"},
+    504: {**_ERR, "description": "hubspot_timeout: HubSpot did not answer in DASHBOARD_PROXY_TIMEOUT_SECONDS"},
+}
 
 
 class ProxyBackend:
-    """What the routes need in one server process: the token API's core (tokens, key limits) and the proxy."""
+    """What the routes need in one server process: the token API (keys, key limits, tokens) and the proxy."""
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: AppContext, api: TokenApi | None = None) -> None:
         self.ctx = ctx
-        self.api = TokenApi(ctx)
-        self.proxy = ProxyService(ctx, lambda key, hub_id: self.api.access_token(key, hub_id).access_token)
+        self.api = api or TokenApi(ctx)
+        api = self.api
+        self.tokens = PortalTokens(lambda key, hub_id: api.access_token_async(key, hub_id, action=""),
+                                   lambda key, hub_id: api.access_token(key, hub_id, action=""), app=ctx.app_id)
+        self.proxy = ProxyService(ctx, self.tokens.get_blocking, portal_tokens=self.tokens)
 
     def close(self) -> None:
         self.proxy.close()
@@ -66,55 +72,17 @@ _backend: ProxyBackend | None = None
 
 
 def shared_backend() -> ProxyBackend | None:
-    """This process's backend over the server's shared context (None when the context could not start)."""
+    """This process's backend over the server's shared context and token API (None when the context could
+    not start)."""
     global _backend  # one per server process, like the context it wraps
     ctx = shared_context()
     if ctx is None:
         return None
-    with _lock:
-        if _backend is None or _backend.ctx is not ctx:
-            _backend = ProxyBackend(ctx)
-        return _backend
-
-
-def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status,
-                        headers={**NO_STORE, **(headers or {})})
-
-
-def as_response(exc: Exception) -> JSONResponse:
-    """Our errors as JSON: 400 bad input, 401 key, 403 role, 404 portal, 409 portal state, 413 body,
-    429 limits, 502/504 HubSpot unreachable / too slow, 503 database."""
-    if isinstance(exc, ApiKeyError):
-        return error(401, exc.code, exc.description, {"WWW-Authenticate": 'Bearer realm="dashboard"'})
-    if isinstance(exc, ApiRateLimitedError):
-        return error(429, exc.code, exc.description, {"Retry-After": str(max(1, math.ceil(exc.retry_after)))})
-    if isinstance(exc, NotFoundError):
-        return error(404, exc.code, exc.description)
-    if isinstance(exc, PermissionDeniedError):
-        return error(403, exc.code, exc.description)
-    if isinstance(exc, PortalUnavailableError):
-        return error(409, exc.code, exc.description)
-    if isinstance(exc, HubSpotError):
-        if exc.code == "hubspot_timeout":
-            return error(504, exc.code, exc.description)
-        return error(502 if exc.code == "hubspot_unreachable" else 503, exc.code, exc.description,
-                     {"Retry-After": "5"})
-    if isinstance(exc, StorageError | SQLAlchemyError):
-        log.error("proxy: the database or rate-limit store failed (%s)", exc.__class__.__name__)
-        return error(503, "storage_unavailable", "the database or the rate-limit store is unavailable; "
-                     "try again shortly", {"Retry-After": "5"})
-    if isinstance(exc, InputError) and exc.code == "body_too_large":
-        return error(413, exc.code, exc.description)
-    if isinstance(exc, DashboardError):
-        return error(400, exc.code, exc.description)
-    raise exc
-
-
-def _authorized(backend: ProxyBackend, authorization: str | None) -> ApiKeyInfo:
-    key = api_keys.authenticate(backend.ctx, authorization)
-    backend.api.check_rate(key)
-    return key
+    if _backend is None or _backend.ctx is not ctx:
+        with _lock:
+            if _backend is None or _backend.ctx is not ctx:
+                _backend = ProxyBackend(ctx, deps.current_api())  # one key cache and key limiter per process
+    return _backend
 
 
 async def _body(request: Request, cap: int) -> bytes:
@@ -141,57 +109,52 @@ def _raw_tail(request: Request, hub_id: str) -> str:
 
 
 def build_router(backend_of: Callable[[], ProxyBackend | None] = shared_backend) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(prefix="/portals", tags=["proxy"])
 
-    @router.api_route(PROXY_PATH.removeprefix(PREFIX), methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-                      summary="Call HubSpot's API for a portal with its fresh token")
-    async def proxy(hub_id: int, path: str, request: Request) -> Response:
+    def backend() -> ProxyBackend:
         be = backend_of()
         if be is None:
-            return error(503, "not_configured", "the dashboard could not start; see its log")
-        try:
-            body = await _body(request, be.ctx.settings.dashboard_proxy_max_body_bytes)
-        except DashboardError as exc:
-            return as_response(exc)
+            raise NotConfiguredError("the dashboard could not start; see its log")
+        return be
+
+    # The API's key dependency over this backend's token API (the shared one in a server process). A default
+    # value rather than an ``Annotated`` type: string annotations cannot name a local (``from __future__``).
+    checked_key: Any = Depends(deps.key_dependency(lambda: backend().api))
+
+    @router.api_route("/{hub_id}/proxy/{path:path}", methods=list(paths.ALLOWED_METHODS), name="proxy",
+                      openapi_extra=deps.SECURED, responses=PROXY_RESPONSES,
+                      summary="Call HubSpot's API for a portal with its fresh token")
+    async def proxy(hub_id: HubId, path: str, request: Request, key: ApiKeyInfo = checked_key) -> Response:
+        be = backend()
+        body = await _body(request, be.ctx.settings.dashboard_proxy_max_body_bytes)
         raw_tail = _raw_tail(request, str(request.path_params.get("hub_id", hub_id)))
         query = request.scope.get("query_string", b"").decode("latin-1")
+        answer = await be.proxy.call_async(key, hub_id, request.method, raw_tail, query=query,
+                                           headers=request.headers.items(), body=body)
+        # HubSpot's answer, passed through as it came (never rewritten into our error shape).
+        return Response(answer.body if request.method != "HEAD" else b"", status_code=answer.status,
+                        headers={**answer.headers, **NO_STORE})
 
-        def blocking() -> Response:
-            try:
-                key = _authorized(be, request.headers.get("authorization"))
-                answer = be.proxy.call(key, hub_id, request.method, raw_tail, query=query,
-                                       headers=request.headers.items(), body=body)
-            except (DashboardError, SQLAlchemyError) as exc:
-                return as_response(exc)
-            return Response(answer.body if request.method != "HEAD" else b"", status_code=answer.status,
-                            headers={**answer.headers, **NO_STORE})
+    @router.get("/{hub_id}/usage", openapi_extra=deps.SECURED,
+                summary="The portal's proxied calls over the last hours")
+    async def portal_usage(hub_id: HubId, hours: Annotated[int, Query(ge=1, le=720)] = 24,
+                           key: ApiKeyInfo = checked_key) -> JSONResponse:
+        be = backend()
+        check_portal(key, hub_id, app=be.ctx.app_id)
 
-        return await run_in_threadpool(blocking)
+        def read() -> dict[str, Any]:
+            be.proxy.usage.flush()
+            return usage.usage_summary(be.ctx, hub_id, hours=hours)
 
-    @router.get(USAGE_PATH.removeprefix(PREFIX), summary="The portal's proxied calls over the last hours")
-    async def portal_usage(hub_id: int, request: Request, hours: Annotated[int, Query(ge=1, le=720)] = 24
-                           ) -> Response:
-        be = backend_of()
-        if be is None:
-            return error(503, "not_configured", "the dashboard could not start; see its log")
-
-        def blocking() -> Response:
-            try:
-                key = _authorized(be, request.headers.get("authorization"))
-                check_portal(key, hub_id, app=be.ctx.app_id)
-                be.proxy.usage.flush()
-                body: dict[str, Any] = usage.usage_summary(be.ctx, hub_id, hours=hours)
-            except (DashboardError, SQLAlchemyError) as exc:
-                return as_response(exc)
-            return JSONResponse(body, headers=NO_STORE)
-
-        return await run_in_threadpool(blocking)
+        return JSONResponse(await run_in_threadpool(read), headers=NO_STORE)
 
     return router
 
 
 def build_app(backend_of: Callable[[], ProxyBackend | None] = shared_backend) -> FastAPI:
-    """A FastAPI app holding only the proxy's router (until it joins the /api/v1 app)."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    """A FastAPI app holding only the proxy's router, with the API's error handlers (tests, the bench)."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None,
+                  telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False})
     app.include_router(build_router(backend_of), prefix=PREFIX)
+    install_handlers(app)
     return app

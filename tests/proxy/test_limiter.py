@@ -3,6 +3,7 @@ shared through a real Redis by two limiter instances (two replicas)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -11,8 +12,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from limits.storage import RedisStorage, Storage
 
-from dashboard.proxy.limiter import PortalLimiter, WindowLimiter, WindowMemoryStorage
+from dashboard.proxy.limiter import (
+    PortalLimiter,
+    WindowLimiter,
+    WindowMemoryStorage,
+    build_async_storage,
+    build_storage,
+)
 from dashboard.proxy.paths import Window
+from dashboard.settings import load_settings
 from dashboard.token_api import RateLimiter
 
 WINDOW_S = 1
@@ -118,3 +126,44 @@ def test_token_api_key_limiter_keeps_its_interface_and_budget() -> None:
     assert waits[:5] == [0.0] * 5
     assert all(0 < w <= 60 for w in waits[5:])
     assert limiter.take("other", time.monotonic()) == 0  # keys have their own windows; now= still accepted
+
+
+@pytest.mark.redis
+@given(limit=st.integers(1, 12), takes=st.lists(st.booleans(), min_size=1, max_size=30), run=st.uuids())
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_event_loops_redis_window_is_the_blocking_ones(redis_url: str, redis_prefix: str, limit: int,
+                                                          takes: list[bool], run: object) -> None:
+    """Takes on the event loop (limits' async storage, redis.asyncio) and blocking ones (the console, the CLI,
+    another replica) count in one window: never more than ``limit`` granted, in any order."""
+    settings_like = load_settings({}, secrets_path=None, dashboard_lock_url=redis_url,
+                                  dashboard_lock_prefix=redis_prefix.rstrip(":"))
+    limiter = WindowLimiter(build_storage(settings_like), build_async_storage(settings_like))
+
+    async def go() -> list[float]:
+        return [await limiter.take_async(f"p-{run}", limit=limit, window_s=60) if on_loop
+                else limiter.take(f"p-{run}", limit=limit, window_s=60) for on_loop in takes]
+
+    waits = asyncio.run(go())
+    assert waits[:limit] == [0.0] * min(limit, len(takes))
+    assert all(0 < w <= 60 for w in waits[limit:])
+
+
+@pytest.mark.redis
+def test_pause_on_the_event_loop_fills_the_shared_window(redis_url: str, redis_prefix: str) -> None:
+    settings_like = load_settings({}, secrets_path=None, dashboard_lock_url=redis_url,
+                                  dashboard_lock_prefix=redis_prefix.rstrip(":"))
+
+    def portal() -> PortalLimiter:
+        limiter = PortalLimiter(WindowLimiter(build_storage(settings_like), build_async_storage(settings_like)),
+                                app="t")
+        limiter.learn(3, Window(10, 10_000))
+        return limiter
+
+    here, there = portal(), portal()
+
+    async def go() -> None:
+        assert await here.take_async(3) == 0
+        await here.pause_async(3)  # HubSpot said 429 to this replica
+
+    asyncio.run(go())
+    assert there.take(3) > 0  # the other replica waits too

@@ -4,64 +4,17 @@ HubSpot, what comes back, the token handling, the limits, the bad input, and the
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from dashboard import api_keys
 from dashboard.context import AppContext, build_context
 from dashboard.sandbox.server import SandboxServer
 from dashboard.settings import Settings
-from dashboard.web.proxy_routes import ProxyBackend, build_app
-from tests.utils.asgi_server import serve_asgi
-from tests.utils.lifecycle import ADMIN, FAST_RETRY, install_portal, sandbox_post, stats
-
-SCOPES = ("oauth", "crm.objects.contacts.read", "crm.objects.contacts.write")
-CONTACTS = "/crm/v3/objects/contacts"
-
-
-class Api:
-    """One replica: a context, its proxy backend and a client holding an API key."""
-
-    def __init__(self, ctx: AppContext, key: str) -> None:
-        self.ctx = ctx
-        self.backend = ProxyBackend(ctx)
-        self._stack = ExitStack()
-        url = self._stack.enter_context(serve_asgi(build_app(lambda: self.backend)))
-        self.client = httpx.Client(base_url=url, timeout=30)
-        self.key = key
-
-    def call(self, method: str, hub_id: int, path: str, *, key: str | None = None, **kw: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {key or self.key}", **kw.pop("headers", {})}
-        return self.client.request(method, f"/api/v1/portals/{hub_id}/proxy{path}", headers=headers, **kw)
-
-    def close(self) -> None:
-        self.client.close()
-        self._stack.close()
-        self.backend.close()
-
-
-@pytest.fixture
-def hub(ctx: AppContext, sandbox: SandboxServer) -> int:
-    return int(install_portal(ctx, sandbox.url, scopes=SCOPES).hub_id)
-
-
-@pytest.fixture
-def make_api(ctx: AppContext) -> Iterator[Callable[..., Api]]:
-    made: list[Api] = []
-
-    def make(context: AppContext | None = None, **key_args: Any) -> Api:
-        created = api_keys.create_key(ctx, actor=ADMIN, name=f"svc{len(made)}", **key_args)
-        api = Api(context or ctx, created.key)
-        made.append(api)
-        return api
-
-    yield make
-    for api in made:
-        api.close()
+from tests.proxy.conftest import CONTACTS, Api
+from tests.utils.lifecycle import FAST_RETRY, sandbox_post, stats
 
 
 def api_log(sandbox: SandboxServer) -> list[dict[str, Any]]:

@@ -1,7 +1,9 @@
 """FastAPI dependencies shared by every ``/api/v1`` router: the process's token API and the caller's key.
 
 Other routers (the HubSpot proxy, health timelines) use these too: a ``key: ApiKey`` parameter authenticates
-the caller and applies its rate limit; ``api: Api`` is this process's :class:`TokenApi`.
+the caller and applies its rate limit; ``api: Api`` is this process's :class:`TokenApi`. A router whose
+backend is handed to it (the proxy's ``build_router(backend_of)``: tests run two replicas in one process)
+builds the same dependency over its own token API with :func:`key_dependency`.
 
 One dependency per request, ``async def``, reading the header itself: FastAPI runs a plain ``def``
 dependency in a worker thread (a hop per request), and each extra dependency (``HTTPBearer`` and friends)
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -30,7 +33,8 @@ SECURED: dict[str, Any] = {"security": [{"apiKey": []}]}  # ``openapi_extra`` of
 
 _lock = threading.Lock()
 _api: TokenApi | None = None
-_pending: dict[str, asyncio.Future[ApiKeyInfo]] = {}  # one database check per header at a time (event loop)
+# One database check per token API and header at a time (on the event loop).
+_pending: dict[tuple[int, str], asyncio.Future[ApiKeyInfo]] = {}
 
 
 def current_api() -> TokenApi:
@@ -67,24 +71,33 @@ async def token_api() -> TokenApi:
     return current_api()
 
 
-async def api_key(request: Request) -> ApiKeyInfo:
-    """The caller's key (401 otherwise), within its rate (429 otherwise)."""
-    api = current_api()
-    header = request.headers.get("authorization")
-    key = api.cached_key(header)
-    if key is None:
-        key = await _authenticate(api, header or "")
-    api.check_rate(key)
-    return key
+def key_dependency(api_of: Callable[[], TokenApi]) -> Callable[[Request], Awaitable[ApiKeyInfo]]:
+    """The ``async`` dependency that authenticates the caller against ``api_of()`` (401 otherwise) and
+    applies its rate (429 otherwise)."""
+
+    async def api_key(request: Request) -> ApiKeyInfo:
+        api = api_of()
+        header = request.headers.get("authorization")
+        key = api.cached_key(header)
+        if key is None:
+            key = await _authenticate(api, header or "")
+        await api.check_rate_async(key)
+        return key
+
+    return api_key
+
+
+api_key = key_dependency(current_api)  # this process's token API
 
 
 async def _authenticate(api: TokenApi, header: str) -> ApiKeyInfo:
     """The database check, shared by the requests that arrive with the same header while it runs."""
-    pending = _pending.get(header)
+    slot = (id(api), header)
+    pending = _pending.get(slot)
     if pending is not None:
         return await asyncio.shield(pending)
     future: asyncio.Future[ApiKeyInfo] = asyncio.get_running_loop().create_future()
-    _pending[header] = future
+    _pending[slot] = future
     try:
         key = await run_in_threadpool(api.authenticate, header or None)
     except BaseException as exc:
@@ -95,7 +108,7 @@ async def _authenticate(api: TokenApi, header: str) -> ApiKeyInfo:
         future.set_result(key)
         return key
     finally:
-        _pending.pop(header, None)
+        _pending.pop(slot, None)
 
 
 ApiKey = Annotated[ApiKeyInfo, Depends(api_key)]

@@ -1,8 +1,11 @@
 """The API's one error shape (:class:`ErrorBody`) for every failure: ours, FastAPI's, and the unexpected.
 
 Our exceptions map to a status here, once: 401 bad key (with ``WWW-Authenticate``), 403 wrong role, 404
-unknown or not allowed, 409 no token can be handed out, 429 with ``Retry-After``, 503 when the database or
-HubSpot is unavailable (with ``Retry-After``), 400 for bad input (a hub id out of range included). FastAPI's
+unknown or not allowed, 409 no token can be handed out, 413 a body over the proxy's cap, 429 with
+``Retry-After``, 503 when the database, the rate-limit store or HubSpot is unavailable (with ``Retry-After``),
+400 for bad input (a hub id out of range included). The HubSpot proxy's own call to HubSpot adds 502 (HubSpot
+unreachable) and 504 (HubSpot too slow); HubSpot's answers themselves are not errors of ours and pass
+through the proxy as they came (dashboard/web/proxy_routes.py). FastAPI's
 own 404 / 405 (with ``Allow``) / 422 become the same shape (422 is answered as 400 ``invalid_request``), and
 anything unexpected a 500 ``internal_error`` that names no detail. Every answer is ``Cache-Control: no-store``.
 """
@@ -24,6 +27,7 @@ from dashboard.errors import (
     ApiRateLimitedError,
     DashboardError,
     HubSpotError,
+    InputError,
     NotFoundError,
     PermissionDeniedError,
     PortalUnavailableError,
@@ -74,13 +78,19 @@ def as_response(exc: DashboardError | SQLAlchemyError) -> JSONResponse:
     if isinstance(exc, PortalUnavailableError):
         return error_response(409, exc.code, exc.description)
     if isinstance(exc, HubSpotError):
+        if exc.code == "hubspot_timeout":  # the proxy's call, sent and not answered in time
+            return error_response(504, exc.code, exc.description)
+        if exc.code == "hubspot_unreachable":  # the proxy's call, no connection
+            return error_response(502, exc.code, exc.description, {"Retry-After": "5"})
         return error_response(503, "hubspot_unavailable", exc.description, {"Retry-After": "5"})
     if isinstance(exc, NotConfiguredError):
         return error_response(503, exc.code, exc.description, {"Retry-After": "5"})
     if isinstance(exc, StorageError | SQLAlchemyError):
-        log.error("token API: the database failed (%s)", exc.__class__.__name__)
-        return error_response(503, "database_unavailable", "the database is unavailable; try again shortly",
-                              {"Retry-After": "5"})
+        log.error("API: the database or the rate-limit store failed (%s)", exc.__class__.__name__)
+        return error_response(503, "database_unavailable", "the database or the rate-limit store is unavailable; "
+                              "try again shortly", {"Retry-After": "5"})
+    if isinstance(exc, InputError) and exc.code == "body_too_large":
+        return error_response(413, exc.code, exc.description)
     return error_response(400, exc.code, exc.description)
 
 

@@ -34,7 +34,8 @@ class ErrorBody(BaseModel):
                                                                "message": "no portal 42 for this API key"}]})
     error: str = Field(description="machine-readable code, e.g. invalid_api_key, rate_limited, not_found, "
                        "needs_reauth, revoked, key_missing, undecryptable, invalid_hub_id, method_not_allowed, "
-                       "database_unavailable, hubspot_unavailable, internal_error")
+                       "database_unavailable, hubspot_unavailable, internal_error; the proxy adds bad_path, "
+                       "read_only_key, body_too_large, hubspot_timeout, hubspot_unreachable")
     message: str = Field(description="one sentence for a person; never holds a token or a key")
 
 
