@@ -9,15 +9,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from dashboard import install
 from dashboard.sandbox import SandboxServer
-from dashboard.ui.context import reset_context
 from tests.apps.conftest import HUB
 from tests.utils.lifecycle import grant
-from tests.utils.pages import APP, TIMEOUT, messages, table
+from tests.utils.pages import APP, TIMEOUT, loopback_app, messages, table
 
 INSTALL, CONNECTIONS = "pages/install.py", "pages/connections.py"
 
@@ -29,12 +27,8 @@ def any_db_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def pages(env: dict[str, str]) -> Iterator[None]:
-    previous = st_config.get_option("server.address")
-    st_config.set_option("server.address", "127.0.0.1")
-    reset_context()
-    yield
-    reset_context()
-    st_config.set_option("server.address", previous)
+    with loopback_app():
+        yield
 
 
 def open_page(page: str, app: str | None = None, **query: str) -> AppTest:

@@ -11,16 +11,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from dashboard.context import AppContext
 from dashboard.install import InstallResult
 from dashboard.sandbox import SandboxServer
 from dashboard.settings import Settings
-from dashboard.ui.context import reset_context
 from tests.utils.lifecycle import install_portal
-from tests.utils.pages import ACME, APP, GATED_OPTIONAL, GLOBEX, INITECH, TIMEOUT
+from tests.utils.pages import ACME, APP, GATED_OPTIONAL, GLOBEX, INITECH, TIMEOUT, loopback_app
 
 
 @pytest.fixture
@@ -32,13 +30,8 @@ def ui_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, sandbox: Sandbox
     monkeypatch.setenv("DASHBOARD_ENCRYPTION_KEYS", keys.get_secret_value())
     monkeypatch.setenv("DASHBOARD_SANDBOX_URL", sandbox.url)
     monkeypatch.setenv("DASHBOARD_DATA_DIR", str(settings.dashboard_data_dir))
-    # As under `streamlit run` with the repo's .streamlit/config.toml: listening on loopback only.
-    previous = st_config.get_option("server.address")
-    st_config.set_option("server.address", "127.0.0.1")
-    reset_context()
-    yield
-    reset_context()
-    st_config.set_option("server.address", previous)
+    with loopback_app():
+        yield
 
 
 @pytest.fixture

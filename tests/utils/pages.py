@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
+from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from dashboard.ui.connections_table import TABLE_KEY
+from dashboard.ui.context import reset_context
 from dashboard.ui.text import plain
 
 APP = "../../streamlit_app.py"  # AppTest.from_file resolves it relative to tests/ui/
 TIMEOUT = 30
 ACME, GLOBEX, INITECH = 1000001, 1000002, 1000003  # the sandbox's default accounts: free, pro, enterprise
 GATED_OPTIONAL = "cms.functions.read"  # Content Hub Enterprise: only initech can grant it
+
+
+@contextmanager
+def loopback_app() -> Iterator[None]:
+    """As under `streamlit run` with the repo's .streamlit/config.toml: listening on loopback only; the app's
+    cached context is rebuilt before and after (it reads the environment the test set)."""
+    previous = st_config.get_option("server.address")
+    st_config.set_option("server.address", "127.0.0.1")
+    reset_context()
+    try:
+        yield
+    finally:
+        reset_context()
+        st_config.set_option("server.address", previous)
 
 
 def table(at: AppTest) -> pd.DataFrame:
