@@ -87,7 +87,7 @@ class ApiKeyMachine(RuleBasedStateMachine):
         info = api_keys.authenticate(self.ctx, header, now=self.now)
         assert info.prefix == prefix
         for hub in range(1, 7):
-            assert info.allows(hub) == (not m.hubs or hub in m.hubs)
+            assert info.allows(hub, app=self.ctx.app_id) == (not m.hubs or hub in m.hubs)
 
     @invariant()
     def listing_matches(self) -> None:

@@ -50,13 +50,13 @@ def outcome_of(status: int, *, limited_local: bool = False) -> str:
 class _Cell:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("calls", *OUTCOMES), 0))
     hist: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS_MS) + 1))
-    actor: str = ""
+    caller: str = ""  # the key's audit name, kept for the timeline row
 
     def add(self, other: _Cell) -> None:
         for name, n in other.counts.items():
             self.counts[name] += n
         self.hist = [a + b for a, b in zip(self.hist, other.hist, strict=True)]
-        self.actor = self.actor or other.actor
+        self.caller = self.caller or other.caller
 
 
 Slot = tuple[int, datetime, str]  # hub id, minute, key prefix
@@ -70,7 +70,7 @@ def timeline_row(slot: Slot, cell: _Cell) -> dict[str, Any]:
     detail = (f"{c['calls']} proxied call{'s' if c['calls'] != 1 else ''} (key {prefix}): 2xx {c['s2xx']}, "
               f"4xx {c['s4xx']}, 5xx {c['s5xx']}, 429 from HubSpot {c['limited_hubspot']}, 429 from the proxy "
               f"{c['limited_local']}; p50 <= {p50:g} ms, p95 <= {p95:g} ms")
-    return {"at": minute, "actor": cell.actor or f"key {prefix}", "hub_id": hub_id, "action": "proxy",
+    return {"at": minute, "actor": cell.caller or f"key {prefix}", "hub_id": hub_id, "action": "proxy",
             "outcome": "success" if c["s2xx"] == c["calls"] else "failure", "detail": detail,
             "fields": {"duration_ms": int(p95 or 0)}, "count": c["calls"]}
 
@@ -111,12 +111,12 @@ class UsageRecorder:
         self._thread: threading.Thread | None = None
         self._pruned_at: datetime | None = None
 
-    def record(self, hub_id: int, key_prefix: str, outcome: str, latency_ms: float, *, actor: str = "") -> None:
+    def record(self, hub_id: int, key_prefix: str, outcome: str, latency_ms: float, *, actor: str) -> None:
         minute = self.clock().replace(second=0, microsecond=0)
         with self._lock:
             cell = self._cells.get((hub_id, minute, key_prefix))
             if cell is None:
-                cell = self._cells[(hub_id, minute, key_prefix)] = _Cell(actor=actor)
+                cell = self._cells[(hub_id, minute, key_prefix)] = _Cell(caller=actor)
             cell.counts["calls"] += 1
             cell.counts[outcome] += 1
             cell.hist[bisect.bisect_left(BUCKETS_MS, latency_ms)] += 1
@@ -175,7 +175,7 @@ class UsageRecorder:
 
 
 def _copy(cell: _Cell) -> _Cell:
-    return _Cell(dict(cell.counts), list(cell.hist), cell.actor)
+    return _Cell(dict(cell.counts), list(cell.hist), cell.caller)
 
 
 def usage_summary(ctx: AppContext, hub_id: int, *, hours: int, now: datetime | None = None) -> dict[str, Any]:
