@@ -128,7 +128,8 @@ def uptime_shares(*, session: Session, hub_ids: Sequence[int], now: datetime, wi
 
     Each transition in the window opens a span lasting until the next one (or ``now``); the span before the
     first is in that transition's ``from_state``; a portal with no transition in the window was all the time
-    in ``current[hub_id]``. One query over the page's hub ids (a window function over index ix_audit_hub_at):
+    in ``current[hub_id]``. Time before a portal's first grant (its first transition comes from ``none``) is
+    left out of the window: it did not exist then. One query over the page's hub ids (a window function over index ix_audit_hub_at):
     the cost follows the page, not the number of portals.
     """
     if not hub_ids:
@@ -156,9 +157,18 @@ def uptime_shares(*, session: Session, hub_ids: Sequence[int], now: datetime, wi
                      seconds(spans.c.at, func.coalesce(spans.c.next_at, now_p))), else_=0.0)
     up_before = case((and_(spans.c.n == 1, spans.c.from_state.in_(list(up_states))),
                       seconds(start_p, spans.c.at)), else_=0.0)
-    rows = session.execute(select(spans.c.hub_id, func.sum(up_after + up_before)).group_by(spans.c.hub_id)).all()
+    # before a portal's first grant (a first transition out of "none") it did not exist: that time is not
+    # downtime, so a portal installed an hour ago and healthy since shows 100 %, not 0.6 % of 7 days
+    unborn = case((and_(spans.c.n == 1, func.coalesce(spans.c.from_state, "none") == "none"),
+                   seconds(start_p, spans.c.at)), else_=0.0)
+    rows = session.execute(select(spans.c.hub_id, func.sum(up_after + up_before), func.sum(unborn))
+                           .group_by(spans.c.hub_id)).all()
     total = window.total_seconds()
-    shares = {int(h): max(0.0, min(1.0, float(up or 0.0) / total)) for h, up in rows}
+    shares = {}
+    for h, up, before in rows:
+        observed = total - float(before or 0.0)
+        if observed >= 1.0:
+            shares[int(h)] = max(0.0, min(1.0, float(up or 0.0) / observed))
     for hub_id in hub_ids:
         if hub_id not in shares:
             shares[hub_id] = 1.0 if current.get(hub_id) in up_states else 0.0

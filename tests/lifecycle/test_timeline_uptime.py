@@ -60,6 +60,18 @@ def test_uptime_from_transitions(ctx: Any, sandbox: Any) -> None:
     assert [p[1]["needs_reauth"] for p in chart].count(1) == 11  # the marks 12 .. 2 h ago
 
 
+def test_uptime_counts_only_time_since_the_first_grant(ctx: Any, sandbox: Any) -> None:
+    """A portal installed 2 h ago and healthy since is 100 % up, not 2/168 of a week; one installed 10 h ago
+    that failed for its last 5 h is 50 % up over every window."""
+    a, b = seed_portals(ctx, sandbox.url, 2, due=False)
+    _shift_transitions(ctx, a, [(timedelta(hours=2), "none", "healthy")])
+    _shift_transitions(ctx, b, [(timedelta(hours=10), "none", "healthy"), (timedelta(hours=5), "healthy", "failing")])
+    shares = uptime.uptime(ctx, [a, b], actor=ADMIN)
+    assert shares[a] == {"24h": pytest.approx(1.0, abs=1e-3), "7d": pytest.approx(1.0, abs=1e-3),
+                         "30d": pytest.approx(1.0, abs=1e-3)}
+    assert all(v == pytest.approx(0.5, abs=1e-3) for v in shares[b].values())
+
+
 def test_timeline_cli_api_and_bad_input(ctx: Any, sandbox: Any, tmp_path: Any) -> None:
     [hub] = seed_portals(ctx, sandbox.url, 1)
     sandbox_post(sandbox, "/_sandbox/faults", {"target": "token", "error_rate": 1.0, "error_status": 503})
