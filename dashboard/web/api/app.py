@@ -41,7 +41,7 @@ def build_api(*routers: APIRouter) -> FastAPI:
                   openapi_url=None, docs_url=None, redoc_url=None,  # the document: ``document`` below
                   # Our metrics are Prometheus's (/metrics); FastAPI's OpenTelemetry hooks cost every request.
                   telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False})
-    for router in (tokens.router, tokens.apps_router, timeline.router, *routers):
+    for router in (tokens.router, tokens.apps_router, timeline.router, timeline.apps_router, *routers):
         app.include_router(router, prefix=PREFIX, responses=COMMON_RESPONSES)
     install_handlers(app)
     schema: dict[str, Any] | None = None
