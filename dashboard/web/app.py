@@ -62,9 +62,13 @@ async def _serve(server_port: Callable[[], int | None]) -> AsyncIterator[dict[st
     finally:
         # Refreshes in flight finish and store their tokens before the context closes.
         await asyncio.to_thread(worker.stop_embedded)
+        from dashboard.web import proxy_routes  # imported where it is used, as in build_routes
+
+        await asyncio.to_thread(proxy_routes.close_shared_backend)  # every app's last usage counts saved
         set_shared_context(None)
         if ctx is not None:
-            await ctx.hubspot.forwarder.aclose()  # the proxy's connections on this loop, before it ends
+            for app_ctx in ctx.each_app():  # the proxy's connections on this loop, each app's, before it ends
+                await app_ctx.hubspot.forwarder.aclose()
             ctx.close()
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dashboard import install
 from dashboard.context import AppContext, build_context
 from dashboard.crypto import generate_key_entry
 from dashboard.sandbox import DEFAULT_REDIRECT_URI, SandboxConfig, SandboxServer
 from dashboard.settings import load_settings
-from tests.utils.lifecycle import FAST_RETRY
+from tests.utils.lifecycle import ADMIN, FAST_RETRY, grant
 
 HUB = 1000001  # the sandbox's free account: the same hub id in both sandboxes
 STAGING = {"client_id": "staging-0000-4000-8000-000000000001", "client_secret": "staging-secret-4000-8000-0002"}
@@ -63,3 +64,11 @@ def ctx(env: dict[str, str]) -> Iterator[AppContext]:
     context.close()
 
 
+def install_in(ctx: AppContext, app: str, sandbox_url: str) -> None:
+    """Start the install in ``app`` (the page's switcher), finish it on the shared /install callback (the
+    default app's context: the state says which app's credentials exchange the code)."""
+    start = install.start_install(ctx.for_app(app), actor=ADMIN, scopes=["oauth", "crm.objects.contacts.read"],
+                                  optional_scopes=[], account_id=HUB)
+    callback = grant(sandbox_url, start.url, account_id=HUB)
+    result = install.finish_install(ctx, actor=ADMIN, params=install.callback_params(callback))
+    assert result.hub_id == HUB

@@ -12,25 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
-from dashboard import connections, install, journal, refresh, repository, uninstall
+from dashboard import connections, journal, refresh, repository, uninstall
 from dashboard.cli import main
 from dashboard.context import AppContext, build_context
 from dashboard.models import PortalStatus
 from dashboard.sandbox import SandboxServer
 from dashboard.settings import load_settings
-from tests.apps.conftest import HUB
-from tests.utils.lifecycle import ADMIN, grant, stats
+from tests.apps.conftest import HUB, install_in
+from tests.utils.lifecycle import ADMIN, stats
 from tests.utils.seeding import make_due
-
-
-def install_in(ctx: AppContext, app: str, sandbox_url: str) -> None:
-    """Start the install in ``app`` (the page's switcher), finish it on the shared /install callback (the
-    default app's context: the state says which app's credentials exchange the code)."""
-    start = install.start_install(ctx.for_app(app), actor=ADMIN, scopes=["oauth", "crm.objects.contacts.read"],
-                                  optional_scopes=[], account_id=HUB)
-    callback = grant(sandbox_url, start.url, account_id=HUB)
-    result = install.finish_install(ctx, actor=ADMIN, params=install.callback_params(callback))
-    assert result.hub_id == HUB
 
 
 def rows(ctx: AppContext) -> dict[str, dict[str, Any]]:

@@ -11,6 +11,7 @@ anything unexpected into the one JSON error shape (500).
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -40,7 +41,7 @@ def build_api(*routers: APIRouter) -> FastAPI:
                   openapi_url=None, docs_url=None, redoc_url=None,  # the document: ``document`` below
                   # Our metrics are Prometheus's (/metrics); FastAPI's OpenTelemetry hooks cost every request.
                   telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False})
-    for router in (tokens.router, tokens.apps_router, timeline.router, *routers):
+    for router in (tokens.router, tokens.apps_router, timeline.router, timeline.apps_router, *routers):
         app.include_router(router, prefix=PREFIX, responses=COMMON_RESPONSES)
     install_handlers(app)
     schema: dict[str, Any] | None = None
@@ -48,11 +49,17 @@ def build_api(*routers: APIRouter) -> FastAPI:
     def openapi() -> dict[str, Any]:
         nonlocal schema
         if schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                                 routes=app.routes, openapi_version=app.openapi_version)
-            for path in schema.get("paths", {}).values():  # FastAPI's default 422 is answered as a 400 here
-                for operation in path.values():
-                    operation.get("responses", {}).pop("422", None)
+            with warnings.catch_warnings():
+                # A route serving several methods (the proxy's) has one id in FastAPI: each method's is set below.
+                warnings.filterwarnings("ignore", message="Duplicate Operation ID", category=UserWarning)
+                schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                     routes=app.routes, openapi_version=app.openapi_version)
+            for path in schema.get("paths", {}).values():
+                for method, operation in path.items():
+                    operation.get("responses", {}).pop("422", None)  # FastAPI's default 422 is answered as a 400
+                    operation_id = operation.get("operationId", "")
+                    if operation_id and not operation_id.endswith(f"_{method}"):  # FastAPI's: "<name><path>_<method>"
+                        operation["operationId"] = f"{operation_id.rpartition('_')[0]}_{method}"
             schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
             schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
             schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)

@@ -67,3 +67,23 @@ class RefreshResult(BaseModel):
     hub_id: HubId
     result: str = Field(description="refreshed, fresh or skipped")
     expires_at: datetime | None
+
+
+class UsageMinute(BaseModel):
+    minute: datetime
+    calls: int
+    errors: int = Field(description="HubSpot's 4xx, 5xx and 429 answers")
+    error_rate: float
+
+
+class UsageSummary(BaseModel):
+    """A portal's proxied calls over the last ``hours`` (dashboard/proxy/usage.py ``usage_summary``)."""
+
+    hub_id: HubId
+    hours: int
+    calls: int
+    by_status: dict[str, int] = Field(description="2xx, 4xx, 5xx, 429_proxy (ours), 429_hubspot")
+    p50_ms: float | None
+    p95_ms: float | None
+    error_rate: float
+    minutes: list[UsageMinute]
