@@ -129,8 +129,8 @@ def uptime_shares(*, session: Session, hub_ids: Sequence[int], now: datetime, wi
     Each transition in the window opens a span lasting until the next one (or ``now``); the span before the
     first is in that transition's ``from_state``; a portal with no transition in the window was all the time
     in ``current[hub_id]``. Time before a portal's first grant (its first transition comes from ``none``) is
-    left out of the window: it did not exist then. One query over the page's hub ids (a window function over index ix_audit_hub_at):
-    the cost follows the page, not the number of portals.
+    left out of the window: it did not exist then. One query over the page's hub ids (a window function over
+    index ix_audit_hub_at): the cost follows the page, not the number of portals.
     """
     if not hub_ids:
         return {}
