@@ -32,12 +32,18 @@ class OutageResult:
     degraded_seen: bool
     requests_at_trip: int  # when the test first saw "degraded" (polled every 0.2 s)
     requests_at_recovery: int
+    # Timings that turn the breaker's rule (one probe per period) into bounds: seconds from the trip (the
+    # condition's ``since``) to the read of ``requests_at_trip``, and from that read to the end of the faults.
+    trip_seen_after_s: float = 0.0
+    degraded_s: float = 0.0
+    retried_calls: int = 0  # failed refresh calls that made more than one attempt (the timeline's ``attempt``)
 
     def line(self) -> str:
         return (f"outage N={self.portals} outage_s={self.outage_s:g} refresh_requests={self.requests} "
                 f"healthy_after_recovery_s={self.recovered_after_s:.1f} alerts={len(self.alerts)} "
                 f"degraded_seen={self.degraded_seen} requests_at_trip={self.requests_at_trip} "
-                f"requests_by_recovery={self.requests_at_recovery}")
+                f"requests_by_recovery={self.requests_at_recovery} trip_seen_after_s={self.trip_seen_after_s:.1f} "
+                f"retried_calls={self.retried_calls}")
 
 
 def _requests(http: httpx.Client) -> int:
@@ -59,17 +65,24 @@ def run_outage(ctx: AppContext, sandbox_url: str, hubs: list[int], *, outage_s: 
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     degraded_seen = False
     at_trip = at_end = -1
+    seen_after = 0.0
+    seen_at = float("nan")
     started = time.monotonic()
     thread.start()
     try:
         while time.monotonic() - started < outage_s:
-            if not degraded_seen and breaker.status(ctx)[breaker.HUBSPOT].active:
+            hubspot = breaker.status(ctx)[breaker.HUBSPOT]
+            if not degraded_seen and hubspot.active:
                 degraded_seen = True
                 at_trip = _requests(http) - start_count
+                seen_at = time.monotonic()
+                assert hubspot.since is not None
+                seen_after = (utcnow() - hubspot.since).total_seconds()
             time.sleep(0.2)
         at_end = _requests(http) - start_count
         http.delete("/_sandbox/faults").raise_for_status()
         ended = time.monotonic()
+        degraded_s = ended - seen_at if degraded_seen else 0.0
         while time.monotonic() - ended < deadline_s:
             with ctx.session() as session:
                 rows = [repository.portal_or_not_found(session=session, hub_id=h) for h in hubs]
@@ -82,5 +95,8 @@ def run_outage(ctx: AppContext, sandbox_url: str, hubs: list[int], *, outage_s: 
         thread.join(30)
     requests = _requests(http) - start_count
     http.close()
+    with ctx.session() as session:
+        failures = repository.list_audit_events(session=session, action="refresh", outcome="failure", limit=10_000)
+    retried = sum(1 for e in failures if e.hub_id in set(hubs) and (e.attempt or 1) > 1)
     return OutageResult(len(hubs), outage_s, requests, recovered, [json.loads(a)["event"] for a in alerts],
-                        degraded_seen, at_trip, at_end)
+                        degraded_seen, at_trip, at_end, seen_after, degraded_s, retried)
