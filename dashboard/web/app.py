@@ -9,6 +9,7 @@ A configuration problem does not stop the server: the pages show it as one line,
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -57,6 +58,11 @@ async def _serve(server_port: Callable[[], int | None]) -> AsyncIterator[dict[st
     set_nodelay_on_listeners()  # keep-alive responses would otherwise wait 40 ms each (see tcp.py)
     if ctx is not None:
         worker.start_embedded(ctx)  # one per server process; DASHBOARD_EMBEDDED_WORKER=false turns it off
+    # Everything built so far (Streamlit, SQLAlchemy, FastAPI and their modules: some 200,000 objects or more) lives
+    # as long as the process; left to the collector, each full collection walks it all, a pause of tens of ms
+    # for every request in flight: the token API's p99 (docs/proofs.md). Frozen, collections walk only what
+    # requests and sessions allocate.
+    gc.freeze()
     try:
         yield {}
     finally:

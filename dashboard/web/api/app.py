@@ -4,13 +4,15 @@
 proxy, health timelines ...), each mounted under ``/api/v1``; the OpenAPI document is generated from their
 pydantic models and served at ``/api/v1/openapi.json``. ``api_route(app)`` hands every request whose path
 is ``/api/v1`` or below to it, unchanged (so the document's paths are the real ones), counts each answer in
-``/metrics`` by route and status, adds ``Cache-Control: no-store`` where a handler did not, and turns
+``/metrics`` by route and status (``GET /portals/{hub_id}/token``, the hot path, is answered without
+FastAPI's routing: :func:`.tokens.answer_token`), adds ``Cache-Control: no-store`` where a handler did not, and turns
 anything unexpected into the one JSON error shape (500).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from typing import Any
 
@@ -23,12 +25,14 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboard import metrics
+from dashboard.hub_ids import MAX_HUB_ID
 from dashboard.web.api import timeline, tokens
 from dashboard.web.api.deps import SECURITY_SCHEMES
 from dashboard.web.api.errors import COMMON_RESPONSES, NO_STORE, error_response, install_handlers
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
+_TOKEN_PATH = re.compile(re.escape(PREFIX) + r"/portals/([1-9][0-9]{0,18})/token")  # others: FastAPI's 400
 _NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 
 
@@ -88,6 +92,7 @@ class ApiRoute(BaseRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         status = 0
+        route_name: str | None = None
 
         async def counted(message: Message) -> None:
             nonlocal status
@@ -99,14 +104,22 @@ class ApiRoute(BaseRoute):
             await send(message)
 
         try:
-            await self.app(scope, receive, counted)
+            token = _TOKEN_PATH.fullmatch(scope["path"]) if scope["method"] == "GET" else None
+            if token is not None and int(token[1]) <= MAX_HUB_ID:
+                # The hot path: answered as the FastAPI route would (tests/test_api_fast_path.py compares them).
+                route_name = "token"
+                authorization = next((value.decode("latin-1") for name, value in scope["headers"]
+                                      if name == b"authorization"), None)
+                await (await tokens.answer_token(int(token[1]), authorization))(scope, receive, counted)
+            else:
+                await self.app(scope, receive, counted)
         except Exception as exc:  # handled by the app's 500 handler, then re-raised by Starlette
             if status == 0:
                 log.error("token API: unexpected %s", exc.__class__.__name__)
                 await error_response(500, "internal_error", "an unexpected error; see the server's log")(
                     scope, receive, counted)
-        route = scope.get("route")
-        metrics.record_api_request(getattr(route, "name", None) or "unmatched", status or 500)
+        route_name = route_name or getattr(scope.get("route"), "name", None)
+        metrics.record_api_request(route_name or "unmatched", status or 500)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.handle(scope, receive, send)

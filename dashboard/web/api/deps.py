@@ -76,15 +76,18 @@ def key_dependency(api_of: Callable[[], TokenApi]) -> Callable[[Request], Awaita
     applies its rate (429 otherwise)."""
 
     async def api_key(request: Request) -> ApiKeyInfo:
-        api = api_of()
-        header = request.headers.get("authorization")
-        key = api.cached_key(header)
-        if key is None:
-            key = await _authenticate(api, header or "")
-        await api.check_rate_async(key)
-        return key
+        return await authorize(api_of(), request.headers.get("authorization"))
 
     return api_key
+
+
+async def authorize(api: TokenApi, header: str | None) -> ApiKeyInfo:
+    """The caller's key from its ``Authorization`` header (401 otherwise), its rate applied (429 otherwise)."""
+    key = api.cached_key(header)
+    if key is None:
+        key = await _authenticate(api, header or "")
+    await api.check_rate_async(key)
+    return key
 
 
 api_key = key_dependency(current_api)  # this process's token API

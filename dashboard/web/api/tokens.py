@@ -11,13 +11,14 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from dashboard.errors import PortalUnavailableError
+from dashboard.errors import DashboardError, PortalUnavailableError
 from dashboard.models import utcnow
 from dashboard.token_api import TokenApi
-from dashboard.web.api.deps import SECURED, ApiKey, app_api, current_api
-from dashboard.web.api.errors import NO_STORE
+from dashboard.web.api.deps import SECURED, ApiKey, app_api, authorize, current_api
+from dashboard.web.api.errors import NO_STORE, as_response
 from dashboard.web.api.schemas import ErrorBody, HubId, PortalList, PortalPublic, RefreshResult, TokenPublic
 
 router = APIRouter(prefix="/portals", tags=["tokens"])
@@ -40,6 +41,17 @@ async def list_portals(key: ApiKey) -> PortalList:
                                                     "key_missing, undecryptable"}})
 async def get_token(hub_id: HubId, key: ApiKey) -> Response:
     return await _token(current_api(), hub_id, key)
+
+
+async def answer_token(hub_id: int, authorization: str | None) -> Response:
+    """``GET /portals/{hub_id}/token`` without FastAPI's routing and dependency solving (the API's hot path:
+    they cost more than the token read, docs/proofs.md). :class:`~dashboard.web.api.app.ApiRoute` calls it
+    for a well-formed path; the same key check and handler as :func:`get_token`, the same error shape."""
+    try:
+        api = current_api()
+        return await _token(api, hub_id, await authorize(api, authorization))
+    except (DashboardError, SQLAlchemyError) as exc:
+        return as_response(exc)
 
 
 async def _token(api: TokenApi, hub_id: int, key: ApiKey) -> Response:
