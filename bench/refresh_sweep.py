@@ -10,15 +10,24 @@ on, then times ``refresh_due(ctx, concurrency=C)``: lease, refresh grant, encryp
   ``hubspot-api-client`` (``tokens_api.create(grant_type="refresh_token")``), HTTP only, nothing stored.
   It times a sample of ``--sdk-sample`` portals (default 100) and scales to N, and says so.
 
-The last line is ``refresh_sweep N=... C=... L_ms=... wall_s=... floor_s=... ratio_to_floor=...
-speedup_vs_sequential_sdk=...``. Goals: ratio_to_floor <= 1.5, speedup >= 30.
+* ``--processes P`` (default: one per core, as a deployment runs one worker per core or replica): P worker
+  processes on the same database sweep together, each with ceil(C / P) refreshes in flight, started at the
+  same moment; ``wall_s`` runs from that moment to the last one's end. With P = 1 the sweep runs in this
+  process.
+* CPU: the workers' (``sweep_cpu_ms_per_refresh``) and the sandbox's own (``sandbox_cpu_ms_per_refresh``),
+  from /proc, so a floor the machine's cores could not reach shows as such: the sandbox shares the cores.
 
-    .venv/bin/python bench/refresh_sweep.py [--portals 1000] [--latency-ms 100] [--concurrency 50]
+The last line is ``refresh_sweep N=... C=... L_ms=... processes=... wall_s=... floor_s=... ratio_to_floor=...
+speedup_vs_sequential_sdk=... sweep_cpu_ms_per_refresh=... sandbox_cpu_ms_per_refresh=...``. Goals:
+ratio_to_floor <= 1.5, speedup >= 30.
+
+    .venv/bin/python bench/refresh_sweep.py [--portals 1000] [--latency-ms 100] [--concurrency 50] [--processes P]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import subprocess
@@ -71,21 +80,91 @@ def sequential_sdk(url: str, refresh_tokens: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU of a process so far (/proc/PID/stat), children not included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _settings(db_url: str, data_dir: str, key_entry: str):  # type: ignore[no-untyped-def]
+    return load_settings({}, secrets_path=None, dashboard_database_url=db_url, dashboard_data_dir=Path(data_dir),
+                         dashboard_encryption_keys=key_entry)
+
+
+def child() -> int:
+    """``--child``: one worker process. Its settings come on stdin (the key never on a command line); it says
+    ``ready``, sweeps on ``go``, and prints its outcomes and CPU as JSON."""
+    job = json.loads(sys.stdin.readline())
+    ctx = build_context(_settings(job["db_url"], job["data_dir"], job["key_entry"]), sandbox_url=job["url"])
+    try:
+        print("ready", flush=True)
+        sys.stdin.readline()
+        cpu0 = cpu_seconds()
+        outcomes = refresh.refresh_due(ctx, within=timedelta(minutes=5), concurrency=job["concurrency"],
+                                       actor=BENCH)
+        print(json.dumps({"results": Counter(o.result for o in outcomes), "cpu_s": cpu_seconds() - cpu0}),
+              flush=True)
+    finally:
+        ctx.close()
+    return 0
+
+
+def sweep_in_processes(job: dict[str, object], processes: int) -> tuple[float, Counter[str], float]:
+    """Wall seconds from ``go`` to the last worker's end, their outcomes, their CPU seconds."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, __file__, "--child"], cwd=ROOT, env=env, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in range(processes)]
+    try:
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps(job) + "\n")
+            proc.stdin.flush()
+        for proc in procs:
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "ready":
+                raise SystemExit("a worker process did not start")
+        t0 = time.perf_counter()
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        reports = []
+        for proc in procs:
+            assert proc.stdout is not None
+            reports.append(json.loads(proc.stdout.readline()))
+        wall = time.perf_counter() - t0
+    finally:
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    results: Counter[str] = Counter()
+    for report in reports:
+        results.update(report["results"])
+    return wall, results, sum(r["cpu_s"] for r in reports)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--portals", type=int, default=1000)
     p.add_argument("--latency-ms", type=int, default=100)
     p.add_argument("--concurrency", type=int, default=50)
+    p.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                   help="worker processes sweeping together (default: one per core)")
     p.add_argument("--sdk-sample", type=int, default=100, help="portals the sequential SDK run times")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    n, latency, conc = args.portals, args.latency_ms, args.concurrency
+    if args.child:
+        return child()
+    n, latency, conc, processes = args.portals, args.latency_ms, args.concurrency, max(1, args.processes)
 
     sandbox, url = start_sandbox()
     try:
         with tempfile.TemporaryDirectory(prefix="refresh-sweep-") as tmp, \
                 httpx.Client(base_url=url, timeout=30) as http:
-            settings = load_settings({}, secrets_path=None, dashboard_database_url=f"sqlite:///{tmp}/bench.db",
-                                     dashboard_data_dir=Path(tmp), dashboard_encryption_keys=generate_key_entry("b1"))
+            key_entry = generate_key_entry("b1")
+            settings = _settings(f"sqlite:///{tmp}/bench.db", tmp, key_entry)
             ctx = build_context(settings, sandbox_url=url)
             try:
                 t0 = time.perf_counter()
@@ -95,11 +174,18 @@ def main(argv: list[str] | None = None) -> int:
                           ).raise_for_status()
                 before = http.get("/_sandbox/stats").json()["token_requests"]["refresh_token"]
 
-                t0 = time.perf_counter()
-                outcomes = refresh.refresh_due(ctx, within=timedelta(minutes=5), concurrency=conc, actor=BENCH)
-                wall = time.perf_counter() - t0
-
-                results = Counter(o.result for o in outcomes)
+                sandbox_cpu0 = cpu_seconds(sandbox.pid)
+                results: Counter[str]
+                if processes == 1:
+                    cpu0, t0 = cpu_seconds(), time.perf_counter()
+                    outcomes = refresh.refresh_due(ctx, within=timedelta(minutes=5), concurrency=conc, actor=BENCH)
+                    wall, sweep_cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+                    results = Counter(str(o.result) for o in outcomes)
+                else:
+                    job = {"db_url": settings.dashboard_database_url, "data_dir": tmp, "key_entry": key_entry,
+                           "url": url, "concurrency": math.ceil(conc / processes)}
+                    wall, results, sweep_cpu = sweep_in_processes(job, processes)
+                sandbox_cpu = cpu_seconds(sandbox.pid) - sandbox_cpu0
                 grants = http.get("/_sandbox/stats").json()["token_requests"]["refresh_token"] - before
                 print(f"sweep: {dict(results)}; {grants} refresh grants at the sandbox", file=sys.stderr)
                 if results != Counter({"refreshed": n}) or grants != n:
@@ -121,8 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     floor = math.ceil(n / conc) * latency / 1000
     print(f"sequential SDK: {len(tokens)} grants in {sdk_sample_s:.2f} s, scaled to N={n}: {sdk_s:.1f} s",
           file=sys.stderr)
-    print(f"refresh_sweep N={n} C={conc} L_ms={latency} wall_s={wall:.2f} floor_s={floor:.2f} "
-          f"ratio_to_floor={wall / floor:.2f} speedup_vs_sequential_sdk={sdk_s / wall:.1f}")
+    print(f"refresh_sweep N={n} C={conc} L_ms={latency} processes={processes} wall_s={wall:.2f} floor_s={floor:.2f} "
+          f"ratio_to_floor={wall / floor:.2f} speedup_vs_sequential_sdk={sdk_s / wall:.1f} "
+          f"sweep_cpu_ms_per_refresh={sweep_cpu / n * 1000:.2f} "
+          f"sandbox_cpu_ms_per_refresh={sandbox_cpu / n * 1000:.2f} "
+          f"loadavg_1m={os.getloadavg()[0]:.1f} cores={os.cpu_count()}")
     return 0
 
 

@@ -25,7 +25,7 @@ USER_AGENT = "hubspot-oauth-dashboard/0.1"
 class ShardedTransport(httpx.BaseTransport):
     """``max_connections`` spread over pools of ``per_pool``; threads are assigned pools round-robin."""
 
-    def __init__(self, *, max_connections: int, per_pool: int = 8) -> None:
+    def __init__(self, *, max_connections: int, per_pool: int = 4) -> None:
         per_pool = max(1, min(per_pool, max_connections))
         limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
         tls = httpx.create_ssl_context()  # one for all pools: loading the CA bundle takes ~30 ms

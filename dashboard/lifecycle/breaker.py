@@ -22,7 +22,8 @@ import threading
 import time
 import uuid
 import weakref
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,9 +66,13 @@ class Condition:
 class Breaker:
     """One process's view: the attempts it saw, and a short cache of the shared conditions."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._attempts: deque[tuple[float, int, bool]] = deque()  # (monotonic, hub id, failed transiently)
+        # Kept as attempts come and go, so a verdict is O(1): a sweep makes thousands of attempts a window.
+        self._failed_by_hub: Counter[int] = Counter()
+        self._failed = 0
         self._cached: tuple[float, dict[str, Condition]] | None = None
         self.owner = uuid.uuid4().hex
 
@@ -75,18 +80,26 @@ class Breaker:
 
     def observe(self, hub_id: int, *, failed_transiently: bool) -> bool:
         """Count one refresh attempt; True when the attempts now say HubSpot is degraded."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             self._attempts.append((now, hub_id, failed_transiently))
+            if failed_transiently:
+                self._failed += 1
+                self._failed_by_hub[hub_id] += 1
             while self._attempts and self._attempts[0][0] < now - WINDOW:
-                self._attempts.popleft()
-            failed = [a for a in self._attempts if a[2]]
-            portals = {a[1] for a in failed}
-            return len(portals) >= MIN_PORTALS and len(failed) >= MIN_SHARE * len(self._attempts)
+                _, old_hub, old_failed = self._attempts.popleft()
+                if old_failed:
+                    self._failed -= 1
+                    self._failed_by_hub[old_hub] -= 1
+                    if not self._failed_by_hub[old_hub]:
+                        del self._failed_by_hub[old_hub]
+            return len(self._failed_by_hub) >= MIN_PORTALS and self._failed >= MIN_SHARE * len(self._attempts)
 
     def forget(self) -> None:
         with self._lock:
             self._attempts.clear()
+            self._failed_by_hub.clear()
+            self._failed = 0
 
     # --- the shared conditions ---
 
