@@ -7,7 +7,7 @@ epoch that refuses a replayed sign-in cookie.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
@@ -175,7 +175,10 @@ def test_a_sign_in_issued_before_the_last_sign_out_is_refused(ctx: AppContext, s
     with ctx.session() as session:
         repository.bump_sign_out(session=session, email=email, now=utcnow() - timedelta(seconds=signed_out_ago))
         session.commit()
-    signed_out_at = now - signed_out_ago
+    with ctx.session() as session:  # the sign-out itself (a moment after ``now``) may be the later of the two
+        record = repository.get_sign_out(session=session, email=email)
+        assert record is not None and record.signed_out_at is not None
+        signed_out_at = record.signed_out_at.replace(tzinfo=UTC).timestamp()
     issued = now - signed_in_ago
     assert sign_outs.sign_in_current(ctx, email=email.upper(), issued_at=issued) == (issued >= int(signed_out_at))
     assert sign_outs.sign_in_current(ctx, email=email, issued_at=now + 1)  # a fresh sign-in works
