@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench.token_api import cpu_seconds  # noqa: E402
 from dashboard import refresh, repository, vault  # noqa: E402
 from dashboard.actors import OPERATOR, Actor  # noqa: E402
 from dashboard.context import build_context  # noqa: E402
@@ -80,12 +81,6 @@ def sequential_sdk(url: str, refresh_tokens: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def cpu_seconds(pid: int | str = "self") -> float:
-    """User + system CPU of a process so far (/proc/PID/stat), children not included."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _settings(db_url: str, data_dir: str, key_entry: str):  # type: ignore[no-untyped-def]
     return load_settings({}, secrets_path=None, dashboard_database_url=db_url, dashboard_data_dir=Path(data_dir),
                          dashboard_encryption_keys=key_entry)
@@ -99,10 +94,10 @@ def child() -> int:
     try:
         print("ready", flush=True)
         sys.stdin.readline()
-        cpu0 = cpu_seconds()
+        cpu0 = cpu_seconds(os.getpid())
         outcomes = refresh.refresh_due(ctx, within=timedelta(minutes=5), concurrency=job["concurrency"],
                                        actor=BENCH)
-        print(json.dumps({"results": Counter(o.result for o in outcomes), "cpu_s": cpu_seconds() - cpu0}),
+        print(json.dumps({"results": Counter(o.result for o in outcomes), "cpu_s": cpu_seconds(os.getpid()) - cpu0}),
               flush=True)
     finally:
         ctx.close()
@@ -177,9 +172,9 @@ def main(argv: list[str] | None = None) -> int:
                 sandbox_cpu0 = cpu_seconds(sandbox.pid)
                 results: Counter[str]
                 if processes == 1:
-                    cpu0, t0 = cpu_seconds(), time.perf_counter()
+                    cpu0, t0 = cpu_seconds(os.getpid()), time.perf_counter()
                     outcomes = refresh.refresh_due(ctx, within=timedelta(minutes=5), concurrency=conc, actor=BENCH)
-                    wall, sweep_cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+                    wall, sweep_cpu = time.perf_counter() - t0, cpu_seconds(os.getpid()) - cpu0
                     results = Counter(str(o.result) for o in outcomes)
                 else:
                     job = {"db_url": settings.dashboard_database_url, "data_dir": tmp, "key_entry": key_entry,
