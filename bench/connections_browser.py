@@ -34,7 +34,7 @@ from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
 from bench.connections_page import seed  # noqa: E402
 from dashboard.context import build_context  # noqa: E402
-from dashboard.crypto import generate_key_entry  # noqa: E402
+from dashboard.security.crypto import generate_key_entry  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_dashboard  # noqa: E402
 

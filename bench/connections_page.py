@@ -41,9 +41,9 @@ from sqlalchemy import insert, select, text  # noqa: E402
 
 from dashboard.actors import Actor  # noqa: E402
 from dashboard.context import build_context  # noqa: E402
-from dashboard.crypto import generate_key_entry  # noqa: E402
 from dashboard.models import Portal, PortalStatus, utcnow  # noqa: E402
 from dashboard.repository import LISTING_COLUMNS, fill_portal_scopes  # noqa: E402
+from dashboard.security.crypto import generate_key_entry  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
 from dashboard.ui.connections_table import PAGE_SIZE  # noqa: E402
 from dashboard.ui.connections_view import (  # noqa: E402

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.refresh_sweep import start_sandbox  # noqa: E402
 from dashboard.context import build_context  # noqa: E402
-from dashboard.crypto import generate_key_entry  # noqa: E402
+from dashboard.security.crypto import generate_key_entry  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
 from tests.utils.outage import run_outage  # noqa: E402
 from tests.utils.seeding import seed_portals  # noqa: E402

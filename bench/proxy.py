@@ -39,11 +39,13 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dashboard import api_keys, repository, vault  # noqa: E402
+from dashboard import repository  # noqa: E402
+from dashboard.admin import api_keys  # noqa: E402
 from dashboard.context import build_context  # noqa: E402
-from dashboard.crypto import generate_key_entry  # noqa: E402
 from dashboard.sandbox import SandboxConfig, SandboxServer  # noqa: E402
 from dashboard.sandbox.ratelimit import RateLimiter  # noqa: E402
+from dashboard.security import vault  # noqa: E402
+from dashboard.security.crypto import generate_key_entry  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
 from tests.e2e.conftest import free_port  # noqa: E402
 from tests.utils.lifecycle import ADMIN, install_portal  # noqa: E402

@@ -44,11 +44,13 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from bench.token_api import cpu_seconds  # noqa: E402
-from dashboard import refresh, repository, vault  # noqa: E402
+from dashboard import repository  # noqa: E402
 from dashboard.actors import OPERATOR, Actor  # noqa: E402
 from dashboard.context import build_context  # noqa: E402
-from dashboard.crypto import generate_key_entry  # noqa: E402
+from dashboard.refresh import service as refresh  # noqa: E402
 from dashboard.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET  # noqa: E402
+from dashboard.security import vault  # noqa: E402
+from dashboard.security.crypto import generate_key_entry  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
 from tests.utils.seeding import seed_portals  # noqa: E402
 

@@ -30,11 +30,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dashboard import repository, vault  # noqa: E402
+from dashboard import repository  # noqa: E402
 from dashboard.context import build_context  # noqa: E402
-from dashboard.crypto import generate_key_entry  # noqa: E402
 from dashboard.models import PortalStatus  # noqa: E402
 from dashboard.sandbox import SandboxConfig, SandboxServer  # noqa: E402
+from dashboard.security import vault  # noqa: E402
+from dashboard.security.crypto import generate_key_entry  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
 from tests.utils.seeding import seed_portals  # noqa: E402
 

@@ -41,10 +41,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dashboard import api_keys, repository, vault  # noqa: E402
+from dashboard import repository  # noqa: E402
+from dashboard.admin import api_keys  # noqa: E402
 from dashboard.context import build_context  # noqa: E402
-from dashboard.crypto import generate_key_entry  # noqa: E402
 from dashboard.sandbox import SandboxConfig, SandboxServer  # noqa: E402
+from dashboard.security import vault  # noqa: E402
+from dashboard.security.crypto import generate_key_entry  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
 from tests.e2e.conftest import base_env, free_port, start_dashboard  # noqa: E402
 from tests.utils.backends import PG_ADMIN_URL as PG_ADMIN  # noqa: E402

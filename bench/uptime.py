@@ -27,9 +27,9 @@ from sqlalchemy import insert  # noqa: E402
 
 from dashboard.actors import VIEWER, Actor  # noqa: E402
 from dashboard.context import AppContext, build_context  # noqa: E402
-from dashboard.crypto import generate_key_entry  # noqa: E402
 from dashboard.lifecycle import uptime  # noqa: E402
 from dashboard.models import AuditEvent, Portal, utcnow  # noqa: E402
+from dashboard.security.crypto import generate_key_entry  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
 
 BENCH = Actor("bench:uptime", VIEWER)

@@ -41,12 +41,12 @@ from refresh_sweep import BENCH, start_sandbox  # noqa: E402
 
 from dashboard import repository  # noqa: E402
 from dashboard.context import AppContext, build_context  # noqa: E402
-from dashboard.crypto import generate_key_entry  # noqa: E402
 from dashboard.models import PortalStatus  # noqa: E402
+from dashboard.refresh.worker import RefreshWorker  # noqa: E402
+from dashboard.security.crypto import generate_key_entry  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
 from dashboard.webhooks import endpoints  # noqa: E402
 from dashboard.webhooks.runner import DeliveryLoop  # noqa: E402
-from dashboard.worker import RefreshWorker  # noqa: E402
 from tests.utils.lifecycle import ADMIN  # noqa: E402
 from tests.utils.seeding import make_due, seed_portals  # noqa: E402
 

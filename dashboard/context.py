@@ -21,20 +21,21 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from dashboard import db, outbound
+from dashboard import outbound
 from dashboard.apps.registry import AppRegistry, build_registry
-from dashboard.crypto import TokenCipher, build_cipher
 from dashboard.errors import ConfigurationError
-from dashboard.file_modes import private_data_dir
-from dashboard.group_commit import GroupCommit
 from dashboard.hubspot.authorize import build_authorize_url
 from dashboard.hubspot.client import HubSpotApp, HubSpotClient, RetryPolicy
 from dashboard.hubspot.transport import HttpClient, Transport, build_http_client
-from dashboard.locks import LeaseProvider
-from dashboard.logredact import install_redaction, register_secrets
-from dashboard.scopes import ScopeSet
+from dashboard.scopes.catalog import ScopeSet
+from dashboard.security.crypto import TokenCipher, build_cipher
+from dashboard.security.logredact import install_redaction, register_secrets
 from dashboard.settings import Settings
-from dashboard.unsaved_tokens import UnsavedTokens
+from dashboard.storage import db
+from dashboard.storage.file_modes import private_data_dir
+from dashboard.storage.group_commit import GroupCommit
+from dashboard.storage.locks import LeaseProvider
+from dashboard.storage.unsaved_tokens import UnsavedTokens
 
 log = logging.getLogger(__name__)
 DEFAULT_SANDBOX_PORT = 8765
@@ -60,7 +61,7 @@ class AppContext:
     sandbox_url: str | None = None
     app_id: str = ""
     apps: AppRegistry | None = field(default=None, repr=False)
-    # Refreshed tokens neither the database nor the spill journal took (dashboard/unsaved_tokens.py).
+    # Refreshed tokens neither the database nor the spill journal took (dashboard/storage/unsaved_tokens.py).
     unsaved: UnsavedTokens = field(default_factory=UnsavedTokens, repr=False)
     _closers: list[Any] = field(default_factory=list, repr=False)
     _writer: threading.Lock | None = field(default=None, repr=False)
@@ -138,7 +139,7 @@ class AppContext:
     def write_together(self, work: Callable[[Session], T]) -> T:
         """``work(session)`` in a committed write transaction and its result.
 
-        On SQLite the transaction may carry other threads' writes too (dashboard/group_commit.py): the hot
+        On SQLite the transaction may carry other threads' writes too (dashboard/storage/group_commit.py): the hot
         path of a sweep, one store per refresh. On PostgreSQL each runs in its own, in parallel.
         """
         if self._group is not None:

@@ -226,7 +226,7 @@ class AuditEvent(SQLModel, table=True):
     from_state: str | None = Field(default=None, max_length=32)
     to_state: str | None = Field(default=None, max_length=32)
     # How many times the action happened in this row: 1, except for token API reads, counted per key, portal
-    # and minute in one row (dashboard/token_reads.py).
+    # and minute in one row (dashboard/tokens/reads.py).
     count: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
 
 
@@ -321,7 +321,7 @@ class InstallLink(SQLModel, table=True):
     used_hub_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     revoked_at: datetime | None = utc_column()
     revoked_by: str | None = Field(default=None, max_length=320)
-    # Opens are audited once a minute with a count (dashboard.install_links): opens since the last event.
+    # Opens are audited once a minute with a count (dashboard.installs.links): opens since the last event.
     opens_unaudited: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0, server_default="0"))
     open_audited_at: datetime | None = utc_column()
 

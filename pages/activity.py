@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from dashboard import activity
+from dashboard.connections import activity
+from dashboard.connections.export import audit_csv
 from dashboard.errors import DashboardError
-from dashboard.export import audit_csv
 from dashboard.hubspot.authorize import parse_account_id
 from dashboard.models import utcnow
 from dashboard.ui import activity_view as av

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import connections, listing
+from dashboard.connections import listing
+from dashboard.connections import service as connections
+from dashboard.connections.export import connections_csv_file
 from dashboard.errors import DashboardError, InputError
-from dashboard.export import connections_csv_file
-from dashboard.hub_ids import parse_hub_id
+from dashboard.hubspot.hub_ids import parse_hub_id
 from dashboard.ui import connection_details, connections_table
 from dashboard.ui.downloads import download_button
 from dashboard.ui.layout import start_page

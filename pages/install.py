@@ -6,9 +6,10 @@ import contextlib
 
 import streamlit as st
 
-from dashboard import install, scope_sets
 from dashboard.errors import DashboardError
 from dashboard.hubspot.authorize import parse_account_id
+from dashboard.installs import flow as install
+from dashboard.installs import scope_sets
 from dashboard.ui import install_flow, send_links
 from dashboard.ui.layout import start_page
 from dashboard.ui.pending_installs_view import show_pending_installs

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import scope_lint, scope_sets, scopes
 from dashboard.errors import DashboardError
 from dashboard.hubspot.authorize import parse_account_id
+from dashboard.installs import scope_sets
+from dashboard.scopes import catalog as scopes
+from dashboard.scopes import lint as scope_lint
 from dashboard.ui import scope_builder as sb
 from dashboard.ui.feedback import flash, run_and_flash
 from dashboard.ui.layout import start_page

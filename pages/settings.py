@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import keys
+from dashboard.admin import keys
 from dashboard.apps.overview import apps_overview
 from dashboard.errors import DashboardError
 from dashboard.ui.api_keys_panel import api_keys_section

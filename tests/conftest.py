@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from dashboard.context import AppContext, build_context
-from dashboard.crypto import generate_key_entry
 from dashboard.sandbox import SandboxConfig, SandboxServer
+from dashboard.security.crypto import generate_key_entry
 from dashboard.settings import Settings, load_settings
 from tests.utils.chromium import missing_reason
 from tests.utils.lifecycle import FAST_RETRY

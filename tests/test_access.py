@@ -7,10 +7,16 @@ from typing import Any
 
 import pytest
 
-from dashboard import access, connections, install, keys, refresh, repository, scope_sets
+from dashboard import repository
 from dashboard.actors import ADMIN, OPERATOR, VIEWER, Actor
+from dashboard.admin import keys
+from dashboard.connections import service as connections
 from dashboard.errors import ConfigurationError, PermissionDeniedError
-from dashboard.scopes import ScopeSet
+from dashboard.installs import flow as install
+from dashboard.installs import scope_sets
+from dashboard.refresh import service as refresh
+from dashboard.scopes.catalog import ScopeSet
+from dashboard.security import access
 from tests.utils.lifecycle import install_portal
 
 

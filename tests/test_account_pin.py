@@ -17,9 +17,12 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from dashboard import activity, install, install_links, repository
+from dashboard import repository
+from dashboard.connections import activity
 from dashboard.context import AppContext
 from dashboard.errors import InstallError, StateError
+from dashboard.installs import flow as install
+from dashboard.installs import links as install_links
 from dashboard.models import Portal
 from tests.utils.cli import SandboxCli
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, grant, install_portal, stats

@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboard import alerts
-from dashboard.alerts import slack_escape
 from dashboard.context import build_context
+from dashboard.webhooks import alerts
+from dashboard.webhooks.alerts import slack_escape
 from tests.utils.lifecycle import FAST_RETRY
 
 HOSTILE = ["<!channel>", "<!here|here>", "<http://evil.example/|re-login here>", "<@U123>", "a&b<c>d",

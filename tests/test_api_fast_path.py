@@ -16,8 +16,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import ASGIApp
 
-from dashboard import api_keys, metrics
+from dashboard.admin import api_keys
 from dashboard.context import AppContext
+from dashboard.ops import metrics
 from dashboard.sandbox import SandboxServer
 from dashboard.web.api import api_route, build_api
 from dashboard.web.runtime import set_shared_context

@@ -14,11 +14,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
-from dashboard import api_keys
+from dashboard.admin import api_keys
 from dashboard.context import build_context
-from dashboard.crypto import generate_key_entry
 from dashboard.errors import ApiKeyError
 from dashboard.models import utcnow
+from dashboard.security.crypto import generate_key_entry
 from dashboard.settings import load_settings
 from tests.utils.lifecycle import ADMIN
 

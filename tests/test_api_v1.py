@@ -22,9 +22,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from dashboard import api_keys, metrics
+from dashboard.admin import api_keys
 from dashboard.context import AppContext
 from dashboard.models import PortalStatus
+from dashboard.ops import metrics
 from dashboard.sandbox import SandboxServer
 from dashboard.web.api import api_route, build_api
 from dashboard.web.runtime import set_shared_context

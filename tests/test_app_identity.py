@@ -21,11 +21,21 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, inspect
 from sqlmodel import Session
 
-from dashboard import db, keys, repository, vault
-from dashboard.crypto import BINDING_LATEST, BINDING_V1, KeyRing, TokenCipher, associated_data, generate_key_entry
+from dashboard import repository
+from dashboard.admin import keys
 from dashboard.errors import CryptoError
-from dashboard.locks import DatabaseLeases, RedisLeases
 from dashboard.models import DEFAULT_APP, Portal, utcnow
+from dashboard.security import vault
+from dashboard.security.crypto import (
+    BINDING_LATEST,
+    BINDING_V1,
+    KeyRing,
+    TokenCipher,
+    associated_data,
+    generate_key_entry,
+)
+from dashboard.storage import db
+from dashboard.storage.locks import DatabaseLeases, RedisLeases
 from tests.utils.lifecycle import ADMIN
 
 PREVIOUS = "0002_i16_i12_connections"

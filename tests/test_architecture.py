@@ -31,7 +31,7 @@ class Import:
 
     @property
     def targets(self) -> Iterator[str]:
-        """The module and every ``module.name`` (``from dashboard import db`` imports dashboard.db)."""
+        """The module and every ``module.name`` (``from dashboard.storage import db`` imports dashboard.storage.db)."""
         yield self.module
         for name in self.names:
             yield f"{self.module}.{name}"
@@ -78,7 +78,7 @@ Rule = Callable[[PurePosixPath, ast.AST], list[str]]
 
 
 UI_FORBIDDEN = ("httpx", "sqlalchemy", "sqlmodel", "sqlite3", "psycopg", "psycopg2", "redis", "cryptography",
-                "dashboard.repository", "dashboard.db", "dashboard.crypto", "dashboard.vault",
+                "dashboard.repository", "dashboard.storage", "dashboard.security.crypto", "dashboard.security.vault",
                 "dashboard.hubspot.client")
 
 
@@ -97,7 +97,7 @@ def thin_ui(path: PurePosixPath, tree: ast.AST) -> list[str]:
 
 
 
-SQL_ALLOWED = ("dashboard/repository", "dashboard/db.py", "dashboard/models.py", "dashboard/migrations")
+SQL_ALLOWED = ("dashboard/repository", "dashboard/storage/db.py", "dashboard/models.py", "dashboard/migrations")
 SQL_NAMES = {"select", "update", "delete", "insert", "text"}
 SQL_MODULES = ("sqlalchemy", "sqlmodel")
 SQL_SUBMODULES = ("sql", "expression", "future")  # from sqlalchemy import sql; sql.select(...)
@@ -179,17 +179,17 @@ def test_rule_holds_for_the_whole_tree(rule: Rule) -> None:
     (thin_ui, "pages/keys.py", "import psycopg"),
     (thin_ui, "pages/keys.py", "import redis.asyncio"),
     (thin_ui, "pages/keys.py", "from dashboard import repository"),
-    (thin_ui, "pages/keys.py", "from dashboard.crypto import KeyRing"),
-    (thin_ui, "pages/keys.py", "import dashboard.vault"),
+    (thin_ui, "pages/keys.py", "from dashboard.security.crypto import KeyRing"),
+    (thin_ui, "pages/keys.py", "import dashboard.security.vault"),
     (thin_ui, "pages/keys.py", "from dashboard.hubspot import client"),
     (thin_ui, "pages/keys.py", "from dashboard.hubspot.client import HubSpotClient"),
-    (thin_ui, "pages/keys.py", "from dashboard import db as database"),
+    (thin_ui, "pages/keys.py", "from dashboard.storage import db as database"),
     (sql_only_in_the_storage_layer, "dashboard/services.py", "from sqlalchemy import select"),
     (sql_only_in_the_storage_layer, "dashboard/services.py", "from sqlmodel import select, Session"),
     (sql_only_in_the_storage_layer, "dashboard/services.py", "from sqlalchemy.sql import text"),
     (sql_only_in_the_storage_layer, "dashboard/services.py", "import sqlalchemy as sa\nsa.update(T)"),
-    (sql_only_in_the_storage_layer, "dashboard/keys.py", "import sqlalchemy\nsqlalchemy.sql.delete(T)"),
-    (sql_only_in_the_storage_layer, "dashboard/keys.py", "from sqlalchemy import sql\nsql.insert(T)"),
+    (sql_only_in_the_storage_layer, "dashboard/admin/keys.py", "import sqlalchemy\nsqlalchemy.sql.delete(T)"),
+    (sql_only_in_the_storage_layer, "dashboard/admin/keys.py", "from sqlalchemy import sql\nsql.insert(T)"),
     (sql_only_in_the_storage_layer, "pages/x.py", "from sqlalchemy import text as t"),
     (downloads_through_the_helper, "pages/x.py", "st.download_button('x', data=f)"),
     (downloads_through_the_helper, "dashboard/ui/x.py", "cols[0].download_button('x', data=f)"),
@@ -201,7 +201,7 @@ def test_rule_catches_a_violation(rule: Rule, path: str, source: str) -> None:
 @pytest.mark.parametrize(("rule", "path", "source"), [
     (thin_ui, "pages/home.py", "from dashboard import services, scopes\nfrom dashboard.ui import context"),
     (thin_ui, "dashboard/repository/portals.py", "import sqlalchemy"),
-    (sql_only_in_the_storage_layer, "dashboard/keys.py",
+    (sql_only_in_the_storage_layer, "dashboard/admin/keys.py",
      "from sqlalchemy import Engine\nfrom sqlmodel import Session"),
     (sql_only_in_the_storage_layer, "dashboard/migrations/versions/0002_x.py",
      "import sqlalchemy as sa\nsa.text('x')"),

@@ -10,11 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard import connections, install, repository, scope_sets
-from dashboard.connections import Connection
+from dashboard import repository
+from dashboard.connections import service as connections
+from dashboard.connections.export import connections_csv
+from dashboard.connections.service import Connection
 from dashboard.errors import DashboardError, InputError, ScopeError
-from dashboard.export import connections_csv
-from dashboard.scopes import ScopeSet
+from dashboard.installs import flow as install
+from dashboard.installs import scope_sets
+from dashboard.scopes.catalog import ScopeSet
 from tests.utils.lifecycle import ADMIN, control, install_portal
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from dashboard import cli, db
-from dashboard.crypto import KeyRing, generate_key_entry
+from dashboard.cli import main as cli
+from dashboard.security.crypto import KeyRing, generate_key_entry
+from dashboard.storage import db
 from tests.utils.cli import TEST_CLIENT, cli_env, run_cli
 
 COMMANDS = ["db", "keys", "sandbox", "install", "links", "connections", "refresh", "revoke", "uninstall", "test",

@@ -16,10 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard import cli, install, listing
+from dashboard.cli import main as cli
+from dashboard.connections import listing
+from dashboard.connections.export import connections_csv
 from dashboard.context import build_context
-from dashboard.crypto import generate_key_entry
-from dashboard.export import connections_csv
+from dashboard.installs import flow as install
+from dashboard.security.crypto import generate_key_entry
 from dashboard.settings import load_settings
 from tests.utils.cli import cli_env, run_cli
 from tests.utils.lifecycle import ADMIN

@@ -15,10 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard import cli, scope_lint, scopes
+from dashboard.cli import main as cli
 from dashboard.context import build_context
-from dashboard.crypto import generate_key_entry
 from dashboard.models import AuditEvent
+from dashboard.scopes import catalog as scopes
+from dashboard.scopes import lint as scope_lint
+from dashboard.security.crypto import generate_key_entry
 from dashboard.settings import load_settings
 from tests.utils.cli import cli_env, run_cli
 from tests.utils.lifecycle import FAST_RETRY, install_portal, sandbox_tokens

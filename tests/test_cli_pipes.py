@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.crypto import generate_key_entry
+from dashboard.security.crypto import generate_key_entry
 from tests.utils.cli import TEST_CLIENT, cli_command, cli_env, run_cli
 
 LISTINGS = [("audit",), ("audit", "--json"), ("connections",), ("connections", "--json"), ("links", "list"),

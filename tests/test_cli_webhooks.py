@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from dashboard.context import build_context
-from dashboard.crypto import generate_key_entry
 from dashboard.repository import list_audit_events
+from dashboard.security.crypto import generate_key_entry
 from dashboard.settings import load_settings
 from tests.utils.cli import cli_env, run_cli
 from tests.utils.webhook_receiver import Receiver, webhook_receiver

@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from dashboard import repository, vault
+from dashboard import repository
 from dashboard.context import build_context
-from dashboard.crypto import generate_key_entry
 from dashboard.models import PortalStatus, utcnow
+from dashboard.security import vault
+from dashboard.security.crypto import generate_key_entry
 from dashboard.settings import load_settings
 from tests.utils.cli import cli_command, cli_env
 from tests.utils.lifecycle import FAST_RETRY, control, sandbox_tokens, stats

@@ -39,11 +39,14 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col
 
-from dashboard import install, refresh, repository, vault
+from dashboard import repository
 from dashboard.context import AppContext, build_context
-from dashboard.crypto import generate_key_entry
 from dashboard.hubspot.client import RetryPolicy
+from dashboard.installs import flow as install
 from dashboard.models import Portal, PortalStatus, utcnow
+from dashboard.refresh import service as refresh
+from dashboard.security import vault
+from dashboard.security.crypto import generate_key_entry
 from dashboard.settings import Settings, load_settings
 from tests.utils.cli import cli_env
 from tests.utils.lifecycle import ADMIN, FAST_RETRY

@@ -14,8 +14,10 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from dashboard import vault
-from dashboard.crypto import (
+from dashboard.errors import ConfigurationError, CryptoError, KeyNotFoundError
+from dashboard.models import DEFAULT_APP, Portal
+from dashboard.security import vault
+from dashboard.security.crypto import (
     KeyRing,
     TokenCipher,
     associated_data,
@@ -24,8 +26,6 @@ from dashboard.crypto import (
     load_or_create_sandbox_key,
     sandbox_key_file,
 )
-from dashboard.errors import ConfigurationError, CryptoError, KeyNotFoundError
-from dashboard.models import DEFAULT_APP, Portal
 
 PLAIN = "pat-na1-PLAINTEXT-7f3c9e1b-distinctive"
 AAD = associated_data(101, vault.ACCESS)
@@ -228,7 +228,7 @@ def test_sandbox_key_generated_once_private_and_announced(
     tmp_path: Path, caplog: pytest.LogCaptureFixture,
 ) -> None:
     data_dir = tmp_path / "data"
-    caplog.set_level(logging.WARNING, logger="dashboard.crypto")
+    caplog.set_level(logging.WARNING, logger="dashboard.security.crypto")
     first = load_or_create_sandbox_key(data_dir)
     path = sandbox_key_file(data_dir)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -92,7 +92,7 @@ def test_check_redirect_uri_raises_only_our_error(value: str) -> None:
 
 
 def test_usage_error_is_an_input_error_in_the_tree() -> None:
-    from dashboard import cli
+    from dashboard.cli import main as cli
 
     assert cli.UsageError is UsageError
     assert issubclass(UsageError, errors.InputError)

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dashboard.connections import Connection
-from dashboard.export import CSV_COLUMNS, connections_csv, neutralize
+from dashboard.connections.export import CSV_COLUMNS, connections_csv, neutralize
+from dashboard.connections.service import Connection
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 CONN = Connection(
@@ -44,7 +44,8 @@ def test_no_token_material() -> None:
 @pytest.mark.parametrize("evil", ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"])
 def test_formulas_are_neutralized(evil: str) -> None:
     (row,) = rows(connections_csv([replace(CONN, hub_domain=evil, installed_by=evil, last_error=evil)]))
-    # A tab or CR is shown escaped (dashboard.terminal_text), which starts no formula; the rest get an apostrophe.
+    # A tab or CR is shown escaped (dashboard.security.terminal_text), which starts no formula; the rest get an
+    # apostrophe.
     expected = evil.replace("\t", "\\t").replace("\r", "\\r") if evil[0] in "\t\r" else "'" + evil
     for column in ("hub_domain", "installed_by", "last_error"):
         assert row[column] == expected

@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 
-from dashboard import connections, refresh, repository, vault
+from dashboard import repository
+from dashboard.connections import service as connections
 from dashboard.context import AppContext, build_context
 from dashboard.models import PortalStatus, utcnow
+from dashboard.refresh import service as refresh
+from dashboard.security import vault
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, add_accounts, control, install_portal, sandbox_tokens, stats
 
 PORTALS = 6

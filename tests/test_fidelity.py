@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
-from dashboard import activity, connections, install, pending_installs, refresh, repository, uninstall
+from dashboard import repository
 from dashboard.actors import Actor
+from dashboard.connections import activity, uninstall
+from dashboard.connections import service as connections
 from dashboard.context import build_context
 from dashboard.errors import (
     InputError,
@@ -24,7 +26,10 @@ from dashboard.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from dashboard.installs import flow as install
+from dashboard.installs import pending as pending_installs
 from dashboard.models import PortalStatus, utcnow
+from dashboard.refresh import service as refresh
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, control, grant, install_portal, sandbox_tokens, stats
 
 ACME, GLOBEX = 1000001, 1000002

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from dashboard import db
 from dashboard.context import build_context
+from dashboard.storage import db
 from tests.utils.lifecycle import FAST_RETRY
 
 
@@ -78,7 +78,7 @@ def loosen(path: Path) -> None:
 
 
 def test_a_loose_key_file_and_spill_journal_are_tightened_by_the_cli_with_a_warning(tmp_path: Path) -> None:
-    from dashboard.crypto import load_or_create_sandbox_key
+    from dashboard.security.crypto import load_or_create_sandbox_key
     from tests.utils.cli import cli_env, run_cli
 
     data = tmp_path / "data"
@@ -99,8 +99,8 @@ def test_a_loose_key_file_and_spill_journal_are_tightened_by_the_cli_with_a_warn
 
 def test_every_opener_of_the_key_file_and_the_journal_tightens_it(tmp_path: Path, settings_factory: Any,
                                                                   caplog: Any) -> None:
-    from dashboard import journal
-    from dashboard.crypto import load_or_create_sandbox_key
+    from dashboard.refresh import journal
+    from dashboard.security.crypto import load_or_create_sandbox_key
 
     data = tmp_path / "data"
     first = load_or_create_sandbox_key(data)

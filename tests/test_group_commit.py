@@ -1,4 +1,4 @@
-"""Group commit (dashboard/group_commit.py): many threads' writes in shared transactions, each with its own
+"""Group commit (dashboard/storage/group_commit.py): many threads' writes in shared transactions, each with its own
 outcome, on a real SQLite file.
 
 Bounds, over random thread counts and random faulty writes: every write is committed exactly once or its
@@ -23,9 +23,11 @@ from hypothesis import strategies as st
 from sqlalchemy import event
 from sqlmodel import Session
 
-from dashboard import audit, group_commit, repository
+from dashboard import repository
 from dashboard.context import AppContext, build_context
 from dashboard.errors import StorageError
+from dashboard.security import audit
+from dashboard.storage import group_commit
 
 
 class Bug(Exception):

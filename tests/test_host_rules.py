@@ -1,12 +1,13 @@
-"""The Host/Origin rule behind loopback trust (``dashboard.host_rules``), over random names, ports and origins."""
+"""The Host/Origin rule behind loopback trust (``dashboard.security.host_rules``), over random names, ports and
+origins."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboard.access import decide
-from dashboard.host_rules import allowed, loopback_host, same_origin
+from dashboard.security.access import decide
+from dashboard.security.host_rules import allowed, loopback_host, same_origin
 from dashboard.settings import load_settings
 
 PORT = 8541

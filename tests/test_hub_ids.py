@@ -1,4 +1,5 @@
-"""Hub ids outside 1..2**63-1, non-numbers and non-ASCII digits: one check (dashboard.hub_ids) at every entry point.
+"""Hub ids outside 1..2**63-1, non-numbers and non-ASCII digits: one check (dashboard.hubspot.hub_ids) at every
+entry point.
 
 The API's side is in tests/test_api_v1.py; here the function itself, the CLI (one line, exit 2, no traceback,
 nothing written), API keys, links and the Connections page's ``/?hub=``.
@@ -10,11 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboard import api_keys, install_links, repository
-from dashboard.cli import main
+from dashboard import repository
+from dashboard.admin import api_keys
+from dashboard.cli.main import main
 from dashboard.context import AppContext
 from dashboard.errors import InputError
-from dashboard.hub_ids import MAX_HUB_ID, check_hub_id, parse_hub_id
+from dashboard.hubspot.hub_ids import MAX_HUB_ID, check_hub_id, parse_hub_id
+from dashboard.installs import links as install_links
 from tests.utils.lifecycle import ADMIN
 
 BAD = ["0", "-1", str(2**63), "1" * 50_000, "１２", "²", "١٢", "abc", "1.0", "+1", "1_0", "", " ", "12\n3", "1e3"]

@@ -17,10 +17,14 @@ from sqlalchemy import func, update
 from sqlmodel import SQLModel, select
 from starlette.applications import Starlette
 
-from dashboard import activity, install, install_links, repository, sign_outs
+from dashboard import repository
 from dashboard.actors import VIEWER, Actor
+from dashboard.admin import sign_outs
+from dashboard.connections import activity
 from dashboard.context import AppContext
 from dashboard.errors import PermissionDeniedError, StateError
+from dashboard.installs import flow as install
+from dashboard.installs import links as install_links
 from dashboard.models import InstallAttempt, InstallLink, utcnow
 from dashboard.web import connect
 from dashboard.web.runtime import set_shared_context

@@ -24,9 +24,10 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import update
 
-from dashboard import install, install_links
 from dashboard.context import AppContext
 from dashboard.errors import AuthorizationDenied, InputError, StateError
+from dashboard.installs import flow as install
+from dashboard.installs import links as install_links
 from dashboard.models import InstallLink, utcnow
 from tests.utils.lifecycle import ADMIN, grant, stats
 

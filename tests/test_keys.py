@@ -21,10 +21,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from dashboard import db, keys, repository, vault
-from dashboard.crypto import KeyRing, TokenCipher, generate_key_entry
+from dashboard import repository
+from dashboard.admin import keys
 from dashboard.errors import CryptoError
 from dashboard.models import DEFAULT_APP, Portal, PortalStatus
+from dashboard.security import vault
+from dashboard.security.crypto import KeyRing, TokenCipher, generate_key_entry
+from dashboard.storage import db
 from tests.utils.cli import TEST_CLIENT, cli_command, cli_env, run_cli
 from tests.utils.lifecycle import ADMIN
 

@@ -8,10 +8,14 @@ from typing import Any
 import httpx
 import pytest
 
-from dashboard import connections, install, refresh, repository, vault
+from dashboard import repository
+from dashboard.connections import service as connections
 from dashboard.context import build_context
 from dashboard.errors import AuthorizationDenied, InputError, PortalRevokedError, StateError, TransientError
+from dashboard.installs import flow as install
 from dashboard.models import PortalStatus, utcnow
+from dashboard.refresh import service as refresh
+from dashboard.security import vault
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, control, grant, install_portal, sandbox_tokens, stats
 
 

@@ -19,11 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from dashboard import listing, repository, status
-from dashboard.connections import Connection, list_connections, summary
+from dashboard import repository, status
+from dashboard.connections import listing
+from dashboard.connections.listing import Filters
+from dashboard.connections.service import Connection, list_connections, summary
 from dashboard.context import AppContext, build_context
 from dashboard.errors import InputError
-from dashboard.listing import Filters
 from dashboard.models import Portal, utcnow
 from tests.utils.lifecycle import ADMIN
 
@@ -222,7 +223,7 @@ def test_cli_pages_with_limit_and_after(lctx: AppContext, settings: Any, monkeyp
                                         capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from dashboard.cli import main
+    from dashboard.cli.main import main
 
     seed(lctx, 30, random.Random(4))
     monkeypatch.setenv("DASHBOARD_DATABASE_URL", settings.dashboard_database_url)
@@ -244,7 +245,7 @@ def test_cli_pages_with_limit_and_after(lctx: AppContext, settings: Any, monkeyp
 
 
 def test_csv_export_streams_every_filtered_portal(lctx: AppContext) -> None:
-    from dashboard.export import connections_csv, connections_csv_file
+    from dashboard.connections.export import connections_csv, connections_csv_file
 
     seed(lctx, 90, random.Random(5))
     filters = Filters(scope="oauth")

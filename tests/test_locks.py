@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from dashboard import repository
-from dashboard.db import create_db_engine, upgrade
-from dashboard.locks import DatabaseLeases, LeaseProvider, RedisLeases
 from dashboard.models import Portal, utcnow
+from dashboard.storage.db import create_db_engine, upgrade
+from dashboard.storage.locks import DatabaseLeases, LeaseProvider, RedisLeases
 
 HUB = 4242
 

@@ -13,9 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboard import alerts, logredact, refresh
 from dashboard.context import build_context
-from dashboard.logredact import REDACTED, redact, register_secrets
+from dashboard.refresh import service as refresh
+from dashboard.security import logredact
+from dashboard.security.logredact import REDACTED, redact, register_secrets
+from dashboard.webhooks import alerts
 from tests.utils.cli import SandboxCli
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, control, install_portal
 

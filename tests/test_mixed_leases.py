@@ -23,12 +23,13 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from dashboard import repository, vault
+from dashboard import repository
 from dashboard.context import build_context
-from dashboard.crypto import generate_key_entry
 from dashboard.errors import InvalidGrantError
 from dashboard.models import PortalStatus
-from dashboard.refresh_store import Lease, record_failure
+from dashboard.refresh.store import Lease, record_failure
+from dashboard.security import vault
+from dashboard.security.crypto import generate_key_entry
 from dashboard.settings import load_settings
 from tests.utils.cli import cli_command, cli_env
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, control, sandbox_tokens, stats

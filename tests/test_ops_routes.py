@@ -44,7 +44,8 @@ def test_metrics_access(served: AppContext, host: str, authorization: str | None
 def test_metrics_count_the_spill_journal_and_every_stored_status(ctx) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
-    from dashboard import journal, metrics
+    from dashboard.ops import metrics
+    from dashboard.refresh import journal
 
     def samples() -> dict[str, float]:
         found: dict[str, float] = {}
@@ -64,7 +65,7 @@ def test_metrics_count_the_spill_journal_and_every_stored_status(ctx) -> None:
 def scrape(ctx: AppContext) -> list[Any]:
     from prometheus_client.parser import text_string_to_metric_families
 
-    from dashboard import metrics
+    from dashboard.ops import metrics
 
     return list(text_string_to_metric_families(metrics.render(ctx).decode()))
 
@@ -85,7 +86,8 @@ def test_earliest_expiry_is_always_present_and_inf_when_nothing_expires(ctx: App
 def test_a_restarted_worker_continues_its_series_and_no_label_names_a_hub(ctx: AppContext) -> None:
     import socket
 
-    from dashboard import metrics, worker
+    from dashboard.ops import counters
+    from dashboard.refresh import worker
     from tests.utils.lifecycle import install_portal
 
     assert ctx.sandbox_url is not None
@@ -93,7 +95,7 @@ def test_a_restarted_worker_continues_its_series_and_no_label_names_a_hub(ctx: A
     for _start in range(3):  # the same kind of process, restarted: a new worker id each time
         worker.RefreshWorker(ctx, kind="embedded", interval=5).run_pass()
     worker.RefreshWorker(ctx, kind="cli", interval=5).run_pass()
-    metrics.record_api_request("token", 200)
+    counters.record_api_request("token", 200)
     families = scrape(ctx)
     [last] = [f for f in families if f.name == "dashboard_worker_last_sweep_timestamp_seconds"]
     host = socket.gethostname()[:255]

@@ -186,8 +186,8 @@ def test_dashboard_sandbox_url_is_a_setting_used_as_is(settings_factory: Any, sa
 
 def test_the_cli_in_sandbox_mode_leaves_a_foreign_sandbox_alone(tmp_path: Any) -> None:
     """As a new user meets it: another dashboard's sandbox holds the port; ours must not send installs there."""
-    from dashboard.crypto import generate_key_entry
     from dashboard.hubspot.authorize import parse_authorize_url
+    from dashboard.security.crypto import generate_key_entry
     from tests.utils.cli import cli_env, run_cli
 
     with SandboxServer(SandboxConfig(redirect_uris=["http://localhost:9999/install"])).start() as foreign:

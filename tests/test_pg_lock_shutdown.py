@@ -20,9 +20,12 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from dashboard import journal, refresh, repository, vault
+from dashboard import repository
 from dashboard.context import build_context
-from dashboard.crypto import generate_key_entry
+from dashboard.refresh import journal
+from dashboard.refresh import service as refresh
+from dashboard.security import vault
+from dashboard.security.crypto import generate_key_entry
 from dashboard.settings import load_settings
 from tests.utils.cli import cli_command, cli_env
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, control, sandbox_tokens

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard import install
 from dashboard.errors import DashboardError
+from dashboard.installs import flow as install
 from tests.utils.lifecycle import ADMIN, stats
 
 PARAM_NAMES = st.sampled_from(["code", "state", "error", "error_description", "scope", "x", ""])

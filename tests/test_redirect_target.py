@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.redirect_target import follow_server, local_redirect_uri, redirect_mismatch
+from dashboard.installs.redirect_target import follow_server, local_redirect_uri, redirect_mismatch
 from dashboard.settings import load_settings
 
 REAL_APP = {"HUBSPOT_CLIENT_ID": "3f6a1b2c", "HUBSPOT_CLIENT_SECRET": "0b1c2d3e-aaaa-bbbb"}

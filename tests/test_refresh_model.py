@@ -41,12 +41,16 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import delete, update
 
-from dashboard import connections, keys, refresh, repository, vault
+from dashboard import repository
+from dashboard.admin import keys
+from dashboard.connections import service as connections
 from dashboard.context import AppContext, build_context
-from dashboard.crypto import KeyRing, TokenCipher, generate_key_entry
 from dashboard.errors import DashboardError
 from dashboard.lifecycle.breaker import breaker_for
 from dashboard.models import AppCondition, AuditEvent, InstallAttempt, Portal, PortalStatus, utcnow
+from dashboard.refresh import service as refresh
+from dashboard.security import vault
+from dashboard.security.crypto import KeyRing, TokenCipher, generate_key_entry
 from dashboard.settings import load_settings
 from tests.utils.lifecycle import ADMIN, FAST_RETRY
 from tests.utils.seeding import make_due, seed_portals

@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 
-from dashboard import install, refresh, repository, vault
+from dashboard import repository
 from dashboard.errors import InputError
+from dashboard.installs import flow as install
 from dashboard.models import PortalStatus, utcnow
+from dashboard.refresh import service as refresh
+from dashboard.security import vault
 from tests.utils.lifecycle import ADMIN, stats
 from tests.utils.seeding import make_due, seed_portals
 

@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dashboard.errors import ScopeError
-from dashboard.scopes import BUCKETS, ScopeSet, from_hubspot_json, load_catalog, parse_hubspot_json, to_hubspot_json
+from dashboard.scopes.catalog import (
+    BUCKETS,
+    ScopeSet,
+    from_hubspot_json,
+    load_catalog,
+    parse_hubspot_json,
+    to_hubspot_json,
+)
 
 NAMES = st.sampled_from(load_catalog().names()) | st.from_regex(r"[a-z][a-z0-9._-]{0,30}", fullmatch=True)
 SETS = st.builds(ScopeSet.from_lists, st.lists(NAMES, max_size=6), st.lists(NAMES, max_size=6),

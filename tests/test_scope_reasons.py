@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboard.scope_reasons import missing_scopes
-from dashboard.scopes import is_tier_gated, load_catalog
+from dashboard.scopes.catalog import is_tier_gated, load_catalog
+from dashboard.scopes.reasons import missing_scopes
 
 CATALOG = load_catalog()
 NAMES = st.sampled_from([*CATALOG.names(), "crm.objects.contact.read", "no.such.scope"])
@@ -39,8 +39,8 @@ SCOPE_NAMES = st.lists(st.sampled_from(list(CATALOG.names())), max_size=5)
 @given(required=SCOPE_NAMES, conditional=SCOPE_NAMES, optional=SCOPE_NAMES)
 def test_scope_sets_round_trip_through_json_and_links(required: list[str], conditional: list[str],
                                                       optional: list[str]) -> None:
-    from dashboard.scope_json import from_json, from_query, to_json, to_query
-    from dashboard.scopes import ScopeSet
+    from dashboard.scopes.catalog import ScopeSet
+    from dashboard.scopes.formats import from_json, from_query, to_json, to_query
 
     scope_set = ScopeSet.from_lists(required=required, conditionally_required=conditional, optional=optional)
     assert from_json(to_json(scope_set)) == scope_set
@@ -53,9 +53,9 @@ def test_bad_json_is_one_clear_line() -> None:
     import pytest
 
     from dashboard.errors import InputError
-    from dashboard.scope_json import from_json
+    from dashboard.scopes.formats import from_json
 
-    # The same parser as the CLI's `scope-sets import` (dashboard.scopes.parse_hubspot_json).
+    # The same parser as the CLI's `scope-sets import` (dashboard.scopes.catalog.parse_hubspot_json).
     for text, fragment in (("{", "not valid JSON"), ("[]", "is an object"), ('{"scopes": []}', "Unknown key"),
                            ('{"required": "oauth"}', "must be a list of names")):
         with pytest.raises(InputError, match=fragment):

@@ -1,4 +1,4 @@
-"""Scope catalog, ScopeSet, lint rules and diff (dashboard/scopes.py)."""
+"""Scope catalog, ScopeSet, lint rules and diff (dashboard/scopes/catalog.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dashboard.errors import InputError, ScopeError
-from dashboard.scope_lint import LintFinding, ScopeMove, diff, lint
-from dashboard.scopes import (
+from dashboard.scopes.catalog import (
     MAX_SCOPE_LENGTH,
     Scope,
     ScopeCatalog,
@@ -17,6 +16,7 @@ from dashboard.scopes import (
     load_catalog,
     validate_scope_name,
 )
+from dashboard.scopes.lint import LintFinding, ScopeMove, diff, lint
 
 # RFC 6749 scope-token characters: printable ASCII except space, '"' and '\'.
 TOKEN_CHARS = st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters='"\\')

@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
-from dashboard import connections, refresh, repository
+from dashboard import repository
+from dashboard.connections import service as connections
 from dashboard.context import build_context
-from dashboard.crypto import generate_key_entry
 from dashboard.errors import DashboardError
 from dashboard.models import utcnow
+from dashboard.refresh import service as refresh
+from dashboard.security.crypto import generate_key_entry
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, control, install_portal, sandbox_tokens
 
 
@@ -30,7 +32,7 @@ def secrets_of(sandbox_url: str, key_entry: str, client_secret: str) -> list[str
 @pytest.mark.parametrize("api", ["2026-03", "v1"])
 def test_no_secret_in_logs_errors_alerts_or_exports(settings_factory: Any, sandbox: Any, alert_sink: Any,
                                                     caplog: pytest.LogCaptureFixture, api: str) -> None:
-    from dashboard.export import connections_csv
+    from dashboard.connections.export import connections_csv
     from dashboard.sandbox import SANDBOX_CLIENT_SECRET
 
     hook_url, payloads = alert_sink

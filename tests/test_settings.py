@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 
 from dashboard.context import build_context
-from dashboard.crypto import generate_key_entry
 from dashboard.errors import ConfigurationError, InvalidClientError
+from dashboard.security.crypto import generate_key_entry
 from dashboard.settings import PLACEHOLDER_SECRETS, Settings, load_settings
 
 SECRET = "s3cr3t-Zq9wXv-distinctive-7781"

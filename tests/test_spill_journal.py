@@ -28,9 +28,12 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from dashboard import journal, refresh, repository, vault
+from dashboard import repository
 from dashboard.context import AppContext, build_context
 from dashboard.errors import StorageError
+from dashboard.refresh import journal
+from dashboard.refresh import service as refresh
+from dashboard.security import vault
 from tests.utils.disk import fill, small_tmpfs
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, sandbox_get, sandbox_post
 from tests.utils.seeding import seed_portals

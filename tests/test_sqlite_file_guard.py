@@ -20,9 +20,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from dashboard import journal, refresh, repository, vault
+from dashboard import repository
 from dashboard.context import build_context
 from dashboard.errors import StorageError
+from dashboard.refresh import journal
+from dashboard.refresh import service as refresh
+from dashboard.security import vault
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, sandbox_get, sandbox_post
 from tests.utils.seeding import seed_portals
 
@@ -71,7 +74,7 @@ def test_a_database_file_deleted_during_a_sweep_loses_no_rotated_token(
             assert time.monotonic() < deadline, "no grant started"
             time.sleep(0.01)
         refused: list[str] = []
-        caplog.set_level(logging.WARNING, logger="dashboard.refresh_store")
+        caplog.set_level(logging.WARNING, logger="dashboard.refresh.store")
         dump = _take_away(db_file, replace=replace)  # grants are at HubSpot; their stores meet a missing file
         sweep.join(timeout=60)
         assert not sweep.is_alive()

@@ -11,10 +11,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 from sqlmodel import Session
 
-from dashboard import db, repository, vault
-from dashboard.crypto import KeyRing, TokenCipher, generate_key_entry
+from dashboard import repository
 from dashboard.errors import ConfigurationError, StorageError
 from dashboard.models import DEFAULT_APP, Portal
+from dashboard.security import vault
+from dashboard.security.crypto import KeyRing, TokenCipher, generate_key_entry
+from dashboard.storage import db
 
 TABLES = {"portal", "install_attempt", "pending_install", "audit_event", "scope_set", "alembic_version"}
 

@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dashboard import refresh, repository
+from dashboard import repository
 from dashboard.context import AppContext, build_context
-from dashboard.crypto import generate_key_entry
+from dashboard.refresh import service as refresh
+from dashboard.security.crypto import generate_key_entry
 from tests.utils.cli import cli_env, run_cli
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, sandbox_get, sandbox_post
 from tests.utils.seeding import seed_portals

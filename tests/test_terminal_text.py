@@ -20,13 +20,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from dashboard import alerts, cli, install
-from dashboard.cli_output import EscapingStream
+from dashboard.cli import main as cli
+from dashboard.cli.output import EscapingStream
 from dashboard.context import build_context
-from dashboard.crypto import generate_key_entry
-from dashboard.logredact import install_redaction
+from dashboard.installs import flow as install
+from dashboard.security.crypto import generate_key_entry
+from dashboard.security.logredact import install_redaction
+from dashboard.security.terminal_text import escape_controls, escape_record
 from dashboard.settings import load_settings
-from dashboard.terminal_text import escape_controls, escape_record
+from dashboard.webhooks import alerts
 from tests.utils.cli import cli_command, cli_env
 from tests.utils.lifecycle import ADMIN, FAST_RETRY
 

@@ -10,14 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard import api_keys, repository
+from dashboard import repository
 from dashboard.actors import OPERATOR, VIEWER, Actor
+from dashboard.admin import api_keys
 from dashboard.context import AppContext, build_context
-from dashboard.crypto import generate_key_entry
 from dashboard.errors import ApiKeyError, InputError, NotFoundError, PermissionDeniedError, PortalUnavailableError
 from dashboard.models import utcnow
 from dashboard.sandbox import SandboxServer
-from dashboard.token_api import RateLimiter, TokenApi
+from dashboard.security.crypto import generate_key_entry
+from dashboard.tokens.service import RateLimiter, TokenApi
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, install_portal, sandbox_post, stats
 
 

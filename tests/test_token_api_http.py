@@ -23,9 +23,10 @@ import pytest
 from jsonschema import Draft202012Validator
 from prometheus_client.parser import text_string_to_metric_families
 
-from dashboard import api_keys, repository
+from dashboard import repository
+from dashboard.admin import api_keys
 from dashboard.context import AppContext, build_context
-from dashboard.crypto import generate_key_entry
+from dashboard.security.crypto import generate_key_entry
 from dashboard.settings import load_settings
 from tests.e2e.conftest import Server, free_port, start_dashboard
 from tests.utils.cli import cli_env, run_cli

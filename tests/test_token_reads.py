@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from dashboard import api_keys, repository
-from dashboard.cli import main
+from dashboard import repository
+from dashboard.admin import api_keys
+from dashboard.cli.main import main
 from dashboard.context import AppContext, build_context
 from dashboard.sandbox import SandboxServer
-from dashboard.token_api import TokenApi
+from dashboard.tokens.service import TokenApi
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, add_accounts, install_portal, sandbox_post, stats
 
 

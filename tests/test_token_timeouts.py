@@ -16,11 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from dashboard import refresh, repository, vault
+from dashboard import repository
 from dashboard.context import AppContext, build_context
 from dashboard.errors import RateLimitedError, RefreshOutcomeUnknown, TransientError
 from dashboard.hubspot.client import HubSpotApp, HubSpotClient
 from dashboard.models import PortalStatus, utcnow
+from dashboard.refresh import service as refresh
+from dashboard.security import vault
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, control, sandbox_tokens, stats
 from tests.utils.seeding import seed_portals
 

@@ -10,7 +10,7 @@ from typing import get_args, get_type_hints
 import dashboard
 from dashboard import actors, models, status
 from dashboard.models import Portal, PortalStatus, PortalUpdate
-from dashboard.refresh_store import REFRESH_RESULTS, RefreshOutcome
+from dashboard.refresh.store import REFRESH_RESULTS, RefreshOutcome
 
 
 def test_portal_update_names_every_column_but_the_key() -> None:
@@ -53,8 +53,10 @@ def _functions() -> list[tuple[str, object]]:
 
 
 # The services pages and the CLI call; their public functions take the acting user as ``actor=``.
-SERVICES = ("activity", "api_keys", "connections", "export", "install", "install_links", "keys", "link_preview",
-            "listing", "pending_installs", "refresh", "scope_sets", "sign_outs", "token_api", "uninstall", "worker")
+SERVICES = ("connections.activity", "admin.api_keys", "connections.service", "connections.export", "installs.flow",
+            "installs.links", "admin.keys", "connections.link_preview", "connections.listing", "installs.pending",
+            "refresh.service", "installs.scope_sets", "admin.sign_outs", "tokens.service", "connections.uninstall",
+            "refresh.worker")
 
 
 def test_no_service_acts_as_anyone_by_default() -> None:
@@ -64,8 +66,9 @@ def test_no_service_acts_as_anyone_by_default() -> None:
         if param is None or qualname.startswith("dashboard.repository."):  # there: a filter on stored names
             continue
         assert param.default is inspect.Parameter.empty, f"{qualname}: actor has a default"
-        module, *rest = qualname.removeprefix("dashboard.").split(".")
-        if module in SERVICES and not any(part.startswith("_") for part in rest):
+        service = next((m for m in SERVICES if qualname.startswith(f"dashboard.{m}.")), None)
+        rest = qualname.removeprefix(f"dashboard.{service}.").split(".")
+        if service is not None and not any(part.startswith("_") for part in rest):
             assert param.kind is inspect.Parameter.KEYWORD_ONLY, f"{qualname}: actor must be a keyword"
             keyword_only += 1
     assert keyword_only >= 25

@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from dashboard.host_rules import HOST_CHECKED_PATHS, allowed, host_listed
+from dashboard.security.host_rules import HOST_CHECKED_PATHS, allowed, host_listed
 from dashboard.web.app import build_middleware, build_routes
 from dashboard.web.frame_guard import with_frame_headers
 from tests.utils.asgi import Client

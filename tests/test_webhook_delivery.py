@@ -21,10 +21,10 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 from dashboard.context import AppContext, build_context
+from dashboard.refresh.worker import RefreshWorker
 from dashboard.webhook_models import WebhookAttempt
 from dashboard.webhooks import endpoints, events, outbox
 from dashboard.webhooks.delivery import deliver_due
-from dashboard.worker import RefreshWorker
 from tests.utils.cli import cli_command, cli_env
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, install_portal
 from tests.utils.webhook_receiver import Answer, Receiver, webhook_receiver
@@ -252,7 +252,7 @@ def test_two_replicas_share_the_queue_without_sending_twice(make_ctx: Any, recei
 
 def test_the_embedded_worker_delivers_and_stops_its_delivery_thread(make_ctx: Any, sandbox: Any,
                                                                     receiver: Receiver) -> None:
-    from dashboard.worker import EmbeddedWorker
+    from dashboard.refresh.worker import EmbeddedWorker
 
     ctx = make_ctx(dashboard_worker_interval_seconds=30)
     created = endpoints.add_endpoint(ctx, actor=ADMIN, url=receiver.url)
@@ -269,8 +269,8 @@ def test_the_embedded_worker_delivers_and_stops_its_delivery_thread(make_ctx: An
 
 
 def test_keys_rotate_re_encrypts_webhook_secrets(make_ctx: Any, receiver: Receiver) -> None:
-    from dashboard import keys
-    from dashboard.crypto import generate_key_entry
+    from dashboard.admin import keys
+    from dashboard.security.crypto import generate_key_entry
 
     first = make_ctx()
     created = endpoints.add_endpoint(first, actor=ADMIN, url=receiver.url)

@@ -16,8 +16,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from sqlalchemy import update
 
 from dashboard.context import AppContext, build_context
-from dashboard.crypto import generate_key_entry
 from dashboard.models import utcnow
+from dashboard.security.crypto import generate_key_entry
 from dashboard.settings import load_settings
 from dashboard.webhook_models import WebhookDelivery
 from dashboard.webhooks import endpoints, events, outbox

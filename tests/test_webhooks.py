@@ -14,9 +14,12 @@ import jsonschema
 import pytest
 from sqlalchemy import func, select
 
-from dashboard import connections, refresh, repository, uninstall
+from dashboard import repository
+from dashboard.connections import service as connections
+from dashboard.connections import uninstall
 from dashboard.context import AppContext, build_context
 from dashboard.models import PortalStatus, utcnow
+from dashboard.refresh import service as refresh
 from dashboard.webhook_models import WebhookDelivery, WebhookEvent
 from dashboard.webhooks import endpoints, events, outbox
 from dashboard.webhooks.delivery import deliver_due
@@ -224,7 +227,7 @@ def test_order_per_portal_and_endpoint(settings_factory: Any, sandbox: Any, rece
 
 
 def test_metrics_queue_depth_oldest_pending_and_outcomes(wctx: AppContext, receiver: Receiver) -> None:
-    from dashboard import metrics
+    from dashboard.ops import counters, metrics
 
     endpoints.add_endpoint(wctx, actor=ADMIN, url=receiver.url + "?key=receivers-own-token")
     with wctx.session() as s:
@@ -238,7 +241,7 @@ def test_metrics_queue_depth_oldest_pending_and_outcomes(wctx: AppContext, recei
     age = next(float(line.split()[1]) for line in text.splitlines()
                if line.startswith("dashboard_webhook_oldest_pending_age_seconds "))
     assert age >= 90
-    metrics.record_webhook_pass(deliver_due(wctx))
+    counters.record_webhook_pass(deliver_due(wctx))
     text = metrics.render(wctx).decode()
     assert 'dashboard_webhook_deliveries{status="succeeded"} 2.0' in text
     assert "dashboard_webhook_queue_depth 0.0" in text and "dashboard_webhook_oldest_pending_age_seconds 0.0" in text

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard import repository, worker
+from dashboard import repository
 from dashboard.context import AppContext
 from dashboard.models import utcnow
+from dashboard.refresh import worker
 from dashboard.sandbox import SandboxServer
 from tests.utils.cli import cli_env, run_cli
 from tests.utils.lifecycle import ADMIN, install_portal, sandbox_post

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from dashboard import repository
 from dashboard.actors import Actor
 from dashboard.context import AppContext
-from dashboard.guard import require
+from dashboard.security.guard import require
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from dashboard.errors import ConfigurationError, UnknownAppError
 from dashboard.hubspot.client import HubSpotApp, HubSpotClient, RetryPolicy
 from dashboard.hubspot.forwarding import Forwarder
 from dashboard.hubspot.transport import HttpClient, Transport
-from dashboard.locks import DatabaseLeases, LeaseProvider, RedisLeases
 from dashboard.settings import Settings
+from dashboard.storage.locks import DatabaseLeases, LeaseProvider, RedisLeases
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from typing import Final
 from urllib.parse import quote, unquote_plus, urlsplit
 
 from dashboard.errors import InputError, ScopeError
-from dashboard.hub_ids import parse_hub_id
-from dashboard.scopes import shown as _shown
-from dashboard.scopes import validate_scope_name
+from dashboard.hubspot.hub_ids import parse_hub_id
+from dashboard.scopes.catalog import shown as _shown
+from dashboard.scopes.catalog import validate_scope_name
 
 PARAM_ORDER: Final = ("client_id", "redirect_uri", "scope", "optional_scope", "state")
 _PATH_RE: Final = re.compile(r"(?P<prefix>.*)/oauth(?:/(?P<account>[1-9][0-9]*))?/authorize")

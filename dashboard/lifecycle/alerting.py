@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dashboard import alerts, repository
+from dashboard import repository
 from dashboard.context import AppContext
 from dashboard.lifecycle.breaker import HUBSPOT, breaker_for
 from dashboard.lifecycle.machine import HealthState
 from dashboard.lifecycle.transitions import Change
 from dashboard.models import Portal, utcnow
+from dashboard.webhooks import alerts
 
 ALERT = "alert"
 PROBLEM_EVENTS = ("needs_reauth", "refresh_failing")

@@ -30,12 +30,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from dashboard import alerts, repository
+from dashboard import repository
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError, HubSpotError
 from dashboard.lifecycle.classify import FailureClass, classify, configuration_advice, describe
 from dashboard.models import utcnow
-from dashboard.webhooks import outbox
+from dashboard.webhooks import alerts, outbox
 
 log = logging.getLogger(__name__)
 WINDOW = 300.0

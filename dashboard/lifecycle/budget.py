@@ -1,6 +1,6 @@
 """The request budget of one portal failing transiently: what it costs HubSpot, bounded and documented.
 
-A transient failure schedules the next attempt after :func:`dashboard.refresh_store.backoff_for` (30 s,
+A transient failure schedules the next attempt after :func:`dashboard.refresh.store.backoff_for` (30 s,
 1 min, 2 min, ... capped at an hour) plus up to 10 % jitter, and each attempt is one refresh call of at most
 ``RetryPolicy.attempts`` requests (in-call retries; none while HubSpot is degraded). The jitter only delays,
 so the bound below, computed without it, holds. docs/operations.md states it; tests/lifecycle/test_budget.py

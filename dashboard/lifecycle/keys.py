@@ -15,9 +15,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from dashboard import alerts, repository
+from dashboard import repository
 from dashboard.context import AppContext
 from dashboard.models import utcnow
+from dashboard.webhooks import alerts
 
 PREFIX = "key:"
 TRIES_PER_KEY = 3

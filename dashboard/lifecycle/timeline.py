@@ -4,7 +4,7 @@ and its timeline entry are the same row, written in the same transaction.
 
 Kinds are the audit actions (``install``, ``refresh``, ``revoke``, ``uninstall``, ``test``, ``transition``,
 ``alert``, ``proxy`` ...). Frequent actions are one row per minute whose ``count`` says how many it stands for:
-token API reads (dashboard/token_reads.py) and proxied API calls (dashboard/proxy/usage.py). Kept
+token API reads (dashboard/tokens/reads.py) and proxied API calls (dashboard/proxy/usage.py). Kept
 ``DASHBOARD_TIMELINE_RETENTION_DAYS`` (default 30); :func:`prune` deletes older rows in bounded batches and is
 called by the refresh workers after each pass.
 """
@@ -20,8 +20,8 @@ from dashboard import repository
 from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import InputError
-from dashboard.guard import require
 from dashboard.models import AuditEvent, utcnow
+from dashboard.security.guard import require
 
 MAX_LIMIT = 500
 PRUNE_BATCH = 1000

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from dashboard import repository
 from dashboard.actors import Actor
 from dashboard.context import AppContext
-from dashboard.guard import require
 from dashboard.lifecycle.machine import UP_STATES, HealthState, state_of
 from dashboard.models import utcnow
+from dashboard.security.guard import require
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 _UP = [str(s) for s in UP_STATES]

@@ -13,15 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from dashboard import audit, refresh
 from dashboard.actors import Actor
-from dashboard.api_keys import ApiKeyInfo
+from dashboard.admin.api_keys import ApiKeyInfo
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError, InputError
-from dashboard.guard import require
 from dashboard.proxy import paths
 from dashboard.proxy.service import ProxyResponse, ProxyService
 from dashboard.proxy.usage import usage_summary
+from dashboard.refresh import service as refresh
+from dashboard.security import audit
+from dashboard.security.guard import require
 
 EXAMPLES = (
     "/crm/v3/objects/contacts?limit=5",

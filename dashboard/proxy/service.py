@@ -19,16 +19,17 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from dashboard import metrics, refresh
 from dashboard.actors import OPERATOR, Actor
-from dashboard.api_keys import ApiKeyInfo
+from dashboard.admin.api_keys import ApiKeyInfo
 from dashboard.context import AppContext
 from dashboard.errors import ApiRateLimitedError, DashboardError, PermissionDeniedError
 from dashboard.hubspot.forwarding import RawResponse
+from dashboard.ops import counters
 from dashboard.proxy import paths
 from dashboard.proxy.limiter import PortalLimiter, WindowLimiter, build_async_storage, build_storage
 from dashboard.proxy.tokens import PortalTokens
 from dashboard.proxy.usage import UsageRecorder, outcome_of
+from dashboard.refresh import service as refresh
 
 TokenSource = Callable[[ApiKeyInfo, int], str]
 
@@ -99,7 +100,7 @@ class ProxyService:
 
     def _count(self, key: ApiKeyInfo, hub_id: int, outcome: str, started: float) -> None:
         self.usage.record(hub_id, key.prefix, outcome, (time.monotonic() - started) * 1000, actor=key.actor_name)
-        metrics.record_proxy_call(outcome)
+        counters.record_proxy_call(outcome)
 
     def _sent(self, key: ApiKeyInfo, hub_id: int, resp: RawResponse) -> RawResponse:
         self.limiter.learn(hub_id, paths.learned_window({k.lower(): v for k, v in resp.headers}))
@@ -127,7 +128,7 @@ class ProxyService:
             method, path, sent = self._checked(key, method, raw_path, query, headers)
             token = self.tokens(key, hub_id)
         except DashboardError:
-            metrics.record_proxy_call("refused")
+            counters.record_proxy_call("refused")
             raise
         resp = self._send(key, hub_id, token, method, path, query, sent, body, started)
         if resp.status == 401 and _category(resp.body) == "EXPIRED_AUTHENTICATION":
@@ -160,7 +161,7 @@ class ProxyService:
             method, path, sent = self._checked(key, method, raw_path, query, headers)
             token = await tokens.get(key, hub_id)
         except DashboardError:
-            metrics.record_proxy_call("refused")
+            counters.record_proxy_call("refused")
             raise
         resp = await self._send_async(key, hub_id, token, method, path, query, sent, body, started)
         if resp.status == 401 and _category(resp.body) == "EXPIRED_AUTHENTICATION":

@@ -5,12 +5,12 @@ thread: a hand-off to that thread and back per batch, and a commit of the read c
 
 Correctness, what we chose (docs/proxy.md, "Tokens"):
 
-* A token comes from the token API (:meth:`dashboard.token_api.TokenApi.access_token_async`: the database,
+* A token comes from the token API (:meth:`dashboard.tokens.service.TokenApi.access_token_async`: the database,
   decrypted; a token inside the leeway refreshed first, single-flight under the portal's lease; handed in as
   ``read`` / ``read_blocking``, the token API sits above this package) and is kept as that answer was:
   for :data:`TOKEN_CACHE_SECONDS` (2 s), never longer. So the proxy sends what the token API would have
   answered at most 2 s earlier: a portal revoked, re-consented or sent to re-auth by another process is seen
-  within 2 s, like a revoked API key (:data:`dashboard.api_keys.KEY_CACHE_SECONDS`).
+  within 2 s, like a revoked API key (:data:`dashboard.admin.api_keys.KEY_CACHE_SECONDS`).
 * A token refreshed by another process: the one we keep is still valid at HubSpot until its own expiry
   (HubSpot revokes refresh tokens, never issued access tokens), and a kept token is never sent within
   :data:`TOKEN_CACHE_SECONDS` of its expiry: past that it is read again, whatever its age. So nothing
@@ -37,7 +37,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from dashboard.api_keys import ApiKeyInfo, check_portal
+from dashboard.admin.api_keys import ApiKeyInfo, check_portal
 from dashboard.errors import DashboardError
 from dashboard.models import utcnow
 
@@ -46,7 +46,7 @@ MAX_ENTRIES = 100_000  # bounded: one per portal called in the last 2 s
 
 
 class IssuedToken(Protocol):
-    """What the token API answers (:class:`dashboard.token_api.AccessToken`)."""
+    """What the token API answers (:class:`dashboard.tokens.service.AccessToken`)."""
 
     @property
     def hub_id(self) -> int: ...

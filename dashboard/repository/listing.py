@@ -144,7 +144,7 @@ def _status_parts(status: str, now: datetime, leeway: timedelta) -> list[list[Co
 
 
 def listing_segments(sort: str, now: datetime, leeway: timedelta) -> list[Segment]:
-    """A sort order (dashboard.listing.SORTS) as consecutive segments, each read in index order: a page
+    """A sort order (dashboard.connections.listing.SORTS) as consecutive segments, each read in index order: a page
     never sorts every row. Hub id breaks ties (descending in the "newest" orders).
 
     "problems" follows dashboard.status.problems_key: the problem states by rank, then active portals by

@@ -28,7 +28,7 @@ _TOKEN_ROWS = select(_P.c.hub_id, _P.c.app, _P.c.status, _P.c.access_token_ct, _
 
 def token_rows(*, session: Session, hub_ids: Collection[int]) -> dict[int, Any]:
     """What the token API needs of these portals (status, sealed access token, expiry, version), by hub id:
-    one primary-key read for a whole batch of requests, no ORM objects (dashboard/token_reads.py)."""
+    one primary-key read for a whole batch of requests, no ORM objects (dashboard/tokens/reads.py)."""
     if not hub_ids:
         return {}
     rows = session.connection().execute(_TOKEN_ROWS, {"app": session_app(session), "hubs": list(hub_ids)})

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import api_keys
 from dashboard.actors import Actor
+from dashboard.admin import api_keys
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError, InputError
 from dashboard.models import utcnow

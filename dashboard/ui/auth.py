@@ -1,6 +1,6 @@
 """Who is using the dashboard: Streamlit's OpenID Connect sign-in (``st.login`` / ``st.user``) and roles.
 
-The rule itself is pure (``dashboard.access.decide``); this module only reads Streamlit's state and draws
+The rule itself is pure (``dashboard.security.access.decide``); this module only reads Streamlit's state and draws
 the sign-in and "no access" screens. Without an ``[auth]`` section in ``.streamlit/secrets.toml`` the
 dashboard works only while the server listens on loopback, and then the local user is admin.
 """
@@ -10,8 +10,9 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from dashboard import access, sign_outs
 from dashboard.actors import Actor
+from dashboard.admin import sign_outs
+from dashboard.security import access
 from dashboard.ui import link_callback
 from dashboard.ui.context import get_context
 from dashboard.ui.text import md

@@ -13,14 +13,18 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboard import activity, connections, install_links, refresh, status
+from dashboard import status
 from dashboard.actors import Actor
-from dashboard.connections import Connection
+from dashboard.connections import activity
+from dashboard.connections import service as connections
+from dashboard.connections.service import Connection
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError, PermissionDeniedError
-from dashboard.refresh import RefreshOutcome
-from dashboard.scope_reasons import missing_scopes
-from dashboard.scopes import load_catalog
+from dashboard.installs import links as install_links
+from dashboard.refresh import service as refresh
+from dashboard.refresh.service import RefreshOutcome
+from dashboard.scopes.catalog import load_catalog
+from dashboard.scopes.reasons import missing_scopes
 from dashboard.ui import portal_health
 from dashboard.ui.api_console import api_panel
 from dashboard.ui.app_switcher import production_confirmed

@@ -18,7 +18,8 @@ from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError
 from dashboard.models import utcnow
-from dashboard.scopes import load_catalog
+from dashboard.refresh.worker import sweep_status
+from dashboard.scopes.catalog import load_catalog
 from dashboard.ui import portal_health
 from dashboard.ui.connections_view import (
     SORTS,
@@ -29,7 +30,6 @@ from dashboard.ui.connections_view import (
     with_countdown,
 )
 from dashboard.ui.text import md
-from dashboard.worker import sweep_status
 
 TABLE_KEY = "conn_table"
 SELECTED_KEY = "conn_selected_hubs"

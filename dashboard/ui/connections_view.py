@@ -1,7 +1,7 @@
 """The Connections page's data: tiles, chart and one page of rows, all evaluated at one instant.
 
 No Streamlit here (the benchmark times this module on its own). The database counts, filters, sorts and
-pages (:mod:`dashboard.listing`); this module only shapes what it returns: the visible page as a frame
+pages (:mod:`dashboard.connections.listing`); this module only shapes what it returns: the visible page as a frame
 (at most one page of rows) with its countdown and readable columns.
 """
 
@@ -15,9 +15,7 @@ import pandas as pd
 
 from dashboard import status
 from dashboard.actors import Actor
-from dashboard.connections import Connection
-from dashboard.context import AppContext
-from dashboard.listing import (
+from dashboard.connections.listing import (
     DEFAULT_SORT,
     HISTOGRAM_BUCKET,
     HISTOGRAM_BUCKETS,
@@ -28,6 +26,8 @@ from dashboard.listing import (
     list_page,
     overview,
 )
+from dashboard.connections.service import Connection
+from dashboard.context import AppContext
 from dashboard.ui.text import shown
 
 __all__ = ["DEFAULT_SORT", "SORTS", "ConnectionsView", "Filters", "connections_frame", "load_connections_view",

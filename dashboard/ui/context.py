@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard.context import AppContext, build_context
 from dashboard.errors import DashboardError
-from dashboard.redirect_target import follow_server
+from dashboard.installs.redirect_target import follow_server
 from dashboard.settings import load_settings
 from dashboard.ui.text import md
 from dashboard.web.runtime import shared_context

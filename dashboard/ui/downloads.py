@@ -1,7 +1,7 @@
 """Download buttons: every one hands Streamlit bytes.
 
 ``st.download_button`` converts only ``str``, ``bytes``, ``BytesIO``, ``BufferedReader`` and raw files; any
-other file object (a ``SpooledTemporaryFile`` from :func:`dashboard.export.connections_csv_file`, a callable
+other file object (a ``SpooledTemporaryFile`` from :func:`dashboard.connections.export.connections_csv_file`, a callable
 returning one) raises ``MediaFileStorageError`` when clicked, and nothing downloads. Pages call
 :func:`download_button` instead, which reads whatever the producer makes into bytes when the button is
 clicked (deferred: the export runs on click, not on every rerun).

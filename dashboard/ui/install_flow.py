@@ -1,7 +1,7 @@
 """The New install page's pieces: the OAuth callback (once per state) and the result panel.
 
 HubSpot redirects the browser back to ``/install?code=...&state=...`` in a *new* Streamlit session, so the
-pending install lives in the database (see :mod:`dashboard.install`). The callback is processed once: its
+pending install lives in the database (see :mod:`dashboard.installs.flow`). The callback is processed once: its
 result is kept in ``st.session_state`` and the query parameters are cleared, so a rerun never sends the
 same code to HubSpot twice.
 """
@@ -13,15 +13,15 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import install
 from dashboard.actors import Actor
+from dashboard.connections.link_preview import LinkPreview, preview_link
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError
 from dashboard.hubspot.authorize import parse_account_id
-from dashboard.install import InstallResult
-from dashboard.link_preview import LinkPreview, preview_link
-from dashboard.scope_sets import app_scope_settings
-from dashboard.scopes import ScopeSet
+from dashboard.installs import flow as install
+from dashboard.installs.flow import InstallResult
+from dashboard.installs.scope_sets import app_scope_settings
+from dashboard.scopes.catalog import ScopeSet
 from dashboard.ui.text import code_or_text, md
 
 RESULT_KEY = "install_result"

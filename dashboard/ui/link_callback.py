@@ -2,7 +2,7 @@
 
 With sign-in configured, the person HubSpot sends back to ``/install?code=…&state=…`` usually has no
 dashboard account. The ``state`` is the authority (created by a signed-in operator, single use, hashed at
-rest), so the install completes (:func:`dashboard.install.finish_install_for_state_holder`) and this
+rest), so the install completes (:func:`dashboard.installs.flow.finish_install_for_state_holder`) and this
 browser sees one result line and nothing else: no navigation, no sidebar, no data. The operator who made
 the link sees the install in Activity and on Connections.
 """
@@ -13,8 +13,8 @@ from typing import Any, NoReturn
 
 import streamlit as st
 
-from dashboard import install
 from dashboard.errors import DashboardError
+from dashboard.installs import flow as install
 from dashboard.ui.context import get_context
 from dashboard.ui.text import md
 

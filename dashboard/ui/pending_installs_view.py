@@ -9,11 +9,12 @@ from functools import partial
 
 import streamlit as st
 
-from dashboard import install, pending_installs
 from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError
-from dashboard.install import InstallResult
+from dashboard.installs import flow as install
+from dashboard.installs import pending as pending_installs
+from dashboard.installs.flow import InstallResult
 from dashboard.ui.feedback import Level, run_and_flash
 from dashboard.ui.text import shown
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard.context import AppContext
 from dashboard.errors import RedirectUriError
-from dashboard.redirect_target import local_redirect_uri, redirect_mismatch
+from dashboard.installs.redirect_target import local_redirect_uri, redirect_mismatch
 from dashboard.settings import check_redirect_uri
 from dashboard.ui.context import server_port
 from dashboard.ui.text import md

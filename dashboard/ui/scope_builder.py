@@ -9,12 +9,12 @@ import pandas as pd
 import streamlit as st
 from streamlit.elements.lib.column_types import ColumnConfig
 
-from dashboard import scope_json
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError
 from dashboard.hubspot.authorize import authorize_url_parts
-from dashboard.scope_lint import LintFinding, ScopeDiff
-from dashboard.scopes import BUCKETS, ScopeCatalog, ScopeSet, is_tier_gated
+from dashboard.scopes import formats as scope_json
+from dashboard.scopes.catalog import BUCKETS, ScopeCatalog, ScopeSet, is_tier_gated
+from dashboard.scopes.lint import LintFinding, ScopeDiff
 from dashboard.ui.text import code, md
 
 PICKER_KEYS = {"required": "sb_required", "conditionally_required": "sb_conditional", "optional": "sb_optional"}

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import install_links
 from dashboard.actors import Actor
 from dashboard.context import AppContext
+from dashboard.installs import links as install_links
 from dashboard.ui.feedback import run_action, run_and_flash
 from dashboard.ui.text import md
 

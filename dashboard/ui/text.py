@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from dashboard.terminal_text import escape_controls
+from dashboard.security.terminal_text import escape_controls
 
 # Markdown's (and Streamlit's) active characters: links, images, HTML, emphasis, code, tables, math,
 # directives, entities. Backslash-escaped, CommonMark shows them as they are.

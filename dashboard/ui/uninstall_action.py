@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import uninstall
 from dashboard.actors import Actor
-from dashboard.connections import Connection
+from dashboard.connections import uninstall
+from dashboard.connections.service import Connection
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError
 from dashboard.ui.app_switcher import production_confirmed

@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError
-from dashboard.worker import sweep_status
+from dashboard.refresh.worker import sweep_status
 
 
 def show_sweep_status(ctx: AppContext, actor: Actor) -> None:

@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from dashboard import worker
 from dashboard.context import build_context
 from dashboard.errors import DashboardError
-from dashboard.redirect_target import follow_server
+from dashboard.installs.redirect_target import follow_server
+from dashboard.refresh import worker
 from dashboard.settings import load_settings
 from dashboard.web import connect
 from dashboard.web.frame_guard import FrameGuard

@@ -1,4 +1,4 @@
-"""ASGI middleware: loopback trust bound to the ``Host`` (the rule is :mod:`dashboard.host_rules`).
+"""ASGI middleware: loopback trust bound to the ``Host`` (the rule is :mod:`dashboard.security.host_rules`).
 
 Streamlit's own ``server.allowedHosts`` (set in ``.streamlit/config.toml``) checks the websocket's Host
 name; this middleware also checks the port, the ``Origin``, and the HTTP routes (``/connect``, media,
@@ -13,7 +13,7 @@ from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dashboard.host_rules import allowed
+from dashboard.security.host_rules import allowed
 
 
 class HostGuard:

@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from dashboard import health, metrics
-from dashboard.host_rules import is_loopback
+from dashboard.ops import health, metrics
+from dashboard.security.host_rules import is_loopback
 from dashboard.web.runtime import shared_context
 
 NO_STORE = {"Cache-Control": "no-store"}

@@ -28,13 +28,13 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from dashboard.api_keys import ApiKeyInfo, check_portal
+from dashboard.admin.api_keys import ApiKeyInfo, check_portal
 from dashboard.context import AppContext
 from dashboard.errors import DashboardError, InputError
 from dashboard.proxy import paths, usage
 from dashboard.proxy.service import ProxyService
 from dashboard.proxy.tokens import PortalTokens
-from dashboard.token_api import TokenApi
+from dashboard.tokens.service import TokenApi
 from dashboard.web.api import deps
 from dashboard.web.api.errors import NO_STORE, NotConfiguredError, install_handlers
 from dashboard.web.api.schemas import ErrorBody, HubId, UsageSummary

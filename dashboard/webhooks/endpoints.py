@@ -15,14 +15,15 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session
 
-from dashboard import audit, repository
+from dashboard import repository
 from dashboard.actors import Actor
 from dashboard.context import AppContext
-from dashboard.crypto import TokenCipher
 from dashboard.errors import CryptoError, InputError, NotFoundError
-from dashboard.guard import require
 from dashboard.models import utcnow
 from dashboard.repository import DeliveryRow
+from dashboard.security import audit
+from dashboard.security.crypto import TokenCipher
+from dashboard.security.guard import require
 from dashboard.webhook_models import WEBHOOK_FAILED, WEBHOOK_PENDING, WEBHOOK_SUCCEEDED, WebhookEndpoint
 from dashboard.webhooks import events, outbox, signing, ssrf
 from dashboard.webhooks.delivery import secret_aad

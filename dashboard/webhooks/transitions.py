@@ -1,6 +1,6 @@
 """Which event each of today's state changes emits: one call per write path, inside its transaction.
 
-The rules mirror the alerts' (dashboard/alerts.py): ``refresh_failed`` once, when the consecutive failures
+The rules mirror the alerts' (dashboard/webhooks/alerts.py): ``refresh_failed`` once, when the consecutive failures
 reach ``DASHBOARD_ALERT_FAILURE_THRESHOLD``; ``key_problem`` once per problem; ``needs_reauth`` on entering
 that status; ``recovered`` when a refresh succeeds after one of those. Each decides in Python first, so a
 write that reports nothing (most refreshes) costs no query. The health state machine (issue 23) will make

@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dashboard import install
 from dashboard.context import AppContext, build_context
-from dashboard.crypto import generate_key_entry
+from dashboard.installs import flow as install
 from dashboard.sandbox import DEFAULT_REDIRECT_URI, SandboxConfig, SandboxServer
+from dashboard.security.crypto import generate_key_entry
 from dashboard.settings import load_settings
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, grant
 

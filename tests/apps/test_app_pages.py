@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import install
+from dashboard.installs import flow as install
 from dashboard.sandbox import SandboxServer
 from tests.apps.conftest import HUB
 from tests.utils.lifecycle import grant
@@ -87,9 +87,9 @@ def test_scope_builder_per_app(pages: None, env: dict[str, str], tmp_path: Path,
                                staging: SandboxServer) -> None:
     """Each app's scope builder starts from its own scope set, builds its own authorize URL (its client id
     and host) and keeps its own saved scope sets."""
-    from dashboard import scope_sets
     from dashboard.context import build_context
-    from dashboard.scopes import ScopeSet
+    from dashboard.installs import scope_sets
+    from dashboard.scopes.catalog import ScopeSet
     from dashboard.settings import load_settings
     from tests.apps.conftest import STAGING
     from tests.utils.lifecycle import ADMIN

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from dashboard import api_keys
+from dashboard.admin import api_keys
 from dashboard.context import AppContext
 from dashboard.sandbox import SandboxServer
 from dashboard.web import proxy_routes

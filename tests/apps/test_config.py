@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from dashboard.cli import main
+from dashboard.cli.main import main
 from dashboard.context import build_context
-from dashboard.crypto import generate_key_entry
 from dashboard.errors import ConfigurationError, UnknownAppError
+from dashboard.security.crypto import generate_key_entry
 from dashboard.settings import load_settings
 
 REDIRECT = "https://dashboard.example.com/install"

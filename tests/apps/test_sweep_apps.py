@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dashboard.context import build_context
+from dashboard.refresh.worker import RefreshWorker
 from dashboard.sandbox import SandboxServer
 from dashboard.settings import load_settings
-from dashboard.worker import RefreshWorker
 from tests.utils.lifecycle import FAST_RETRY, stats
 from tests.utils.seeding import make_due, seed_portals
 

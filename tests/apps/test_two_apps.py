@@ -12,10 +12,14 @@ from typing import Any
 import httpx
 import pytest
 
-from dashboard import connections, journal, refresh, repository, uninstall
-from dashboard.cli import main
+from dashboard import repository
+from dashboard.cli.main import main
+from dashboard.connections import service as connections
+from dashboard.connections import uninstall
 from dashboard.context import AppContext, build_context
 from dashboard.models import PortalStatus
+from dashboard.refresh import journal
+from dashboard.refresh import service as refresh
 from dashboard.sandbox import SandboxServer
 from dashboard.settings import load_settings
 from tests.apps.conftest import HUB, install_in
@@ -111,9 +115,9 @@ def test_cli_app_option(env: dict[str, str], tmp_path: Path, capsys: pytest.Capt
 def test_api_keys_restricted_to_an_app(ctx: AppContext, sandbox: SandboxServer, staging: SandboxServer,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     """`api-keys create --app NAME`: 403 on another app's portals; hub restrictions name their app."""
-    from dashboard import api_keys
+    from dashboard.admin import api_keys
     from dashboard.errors import NotFoundError, PermissionDeniedError, UnknownAppError
-    from dashboard.token_api import TokenApi
+    from dashboard.tokens.service import TokenApi
 
     install_in(ctx, "production", sandbox.url)
     install_in(ctx, "staging", staging.url)
@@ -146,7 +150,7 @@ def test_token_api_serves_each_app_on_its_path(ctx: AppContext, sandbox: Sandbox
 
     from starlette.applications import Starlette
 
-    from dashboard import api_keys
+    from dashboard.admin import api_keys
     from dashboard.web.api import api_route, build_api
     from dashboard.web.runtime import set_shared_context
 
@@ -216,7 +220,8 @@ def test_metrics_and_alerts_name_the_app(ctx: AppContext, env: dict[str, str], s
                                          staging: SandboxServer, alert_sink: tuple[str, list[bytes]]) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
-    from dashboard import alerts, metrics
+    from dashboard.ops import metrics
+    from dashboard.webhooks import alerts
 
     install_in(ctx, "production", sandbox.url)
     install_in(ctx, "staging", staging.url)

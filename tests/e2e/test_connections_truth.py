@@ -23,8 +23,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from dashboard import repository
 from dashboard.context import build_context
-from dashboard.crypto import generate_key_entry
 from dashboard.models import Portal, utcnow
+from dashboard.security.crypto import generate_key_entry
 from dashboard.settings import load_settings
 from tests.e2e.conftest import REPO, SCREENSHOTS, free_port, start_dashboard
 from tests.utils.browser import grid_cell, keyed, open_page, type_and_commit, wait_for_app

@@ -22,9 +22,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from dashboard import activity, install, repository
+from dashboard import repository
+from dashboard.connections import activity
 from dashboard.context import AppContext, build_context
 from dashboard.hubspot.authorize import parse_authorize_url
+from dashboard.installs import flow as install
 from dashboard.settings import load_settings
 from tests.e2e.conftest import CHROMIUM_ARGS, free_port, start_dashboard
 from tests.utils.browser import keyed, open_page, wait_for_app

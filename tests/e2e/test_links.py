@@ -22,9 +22,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import update
 
-from dashboard import connections, install_links
 from dashboard.actors import Actor
+from dashboard.connections import service as connections
 from dashboard.context import AppContext, build_context
+from dashboard.installs import links as install_links
 from dashboard.models import InstallLink, utcnow
 from dashboard.settings import load_settings
 from devtools.oidc import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET

@@ -18,7 +18,7 @@ from dashboard.hubspot.authorize import (
     build_authorize_url,
     parse_authorize_url,
 )
-from dashboard.scopes import load_catalog
+from dashboard.scopes.catalog import load_catalog
 
 BASE = "https://app.hubspot.com"
 CLIENT = "5fc4a7b2-1c3d-4e5f-8a9b-0c1d2e3f4a5b"

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dashboard import refresh, repository
+from dashboard import repository
 from dashboard.context import build_context
+from dashboard.refresh import service as refresh
 from tests.utils.lifecycle import ADMIN, FAST_RETRY, control, install_portal
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from dashboard.hubspot.client import RetryPolicy
 from dashboard.lifecycle.budget import DOCUMENTED_PER_DAY, calls_within, requests_per_day
-from dashboard.refresh_store import backoff_for, jittered_backoff
+from dashboard.refresh.store import backoff_for, jittered_backoff
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,12 +21,15 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from dashboard import connections, grants, refresh, repository, status
+from dashboard import repository, status
+from dashboard.connections import service as connections
 from dashboard.context import AppContext, build_context
-from dashboard.crypto import KeyRing, TokenCipher, generate_key_entry
 from dashboard.hubspot.protocol import TokenResponse
+from dashboard.installs import grants
 from dashboard.lifecycle.machine import TERMINAL_STATES, HealthEvent, HealthState, display_family, state_of, step
 from dashboard.models import utcnow
+from dashboard.refresh import service as refresh
+from dashboard.security.crypto import KeyRing, TokenCipher, generate_key_entry
 from tests.utils.lifecycle import ADMIN, FAST_RETRY
 
 HUBS = (1001, 1002)

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col
 
-from dashboard import refresh, repository
+from dashboard import repository
 from dashboard.lifecycle import timeline, uptime
 from dashboard.models import AuditEvent, utcnow
+from dashboard.refresh import service as refresh
 from tests.utils.cli import cli_env, run_cli
 from tests.utils.lifecycle import ADMIN, sandbox_post
 from tests.utils.seeding import seed_portals

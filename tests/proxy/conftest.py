@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dashboard import api_keys
+from dashboard.admin import api_keys
 from dashboard.context import AppContext
 from dashboard.sandbox.server import SandboxServer
 from dashboard.web.proxy_routes import ProxyBackend, build_app

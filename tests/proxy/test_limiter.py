@@ -21,7 +21,7 @@ from dashboard.proxy.limiter import (
 )
 from dashboard.proxy.paths import Window
 from dashboard.settings import load_settings
-from dashboard.token_api import RateLimiter
+from dashboard.tokens.service import RateLimiter
 
 WINDOW_S = 1
 

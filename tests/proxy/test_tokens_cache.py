@@ -13,13 +13,15 @@ from typing import Any
 import httpx
 import pytest
 
-from dashboard import api_keys, connections, refresh
-from dashboard.api_keys import KEY_CACHE_SECONDS, ApiKeyInfo
+from dashboard.admin import api_keys
+from dashboard.admin.api_keys import KEY_CACHE_SECONDS, ApiKeyInfo
+from dashboard.connections import service as connections
 from dashboard.context import AppContext, build_context
 from dashboard.errors import NotFoundError, PortalRevokedError
 from dashboard.proxy.tokens import TOKEN_CACHE_SECONDS, IssuedToken, PortalTokens
+from dashboard.refresh import service as refresh
 from dashboard.sandbox.server import SandboxServer
-from dashboard.token_api import TokenApi
+from dashboard.tokens.service import TokenApi
 from tests.proxy.conftest import CONTACTS, Api
 from tests.utils.lifecycle import ADMIN, FAST_RETRY
 

@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.context import AppContext
-from dashboard.install import InstallResult
+from dashboard.installs.flow import InstallResult
 from dashboard.sandbox import SandboxServer
 from dashboard.settings import Settings
 from tests.utils.lifecycle import install_portal

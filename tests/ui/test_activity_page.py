@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard import refresh
 from dashboard.actors import Actor
 from dashboard.context import AppContext
-from dashboard.install import InstallResult
+from dashboard.installs.flow import InstallResult
 from dashboard.models import utcnow
+from dashboard.refresh import service as refresh
 from dashboard.sandbox import SandboxServer
 from tests.utils.lifecycle import ADMIN, sandbox_post
 from tests.utils.pages import ACME, GLOBEX, INITECH, frame_with, messages
@@ -105,7 +105,7 @@ def test_filters_come_from_the_url_the_log_names_domains_and_exports_bytes(
 
 
 def test_audit_csv_is_bytes_with_the_domain_and_no_formula(ctx: AppContext) -> None:
-    from dashboard.export import audit_csv
+    from dashboard.connections.export import audit_csv
     from dashboard.models import AuditEvent
 
     events = [AuditEvent(at=utcnow(), actor="=cmd|' /C calc'!A0", hub_id=7, action="refresh", outcome="success",

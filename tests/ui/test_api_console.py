@@ -7,7 +7,7 @@ from collections.abc import Callable
 from streamlit.testing.v1 import AppTest
 
 from dashboard.context import AppContext
-from dashboard.install import InstallResult
+from dashboard.installs.flow import InstallResult
 from dashboard.sandbox import SandboxServer
 from tests.utils.lifecycle import sandbox_tokens
 from tests.utils.pages import ACME, page_text, select_hubs

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard import worker
 from dashboard.context import AppContext
+from dashboard.refresh import worker
 from tests.utils.pages import frame_with, messages, page_text
 
 OpenPage = Callable[..., AppTest]

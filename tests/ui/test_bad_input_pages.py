@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from dashboard import scope_sets
+from dashboard.installs import scope_sets
 from tests.utils.lifecycle import ADMIN
 from tests.utils.pages import messages
 

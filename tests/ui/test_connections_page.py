@@ -7,9 +7,12 @@ from collections.abc import Callable
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import connections, install, install_links, refresh
+from dashboard.connections import service as connections
 from dashboard.context import AppContext
-from dashboard.install import InstallResult
+from dashboard.installs import flow as install
+from dashboard.installs import links as install_links
+from dashboard.installs.flow import InstallResult
+from dashboard.refresh import service as refresh
 from dashboard.sandbox import SandboxServer
 from dashboard.ui.connection_details import REVOKE_TARGET_KEY
 from dashboard.ui.text import plain

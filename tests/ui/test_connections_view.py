@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dashboard.connections import Connection
+from dashboard.connections.service import Connection
 from dashboard.ui.connections_view import (
     connections_frame,
     format_remaining,

@@ -7,10 +7,11 @@ from collections.abc import Callable
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import connections, install
+from dashboard.connections import service as connections
 from dashboard.context import AppContext, build_context
 from dashboard.errors import InstallPendingError
-from dashboard.install import InstallResult
+from dashboard.installs import flow as install
+from dashboard.installs.flow import InstallResult
 from dashboard.sandbox import SandboxServer
 from dashboard.settings import Settings
 from dashboard.ui.uninstall_action import TARGET_KEY

@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import repository
 from dashboard.context import AppContext
-from dashboard.install import InstallResult
-from dashboard.terminal_text import escape_controls
+from dashboard.installs.flow import InstallResult
+from dashboard.security.terminal_text import escape_controls
 from dashboard.ui.text import code, md, plain
 from tests.test_terminal_text import RAW
 from tests.utils.pages import ACME, select_hubs, table

@@ -7,10 +7,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard import activity, connections, install, scope_sets
+from dashboard.connections import activity
+from dashboard.connections import service as connections
 from dashboard.context import AppContext
+from dashboard.installs import flow as install
+from dashboard.installs import scope_sets
 from dashboard.sandbox import SandboxServer
-from dashboard.scopes import ScopeSet
+from dashboard.scopes.catalog import ScopeSet
 from tests.utils.lifecycle import ADMIN, grant
 from tests.utils.pages import GATED_OPTIONAL, GLOBEX, INITECH, frame_with, messages
 

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import connections, install, install_links
+from dashboard.connections import service as connections
 from dashboard.context import AppContext
+from dashboard.installs import flow as install
+from dashboard.installs import links as install_links
 from dashboard.sandbox import SandboxServer
 from tests.ui.test_sign_in import AUTH, ROLES
 from tests.utils.lifecycle import ADMIN, grant

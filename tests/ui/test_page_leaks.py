@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboard import refresh
 from dashboard.context import AppContext
-from dashboard.install import InstallResult
+from dashboard.installs.flow import InstallResult
+from dashboard.refresh import service as refresh
 from dashboard.sandbox import SANDBOX_CLIENT_SECRET, SandboxServer
 from tests.utils.lifecycle import ADMIN, control, sandbox_tokens
 from tests.utils.pages import ACME, GLOBEX, INITECH, page_text, select_hubs

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import repository
 from dashboard.context import AppContext
-from dashboard.install import InstallResult
+from dashboard.installs.flow import InstallResult
 from dashboard.settings import Settings
 from tests.utils.pages import GLOBEX, messages, page_text, select_hubs
 

@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import scope_sets
 from dashboard.context import AppContext
-from dashboard.scopes import ScopeSet
+from dashboard.installs import scope_sets
+from dashboard.scopes.catalog import ScopeSet
 from tests.utils.lifecycle import ADMIN
 from tests.utils.pages import frame_with, messages
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.crypto import generate_key_entry
-from dashboard.install import InstallResult
+from dashboard.installs.flow import InstallResult
+from dashboard.security.crypto import generate_key_entry
 from tests.utils.pages import frame_with, messages, page_text
 
 OpenPage = Callable[..., AppTest]

@@ -9,9 +9,10 @@ import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from dashboard import connections, repository
+from dashboard import repository
+from dashboard.connections import service as connections
 from dashboard.context import AppContext
-from dashboard.install import InstallResult
+from dashboard.installs.flow import InstallResult
 from dashboard.ui.auth import NO_SIGN_IN_BANNER
 from tests.utils.lifecycle import ADMIN
 from tests.utils.pages import APP, GLOBEX, INITECH, TIMEOUT, messages, select_hubs, table

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from dashboard.crypto import generate_key_entry
+from dashboard.security.crypto import generate_key_entry
 
 REPO = Path(__file__).resolve().parents[2]
 

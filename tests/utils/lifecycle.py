@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 
-from dashboard import install
 from dashboard.actors import Actor
 from dashboard.context import AppContext
 from dashboard.hubspot.client import RetryPolicy
+from dashboard.installs import flow as install
 from dashboard.sandbox import SandboxServer
 
 ADMIN = Actor("tester@example.com", "admin")

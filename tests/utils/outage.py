@@ -1,7 +1,7 @@
 """A HubSpot outage against a running refresh worker, measured (tests/lifecycle/test_outage.py, bench/outage.py).
 
 N due portals; the sandbox's token endpoint answers 503 to everything for ``outage_s`` seconds (its fault
-controls); a real :class:`dashboard.worker.RefreshWorker` loop runs throughout. Measured: refresh requests
+controls); a real :class:`dashboard.refresh.worker.RefreshWorker` loop runs throughout. Measured: refresh requests
 HubSpot received from the start of the outage until every portal is healthy again, the seconds from the
 end of the outage to that moment, and the alert messages sent.
 """
@@ -19,7 +19,7 @@ from dashboard import repository
 from dashboard.context import AppContext
 from dashboard.lifecycle import breaker
 from dashboard.models import PortalStatus, utcnow
-from dashboard.worker import RefreshWorker
+from dashboard.refresh.worker import RefreshWorker
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from dashboard import install, repository
+from dashboard import repository
 from dashboard.context import AppContext
+from dashboard.installs import flow as install
 from dashboard.models import PortalUpdate, utcnow
 from tests.utils.lifecycle import ADMIN, add_accounts, install_portal
 

@@ -2,10 +2,10 @@
 
 A fresh interpreter spends ~0.7 s of CPU importing SQLAlchemy, pydantic and httpx; the crash-safety trials
 start (and SIGKILL) dozens of workers. The parent, ``python -m tests.utils.worker_zygote``, imports
-``dashboard.cli`` once and starts no thread, so forking it is safe. It reads one JSON request per line:
+``dashboard.cli.main`` once and starts no thread, so forking it is safe. It reads one JSON request per line:
 
 * ``{"spawn": [argv...], "env": {...}, "cwd": "...", "log": "..."}`` forks a child that runs
-  ``python -m dashboard <argv>`` (``dashboard.cli.main``) with exactly that environment, in ``cwd``, stdout and
+  ``python -m dashboard <argv>`` (``dashboard.cli.main.main``) with exactly that environment, in ``cwd``, stdout and
   stderr to ``log``; answers ``{"pid": ...}``;
 * ``{"wait": pid}`` reaps the child; answers ``{"returncode": ...}`` (``-9`` after SIGKILL, like Popen).
 """
@@ -27,7 +27,7 @@ def _warm_up() -> None:
     import tempfile
 
     from dashboard.context import build_context
-    from dashboard.crypto import generate_key_entry
+    from dashboard.security.crypto import generate_key_entry
     from dashboard.settings import load_settings
 
     with tempfile.TemporaryDirectory(prefix="zygote-") as tmp:
@@ -37,7 +37,7 @@ def _warm_up() -> None:
 
 
 def _serve() -> None:  # pragma: no cover - runs in the zygote process
-    from dashboard import cli
+    from dashboard.cli import main as cli
 
     _warm_up()
     for line in sys.stdin:

@@ -1,7 +1,7 @@
 """API keys may be restricted to one app (``api_key.app``, null: every app); saved scope sets belong to an app
 
 Existing keys keep working everywhere (null app); their hub-id restrictions, written before apps as bare
-hub ids, keep naming the default app's portals (dashboard/api_keys.py reads them so). Existing scope sets
+hub ids, keep naming the default app's portals (dashboard/admin/api_keys.py reads them so). Existing scope sets
 belong to the app every row belonged to so far, ``'default'``; a name is unique within its app.
 
 Revision ID: 0009_api_key_app_scope_set_app

@@ -24,8 +24,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dashboard import metrics
-from dashboard.hub_ids import MAX_HUB_ID
+from dashboard.hubspot.hub_ids import MAX_HUB_ID
+from dashboard.ops import counters
 from dashboard.web.api import timeline, tokens
 from dashboard.web.api.deps import SECURITY_SCHEMES
 from dashboard.web.api.errors import COMMON_RESPONSES, NO_STORE, error_response, install_handlers
@@ -119,7 +119,7 @@ class ApiRoute(BaseRoute):
                 await error_response(500, "internal_error", "an unexpected error; see the server's log")(
                     scope, receive, counted)
         route_name = route_name or getattr(scope.get("route"), "name", None)
-        metrics.record_api_request(route_name or "unmatched", status or 500)
+        counters.record_api_request(route_name or "unmatched", status or 500)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.handle(scope, receive, send)

@@ -21,9 +21,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from dashboard.api_keys import ApiKeyInfo
+from dashboard.admin.api_keys import ApiKeyInfo
 from dashboard.context import AppContext
-from dashboard.token_api import TokenApi
+from dashboard.tokens.service import TokenApi
 from dashboard.web.api.errors import NotConfiguredError
 from dashboard.web.runtime import shared_context
 

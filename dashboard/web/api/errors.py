@@ -34,7 +34,7 @@ from dashboard.errors import (
     StorageError,
     UnknownAppError,
 )
-from dashboard.hub_ids import MAX_HUB_ID
+from dashboard.hubspot.hub_ids import MAX_HUB_ID
 from dashboard.web.api.schemas import ErrorBody
 
 log = logging.getLogger(__name__)

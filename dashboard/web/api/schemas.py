@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from dashboard.errors import InputError
-from dashboard.hub_ids import MAX_HUB_ID, check_hub_id, parse_hub_id
+from dashboard.hubspot.hub_ids import MAX_HUB_ID, check_hub_id, parse_hub_id
 from dashboard.models import PortalStatus
 
 
 def _hub_id(value: object) -> int:
-    """Path text and JSON numbers through the one range check (:mod:`dashboard.hub_ids`)."""
+    """Path text and JSON numbers through the one range check (:mod:`dashboard.hubspot.hub_ids`)."""
     try:
         if isinstance(value, str):
             return parse_hub_id(value)

@@ -14,9 +14,9 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from dashboard.actors import VIEWER, Actor
-from dashboard.api_keys import ApiKeyInfo, check_portal
+from dashboard.admin.api_keys import ApiKeyInfo, check_portal
 from dashboard.lifecycle import timeline
-from dashboard.token_api import TokenApi
+from dashboard.tokens.service import TokenApi
 from dashboard.web.api.deps import SECURED, ApiKey, app_api, current_api
 from dashboard.web.api.schemas import ErrorBody, HubId
 

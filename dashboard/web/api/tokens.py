@@ -1,4 +1,4 @@
-"""``/api/v1/portals``: list portals, hand out a fresh access token, force a refresh (:mod:`dashboard.token_api`).
+"""``/api/v1/portals``: list portals, hand out a fresh access token, force a refresh (:mod:`dashboard.tokens.service`).
 
 ``/api/v1/apps/{app}/portals/...`` does the same for one configured app; the paths without an app serve the
 default app (DASHBOARD_APP_ID), as they did before apps.
@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dashboard.errors import DashboardError, PortalUnavailableError
 from dashboard.models import utcnow
-from dashboard.token_api import TokenApi
+from dashboard.tokens.service import TokenApi
 from dashboard.web.api.deps import SECURED, ApiKey, app_api, authorize, current_api
 from dashboard.web.api.errors import NO_STORE, as_response
 from dashboard.web.api.schemas import ErrorBody, HubId, PortalList, PortalPublic, RefreshResult, TokenPublic

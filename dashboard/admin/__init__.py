@@ -1,0 +1,1 @@
+"""admin: TODO docstring."""

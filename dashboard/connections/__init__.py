@@ -1,0 +1,1 @@
+"""connections: TODO docstring."""

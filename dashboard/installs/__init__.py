@@ -1,0 +1,1 @@
+"""installs: TODO docstring."""

@@ -1,0 +1,1 @@
+"""scopes: TODO docstring."""

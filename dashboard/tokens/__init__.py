@@ -1,0 +1,1 @@
+"""tokens: TODO docstring."""
