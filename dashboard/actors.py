@@ -33,7 +33,7 @@ PERMISSIONS: dict[Permission, Role] = {
     "scopes.save": OPERATOR,
     "revoke": ADMIN,
     "keys": ADMIN,
-    "settings": ADMIN,  # managing the token API keys (api_keys.py); the Settings page shows no secret to anyone
+    "settings": ADMIN,  # managing the token API keys (admin/api_keys.py); the Settings page shows no secret to anyone
 }
 
 

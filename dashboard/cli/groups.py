@@ -1,12 +1,19 @@
-"""Command groups of ``python -m dashboard``: a command whose sub-command is required (``api-keys create``)."""
+"""What every command module of ``python -m dashboard`` registers with: command groups (a command whose
+sub-command is required, ``api-keys create``) and argument types that refuse bad input in one line (exit 2).
+
+Each command module exposes ``register(sub, parser_class)``, called by :func:`dashboard.cli.main.build_parser`
+in the order ``--help`` lists the commands."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from dashboard.errors import InputError
 from dashboard.hubspot.hub_ids import parse_hub_id
+
+N = TypeVar("N", int, float)
 
 
 def command_group(sub: Any, name: str, *, help: str, parser_class: type[argparse.ArgumentParser]) -> Any:
@@ -26,3 +33,17 @@ def hub_id_arg(text: str) -> int:
         return parse_hub_id(text)
     except InputError as exc:
         raise argparse.ArgumentTypeError(exc.description) from None
+
+
+def number_arg(convert: Callable[[str], N], accept: Callable[[N], bool], must_be: str) -> Callable[[str], N]:
+    """An argparse type: ``convert`` the text (``int``, ``float``); text it refuses, or a value ``accept``
+    rejects, is one line saying what it ``must be`` (``a number of days above 0``), exit 2."""
+    def parse(text: str) -> N:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {must_be}, not {text[:60]!r}")
+        return value
+    return parse

@@ -74,7 +74,7 @@ def _health(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     return 1 if problem else 0
 
 
-def add_parsers(sub: Any) -> None:
+def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     tl = sub.add_parser("timeline", help="a portal's timeline, newest first")
     tl.add_argument("--hub-id", type=_hub_id, required=True)
     tl.add_argument("--json", action="store_true", help="a JSON list of events")

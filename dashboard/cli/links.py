@@ -68,7 +68,7 @@ def _revoke(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     return 0
 
 
-def add_parser(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     lp = command_group(sub, "links", help="sendable install and re-consent links", parser_class=parser_class)
     create = lp.add_parser("create", help="a link for a customer's HubSpot admin (URL on the last line)")
     create.add_argument("--scope", action="append", nargs="+", required=True, metavar="S")

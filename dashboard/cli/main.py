@@ -21,7 +21,9 @@ from dashboard.admin import keys
 from dashboard.cli import health as cli_health
 from dashboard.cli import links as cli_links
 from dashboard.cli import pages as cli_pages
+from dashboard.cli import proxy as cli_proxy
 from dashboard.cli import refresh as cli_refresh
+from dashboard.cli import service as cli_service
 from dashboard.cli import webhooks as cli_webhooks
 from dashboard.cli.groups import command_group, hub_id_arg
 from dashboard.cli.output import cells, escaped_output
@@ -223,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("pending_id", type=_positive_int)
     res.set_defaults(handler=_install_resume)
 
-    cli_links.add_parser(sub, _Parser)
+    cli_links.register(sub, _Parser)
 
     cp = sub.add_parser("connections", help="list connections")
     cp.add_argument("--json", action="store_true")
@@ -236,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("-o", "--output", metavar="FILE", help="write the CSV to FILE (implies --csv; - for stdout)")
     cp.set_defaults(handler=_connections)
 
-    cli_refresh.add_parser(sub)
+    cli_refresh.register(sub, _Parser)
 
     vp = sub.add_parser("revoke", help="revoke a connection at HubSpot and forget its tokens")
     vp.add_argument("--hub-id", type=hub_id_arg, required=True)
@@ -251,23 +253,20 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--hub-id", type=hub_id_arg, required=True)
     tp.set_defaults(handler=_test)
 
-    cli_pages.add_audit_parser(sub)
+    cli_pages.register_audit(sub, _Parser)
 
     sp = command_group(sub, "scopes", help="scope tools", parser_class=_Parser)
     url = sp.add_parser("url", help="print the encoded authorization URL")
     _scope_args(url)
     url.add_argument("--state")
     url.set_defaults(handler=_scopes_url)
-    cli_pages.add_lint_parser(sp)
+    cli_pages.register_lint(sp, _Parser)
 
-    from dashboard.cli import proxy as cli_proxy  # workers, api-keys; api
-    from dashboard.cli import service as cli_service  # workers, api-keys; api
-
-    cli_service.add_parsers(sub, _Parser)
-    cli_proxy.add_parser(sub)
-    cli_pages.add_parsers(sub, _Parser)  # scope-sets, token-info
-    cli_webhooks.add_parser(sub, _Parser)
-    cli_health.add_parsers(sub)  # timeline, health
+    cli_service.register(sub, _Parser)  # workers, apps, api-keys
+    cli_proxy.register(sub, _Parser)  # api
+    cli_pages.register(sub, _Parser)  # scope-sets, token-info
+    cli_webhooks.register(sub, _Parser)
+    cli_health.register(sub, _Parser)  # timeline, health
     return p
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.actors import Actor
-from dashboard.cli.groups import command_group, hub_id_arg
+from dashboard.cli.groups import command_group, hub_id_arg, number_arg
 from dashboard.cli.output import cells
 from dashboard.connections import activity, export, listing
 from dashboard.connections import service as conns
@@ -220,24 +220,18 @@ def _audit(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     return 0
 
 
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 100_000:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 100000, not {text[:60]!r}")
-    return value
-
 
 def _checked_when(text: str) -> str:
     _when(text)  # refuse a bad date at parse time (exit 2); the handler converts it
     return text
 
 
+AUDIT_LIMIT = number_arg(int, lambda n: 1 <= n <= 100_000, "a whole number from 1 to 100000")
+
+
 # --- registration --------------------------------------------------------------------------------------
 
-def add_audit_parser(sub: Any) -> None:
+def register_audit(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     """``audit`` with the Activity page's filters: portal, action, outcome, actor, time range."""
     ap = sub.add_parser("audit", help="the audit log, with the Activity page's filters")
     ap.add_argument("--json", action="store_true")
@@ -248,11 +242,11 @@ def add_audit_parser(sub: Any) -> None:
     ap.add_argument("--since", type=_checked_when, metavar="WHEN", help="ISO date or date-time, UTC by default")
     ap.add_argument("--until", type=_checked_when, metavar="WHEN",
                     help="ISO date (the whole day included) or date-time, UTC by default")
-    ap.add_argument("--limit", type=_limit, default=200)
+    ap.add_argument("--limit", type=AUDIT_LIMIT, default=200)
     ap.set_defaults(handler=_audit, offline=True)
 
 
-def add_lint_parser(scopes_sub: Any) -> None:
+def register_lint(scopes_sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     """``scopes lint`` on the CLI's ``scopes`` table."""
     lp = scopes_sub.add_parser("lint", help="the scope builder's findings; exit 1 when any is an error")
     _bucket_args(lp)
@@ -263,7 +257,7 @@ def add_lint_parser(scopes_sub: Any) -> None:
     lp.set_defaults(handler=_lint, offline=True)
 
 
-def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     """Register ``scope-sets`` and ``token-info`` on the CLI's subcommand table."""
     sp = command_group(sub, "scope-sets", help="saved scope sets (the scope builder's save / load)",
                        parser_class=parser_class)

@@ -33,7 +33,7 @@ def _api(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     return 0 if answer.status < 400 else 1
 
 
-def add_parser(sub: Any) -> None:
+def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     ap = sub.add_parser("api", help="call HubSpot's API for a portal through the proxy (prints HubSpot's JSON)")
     ap.add_argument("--hub-id", type=int, required=True)
     ap.add_argument("--data", help="a JSON request body (POST, PUT, PATCH)")

@@ -74,7 +74,7 @@ def _refresh(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     return 0 if out.result in ("refreshed", "fresh") else 1
 
 
-def add_parser(sub: Any) -> None:
+def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     rp = sub.add_parser("refresh", help="refresh one portal or every due portal")
     rp.add_argument("--hub-id", type=hub_id_arg)
     rp.add_argument("--force", action="store_true")

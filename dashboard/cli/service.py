@@ -13,7 +13,7 @@ from typing import Any
 
 from dashboard.actors import Actor
 from dashboard.admin import api_keys
-from dashboard.cli.groups import command_group, hub_id_arg
+from dashboard.cli.groups import command_group, hub_id_arg, number_arg
 from dashboard.cli.output import cells
 from dashboard.context import AppContext
 from dashboard.models import utcnow
@@ -94,17 +94,10 @@ def _keys_revoke(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int
     return 0
 
 
-def _positive_days(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0
-    if not 0 < value <= 36_500:
-        raise argparse.ArgumentTypeError(f"must be a number of days above 0, not {text!r}")
-    return value
+POSITIVE_DAYS = number_arg(float, lambda days: 0 < days <= 36_500, "a number of days above 0")
 
 
-def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     """Register ``workers`` and ``api-keys`` on the CLI's subcommand table."""
     wp = sub.add_parser("workers", help="refresh workers and their last sweep (exit 1 when none swept on time)")
     wp.set_defaults(handler=_workers)
@@ -119,7 +112,7 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
                         help="reader gets tokens; operator may also force a refresh")
     create.add_argument("--hub-id", type=hub_id_arg, action="append", nargs="+", metavar="N",
                         help="restrict the key to these portals (repeatable)")
-    create.add_argument("--expires-days", type=_positive_days, help="the key stops working after this many days")
+    create.add_argument("--expires-days", type=POSITIVE_DAYS, help="the key stops working after this many days")
     create.add_argument("--app", dest="key_app", metavar="NAME",
                         help="restrict the key to this app's portals (403 on another app's)")
     create.add_argument("--read-only", action="store_true",

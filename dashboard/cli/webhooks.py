@@ -98,7 +98,7 @@ def _deliver(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int:
     return 0
 
 
-def add_parser(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     wp = command_group(sub, "webhooks", help="lifecycle webhooks (Standard Webhooks): endpoints and deliveries",
                        parser_class=parser_class)
     add = wp.add_parser("add", help="a new endpoint; prints its id and its whsec_ secret (once)")

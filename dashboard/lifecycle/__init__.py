@@ -10,4 +10,7 @@ answer, the per-portal timeline, uptime, the outage breaker, and alerts that fol
 - ``timeline``: the portal's timeline (the audit log) and its retention
 - ``uptime``: share of time healthy per portal, the state strip and the fleet chart, from transitions
 - ``budget``: the per-portal request budget of a portal failing transiently
+
+May import webhooks (transitions emit events, alerts follow them), security, the composition root and below;
+installs, refresh, connections and ops read it.
 """

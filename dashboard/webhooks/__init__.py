@@ -8,4 +8,8 @@
 - ``delivery``: one pass over due deliveries (leased like refreshes, retried on the configured schedule)
 - ``runner``: the delivery thread the refresh workers run beside their sweep
 - ``endpoints``: the admin service behind the Settings page and ``python -m dashboard webhooks ...``
+- ``alerts``: the Slack-compatible alert webhook (needs re-auth, repeated failures, recovery)
+
+Everything here goes out through ``dashboard.outbound``, the one edge for HTTP that is not HubSpot's. May
+import the composition root, security, repository and below; lifecycle, refresh, installs and admin import it.
 """
