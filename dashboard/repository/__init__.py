@@ -21,6 +21,9 @@ function is re-exported here from its module:
 - ``api_usage``: per-minute usage of the HubSpot proxy
 - ``listing``: the connections listing: filters, sort segments, pages and counts at one instant
 - ``_common``: what several modules share: ``session_app``, row counts of Core writes, shared tables and columns
+
+Imports only the tables (``models``, ``webhook_models``), ``status`` and ``errors``: it knows no service, so
+every domain can use it.
 """
 
 from __future__ import annotations
