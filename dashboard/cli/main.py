@@ -165,7 +165,8 @@ def _connections(args: argparse.Namespace, ctx: AppContext, actor: Actor) -> int
         exp = c.expires_at.isoformat(timespec="seconds") if c.expires_at else "-"
         # No expiry where the token is not going to be used (revoked, needs re-auth ...): what to do instead.
         when = status.INSTEAD_OF_COUNTDOWN.get(c.status, "-") if c.status in status.NO_COUNTDOWN else f"expires {exp}"
-        print(cells(c.hub_id, c.hub_domain or "-", c.status, when, f"{len(c.granted_scopes)} scopes"))
+        granted = len(c.granted_scopes)
+        print(cells(c.hub_id, c.hub_domain or "-", c.status, when, f"{granted} scope{'' if granted == 1 else 's'}"))
     print(f"{len(rows)} connection(s)", file=sys.stderr)
     return 0
 
