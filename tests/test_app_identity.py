@@ -1,7 +1,7 @@
 """Connection identity is (app, hub_id) (issue 15 item 10): the migration from hub-id-keyed rows, the
 versioned encryption binding, and two apps' connections to one account kept apart.
 
-The migration test builds a database with the previous schema (upgrade to 0002_i16_i12_connections), writes
+The migration test builds a database with the previous schema (upgrade to 0005_portal_scopes_list_indexes), writes
 portals whose tokens are sealed the previous way (associated data ``hubspot-portal:{hub_id}:{field}``, written
 out here rather than taken from the new code), upgrades to head and opens every token through the real
 repository and vault, on SQLite and on PostgreSQL, for random populations (hypothesis).
@@ -38,7 +38,7 @@ from dashboard.storage import db
 from dashboard.storage.locks import DatabaseLeases, RedisLeases
 from tests.utils.lifecycle import ADMIN
 
-PREVIOUS = "0002_i16_i12_connections"
+PREVIOUS = "0005_portal_scopes_list_indexes"
 ENTRY = generate_key_entry("k1")
 HUB_IDS = st.integers(min_value=1, max_value=2**53)
 TOKEN = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FFF), min_size=1, max_size=512)

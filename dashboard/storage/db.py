@@ -15,7 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -171,9 +171,39 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+# The migrations were renumbered in chain order and named for their schema change (issue 29). A database
+# migrated before that is stamped with an old id that alembic no longer knows ("Can't locate revision"), so
+# upgrade() first re-stamps it with the same step's new id: only the name changed, not the schema.
+RENAMED_REVISIONS = {
+    "0001": "0001_initial_schema",
+    "0002_i10_i14_worker_api": "0002_worker_heartbeats_api_keys",
+    "0002_i13_fidelity": "0003_pending_installs",
+    "0002_i11_security": "0004_install_links_sign_outs",
+    "0002_i16_i12_connections": "0005_portal_scopes_list_indexes",
+    "0003_app_identity": "0006_app_identity",
+    "0004_connection_health": "0007_connection_health",
+    "0005_webhooks": "0008_webhooks",
+    "0006_audit_read_counts": "0009_audit_read_counts",
+    "0007_link_opens": "0010_link_opens",
+    "0008_api_usage": "0011_api_usage_read_only_keys",
+    "0009_api_key_app_scope_set_app": "0012_api_key_app_scope_set_app",
+}
+
+
+def _restamp_renamed_revision(engine: Engine) -> None:
+    with engine.begin() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return  # a new database
+        for (stamped,) in conn.execute(text("SELECT version_num FROM alembic_version")).all():
+            if stamped in RENAMED_REVISIONS:
+                conn.execute(text("UPDATE alembic_version SET version_num = :new WHERE version_num = :old"),
+                             {"new": RENAMED_REVISIONS[stamped], "old": stamped})
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations; called on every start by the app and the CLI (idempotent)."""
     try:
+        _restamp_renamed_revision(engine)
         command.upgrade(alembic_config(engine), revision)
     except OperationalError as exc:
         raise StorageError(

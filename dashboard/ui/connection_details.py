@@ -83,6 +83,10 @@ def refresh_selected(ctx: AppContext, actor: Actor, hub_ids: Sequence[int]) -> N
     st.rerun()
 
 
+def _open_revoke(hub_id: int) -> None:
+    st.session_state[REVOKE_TARGET_KEY] = hub_id
+
+
 def _close_revoke() -> None:
     st.session_state.pop(REVOKE_TARGET_KEY, None)
 
@@ -201,8 +205,10 @@ def details(ctx: AppContext, actor: Actor, conn: Connection) -> None:
     if needs_consent and b4.button("Send re-consent link", key="conn_reconsent", type=kind("reconsent"),
                                    help="A single-use link asking this portal's admin to authorize the app again"):
         _reconsent(ctx, actor, conn)
-    if b5.button("Revoke…", key="conn_revoke", disabled=gone, help="Asks you to type the hub id first"):
-        st.session_state[REVOKE_TARGET_KEY] = conn.hub_id
+    # A callback, not the button's return value: that is lost when the table's fragment reruns the page in
+    # the click's run (the browser's table selection lagging the one restored from ?hub=); a callback has run.
+    b5.button("Revoke…", key="conn_revoke", disabled=gone, help="Asks you to type the hub id first",
+              on_click=_open_revoke, args=(conn.hub_id,))
     near = st.container()  # results of the buttons above, next to them
     if do_refresh:
         run_and_flash(f"Refreshing hub {conn.hub_id}…",

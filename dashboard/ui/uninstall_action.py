@@ -21,6 +21,11 @@ TARGET_KEY = "uninstall_target"
 ERROR_KEY = "uninstall_error"
 
 
+def _open(hub_id: int) -> None:
+    """A callback, as the Revoke button's (dashboard/ui/connection_details.py says why)."""
+    st.session_state[TARGET_KEY] = hub_id
+
+
 def _close() -> None:
     st.session_state.pop(TARGET_KEY, None)
 
@@ -67,8 +72,7 @@ def uninstall_action(ctx: AppContext, actor: Actor, conn: Connection) -> None:
     """The button (admins only, while the portal holds tokens) and, once pressed, the dialog."""
     if not actor.can("revoke") or conn.status in ("revoked", "uninstalled"):
         return
-    if st.button("Uninstall from HubSpot account…", key="conn_uninstall",
-                 help="Remove the app from the customer's HubSpot account (HubSpot emails its super admins)"):
-        st.session_state[TARGET_KEY] = conn.hub_id
+    st.button("Uninstall from HubSpot account…", key="conn_uninstall", on_click=_open, args=(conn.hub_id,),
+              help="Remove the app from the customer's HubSpot account (HubSpot emails its super admins)")
     if st.session_state.get(TARGET_KEY) == conn.hub_id:
         uninstall_dialog(ctx, actor, conn.hub_id)

@@ -18,7 +18,6 @@ from playwright.sync_api import Page, expect
 
 from tests.utils.browser import (
     add_options,
-    click_until_visible,
     grid_cell,
     keyed,
     open_page,
@@ -59,7 +58,8 @@ def test_uninstall_from_account_journey(page: Page, app_url: str, sandbox_url: s
     wait_for_app(page)
 
     dialog = page.get_by_role("dialog")
-    click_until_visible(page, keyed(page, "conn_uninstall").get_by_role("button"), dialog)
+    keyed(page, "conn_uninstall").get_by_role("button").click()
+    expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("Uninstall from HubSpot account")
     expect(dialog).to_contain_text("emails the account's super admins")
     submit = keyed(page, "uninstall_submit").get_by_role("button")

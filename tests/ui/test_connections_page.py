@@ -15,7 +15,9 @@ from dashboard.installs.flow import InstallResult
 from dashboard.refresh import service as refresh
 from dashboard.sandbox import SandboxServer
 from dashboard.ui.connection_details import REVOKE_TARGET_KEY
+from dashboard.ui.connections_table import TABLE_KEY
 from dashboard.ui.text import plain
+from dashboard.ui.uninstall_action import TARGET_KEY as UNINSTALL_TARGET_KEY
 from tests.utils.lifecycle import ADMIN, grant, sandbox_get, sandbox_post, sandbox_tokens
 from tests.utils.pages import (
     ACME,
@@ -271,3 +273,22 @@ def test_needs_attention_counts_filter_the_table(open_page: OpenPage, ctx: AppCo
     count.click().run()
     assert at.multiselect(key="conn_statuses").value == ["needs_reauth"]
     assert list(table(at)["hub_id"]) == [INITECH]
+
+
+@pytest.mark.parametrize(("button", "target_key", "submit"), [
+    ("conn_revoke", REVOKE_TARGET_KEY, "revoke_submit"),
+    ("conn_uninstall", UNINSTALL_TARGET_KEY, "uninstall_submit"),
+])
+def test_a_dialog_opens_when_the_clicks_run_is_rerun_for_the_table(
+        open_page: OpenPage, seeded: dict[int, InstallResult], button: str, target_key: str, submit: str) -> None:
+    """The flaky browser journeys, at their root: in the browser the table now and then reports no selected
+    row in the very run a dialog's button was clicked in (its selection state lags the one the page restored
+    from ``?hub=``). The table's fragment then reruns the page, and a button's return value does not survive
+    ``st.rerun()``: the click was lost. The buttons open their dialog from a callback, which runs first."""
+    at = select_hubs(open_page(), INITECH)
+    at.session_state[TABLE_KEY] = {"selection": {"rows": [], "columns": []}}  # as the browser sent it
+    at.button(key=button).click().run()
+    assert not at.exception
+    assert at.session_state[target_key] == INITECH
+    assert at.header[0].value.startswith(f"Hub {INITECH}")  # the details are back (from ?hub=)
+    assert at.button(key=submit).disabled  # the dialog is open, waiting for the typed hub id

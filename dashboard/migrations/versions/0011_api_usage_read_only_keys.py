@@ -1,7 +1,7 @@
 """api usage per minute (proxied HubSpot calls); read-only API keys (existing keys stay read-write)
 
-Revision ID: 0008_api_usage
-Revises: 0007_link_opens
+Revision ID: 0011_api_usage_read_only_keys
+Revises: 0010_link_opens
 Create Date: 2026-12-04 18:24:34.640650
 """
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from alembic import op
 import dashboard.models
 import dashboard.utc_datetime  # autogenerate names UTCDateTime by its defining module
 
-revision: str = '0008_api_usage'
-down_revision: str | None = '0007_link_opens'
+revision: str = '0011_api_usage_read_only_keys'
+down_revision: str | None = '0010_link_opens'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

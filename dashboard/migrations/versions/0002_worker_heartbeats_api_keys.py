@@ -1,7 +1,7 @@
 """worker heartbeats and api keys
 
-Revision ID: 0002_i10_i14_worker_api
-Revises: 0001
+Revision ID: 0002_worker_heartbeats_api_keys
+Revises: 0001_initial_schema
 Create Date: 2026-12-01 15:01:38.753574
 """
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from alembic import op
 import dashboard.models
 
 
-revision: str = '0002_i10_i14_worker_api'
-down_revision: str | None = '0001'
+revision: str = '0002_worker_heartbeats_api_keys'
+down_revision: str | None = '0001_initial_schema'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

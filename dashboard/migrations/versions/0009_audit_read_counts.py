@@ -2,8 +2,8 @@
 
 Every existing row stands for one action (``count`` 1, the server default fills them).
 
-Revision ID: 0006_audit_read_counts
-Revises: 0005_webhooks
+Revision ID: 0009_audit_read_counts
+Revises: 0008_webhooks
 Create Date: 2026-12-04 18:20:00
 """
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0006_audit_read_counts'
-down_revision: str | None = '0005_webhooks'
+revision: str = '0009_audit_read_counts'
+down_revision: str | None = '0008_webhooks'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """sendable links: opens audited once a minute with a count; a link's live states counted (index)
 
-Revision ID: 0007_link_opens
-Revises: 0006_audit_read_counts
+Revision ID: 0010_link_opens
+Revises: 0009_audit_read_counts
 Create Date: 2026-12-04 18:05:00
 """
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 import dashboard.models
 
-revision: str = '0007_link_opens'
-down_revision: str | None = '0006_audit_read_counts'
+revision: str = '0010_link_opens'
+down_revision: str | None = '0009_audit_read_counts'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,8 +4,8 @@ Existing keys keep working everywhere (null app); their hub-id restrictions, wri
 hub ids, keep naming the default app's portals (dashboard/admin/api_keys.py reads them so). Existing scope sets
 belong to the app every row belonged to so far, ``'default'``; a name is unique within its app.
 
-Revision ID: 0009_api_key_app_scope_set_app
-Revises: 0008_api_usage
+Revision ID: 0012_api_key_app_scope_set_app
+Revises: 0011_api_usage_read_only_keys
 Create Date: 2026-12-05 08:00:00
 """
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0009_api_key_app_scope_set_app'
-down_revision: str | None = '0008_api_usage'
+revision: str = '0012_api_key_app_scope_set_app'
+down_revision: str | None = '0011_api_usage_read_only_keys'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

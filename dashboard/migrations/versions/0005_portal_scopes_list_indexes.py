@@ -3,8 +3,8 @@
 The portal_scope table is filled from every portal's granted_scopes (space-joined, as HubSpot sends them),
 in batches so a large install migrates in constant memory.
 
-Revision ID: 0002_i16_i12_connections
-Revises: 0001
+Revision ID: 0005_portal_scopes_list_indexes
+Revises: 0004_install_links_sign_outs
 Create Date: 2026-12-01 15:10:52.686386
 """
 from collections.abc import Sequence
@@ -16,8 +16,8 @@ from alembic import op
 import dashboard.models
 
 
-revision: str = '0002_i16_i12_connections'
-down_revision: str | None = '0002_i11_security'
+revision: str = '0005_portal_scopes_list_indexes'
+down_revision: str | None = '0004_install_links_sign_outs'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """pending installs: tokens granted for an install whose account could not be named yet
 
-Revision ID: 0002_i13_fidelity
-Revises: 0001
+Revision ID: 0003_pending_installs
+Revises: 0002_worker_heartbeats_api_keys
 Create Date: 2026-12-01 15:10:00.000000
 """
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from alembic import op
 import dashboard.models
 
 
-revision: str = '0002_i13_fidelity'
-down_revision: str | None = '0002_i10_i14_worker_api'
+revision: str = '0003_pending_installs'
+down_revision: str | None = '0002_worker_heartbeats_api_keys'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,8 +7,8 @@ still decrypt; new writes and `keys rotate` bind to app and hub id (``binding`` 
 SQLite cannot change a primary key in place: batch mode copies the table (the same rows, in one
 transaction). PostgreSQL drops the old primary key and adds the new one.
 
-Revision ID: 0003_app_identity
-Revises: 0002_i16_i12_connections
+Revision ID: 0006_app_identity
+Revises: 0005_portal_scopes_list_indexes
 Create Date: 2026-12-01 16:20:00
 """
 import warnings
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0003_app_identity'
-down_revision: str | None = '0002_i16_i12_connections'
+revision: str = '0006_app_identity'
+down_revision: str | None = '0005_portal_scopes_list_indexes'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

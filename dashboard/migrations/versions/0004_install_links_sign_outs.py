@@ -1,7 +1,7 @@
 """sendable install links, sign-out epochs, install_attempt.link_id
 
-Revision ID: 0002_i11_security
-Revises: 0001
+Revision ID: 0004_install_links_sign_outs
+Revises: 0003_pending_installs
 Create Date: 2026-12-01 15:10:00
 """
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from alembic import op
 import dashboard.models
 
 
-revision: str = '0002_i11_security'
-down_revision: str | None = '0002_i13_fidelity'
+revision: str = '0004_install_links_sign_outs'
+down_revision: str | None = '0003_pending_installs'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

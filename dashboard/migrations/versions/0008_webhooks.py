@@ -1,7 +1,7 @@
 """lifecycle webhooks: endpoints, outbox events, deliveries, attempts
 
-Revision ID: 0005_webhooks
-Revises: 0004_connection_health
+Revision ID: 0008_webhooks
+Revises: 0007_connection_health
 Create Date: 2026-12-04 17:46:25
 
 The outbox of lifecycle webhooks (dashboard/webhooks/): an event and its deliveries are written in the
@@ -16,8 +16,8 @@ from alembic import op
 import dashboard.utc_datetime  # autogenerate names UTCDateTime by its defining module
 
 
-revision: str = '0005_webhooks'
-down_revision: str | None = '0004_connection_health'
+revision: str = '0008_webhooks'
+down_revision: str | None = '0007_connection_health'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

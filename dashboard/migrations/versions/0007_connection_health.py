@@ -5,8 +5,8 @@ their last refresh time (the best lower bound known). The audit log becomes the 
 columns for HubSpot's answer, the call's duration and attempt, and a transition's states. ``app_condition``
 holds app-wide conditions shared by replicas (HubSpot degraded, a configuration problem).
 
-Revision ID: 0004_connection_health
-Revises: 0003_app_identity
+Revision ID: 0007_connection_health
+Revises: 0006_app_identity
 Create Date: 2026-12-04 17:42:13.022755
 """
 from collections.abc import Sequence
@@ -18,8 +18,8 @@ from alembic import op
 import dashboard.utc_datetime  # autogenerate names UTCDateTime by its defining module
 
 
-revision: str = '0004_connection_health'
-down_revision: str | None = '0003_app_identity'
+revision: str = '0007_connection_health'
+down_revision: str | None = '0006_app_identity'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
