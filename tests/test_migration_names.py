@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
-from dashboard import db
+from dashboard.storage import db
 
 ALEMBIC_VERSION_WIDTH = 32  # alembic_version.version_num is VARCHAR(32); PostgreSQL enforces it
 

@@ -1,4 +1,4 @@
-"""Alembic environment: uses the engine handed over by dashboard.db (no URL in an ini file)."""
+"""Alembic environment: uses the engine handed over by dashboard.storage.db (no URL in an ini file)."""
 
 from __future__ import annotations
 
