@@ -307,13 +307,11 @@ def _sweep_claiming(ctx: AppContext, *, due: list[int], within: timedelta, worke
                 now = utcnow()
                 deadline = time.monotonic() + ttl.total_seconds()
                 try:
-                    with ctx.session() as session, ctx.writing():
-                        repository.claim_due_portals(session=session, owner=owner, now=now, within=within, ttl=ttl,
-                                                     limit=len(batch), hub_ids=batch,
-                                                     issued_before=now - MIN_TOKEN_AGE)
-                        session.commit()
-                    with ctx.session() as session:
-                        claimed = repository.portals_leased_to(session=session, owner=owner, hub_ids=batch)
+                    with ctx.session() as session, ctx.writing():  # the claim returns the rows it leased
+                        claimed = repository.claim_due_portal_rows(session=session, owner=owner, now=now,
+                                                                   within=within, ttl=ttl, hub_ids=batch,
+                                                                   issued_before=now - MIN_TOKEN_AGE)
+                        session.commit()  # refused: the except below drops them, as nothing was leased
                 except DashboardError as exc:  # the database refuses: the rest waits for the next pass
                     log.warning("could not claim due portals (%s); %s left for the next sweep", exc,
                                 len(batch) + len(queue))

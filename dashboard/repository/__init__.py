@@ -96,6 +96,7 @@ from dashboard.repository.keys import (
     rows_per_key,
 )
 from dashboard.repository.leases import (
+    claim_due_portal_rows,
     claim_due_portals,
     due_hub_ids,
     portals_leased_to,
@@ -178,6 +179,7 @@ __all__ = [
     "api_usage_totals",
     "app_terms",
     "bump_sign_out",
+    "claim_due_portal_rows",
     "claim_due_portals",
     "claim_install_link",
     "claim_webhook_deliveries",

@@ -44,6 +44,10 @@ def _claim(restricted: bool) -> Any:
 
 
 _CLAIMS = {restricted: _claim(restricted) for restricted in (False, True)}
+# The restricted claim returning the rows it leased, as Portal objects: a sweep's claim and its read of the
+# claimed rows in one statement (SQLite 3.35+, PostgreSQL). Built once, like the rest.
+_CLAIM_ROWS = select(Portal).from_statement(_CLAIMS[True].returning(*Portal.metadata.tables["portal"].c)
+                                            ).execution_options(populate_existing=True)
 _LEASED_TO = select(Portal).where(col(Portal.lease_owner) == bindparam("d_owner"), col(Portal.app) == _APP,
                                   col(Portal.hub_id).in_(_HUB_IDS)).order_by(col(Portal.expires_at))
 
@@ -86,6 +90,30 @@ def claim_due_portals(
     if hub_ids is not None:
         params["d_hub_ids"] = list(hub_ids)
     return _rowcount(session.connection().execute(_CLAIMS[hub_ids is not None], params))
+
+
+def claim_due_portal_rows(
+    *, session: Session, owner: str, now: datetime, within: timedelta, ttl: timedelta, hub_ids: Sequence[int],
+    issued_before: datetime | None = None,
+) -> list[Portal]:
+    """:func:`claim_due_portals` restricted to ``hub_ids`` (at most all of them), returning the rows it leased
+    in the order of ``hub_ids``: the claim and :func:`portals_leased_to` in one ``UPDATE ... RETURNING``.
+
+    The rows are the claim's own, read in its transaction: use them only once it has committed (as the two
+    calls would). A database without ``UPDATE ... RETURNING`` gets the two calls.
+    """
+    if not hub_ids:
+        return []
+    if not session.get_bind().dialect.update_returning:
+        claim_due_portals(session=session, owner=owner, now=now, within=within, ttl=ttl, limit=len(hub_ids),
+                          hub_ids=hub_ids, issued_before=issued_before)
+        return portals_leased_to(session=session, owner=owner, hub_ids=hub_ids)
+    params = {**_due_params(session, now, within, issued_before), "d_limit": len(hub_ids), "d_owner": owner,
+              "d_until": now + ttl, "d_hub_ids": list(hub_ids)}
+    rows = list(session.execute(_CLAIM_ROWS, params).scalars())
+    order = {hub_id: n for n, hub_id in enumerate(hub_ids)}
+    rows.sort(key=lambda portal: order.get(portal.hub_id, len(order)))
+    return rows
 
 
 def portals_leased_to(*, session: Session, owner: str, hub_ids: Sequence[int]) -> list[Portal]:
