@@ -22,6 +22,7 @@ speedup_vs_sequential_sdk=... sweep_cpu_ms_per_refresh=... sandbox_cpu_ms_per_re
 ratio_to_floor <= 1.5, speedup >= 30.
 
     .venv/bin/python bench/refresh_sweep.py [--portals 1000] [--latency-ms 100] [--concurrency 50] [--processes P]
+        [--runs N]   # N runs, then ``refresh_sweep median ... goal=met|missed``
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench.runs import repeat  # noqa: E402
 from bench.token_api import cpu_seconds  # noqa: E402
 from dashboard import repository  # noqa: E402
 from dashboard.actors import OPERATOR, Actor  # noqa: E402
@@ -142,6 +145,19 @@ def sweep_in_processes(job: dict[str, object], processes: int) -> tuple[float, C
     return wall, results, sum(r["cpu_s"] for r in reports)
 
 
+def medians(runs: int) -> int:
+    """``--runs N``: N whole runs in turn (each seeds its own database), each printed, then the median line."""
+    found = repeat(__file__, runs, "refresh_sweep ")
+    ratios = sorted(r["ratio_to_floor"] for r in found)
+    ratio = statistics.median(ratios)
+    print(f"refresh_sweep median runs={runs} ratio_to_floor={ratio:.2f} ratios={','.join(f'{x:.2f}' for x in ratios)} "
+          f"sweep_cpu_ms_per_refresh={statistics.median(r['sweep_cpu_ms_per_refresh'] for r in found):.2f} "
+          f"sandbox_cpu_ms_per_refresh={statistics.median(r['sandbox_cpu_ms_per_refresh'] for r in found):.2f} "
+          f"speedup_vs_sequential_sdk={statistics.median(r['speedup_vs_sequential_sdk'] for r in found):.1f} "
+          f"goal={'met' if ratio <= 1.5 else 'missed'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--portals", type=int, default=1000)
@@ -150,10 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--processes", type=int, default=os.cpu_count() or 1,
                    help="worker processes sweeping together (default: one per core)")
     p.add_argument("--sdk-sample", type=int, default=100, help="portals the sequential SDK run times")
+    p.add_argument("--runs", type=int, default=1, help="run the bench this many times and print the median")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         return child()
+    if args.runs > 1:
+        return medians(args.runs)
     n, latency, conc, processes = args.portals, args.latency_ms, args.concurrency, max(1, args.processes)
 
     sandbox, url = start_sandbox()

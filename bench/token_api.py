@@ -41,6 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.runs import repeat  # noqa: E402
 from dashboard import repository  # noqa: E402
 from dashboard.admin import api_keys  # noqa: E402
 from dashboard.context import build_context  # noqa: E402
@@ -156,16 +157,7 @@ def main() -> None:
 
 def medians(args: argparse.Namespace) -> None:
     """``--runs N``: N whole runs in turn, each line printed, then ``token_api median`` of their ceilings."""
-    argv = list(sys.argv[1:])
-    at = next(i for i, a in enumerate(argv) if a.startswith("--runs"))
-    del argv[at:at + (1 if "=" in argv[at] else 2)]
-    runs: list[dict[str, float]] = []
-    for _ in range(args.runs):
-        out = subprocess.run([sys.executable, __file__, *argv, "--runs", "1"], capture_output=True, text=True,
-                             check=True).stdout
-        print(out, end="", flush=True)
-        line = next(x for x in out.splitlines() if x.startswith("token_api ceiling"))
-        runs.append({k: float(v) for k, v in (f.split("=") for f in line.split()[2:]) if k != "db"})
+    runs = repeat(__file__, args.runs, "token_api ceiling")
     ratio, p99 = (statistics.median(r[k] for r in runs) for k in ("ratio", "p99_ms"))
     goal = (0.3, None) if args.postgres else (0.4, 150.0)
     met = ratio >= goal[0] and (goal[1] is None or p99 <= goal[1])
