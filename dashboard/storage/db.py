@@ -7,6 +7,7 @@ file; writers that must not lose updates use conditional ``UPDATE ... WHERE`` (s
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from dashboard.errors import ConfigurationError, StorageError
@@ -84,6 +85,8 @@ def create_db_engine(url: str, *, pool_size: int = 10, busy_timeout_ms: int = SQ
             f"DASHBOARD_DATABASE_URL: cannot use this database URL ({exc.__class__.__name__})"
         ) from exc
 
+log = logging.getLogger(__name__)
+
 
 def _file_id(path: Path) -> tuple[int, int] | None:
     try:
@@ -102,7 +105,8 @@ def _guard_file(engine: Engine, path: Path) -> None:
     path's, at BEGIN and again before COMMIT: a mismatch discards the connection and raises
     :class:`StorageError`, and the refresh path puts its tokens in the spill journal. Once the file has
     existed, a missing file is never created anew by a reconnect (that would be an empty database); a file
-    put back is used again. Two stats per transaction.
+    put back is used again; an idle pooled connection of an old file is replaced at checkout. A stat at
+checkout and two per transaction.
     """
     seen: list[bool] = []
 
@@ -127,8 +131,19 @@ def _guard_file(engine: Engine, path: Path) -> None:
         what = "deleted" if now is None else "replaced"
         raise StorageError(f"the database file {path.name} was {what} while in use; nothing was written to it")
 
+    def on_checkout(_dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        # An idle connection of the pool that opened an old file is swapped for a new one before anyone uses
+        # it (SQLAlchemy reconnects on DisconnectionError), so a sweep after a restore does not meet the stale
+        # connections one failed transaction at a time. A deleted file still refuses: before_connect raises.
+        opened = record.info.get("file_id")
+        if opened is not None and (now := _file_id(path)) != opened:
+            log.warning("the database file %s was %s since a pooled connection opened it; that connection is "
+                        "dropped", path.name, "deleted" if now is None else "replaced")
+            raise DisconnectionError(f"the database file {path.name} changed since this connection opened it")
+
     event.listen(engine, "do_connect", before_connect)
     event.listen(engine, "connect", on_connect)
+    event.listen(engine, "checkout", on_checkout)
     event.listen(engine, "begin", check)
     # Again just before COMMIT: by then this transaction's writes hold SQLite's write lock, so a deletion
     # made under that lock (a backup tool's, a restore's) cannot slip between the check and the commit, as it
