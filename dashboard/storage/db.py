@@ -106,7 +106,7 @@ def _guard_file(engine: Engine, path: Path) -> None:
     :class:`StorageError`, and the refresh path puts its tokens in the spill journal. Once the file has
     existed, a missing file is never created anew by a reconnect (that would be an empty database); a file
     put back is used again; an idle pooled connection of an old file is replaced at checkout. A stat at
-checkout and two per transaction.
+    checkout and two per transaction.
     """
     seen: list[bool] = []
 
