@@ -75,12 +75,17 @@ def probe_sandbox(url: str, *, client_id: str, redirect_uri: str,
 
 WebhookClient = httpx.Client
 ANSWER_BYTES = 1024  # what is kept (and read) of a receiver's answer
+# Kept-alive connections are reused only while idle under 4 s: receivers on uvicorn, Node or Apache close them
+# at 5 s, httpx's default, and a delivery sent into that close got no answer (a failed attempt, a retry later).
+# The same choice as HubSpot's transport (dashboard/hubspot/transport.py).
+KEEPALIVE_EXPIRY_S = 4.0
 
 
 def webhook_client(*, pool_size: int = 16) -> WebhookClient:
     """The client deliveries share: no redirects followed, no proxy from the environment."""
     return httpx.Client(follow_redirects=False, trust_env=False,
-                        limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size))
+                        limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size,
+                                            keepalive_expiry=KEEPALIVE_EXPIRY_S))
 
 
 @dataclass(frozen=True)

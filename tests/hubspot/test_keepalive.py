@@ -1,4 +1,5 @@
-"""A kept-alive connection is not reused once it has been idle for :data:`KEEPALIVE_EXPIRY_S`.
+"""A kept-alive connection is not reused once it has been idle for :data:`KEEPALIVE_EXPIRY_S`: HubSpot's client
+and the webhook deliveries' client.
 
 A server closes idle connections after its own timeout (uvicorn, the sandbox's server: 5 s). A request sent on
 a connection just as the server closes it gets no answer; for a token call that is an unknown outcome and a
@@ -13,10 +14,12 @@ import socket
 import socketserver
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 
+from dashboard import outbound
 from dashboard.hubspot.transport import KEEPALIVE_EXPIRY_S, build_http_client
 
 SERVER_IDLE_S = KEEPALIVE_EXPIRY_S + 0.3  # a server whose idle timeout is just above ours (uvicorn's 5 s ...)
@@ -65,9 +68,18 @@ def racing_server() -> Iterator[str]:
         server.server_close()
 
 
-def test_a_connection_idle_past_the_expiry_is_replaced_before_the_server_closes_it(racing_server: str) -> None:
+CLIENTS: dict[str, Callable[[], httpx.Client]] = {
+    "hubspot": lambda: build_http_client(transport=None, timeout=5, pool_size=4),
+    "webhooks": lambda: outbound.webhook_client(pool_size=4),
+}
+
+
+@pytest.mark.parametrize("which", list(CLIENTS))
+def test_a_connection_idle_past_the_expiry_is_replaced_before_the_server_closes_it(racing_server: str,
+                                                                                   which: str) -> None:
+    assert outbound.KEEPALIVE_EXPIRY_S == KEEPALIVE_EXPIRY_S
     url = f"{racing_server}/oauth/v3/token"
-    with build_http_client(transport=None, timeout=5, pool_size=4) as client:
+    with CLIENTS[which]() as client:
         assert client.post(url, data={"grant_type": "refresh_token"}).status_code == 200
         time.sleep(0.2)
         assert client.post(url, data={"grant_type": "refresh_token"}).status_code == 200
