@@ -28,8 +28,10 @@ def _pct(share: float | None) -> str:
 
 
 def strip_frame(spans: list[uptime.Span]) -> pd.DataFrame:
+    # "none" is the time before the portal was connected: named so, since a bare "none" over a long bar read
+    # as a problem to support staff (the first install's strip is mostly that span).
     return pd.DataFrame({"from": [s.start for s in spans], "to": [s.end for s in spans],
-                         "state": [s.state for s in spans],
+                         "state": ["not connected yet" if s.state == "none" else s.state for s in spans],
                          "hours": [round((s.end - s.start).total_seconds() / 3600, 2) for s in spans]})
 
 

@@ -14,6 +14,7 @@ from dashboard import repository
 from dashboard.lifecycle import timeline, uptime
 from dashboard.models import AuditEvent, utcnow
 from dashboard.refresh import service as refresh
+from dashboard.ui.portal_health import strip_frame
 from tests.utils.cli import cli_env, run_cli
 from tests.utils.lifecycle import ADMIN, sandbox_post
 from tests.utils.seeding import seed_portals
@@ -71,6 +72,10 @@ def test_uptime_counts_only_time_since_the_first_grant(ctx: Any, sandbox: Any) -
     assert shares[a] == {"24h": pytest.approx(1.0, abs=1e-3), "7d": pytest.approx(1.0, abs=1e-3),
                          "30d": pytest.approx(1.0, abs=1e-3)}
     assert all(v == pytest.approx(0.5, abs=1e-3) for v in shares[b].values())
+    # The details' strip names the time before the install, not "none" (read as a problem next to a long bar).
+    strip = uptime.state_strip(ctx, a, actor=ADMIN, window=timedelta(hours=24))
+    assert [s.state for s in strip] == ["none", "healthy"]
+    assert list(strip_frame(strip)["state"]) == ["not connected yet", "healthy"]
 
 
 def test_timeline_cli_api_and_bad_input(ctx: Any, sandbox: Any, tmp_path: Any) -> None:
