@@ -2,7 +2,8 @@
 
 HubSpot's own calls go through :mod:`dashboard.hubspot.client`; everything else that leaves the process
 comes here, so httpx errors are translated in one place (``raise OutboundError(...) from exc``) and no other
-module imports httpx. Messages name the failure's kind, never the URL: a webhook URL is a secret.
+module imports httpx. Its ``pool_limits`` (the keep-alive policy) serves HubSpot's transport too. Messages
+name the failure's kind, never the URL: a webhook URL is a secret.
 """
 
 from __future__ import annotations
@@ -75,17 +76,25 @@ def probe_sandbox(url: str, *, client_id: str, redirect_uri: str,
 
 WebhookClient = httpx.Client
 ANSWER_BYTES = 1024  # what is kept (and read) of a receiver's answer
-# Kept-alive connections are reused only while idle under 4 s: receivers on uvicorn, Node or Apache close them
-# at 5 s, httpx's default, and a delivery sent into that close got no answer (a failed attempt, a retry later).
-# The same choice as HubSpot's transport (dashboard/hubspot/transport.py).
+
+# A kept-alive connection is reused only while it has been idle less than this. httpx's default (5 s) equals
+# the idle timeout of uvicorn (the sandbox), Apache and Node: a request sent on a connection idle for ~5 s
+# met the server's close ("Server disconnected without sending a response"). For a HubSpot token call that is
+# an unknown outcome (HubSpot may have used the refresh token), a failed refresh and a backoff for nothing; for
+# a webhook delivery a failed attempt. HubSpot documents no idle timeout; 4 s stays below those common 5 s at
+# the cost of a new connection after a pause.
 KEEPALIVE_EXPIRY_S = 4.0
+
+
+def pool_limits(size: int) -> httpx.Limits:
+    """A connection pool of ``size`` kept-alive connections, each reused while idle under
+    :data:`KEEPALIVE_EXPIRY_S`: every outbound client's pools (HubSpot's transport too)."""
+    return httpx.Limits(max_connections=size, max_keepalive_connections=size, keepalive_expiry=KEEPALIVE_EXPIRY_S)
 
 
 def webhook_client(*, pool_size: int = 16) -> WebhookClient:
     """The client deliveries share: no redirects followed, no proxy from the environment."""
-    return httpx.Client(follow_redirects=False, trust_env=False,
-                        limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size,
-                                            keepalive_expiry=KEEPALIVE_EXPIRY_S))
+    return httpx.Client(follow_redirects=False, trust_env=False, limits=pool_limits(pool_size))
 
 
 @dataclass(frozen=True)

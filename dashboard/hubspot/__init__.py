@@ -9,5 +9,6 @@
 - ``hub_ids``: the one range check of hub ids every entry point uses
 
 HubSpot's exceptions are translated here (``raise ... from exc``) into ``dashboard.errors``. May import
-scopes (the catalog) and errors only; httpx is imported nowhere else but the outbound edge and the sandbox.
+scopes (the catalog), errors and outbound's ``pool_limits`` (one keep-alive policy for every outbound pool)
+only; httpx is imported nowhere else but the outbound edge and the sandbox.
 """

@@ -152,7 +152,7 @@ _DEFAULT_HEADERS = {"user-agent": USER_AGENT, "accept": "*/*", "accept-encoding"
 # A kept-alive connection the server closed just as we reused it ("Server disconnected without sending a
 # response", a reset, a broken pipe) got no answer: an idempotent call (RFC 9110 9.2.2) is sent once more, on a
 # new connection. Measured against the sandbox (uvicorn closes idle connections after 5 s): 2 of 800 calls
-# while httpx kept connections 5 s too; the transport's 4 s expiry (KEEPALIVE_EXPIRY_S) now avoids that race,
+# while httpx kept connections 5 s too; the pools' 4 s expiry (outbound.KEEPALIVE_EXPIRY_S) now avoids that race,
 # and this retry stays for servers that close sooner.
 ATTEMPTS = 2
 _STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)

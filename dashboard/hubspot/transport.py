@@ -16,17 +16,12 @@ from typing import TypeAlias
 
 import httpx
 
+from dashboard.outbound import pool_limits
+
 # Names the composition root uses, so that only the HTTP edges import httpx.
 HttpClient: TypeAlias = httpx.Client
 Transport: TypeAlias = httpx.BaseTransport
 USER_AGENT = "hubspot-oauth-dashboard/0.1"
-
-# A kept-alive connection is reused only while it has been idle less than this. httpx's default (5 s) equals
-# the idle timeout of uvicorn (the sandbox), Apache and Node: a request sent on a connection idle for ~5 s
-# met the server's close ("Server disconnected without sending a response"). For a token call that is an
-# unknown outcome (HubSpot may have used the refresh token), a failed refresh and a backoff for nothing. HubSpot
-# documents no idle timeout; 4 s stays below those common 5 s at the cost of a new connection after a pause.
-KEEPALIVE_EXPIRY_S = 4.0
 
 
 class ShardedTransport(httpx.BaseTransport):
@@ -34,8 +29,7 @@ class ShardedTransport(httpx.BaseTransport):
 
     def __init__(self, *, max_connections: int, per_pool: int = 4) -> None:
         per_pool = max(1, min(per_pool, max_connections))
-        limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool,
-                             keepalive_expiry=KEEPALIVE_EXPIRY_S)
+        limits = pool_limits(per_pool)  # idle connections expire before common servers close them
         tls = httpx.create_ssl_context()  # one for all pools: loading the CA bundle takes ~30 ms
         self._pools = [httpx.HTTPTransport(verify=tls, limits=limits)
                        for _ in range(math.ceil(max_connections / per_pool))]
@@ -65,8 +59,7 @@ class AsyncShardedTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, *, max_connections: int, per_pool: int = 4) -> None:
         per_pool = max(1, min(per_pool, max_connections))
-        limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool,
-                             keepalive_expiry=KEEPALIVE_EXPIRY_S)
+        limits = pool_limits(per_pool)  # idle connections expire before common servers close them
         tls = httpx.create_ssl_context()
         self._pools = [httpx.AsyncHTTPTransport(verify=tls, limits=limits)
                        for _ in range(math.ceil(max_connections / per_pool))]

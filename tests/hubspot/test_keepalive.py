@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from dashboard import outbound
-from dashboard.hubspot.transport import KEEPALIVE_EXPIRY_S, build_http_client
+from dashboard.hubspot.transport import build_http_client
+from dashboard.outbound import KEEPALIVE_EXPIRY_S
 
 SERVER_IDLE_S = KEEPALIVE_EXPIRY_S + 0.3  # a server whose idle timeout is just above ours (uvicorn's 5 s ...)
 BODY = b'{"token_type":"bearer","expires_in":1800}'
@@ -77,7 +78,6 @@ CLIENTS: dict[str, Callable[[], httpx.Client]] = {
 @pytest.mark.parametrize("which", list(CLIENTS))
 def test_a_connection_idle_past_the_expiry_is_replaced_before_the_server_closes_it(racing_server: str,
                                                                                    which: str) -> None:
-    assert outbound.KEEPALIVE_EXPIRY_S == KEEPALIVE_EXPIRY_S
     url = f"{racing_server}/oauth/v3/token"
     with CLIENTS[which]() as client:
         assert client.post(url, data={"grant_type": "refresh_token"}).status_code == 200
