@@ -60,18 +60,14 @@ def code_or_text(value: str) -> str:
     return code(value)
 
 
-_CODE_SPAN = re.compile(r"(`+) ?(.*?) ?\1")
-_UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+# Read left to right, as CommonMark does: a backslash escape or a code span, whichever starts first, so an
+# escaped backtick (md's "\\`") never opens a span.
+_ESCAPE_OR_CODE_SPAN = re.compile(r"\\([!-/:-@\[-`{-~])|(`+) ?(.*?) ?\2")
 
 
 def plain(markdown: str) -> str:
     """What a reader sees of Markdown made with :func:`md` and :func:`code` (for tests)."""
-    out, end = [], 0
-    for match in _CODE_SPAN.finditer(markdown):
-        out += [_UNESCAPE.sub(r"\1", markdown[end:match.start()]), match.group(2)]
-        end = match.end()
-    out.append(_UNESCAPE.sub(r"\1", markdown[end:]))
-    return "".join(out)
+    return _ESCAPE_OR_CODE_SPAN.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(3), markdown)
 
 
 def shown(value: object) -> str:

@@ -25,6 +25,7 @@ REVERSED = "\u202emoc.tobsbuh\x1b[31m\rpay.example\u2066"
 
 @given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=40))
 @example(REVERSED)
+@example("``")  # escaped backticks, which the reader once took for a code span (CI, hypothesis)
 def test_markdown_of_foreign_text_shows_controls_escaped(value: str) -> None:
     for made in (md(value), code(value)):
         assert not RAW.search(made)
