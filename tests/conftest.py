@@ -24,6 +24,33 @@ from tests.utils.lifecycle import FAST_RETRY
 
 pytest_plugins = ["tests.utils.backends"]
 
+# The checkout's own data directory, where the README's first command keeps its database and sandbox key. A
+# test that runs the dashboard's code with default settings writes there (a key the developer's dashboard would
+# then use): the run fails if it appears during the tests (tests/test_token_reads.py once did it).
+_CHECKOUT_DATA = Path(__file__).resolve().parents[1] / "data"
+_checkout_data_before: list[set[str]] = []
+
+
+def _checkout_data_entries() -> set[str]:
+    # Only what a first start creates: a dashboard the developer runs from the checkout meanwhile adds and
+    # removes its -wal/-shm files, and finds these two already there.
+    return {name for name in ("dashboard.db", "sandbox-encryption.key") if (_CHECKOUT_DATA / name).exists()}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _checkout_data_before.append(_checkout_data_entries())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput") or not _checkout_data_before:
+        return  # xdist workers: the controller checks once, after all of them
+    added = _checkout_data_entries() - _checkout_data_before[0]
+    if added:
+        session.config.get_terminal_writer().line(
+            f"a test wrote into the checkout's {_CHECKOUT_DATA}: {', '.join(sorted(added))} (give it the test's "
+            "DASHBOARD_DATA_DIR)", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``--dist loadgroup``, the README's test command) every browser test goes to one

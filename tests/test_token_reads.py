@@ -61,7 +61,14 @@ def test_every_read_is_counted_per_key_portal_and_minute(ctx: AppContext, sandbo
     assert len(rows) <= 2 * len(totals)  # one row per key, portal and minute (a minute may turn mid-test)
     assert sum(c for _, _, c in _counted(ctx, "api.portals")) == 1
 
+    # The CLI in this process reads the test's settings: its data directory too (else it writes a sandbox key
+    # into the checkout's data/), and the test's sandbox (else it looks for one on the default port).
     monkeypatch.setenv("DASHBOARD_DATABASE_URL", str(ctx.engine.url.render_as_string(hide_password=False)))
+    keys = ctx.settings.dashboard_encryption_keys
+    assert keys is not None
+    monkeypatch.setenv("DASHBOARD_ENCRYPTION_KEYS", keys.get_secret_value())
+    monkeypatch.setenv("DASHBOARD_DATA_DIR", str(ctx.settings.dashboard_data_dir))
+    monkeypatch.setenv("DASHBOARD_SANDBOX_URL", sandbox.url)
     assert main(["audit", "--json", "--action", "api.token"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert sum(e["count"] for e in listed) == 117 and all(e["outcome"] == "success" for e in listed)
