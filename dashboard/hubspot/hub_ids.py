@@ -30,7 +30,12 @@ def parse_hub_id(text: str, *, what: str = "the hub id") -> int:
     """The hub id written in ``text`` (ASCII digits, surrounding spaces allowed), else :class:`InputError`."""
     stripped = text.strip()
     if _ASCII_DIGITS.fullmatch(stripped) is None:
-        shown = repr(stripped[:24]) + ("…" if len(stripped) > 24 else "")
+        # At most 24 characters, and at most 60 once escaped: a character outside the BMP escapes to 10
+        # (\U0001xxxx), and 24 of them made a 340-character "one-line" message.
+        prefix = stripped[:24]
+        while len(repr(prefix)) > 60:
+            prefix = prefix[:-1]
+        shown = repr(prefix) + ("…" if len(prefix) < len(stripped) else "")
         raise InputError(f"{what} must be a positive whole number up to {MAX_HUB_ID} in digits 0-9, not {shown}",
                          code="invalid_hub_id")
     return check_hub_id(int(stripped), what=what)
